@@ -1,0 +1,79 @@
+import uuid
+from datetime import datetime
+from typing import Annotated, Self
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from app.checkpoints.models import Authority, CheckpointKind, Jurisdiction
+from app.geography import Province
+
+
+def _upper(value: object) -> object:
+    return value.strip().upper() if isinstance(value, str) else value
+
+
+CheckpointCode = Annotated[
+    str,
+    BeforeValidator(_upper),
+    Field(pattern=r"^[A-Z0-9][A-Z0-9-]{1,31}$", examples=["ERB-KRK-01"]),
+]
+Latitude = Annotated[float, Field(ge=-90, le=90)]
+Longitude = Annotated[float, Field(ge=-180, le=180)]
+
+
+class _Position(BaseModel):
+    latitude: Latitude | None = None
+    longitude: Longitude | None = None
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> Self:
+        # Half a position would silently put the checkpoint on the equator or a meridian.
+        if (self.latitude is None) != (self.longitude is None):
+            raise ValueError("give latitude and longitude together")
+        return self
+
+
+class CheckpointCreate(_Position):
+    model_config = ConfigDict(extra="forbid")
+
+    code: CheckpointCode
+    name: str = Field(min_length=1, max_length=200, examples=["Kirkuk south entrance"])
+    name_ar: str | None = Field(default=None, max_length=200)
+    name_ckb: str | None = Field(default=None, max_length=200)
+    province: Province
+    kind: CheckpointKind
+    authority: Authority = Authority.other
+    jurisdiction: Jurisdiction = Jurisdiction.federal
+    active: bool = True
+
+
+class CheckpointUpdate(_Position):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name_ar: str | None = Field(default=None, max_length=200)
+    name_ckb: str | None = Field(default=None, max_length=200)
+    province: Province | None = None
+    kind: CheckpointKind | None = None
+    authority: Authority | None = None
+    jurisdiction: Jurisdiction | None = None
+    active: bool | None = None
+
+
+class CheckpointRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    code: str
+    name: str
+    name_ar: str | None
+    name_ckb: str | None
+    province: Province
+    kind: CheckpointKind
+    authority: Authority
+    jurisdiction: Jurisdiction
+    latitude: float | None
+    longitude: float | None
+    active: bool
+    created_at: datetime
+    updated_at: datetime

@@ -1,0 +1,98 @@
+"""The checkpoint registry: admins write it, every signed-in caller reads it."""
+
+import uuid
+from collections.abc import Iterable
+
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.checkpoints.models import Checkpoint, CheckpointKind
+from app.checkpoints.schemas import CheckpointCreate, CheckpointUpdate
+from app.db import begin_write
+from app.errors import Conflict, InvalidInput, NotFound
+from app.geography import Province
+from app.pagination import paginate
+
+
+def create_checkpoint(session: Session, *, data: CheckpointCreate) -> Checkpoint:
+    begin_write(session)
+    if session.scalar(select(Checkpoint.id).where(Checkpoint.code == data.code)):
+        raise Conflict(f"A checkpoint with code {data.code} already exists.")
+    checkpoint = Checkpoint(**data.model_dump())
+    session.add(checkpoint)
+    try:
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        raise Conflict(f"A checkpoint with code {data.code} already exists.") from exc
+    return checkpoint
+
+
+def list_checkpoints(
+    session: Session,
+    *,
+    province: Province | None,
+    kind: CheckpointKind | None,
+    active: bool | None,
+    q: str | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[Checkpoint], str | None]:
+    stmt = select(Checkpoint)
+    if province is not None:
+        stmt = stmt.where(Checkpoint.province == province)
+    if kind is not None:
+        stmt = stmt.where(Checkpoint.kind == kind)
+    if active is not None:
+        stmt = stmt.where(Checkpoint.active.is_(active))
+    if q:
+        pattern = f"%{q.lower()}%"
+        stmt = stmt.where(
+            or_(
+                Checkpoint.code.ilike(pattern),
+                Checkpoint.name.ilike(pattern),
+                Checkpoint.name_ar.contains(q),
+                Checkpoint.name_ckb.contains(q),
+            )
+        )
+    return paginate(
+        session,
+        stmt,
+        created_at=Checkpoint.created_at,
+        row_id=Checkpoint.id,
+        limit=limit,
+        cursor=cursor,
+    )
+
+
+def get_checkpoint(session: Session, *, checkpoint_id: uuid.UUID) -> Checkpoint:
+    checkpoint = session.get(Checkpoint, checkpoint_id)
+    if checkpoint is None:
+        raise NotFound("No such checkpoint.")
+    return checkpoint
+
+
+def update_checkpoint(
+    session: Session, *, checkpoint_id: uuid.UUID, data: CheckpointUpdate
+) -> Checkpoint:
+    begin_write(session)
+    checkpoint = get_checkpoint(session, checkpoint_id=checkpoint_id)
+    for field, value in data.model_dump(exclude_unset=True).items():
+        if value is None and field not in {"name_ar", "name_ckb", "latitude", "longitude"}:
+            continue  # null means "leave as is" for fields that cannot be empty
+        setattr(checkpoint, field, value)
+    if (checkpoint.latitude is None) != (checkpoint.longitude is None):
+        raise InvalidInput(
+            "Give latitude and longitude together.",
+            errors=[{"loc": ["body", "latitude"], "msg": "half a position", "type": "value_error"}],
+        )
+    session.commit()
+    return checkpoint
+
+
+def existing_ids(session: Session, ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
+    wanted = set(ids)
+    if not wanted:
+        return set()
+    return set(session.scalars(select(Checkpoint.id).where(Checkpoint.id.in_(wanted))))

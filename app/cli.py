@@ -1,0 +1,105 @@
+"""The `clearance` command: serve, migrate, create-admin."""
+
+import argparse
+import getpass
+import os
+import sys
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+from app.config import Settings, get_settings
+
+
+def alembic_config(database_url: str) -> Config:
+    """Alembic's config, found beside the code (a checkout) or in the working directory."""
+    for root in (Path.cwd(), Path(__file__).resolve().parent.parent):
+        ini = root / "alembic.ini"
+        if ini.is_file():
+            config = Config(str(ini))
+            config.set_main_option("script_location", str(root / "migrations"))
+            config.attributes["database_url"] = database_url
+            return config
+    raise SystemExit("alembic.ini not found: run `clearance` from the project directory.")
+
+
+def migrate(settings: Settings) -> None:
+    command.upgrade(alembic_config(settings.database_url), "head")
+
+
+def _serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    settings = get_settings()
+    migrate(settings)
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_config=None,  # our JSON logging, configured by create_app
+        timeout_keep_alive=5,
+        proxy_headers=True,
+    )
+
+
+def _migrate(_: argparse.Namespace) -> None:
+    migrate(get_settings())
+    print("database is at the latest schema")
+
+
+def _create_admin(args: argparse.Namespace) -> None:
+    from app.auth.passwords import Passwords
+    from app.db import create_db_engine, make_session_factory
+    from app.organizations import service
+
+    settings = get_settings()
+    migrate(settings)
+    password = args.password or os.environ.get("ADMIN_PASSWORD") or getpass.getpass("Password: ")
+    if len(password) < 8:
+        raise SystemExit("the password must have at least 8 characters")
+    engine = create_db_engine(settings)
+    try:
+        with make_session_factory(engine)() as session:
+            created = service.create_admin(
+                session, passwords=Passwords(settings), email=args.email, password=password
+            )
+    finally:
+        engine.dispose()
+    print(f"admin {created.email} created")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="clearance", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="migrate the database, then serve the API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.set_defaults(func=_serve)
+
+    sub.add_parser("migrate", help="bring the database schema to the latest version").set_defaults(
+        func=_migrate
+    )
+
+    admin = sub.add_parser("create-admin", help="create an admin user")
+    admin.add_argument("--email", required=True)
+    admin.add_argument("--password", help="else $ADMIN_PASSWORD, else asked for")
+    admin.set_defaults(func=_create_admin)
+
+    args = parser.parse_args(argv)
+    try:
+        args.func(args)
+    except Exception as exc:  # a clear one-line message instead of a trace for operators
+        from app.errors import AppError
+
+        if isinstance(exc, AppError):
+            sys.exit(f"clearance: {exc.detail}")
+        raise
+
+
+if __name__ == "__main__":
+    main()

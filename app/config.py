@@ -1,0 +1,55 @@
+"""Settings, read from the environment (and a `.env` file) by pydantic-settings."""
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET_KEY = "dev-only-secret-change-me-before-production-use"
+MIB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = "sqlite:///./data/clearance.db"
+    secret_key: str = DEFAULT_SECRET_KEY
+    access_token_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    jwt_issuer: str = "checkpoint-clearance-tracker"
+    bootstrap_admin_email: str | None = None
+    bootstrap_admin_password: str | None = None
+    max_body_bytes: int = Field(default=1 * MIB, ge=1024)
+    max_import_bytes: int = Field(default=10 * MIB, ge=1024)
+    sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
+    db_pool_size: int = Field(default=10, ge=1)
+    # Argon2id cost. The defaults are pwdlib's recommendation; tests lower them to stay fast.
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_kib: int = Field(default=65_536, ge=1024)
+    log_level: str = "INFO"
+    log_json: bool = True
+    public_base_url: str = "http://127.0.0.1:8000"
+    report_min_exporters: int = Field(default=3, ge=1)
+    service_standard_minutes: int = Field(default=60, ge=1)
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> "Settings":
+        # A guessable signing key lets anyone mint admin tokens; refuse to start rather than warn.
+        if self.environment == "production":
+            if self.secret_key == DEFAULT_SECRET_KEY or len(self.secret_key) < 32:
+                raise ValueError(
+                    "SECRET_KEY must be set to a random value of at least 32 characters "
+                    "when ENVIRONMENT=production (e.g. `python -c 'import secrets; "
+                    "print(secrets.token_urlsafe(48))'`)"
+                )
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,135 @@
+"""create_app(): routers, middleware, error handlers — nothing else."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.resources import files
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.docs import (
+    get_swagger_ui_html,
+    get_swagger_ui_oauth2_redirect_html,
+)
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+
+from app import health
+from app.auth.passwords import Passwords
+from app.auth.router import router as auth_router
+from app.checkpoints.router import router as checkpoints_router
+from app.config import Settings, get_settings
+from app.db import create_db_engine, make_session_factory
+from app.errors import PROBLEM_JSON, install_error_handlers
+from app.observability import (
+    BodySizeLimitMiddleware,
+    RequestContextMiddleware,
+    configure_logging,
+)
+from app.organizations import service as organizations
+from app.organizations.router import router as organizations_router
+from app.shipments.router import router as shipments_router
+
+API_PREFIX = "/api/v1"
+DOCS_ASSETS = "/static/docs"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    engine = create_db_engine(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(_bootstrap_admin, app)
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="Checkpoint clearance tracker",
+        version="1.0.0",
+        description="Shipments from the Kurdistan Region through Iraq's checkpoints: "
+        "every stop, procedure, fee, hold and delay, as evidence.",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = make_session_factory(engine)
+    app.state.passwords = Passwords(settings)
+
+    install_error_handlers(app)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        default_limit=settings.max_body_bytes,
+        limits={f"{API_PREFIX}/shipments/import": settings.max_import_bytes},
+    )
+    app.add_middleware(RequestContextMiddleware)
+
+    for router in (auth_router, organizations_router, checkpoints_router, shipments_router):
+        app.include_router(router, prefix=API_PREFIX)
+    app.include_router(health.router)
+    _mount_docs(app)
+    app.openapi = lambda: _openapi_with_problems(app)  # type: ignore[method-assign]
+    return app
+
+
+def _bootstrap_admin(app: FastAPI) -> None:
+    settings: Settings = app.state.settings
+    if not (settings.bootstrap_admin_email and settings.bootstrap_admin_password):
+        return
+    with app.state.session_factory() as session:
+        organizations.ensure_admin(
+            session,
+            passwords=app.state.passwords,
+            email=settings.bootstrap_admin_email,
+            password=settings.bootstrap_admin_password,
+        )
+
+
+def _mount_docs(app: FastAPI) -> None:
+    """Swagger UI from files shipped in a Python package: /docs works on a closed network."""
+    app.mount(
+        DOCS_ASSETS,
+        StaticFiles(directory=str(files("fastapi_offline") / "static")),
+        name="docs-assets",
+    )
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="Checkpoint clearance tracker — API",
+            oauth2_redirect_url="/docs/oauth2-redirect",
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png",
+            swagger_ui_parameters={"persistAuthorization": True},
+        )
+
+    @app.get("/docs/oauth2-redirect", include_in_schema=False)
+    def swagger_ui_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+
+def _openapi_with_problems(app: FastAPI) -> dict[str, Any]:
+    """FastAPI documents errors as application/json; ours are application/problem+json."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    from fastapi.openapi.utils import get_openapi
+
+    schema = get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=app.routes
+    )
+    problem_ref = {"$ref": "#/components/schemas/Problem"}
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            for code, response in operation.get("responses", {}).items():
+                if code.isdigit() and int(code) >= 400:
+                    response["content"] = {PROBLEM_JSON: {"schema": problem_ref}}
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.pop(unused, None)
+    app.openapi_schema = schema
+    return schema

@@ -1,0 +1,8 @@
+"""Every model, imported once so that Alembic and the mappers see the whole schema."""
+
+from app.auth.models import ApiKey
+from app.checkpoints.models import Checkpoint
+from app.organizations.models import Organization, User
+from app.shipments.models import CargoLine, RoutePoint, Shipment
+
+__all__ = ["ApiKey", "CargoLine", "Checkpoint", "Organization", "RoutePoint", "Shipment", "User"]

@@ -1,0 +1,151 @@
+"""Organisations and users (admin), and the bootstrap of the first admin."""
+
+import uuid
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.auth.passwords import Passwords
+from app.db import begin_write
+from app.errors import Conflict, InvalidInput, NotFound
+from app.organizations.models import Organization, Role, User
+from app.organizations.schemas import OrganizationCreate, UserCreate, UserUpdate
+from app.pagination import paginate
+
+
+def create_organization(session: Session, *, data: OrganizationCreate) -> Organization:
+    begin_write(session)
+    if session.scalar(select(Organization.id).where(Organization.name == data.name)):
+        raise Conflict(f"An organisation named {data.name!r} already exists.")
+    org = Organization(name=data.name, province=data.province)
+    session.add(org)
+    _commit_or_conflict(session, f"An organisation named {data.name!r} already exists.")
+    return org
+
+
+def list_organizations(
+    session: Session, *, limit: int, cursor: str | None
+) -> tuple[list[Organization], str | None]:
+    return paginate(
+        session,
+        select(Organization),
+        created_at=Organization.created_at,
+        row_id=Organization.id,
+        limit=limit,
+        cursor=cursor,
+    )
+
+
+def get_organization(session: Session, *, organization_id: uuid.UUID) -> Organization:
+    org = session.get(Organization, organization_id)
+    if org is None:
+        raise NotFound("No such organisation.")
+    return org
+
+
+def create_user(session: Session, *, passwords: Passwords, data: UserCreate) -> User:
+    begin_write(session)
+    _check_membership(session, data.role, data.organization_id)
+    email = data.email.lower()
+    if session.scalar(select(User.id).where(User.email == email)):
+        raise Conflict(f"A user with email {email} already exists.")
+    user = User(
+        email=email,
+        full_name=data.full_name,
+        password_hash=passwords.hash(data.password),
+        role=data.role,
+        organization_id=data.organization_id,
+    )
+    session.add(user)
+    _commit_or_conflict(session, f"A user with email {email} already exists.")
+    return user
+
+
+def _check_membership(session: Session, role: Role, organization_id: uuid.UUID | None) -> None:
+    if role == Role.exporter and organization_id is None:
+        raise _field_error("organization_id", "An exporter must belong to an organisation.")
+    if role != Role.exporter and organization_id is not None:
+        raise _field_error("organization_id", f"A user with role {role} has no organisation.")
+    if organization_id is not None and session.get(Organization, organization_id) is None:
+        raise _field_error("organization_id", "No such organisation.")
+
+
+def _field_error(field: str, msg: str) -> InvalidInput:
+    return InvalidInput(msg, errors=[{"loc": ["body", field], "msg": msg, "type": "value_error"}])
+
+
+def list_users(
+    session: Session,
+    *,
+    role: Role | None,
+    organization_id: uuid.UUID | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[User], str | None]:
+    stmt = select(User)
+    if role is not None:
+        stmt = stmt.where(User.role == role)
+    if organization_id is not None:
+        stmt = stmt.where(User.organization_id == organization_id)
+    return paginate(
+        session, stmt, created_at=User.created_at, row_id=User.id, limit=limit, cursor=cursor
+    )
+
+
+def get_user(session: Session, *, user_id: uuid.UUID) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("No such user.")
+    return user
+
+
+def update_user(
+    session: Session, *, passwords: Passwords, user_id: uuid.UUID, data: UserUpdate
+) -> User:
+    begin_write(session)
+    user = get_user(session, user_id=user_id)
+    changes = data.model_dump(exclude_unset=True)
+    if "full_name" in changes:
+        user.full_name = changes["full_name"]
+    if changes.get("password"):
+        user.password_hash = passwords.hash(changes["password"])
+    if changes.get("is_active") is not None:
+        if not changes["is_active"] and user.role == Role.admin and _active_admins(session) <= 1:
+            raise Conflict("This is the last active admin; make another admin first.")
+        user.is_active = changes["is_active"]
+    session.commit()
+    return user
+
+
+def _active_admins(session: Session) -> int:
+    stmt = select(func.count()).where(User.role == Role.admin, User.is_active.is_(True))
+    return session.scalar(stmt) or 0
+
+
+def create_admin(session: Session, *, passwords: Passwords, email: str, password: str) -> User:
+    """An admin from the shell (`clearance create-admin`), whether or not others exist."""
+    data = UserCreate(email=email, password=password, role=Role.admin)
+    return create_user(session, passwords=passwords, data=data)
+
+
+def ensure_admin(session: Session, *, passwords: Passwords, email: str, password: str) -> bool:
+    """Create an admin with these credentials unless an admin exists. True if created."""
+    begin_write(session)
+    if session.scalar(select(User.id).where(User.role == Role.admin).limit(1)):
+        session.rollback()
+        return False
+    if session.scalar(select(User.id).where(User.email == email.lower())):
+        raise Conflict(f"{email} already belongs to a user who is not an admin.")
+    session.add(User(email=email.lower(), password_hash=passwords.hash(password), role=Role.admin))
+    session.commit()
+    return True
+
+
+def _commit_or_conflict(session: Session, message: str) -> None:
+    # The check before the insert answers the common case clearly; this catches the race.
+    try:
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        raise Conflict(message) from exc
