@@ -1,6 +1,5 @@
 """What a principal may see, written once; every shipment query starts here."""
 
-
 from sqlalchemy import Select, select
 
 from app.auth.principal import Principal
@@ -8,7 +7,7 @@ from app.errors import Forbidden
 from app.shipments.models import Shipment
 
 
-def visible_shipments(principal: Principal) -> Select[tuple[Shipment]]:
+def visible_shipments(principal: Principal) -> Select[Shipment]:
     stmt = select(Shipment)
     if principal.is_admin:
         return stmt
