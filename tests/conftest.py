@@ -32,7 +32,7 @@ TEST_SECRET = "test-secret-key-that-is-long-enough-for-hs256-0123456789"
 
 
 @dataclass
-class TestDatabase:
+class DatabaseUnderTest:
     backend: str
     template_url: str
     tmp_root: Path
@@ -83,21 +83,21 @@ def migrate(url: str, revision: str = "head") -> None:
 @pytest.fixture(scope="session", params=BACKENDS)
 def database(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[TestDatabase]:
+) -> Iterator[DatabaseUnderTest]:
     root = tmp_path_factory.mktemp(request.param)
     if request.param == "postgres":
         url = create_pg_database("clearance_test")
         migrate(url)
-        yield TestDatabase("postgres", url, root)
+        yield DatabaseUnderTest("postgres", url, root)
         drop_pg_database(url)
     else:
         url = f"sqlite:///{root / 'template.db'}"
         migrate(url)
-        yield TestDatabase("sqlite", url, root)
+        yield DatabaseUnderTest("sqlite", url, root)
 
 
 @pytest.fixture
-def db_url(database: TestDatabase, tmp_path: Path) -> Iterator[str]:
+def db_url(database: DatabaseUnderTest, tmp_path: Path) -> Iterator[str]:
     yield database.url_for_test(tmp_path)
     database.reset()
 

@@ -1,0 +1,23 @@
+# Shared by scripts/run and scripts/test: a project virtualenv in .venv, (re)installed from
+# pyproject.toml only when that file changed since the last install.
+set -euo pipefail
+PYTHON=${PYTHON:-python3}
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+  echo "Python 3.11 or newer is needed (found: $("$PYTHON" --version 2>&1)). Set PYTHON=/path/to/python3.11." >&2
+  exit 1
+fi
+if [ ! -x .venv/bin/python ]; then
+  echo "==> creating .venv"
+  "$PYTHON" -m venv .venv
+fi
+
+ensure_installed() {  # $1: the pip extras, e.g. "" or "[test]"
+  local extras=$1 stamp=".venv/.installed${extras}"
+  local want
+  want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    echo "==> installing the service${extras:+ with $extras} into .venv"
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".${extras}"
+    echo "$want" > "$stamp"
+  fi
+}

@@ -1,0 +1,163 @@
+"""The `clearance` command as an operator uses it, in real subprocesses."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from pydantic import ValidationError
+
+from app.config import DEFAULT_SECRET_KEY, Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+CLEARANCE = [sys.executable, "-m", "app.cli"]
+
+
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "ENVIRONMENT"}}
+    env.update(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'cli.db'}",
+        ARGON2_TIME_COST="1",
+        ARGON2_MEMORY_KIB="1024",
+        **extra,
+    )
+    return env
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_production_refuses_the_default_secret() -> None:
+    with pytest.raises(ValidationError, match="SECRET_KEY"):
+        Settings(_env_file=None, environment="production", secret_key=DEFAULT_SECRET_KEY)  # type: ignore[call-arg]
+    with pytest.raises(ValidationError, match="SECRET_KEY"):
+        Settings(_env_file=None, environment="production", secret_key="short")  # type: ignore[call-arg]
+    ok = Settings(_env_file=None, environment="production", secret_key="x" * 40)  # type: ignore[call-arg]
+    assert ok.environment == "production"
+
+
+def test_serve_refuses_to_start_in_production_with_the_default_secret(tmp_path: Path) -> None:
+    env = _env(tmp_path, ENVIRONMENT="production")
+    env.pop("SECRET_KEY", None)
+    result = subprocess.run(
+        [*CLEARANCE, "serve", "--port", str(_free_port())],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr
+
+
+@pytest.mark.slow
+def test_serve_migrates_then_serves_docs_and_api_over_http(tmp_path: Path) -> None:
+    port = _free_port()
+    env = _env(
+        tmp_path,
+        BOOTSTRAP_ADMIN_EMAIL="boss@example.org",
+        BOOTSTRAP_ADMIN_PASSWORD="boss-password-1",
+    )
+    server = subprocess.Popen(
+        [*CLEARANCE, "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(base, server)
+        docs = httpx.get(f"{base}/docs")
+        assert docs.status_code == 200
+        assert "/static/docs/swagger-ui-bundle.js" in docs.text
+        assert httpx.get(f"{base}/static/docs/swagger-ui-bundle.js").status_code == 200
+        token = httpx.post(
+            f"{base}/api/v1/auth/token",
+            data={"username": "boss@example.org", "password": "boss-password-1"},
+        )
+        assert token.status_code == 200
+        me = httpx.get(
+            f"{base}/api/v1/users/me",
+            headers={"Authorization": f"Bearer {token.json()['access_token']}"},
+        )
+        assert me.json()["role"] == "admin"
+        assert (tmp_path / "cli.db").exists()
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=20)[0]
+    # One JSON access-log line per request, carrying its request id.
+    assert '"logger": "app.access"' in output
+    assert '"request_id"' in output
+
+
+def _wait_ready(base: str, server: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise AssertionError(f"server exited: {server.stdout.read() if server.stdout else ''}")
+        try:
+            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError("server did not become ready")
+
+
+def test_create_admin_then_sign_in(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    result = subprocess.run(
+        [*CLEARANCE, "create-admin", "--email", "Ops@Example.org", "--password", "ops-password-1"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "ops@example.org" in result.stdout
+    again = subprocess.run(
+        [*CLEARANCE, "create-admin", "--email", "ops@example.org", "--password", "ops-password-1"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert again.returncode != 0
+    assert "already exists" in again.stderr
+
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+    from tests.conftest import make_settings
+
+    settings = make_settings(env["DATABASE_URL"], bootstrap_admin_email=None)
+    with TestClient(create_app(settings)) as client:
+        response = client.post(
+            "/api/v1/auth/token", data={"username": "ops@example.org", "password": "ops-password-1"}
+        )
+        assert response.status_code == 200
+
+
+def test_create_admin_rejects_a_short_password(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [*CLEARANCE, "create-admin", "--email", "a@example.org", "--password", "short"],
+        cwd=ROOT,
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "8 characters" in result.stderr
