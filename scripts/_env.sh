@@ -12,7 +12,8 @@ if [ ! -x .venv/bin/python ]; then
 fi
 
 ensure_installed() {  # $1: the pip extras, e.g. "" or "[test]"
-  local extras=$1 stamp=".venv/.installed${extras}"
+  local extras=$1
+  local stamp=".venv/.installed${extras}"
   local want
   want=$(sha256sum pyproject.toml | cut -d' ' -f1)
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
