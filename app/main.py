@@ -29,6 +29,7 @@ from app.observability import (
 from app.organizations import service as organizations
 from app.organizations.router import router as organizations_router
 from app.shipments.router import router as shipments_router
+from app.tracking.router import router as tracking_router
 
 API_PREFIX = "/api/v1"
 DOCS_ASSETS = "/static/docs"
@@ -67,7 +68,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(RequestContextMiddleware)
 
-    for router in (auth_router, organizations_router, checkpoints_router, shipments_router):
+    routers = (
+        auth_router,
+        organizations_router,
+        checkpoints_router,
+        shipments_router,
+        tracking_router,
+    )
+    for router in routers:
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health.router)
     _mount_docs(app)

@@ -4,5 +4,20 @@ from app.auth.models import ApiKey
 from app.checkpoints.models import Checkpoint
 from app.organizations.models import Organization, User
 from app.shipments.models import CargoLine, RoutePoint, Shipment
+from app.tracking.models import DriverToken, Stop, StopFee, StopHold, StopProcedure, TrackingEvent
 
-__all__ = ["ApiKey", "CargoLine", "Checkpoint", "Organization", "RoutePoint", "Shipment", "User"]
+__all__ = [
+    "ApiKey",
+    "CargoLine",
+    "Checkpoint",
+    "DriverToken",
+    "Organization",
+    "RoutePoint",
+    "Shipment",
+    "Stop",
+    "StopFee",
+    "StopHold",
+    "StopProcedure",
+    "TrackingEvent",
+    "User",
+]

@@ -57,8 +57,16 @@ def current_principal(
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 
 
-def require_roles(*roles: Role, allow_api_key: bool = True) -> Callable[[Principal], Principal]:
+def require_roles(
+    *roles: Role, allow_api_key: bool = True, allow_driver: bool = False
+) -> Callable[[Principal], Principal]:
+    """A guard for a function: which roles may call it, and whether a driver token may."""
+
     def guard(principal: PrincipalDep) -> Principal:
+        if principal.kind == "driver":
+            if allow_driver:
+                return principal
+            raise Forbidden("A driver link can only read its shipment and report its events.")
         if principal.role not in roles:
             allowed = ", ".join(r.value for r in roles)
             raise Forbidden(f"This operation is for: {allowed}.")
@@ -72,5 +80,11 @@ def require_roles(*roles: Role, allow_api_key: bool = True) -> Callable[[Princip
 AdminDep = Annotated[Principal, Depends(require_roles(Role.admin))]
 ExporterDep = Annotated[Principal, Depends(require_roles(Role.exporter))]
 ShipmentReaderDep = Annotated[Principal, Depends(require_roles(Role.exporter, Role.admin))]
+# One shipment's story: its exporter, an admin, or its driver (the repository scopes each).
+ShipmentViewerDep = Annotated[
+    Principal, Depends(require_roles(Role.exporter, Role.admin, allow_driver=True))
+]
+# Reporting events: the shipment's driver or its exporter.
+TrackerDep = Annotated[Principal, Depends(require_roles(Role.exporter, allow_driver=True))]
 # Keys are made and revoked by a person who signed in, so a leaked key cannot mint more keys.
 KeyManagerDep = Annotated[Principal, Depends(require_roles(Role.exporter, allow_api_key=False))]

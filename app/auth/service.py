@@ -13,6 +13,8 @@ from app.config import Settings
 from app.db import begin_write, utcnow
 from app.errors import NotFound, Unauthorized
 from app.organizations.models import User
+from app.tracking import driver_tokens
+from app.tracking.driver_tokens import DRIVER_TOKEN_PREFIX
 
 API_KEY_PREFIX = "cct_"
 
@@ -31,6 +33,8 @@ def login(
 def authenticate_bearer(session: Session, *, settings: Settings, token: str) -> Principal | None:
     if token.startswith(API_KEY_PREFIX):
         return _principal_from_api_key(session, token)
+    if token.startswith(DRIVER_TOKEN_PREFIX):
+        return driver_tokens.principal_for(session, token)
     user_id = read_access_token(settings, token)
     if user_id is None:
         return None

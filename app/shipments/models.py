@@ -2,8 +2,10 @@ import uuid
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     Enum,
     Float,
@@ -66,6 +68,14 @@ class Shipment(Base):
     planned_departure: Mapped[datetime] = mapped_column(UTCDateTime)
     distance_km: Mapped[float | None] = mapped_column(Float)
     distance_estimated: Mapped[bool] = mapped_column(Boolean, server_default=false(), default=False)
+    # Derived from the events by tracking/timeline.py, stored with each event's transaction.
+    departed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_event_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    current_checkpoint_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("checkpoints.id", ondelete="RESTRICT"), index=True
+    )
+    anomalies: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancel_reason: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -3,7 +3,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Query, Request, status
 
-from app.auth.dependencies import ExporterDep, SessionDep, ShipmentReaderDep
+from app.auth.dependencies import ExporterDep, SessionDep, ShipmentReaderDep, ShipmentViewerDep
 from app.errors import UnsupportedMediaType, problem_responses
 from app.pagination import CursorQuery, LimitQuery, Page
 from app.shipments import csv_import, service
@@ -16,6 +16,8 @@ from app.shipments.schemas import (
     ShipmentRead,
     ShipmentUpdate,
 )
+from app.tracking import queries
+from app.tracking.schemas import ShipmentDetail
 
 router = APIRouter(tags=["shipments"])
 MAX_BATCH = 500
@@ -103,14 +105,15 @@ def list_shipments(
 
 @router.get(
     "/shipments/{shipment_id}",
-    response_model=ShipmentRead,
+    response_model=ShipmentDetail,
     responses=problem_responses(401, 403, 404, 422),
 )
 def get_shipment(
-    shipment_id: uuid.UUID, principal: ShipmentReaderDep, session: SessionDep
-) -> ShipmentRead:
-    shipment = service.get_shipment(session, principal=principal, shipment_id=shipment_id)
-    return ShipmentRead.model_validate(shipment)
+    shipment_id: uuid.UUID, principal: ShipmentViewerDep, session: SessionDep
+) -> ShipmentDetail:
+    """The shipment with its current status, current stop, every stop and the event timeline.
+    A driver link reads its own shipment here, without cargo values."""
+    return queries.shipment_detail(session, principal=principal, shipment_id=shipment_id)
 
 
 @router.patch(

@@ -56,7 +56,9 @@ class CargoLineRead(BaseModel):
     quantity: JsonDecimal
     unit: str
     weight_kg: JsonDecimal
-    value_usd: JsonDecimal
+    value_usd: JsonDecimal | None = Field(
+        description="Null for drivers: cargo values are not theirs to see."
+    )
 
 
 class _ShipmentFields(BaseModel):
@@ -134,6 +136,12 @@ class ShipmentRead(BaseModel):
     distance_km: float | None
     distance_estimated: bool
     cargo: list[CargoLineRead]
+    departed_at: datetime | None
+    delivered_at: datetime | None
+    last_event_at: datetime | None
+    current_checkpoint_id: uuid.UUID | None = Field(
+        description="Where the truck is now, if at one."
+    )
     cancelled_at: datetime | None
     cancel_reason: str | None
     created_at: datetime

@@ -1,0 +1,78 @@
+"""Driver links: a bearer token scoped to one shipment, shown once, stored hashed, expiring."""
+
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from app.auth.passwords import digest, new_secret
+from app.auth.principal import Principal
+from app.config import Settings
+from app.db import begin_write, utcnow
+from app.errors import Conflict
+from app.shipments.models import ShipmentStatus
+from app.tracking.locking import lock_shipment
+from app.tracking.models import DriverToken
+
+DRIVER_TOKEN_PREFIX = "drv_"
+
+
+def issue(
+    session: Session,
+    *,
+    principal: Principal,
+    settings: Settings,
+    shipment_id: uuid.UUID,
+    valid_days: int,
+) -> tuple[str, datetime, str]:
+    """A new driver token; any earlier one for the shipment stops working (one live link)."""
+    begin_write(session)
+    shipment = lock_shipment(session, principal, shipment_id)
+    if shipment.status == ShipmentStatus.cancelled:
+        raise Conflict("The shipment is cancelled; it needs no driver link.")
+    now = utcnow()
+    _revoke_all(session, shipment_id, now)
+    token = new_secret(DRIVER_TOKEN_PREFIX)
+    expires_at = now + timedelta(days=valid_days)
+    session.add(
+        DriverToken(
+            shipment_id=shipment_id,
+            token_hash=digest(token),
+            created_by=principal.user_id,
+            created_at=now,
+            expires_at=expires_at,
+        )
+    )
+    session.commit()
+    # The token rides in the URL fragment, which browsers never send to servers or logs.
+    url = f"{settings.public_base_url.rstrip('/')}/driver#token={token}"
+    return token, expires_at, url
+
+
+def revoke(session: Session, *, principal: Principal, shipment_id: uuid.UUID) -> None:
+    begin_write(session)
+    lock_shipment(session, principal, shipment_id)
+    _revoke_all(session, shipment_id, utcnow())
+    session.commit()
+
+
+def _revoke_all(session: Session, shipment_id: uuid.UUID, now: datetime) -> None:
+    session.execute(
+        update(DriverToken)
+        .where(DriverToken.shipment_id == shipment_id, DriverToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
+def principal_for(session: Session, token: str) -> Principal | None:
+    row = session.scalar(
+        select(DriverToken).where(
+            DriverToken.token_hash == digest(token),
+            DriverToken.revoked_at.is_(None),
+            DriverToken.expires_at > utcnow(),
+        )
+    )
+    if row is None:
+        return None
+    return Principal("driver", None, None, None, shipment_id=row.shipment_id)

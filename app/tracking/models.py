@@ -1,0 +1,151 @@
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    UniqueConstraint,
+    Uuid,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, UTCDateTime
+from app.tracking.vocabulary import EventType, HoldReason, Procedure, StopOutcome
+
+# SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+
+def _enum(cls: type[StrEnum], name: str) -> Enum:
+    return Enum(cls, native_enum=False, create_constraint=True, length=32, name=name)
+
+
+class TrackingEvent(Base):
+    """What a driver or exporter reported. Append-only: never updated, never deleted."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        UniqueConstraint("shipment_id", "event_id", name="uq_events_shipment_event"),
+        Index("ix_events_shipment_occurred", "shipment_id", "occurred_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    shipment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("shipments.id", ondelete="RESTRICT"))
+    event_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    type: Mapped[EventType] = mapped_column(_enum(EventType, "type"))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    checkpoint_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("checkpoints.id", ondelete="RESTRICT"), index=True
+    )
+    procedure: Mapped[Procedure | None] = mapped_column(_enum(Procedure, "procedure"))
+    hold_reason: Mapped[HoldReason | None] = mapped_column(_enum(HoldReason, "hold_reason"))
+    fee_amount: Mapped[Decimal | None] = mapped_column(Numeric(16, 2))
+    fee_currency: Mapped[str | None] = mapped_column(String(3))
+    fee_receipt: Mapped[bool | None] = mapped_column(Boolean)
+    note: Mapped[str | None] = mapped_column(String(1000))
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(String(16))
+    # SHA-256 of the event's content: a replay with the same event_id must match it exactly.
+    content_hash: Mapped[str] = mapped_column(String(64))
+
+
+class Stop(Base):
+    """One visit of a shipment at a checkpoint, derived from its events (see timeline.py)."""
+
+    __tablename__ = "stops"
+    __table_args__ = (
+        UniqueConstraint("shipment_id", "seq", name="uq_stops_shipment_seq"),
+        Index("ix_stops_checkpoint_arrived", "checkpoint_id", "arrived_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    shipment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("shipments.id", ondelete="CASCADE"))
+    # Copied from the shipment so reports group and anonymise without a join.
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="RESTRICT"), index=True
+    )
+    checkpoint_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("checkpoints.id", ondelete="RESTRICT")
+    )
+    seq: Mapped[int] = mapped_column(Integer)
+    arrived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    outcome: Mapped[StopOutcome] = mapped_column(_enum(StopOutcome, "outcome"))
+    dwell_minutes: Mapped[float | None] = mapped_column(Float)
+    hold_count: Mapped[int] = mapped_column(Integer)
+    held_minutes: Mapped[float] = mapped_column(Float)
+    is_current: Mapped[bool] = mapped_column(Boolean)
+    last_event_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    anomalies: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+
+
+class StopHold(Base):
+    __tablename__ = "stop_holds"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    stop_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("stops.id", ondelete="CASCADE"), index=True
+    )
+    reason: Mapped[HoldReason] = mapped_column(_enum(HoldReason, "reason"))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    minutes: Mapped[float | None] = mapped_column(Float)
+    event_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+
+
+class StopProcedure(Base):
+    __tablename__ = "stop_procedures"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    stop_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("stops.id", ondelete="CASCADE"), index=True
+    )
+    procedure: Mapped[Procedure] = mapped_column(_enum(Procedure, "procedure"))
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    minutes: Mapped[float | None] = mapped_column(Float)
+
+
+class StopFee(Base):
+    __tablename__ = "stop_fees"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    stop_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("stops.id", ondelete="CASCADE"), index=True
+    )
+    amount: Mapped[Decimal] = mapped_column(Numeric(16, 2))
+    currency: Mapped[str] = mapped_column(String(3))
+    receipt: Mapped[bool] = mapped_column(Boolean)
+    paid_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    event_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+
+
+class DriverToken(Base):
+    """A link for one shipment's driver. Only its SHA-256 is kept; it expires and can be revoked."""
+
+    __tablename__ = "driver_tokens"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    shipment_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("shipments.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

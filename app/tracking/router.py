@@ -1,0 +1,146 @@
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Response, status
+
+from app.auth.dependencies import (
+    ExporterDep,
+    SessionDep,
+    SettingsDep,
+    ShipmentViewerDep,
+    TrackerDep,
+)
+from app.errors import InvalidInput, problem_responses
+from app.pagination import Page
+from app.tracking import driver_tokens, queries, service
+from app.tracking.queries import event_read
+from app.tracking.schemas import (
+    DriverTokenCreate,
+    DriverTokenCreated,
+    EventIn,
+    EventRead,
+    StopRead,
+    SyncRequest,
+    SyncResponse,
+)
+
+router = APIRouter(tags=["tracking"])
+
+
+@router.post(
+    "/shipments/{shipment_id}/events",
+    status_code=status.HTTP_201_CREATED,
+    response_model=EventRead,
+    responses={
+        200: {"model": EventRead, "description": "Already recorded with the same content."},
+        **problem_responses(401, 403, 404, 409, 413, 422),
+    },
+)
+def post_event(
+    shipment_id: uuid.UUID,
+    body: EventIn,
+    principal: TrackerDep,
+    session: SessionDep,
+    response: Response,
+) -> EventRead:
+    """Record one event. Safe to retry: the same `event_id` with the same content answers 200
+    with the stored event and stores nothing; with other content it is a 409."""
+    recorded = service.record_event(
+        session, principal=principal, shipment_id=shipment_id, data=body
+    )
+    if not recorded.created:
+        response.status_code = status.HTTP_200_OK
+    return event_read(recorded.event)
+
+
+@router.post(
+    "/sync", response_model=SyncResponse, responses=problem_responses(401, 403, 404, 413, 422)
+)
+def sync(body: SyncRequest, principal: TrackerDep, session: SessionDep) -> SyncResponse:
+    """A phone's offline queue (up to 1,000 events) in one request: one result per event, in
+    the order sent — `created`, `duplicate`, or `rejected` with the reason."""
+    shipment_id = principal.shipment_id if principal.kind == "driver" else body.shipment_id
+    if shipment_id is None:
+        raise InvalidInput(
+            "Say which shipment: `shipment_id` is required unless you use a driver link.",
+            errors=[{"loc": ["body", "shipment_id"], "msg": "required", "type": "missing"}],
+        )
+    if body.shipment_id not in (None, shipment_id):
+        raise InvalidInput(
+            "This driver link belongs to another shipment.",
+            errors=[
+                {"loc": ["body", "shipment_id"], "msg": "not this link's", "type": "value_error"}
+            ],
+        )
+    results = service.sync(
+        session, principal=principal, shipment_id=shipment_id, raw_events=body.events
+    )
+    return SyncResponse(
+        created=sum(r.status == "created" for r in results),
+        duplicates=sum(r.status == "duplicate" for r in results),
+        rejected=sum(r.status == "rejected" for r in results),
+        results=results,
+    )
+
+
+@router.get(
+    "/shipments/{shipment_id}/events",
+    response_model=Page[EventRead],
+    responses=problem_responses(401, 403, 404, 422),
+)
+def list_events(
+    shipment_id: uuid.UUID, principal: ShipmentViewerDep, session: SessionDep
+) -> Page[EventRead]:
+    """Every event of the shipment, in timeline order (occurred_at), all in one page."""
+    items = queries.events(session, principal=principal, shipment_id=shipment_id)
+    return Page(items=items, next_cursor=None)
+
+
+@router.get(
+    "/shipments/{shipment_id}/stops",
+    response_model=Page[StopRead],
+    responses=problem_responses(401, 403, 404, 422),
+)
+def list_stops(
+    shipment_id: uuid.UUID, principal: ShipmentViewerDep, session: SessionDep
+) -> Page[StopRead]:
+    """The shipment's stops, derived from its events, in order; all in one page."""
+    items = queries.stops(session, principal=principal, shipment_id=shipment_id)
+    return Page(items=items, next_cursor=None)
+
+
+@router.post(
+    "/shipments/{shipment_id}/driver-token",
+    status_code=status.HTTP_201_CREATED,
+    response_model=DriverTokenCreated,
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+def create_driver_token(
+    shipment_id: uuid.UUID,
+    principal: ExporterDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    body: Annotated[DriverTokenCreate | None, Body()] = None,
+) -> DriverTokenCreated:
+    """A link for the driver's phone, for this shipment only. Shown once; a new one replaces
+    the old (one live link per shipment)."""
+    token, expires_at, url = driver_tokens.issue(
+        session,
+        principal=principal,
+        settings=settings,
+        shipment_id=shipment_id,
+        valid_days=(body or DriverTokenCreate()).valid_days,
+    )
+    return DriverTokenCreated(token=token, expires_at=expires_at, driver_url=url)
+
+
+@router.delete(
+    "/shipments/{shipment_id}/driver-token",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(401, 403, 404, 422),
+)
+def revoke_driver_token(
+    shipment_id: uuid.UUID, principal: ExporterDep, session: SessionDep
+) -> None:
+    """The driver link stops working at once."""
+    driver_tokens.revoke(session, principal=principal, shipment_id=shipment_id)

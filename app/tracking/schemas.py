@@ -1,0 +1,184 @@
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal, Self
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from app.shipments.schemas import JsonDecimal, ShipmentRead
+from app.tracking.vocabulary import Currency, EventType, HoldReason, Procedure, StopOutcome
+
+MAX_SYNC_EVENTS = 1000
+_PROCEDURE_EVENTS = {EventType.procedure_started, EventType.procedure_completed}
+
+
+class FeeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    amount: Decimal = Field(gt=0, max_digits=16, decimal_places=2, examples=[25000])
+    currency: Currency = Field(description="ISO 4217 code.", examples=["IQD"])
+    receipt: bool = Field(description="Was a receipt given?")
+
+
+class Location(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+
+
+class EventIn(BaseModel):
+    """One thing that happened to a shipment, as the driver's phone or the exporter saw it."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    event_id: uuid.UUID = Field(description="Made by the client; the same id is the same event.")
+    type: EventType
+    occurred_at: AwareDatetime = Field(description="When it happened, with an offset.")
+    checkpoint_id: uuid.UUID | None = Field(
+        default=None, description="Required for `arrived`; otherwise the current stop's."
+    )
+    procedure: Procedure | None = None
+    hold_reason: HoldReason | None = None
+    fee: FeeIn | None = None
+    note: str | None = Field(default=None, max_length=1000)
+    location: Location | None = None
+
+    @model_validator(mode="after")
+    def _fields_fit_the_type(self) -> Self:
+        needs = {
+            "checkpoint_id": self.type == EventType.arrived,
+            "procedure": self.type in _PROCEDURE_EVENTS,
+            "hold_reason": self.type == EventType.held,
+            "fee": self.type == EventType.fee_paid,
+        }
+        for name, needed in needs.items():
+            present = getattr(self, name) is not None
+            if needed and not present:
+                raise ValueError(f"`{name}` is required for a `{self.type}` event")
+            if present and not needed and name != "checkpoint_id":
+                raise ValueError(f"`{name}` does not belong on a `{self.type}` event")
+        return self
+
+
+class FeeRead(BaseModel):
+    amount: JsonDecimal
+    currency: str
+    receipt: bool
+
+
+class EventRead(BaseModel):
+    event_id: uuid.UUID
+    type: EventType
+    occurred_at: datetime
+    received_at: datetime
+    checkpoint_id: uuid.UUID | None
+    procedure: Procedure | None
+    hold_reason: HoldReason | None
+    fee: FeeRead | None
+    note: str | None
+    location: Location | None
+    source: Literal["driver", "exporter"]
+
+
+class AnomalyRead(BaseModel):
+    code: str = Field(examples=["released_before_arrival"])
+    event_id: uuid.UUID
+    detail: str
+
+
+class CheckpointBrief(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    code: str
+    name: str
+    name_ar: str | None
+    name_ckb: str | None
+    province: str
+
+
+class HoldRead(BaseModel):
+    reason: HoldReason
+    started_at: datetime
+    ended_at: datetime | None
+    minutes: float | None
+
+
+class ProcedureRead(BaseModel):
+    procedure: Procedure
+    started_at: datetime | None
+    completed_at: datetime | None
+    minutes: float | None
+
+
+class StopFeeRead(FeeRead):
+    paid_at: datetime
+
+
+class StopRead(BaseModel):
+    id: uuid.UUID
+    seq: int
+    checkpoint: CheckpointBrief
+    arrived_at: datetime | None
+    closed_at: datetime | None
+    outcome: StopOutcome
+    dwell_minutes: float | None = Field(description="closed − arrived; null while open.")
+    hold_count: int
+    held_minutes: float
+    current: bool = Field(description="The truck is at this stop now.")
+    holds: list[HoldRead]
+    procedures: list[ProcedureRead]
+    fees: list[StopFeeRead]
+    anomalies: list[AnomalyRead]
+
+
+class ShipmentDetail(ShipmentRead):
+    """A shipment with its whole story: stops (current one first-class) and the event timeline."""
+
+    current_stop: StopRead | None
+    stops: list[StopRead]
+    timeline: list[EventRead]
+    timeline_anomalies: list[AnomalyRead] = Field(
+        description="Contradictions that belong to no single stop (e.g. an event after delivery)."
+    )
+
+
+class SyncRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    shipment_id: uuid.UUID | None = Field(
+        default=None, description="Needed with an exporter's credential; a driver's is implied."
+    )
+    events: list[dict[str, Any]] = Field(
+        max_length=MAX_SYNC_EVENTS,
+        description="Up to 1,000 events, each shaped like the body of POST /shipments/{id}/events."
+        " Each is checked on its own: one bad event never loses the others.",
+    )
+
+
+class SyncResult(BaseModel):
+    event_id: str | None
+    status: Literal["created", "duplicate", "rejected"]
+    reason: str | None = None
+
+
+class SyncResponse(BaseModel):
+    created: int
+    duplicates: int
+    rejected: int
+    results: list[SyncResult]
+
+
+class DriverTokenCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    valid_days: int = Field(default=14, ge=1, le=90)
+
+
+class DriverTokenCreated(BaseModel):
+    token: str = Field(description="Shown once; only its hash is stored.")
+    expires_at: datetime
+    driver_url: str = Field(
+        description="Open on the driver's phone. The token is in the #fragment."
+    )

@@ -1,0 +1,311 @@
+"""Events in, stops and status out. Each event is stored with the stops it changes, in one
+transaction: a 201 means the event and its consequences are on disk."""
+
+import hashlib
+import json
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import Session
+
+from app.auth.principal import Principal
+from app.checkpoints.models import Checkpoint
+from app.db import begin_write, utcnow
+from app.errors import Conflict, InvalidInput
+from app.shipments.models import Shipment, ShipmentStatus
+from app.tracking import timeline
+from app.tracking.locking import lock_shipment
+from app.tracking.models import Stop, StopFee, StopHold, StopProcedure, TrackingEvent
+from app.tracking.schemas import EventIn, SyncResult
+
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class Recorded:
+    event: TrackingEvent
+    created: bool
+
+
+def record_event(
+    session: Session, *, principal: Principal, shipment_id: uuid.UUID, data: EventIn
+) -> Recorded:
+    begin_write(session)
+    shipment = lock_shipment(session, principal, shipment_id)
+    now = utcnow()
+    _refuse_if_cancelled(shipment)
+    existing = _existing_events(session, shipment.id, [data.event_id])
+    result = _store_one(
+        session,
+        principal,
+        shipment,
+        data,
+        now,
+        existing,
+        _known_checkpoints(session, [data.checkpoint_id]),
+    )
+    if result.created:
+        rebuild(session, shipment)
+    session.commit()
+    return result
+
+
+def sync(
+    session: Session,
+    *,
+    principal: Principal,
+    shipment_id: uuid.UUID,
+    raw_events: list[dict[str, Any]],
+) -> list[SyncResult]:
+    """A phone's offline queue: each event stored, recognised as a duplicate, or rejected
+    with its reason — one transaction, one rebuild of the stops at the end."""
+    begin_write(session)
+    shipment = lock_shipment(session, principal, shipment_id)
+    now = utcnow()
+    parsed = [_parse(raw) for raw in raw_events]
+    valid = [p for p in parsed if isinstance(p, EventIn)]
+    existing = _existing_events(session, shipment.id, [e.event_id for e in valid])
+    checkpoints = _known_checkpoints(session, [e.checkpoint_id for e in valid])
+    results: list[SyncResult] = []
+    created = 0
+    for raw, item in zip(raw_events, parsed, strict=True):
+        if not isinstance(item, EventIn):
+            results.append(SyncResult(event_id=_raw_id(raw), status="rejected", reason=item))
+            continue
+        try:
+            _refuse_if_cancelled(shipment)
+            outcome = _store_one(session, principal, shipment, item, now, existing, checkpoints)
+        except (InvalidInput, Conflict) as exc:
+            results.append(
+                SyncResult(event_id=str(item.event_id), status="rejected", reason=exc.detail)
+            )
+            continue
+        existing[outcome.event.event_id] = outcome.event
+        created += outcome.created
+        status = "created" if outcome.created else "duplicate"
+        results.append(SyncResult(event_id=str(item.event_id), status=status))
+    if created:
+        rebuild(session, shipment)
+    session.commit()
+    return results
+
+
+def _parse(raw: dict[str, Any]) -> EventIn | str:
+    try:
+        return EventIn.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "event"
+        return f"{where}: {first['msg']}"
+
+
+def _raw_id(raw: Any) -> str | None:
+    value = raw.get("event_id") if isinstance(raw, dict) else None
+    return str(value)[:64] if value is not None else None
+
+
+def _refuse_if_cancelled(shipment: Shipment) -> None:
+    if shipment.status == ShipmentStatus.cancelled:
+        raise Conflict("The shipment is cancelled; it takes no more events.")
+
+
+def _existing_events(
+    session: Session, shipment_id: uuid.UUID, event_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, TrackingEvent]:
+    wanted = set(event_ids)
+    if not wanted:
+        return {}
+    rows = session.scalars(
+        select(TrackingEvent).where(
+            TrackingEvent.shipment_id == shipment_id, TrackingEvent.event_id.in_(wanted)
+        )
+    )
+    return {row.event_id: row for row in rows}
+
+
+def _known_checkpoints(session: Session, ids: Iterable[uuid.UUID | None]) -> set[uuid.UUID]:
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return set()
+    return set(session.scalars(select(Checkpoint.id).where(Checkpoint.id.in_(wanted))))
+
+
+def _store_one(
+    session: Session,
+    principal: Principal,
+    shipment: Shipment,
+    data: EventIn,
+    now: datetime,
+    existing: dict[uuid.UUID, TrackingEvent],
+    known_checkpoints: set[uuid.UUID],
+) -> Recorded:
+    fingerprint = content_hash(data)
+    stored = existing.get(data.event_id)
+    if stored is not None:
+        if stored.content_hash != fingerprint:
+            raise Conflict(
+                f"Event {data.event_id} was already recorded with other content; "
+                "a correction is a new event with a new event_id."
+            )
+        return Recorded(stored, created=False)
+    if data.occurred_at > now + MAX_CLOCK_SKEW:
+        raise _invalid("occurred_at", "is more than 5 minutes in the future")
+    if data.checkpoint_id is not None and data.checkpoint_id not in known_checkpoints:
+        raise _invalid("checkpoint_id", f"no checkpoint with id {data.checkpoint_id}")
+    event = TrackingEvent(
+        shipment_id=shipment.id,
+        event_id=data.event_id,
+        type=data.type,
+        occurred_at=data.occurred_at,
+        received_at=now,
+        checkpoint_id=data.checkpoint_id,
+        procedure=data.procedure,
+        hold_reason=data.hold_reason,
+        fee_amount=data.fee.amount if data.fee else None,
+        fee_currency=data.fee.currency if data.fee else None,
+        fee_receipt=data.fee.receipt if data.fee else None,
+        note=data.note,
+        latitude=data.location.lat if data.location else None,
+        longitude=data.location.lon if data.location else None,
+        source="driver" if principal.kind == "driver" else "exporter",
+        content_hash=fingerprint,
+    )
+    session.add(event)
+    session.flush()
+    return Recorded(event, created=True)
+
+
+def _invalid(field: str, msg: str) -> InvalidInput:
+    return InvalidInput(
+        f"{field} {msg}.", errors=[{"loc": ["body", field], "msg": msg, "type": "value_error"}]
+    )
+
+
+def content_hash(data: EventIn) -> str:
+    """The event's meaning, independent of formatting: `+03:00` and `Z` for the same instant,
+    25000 and 25000.00 for the same amount, hash alike."""
+    canonical = {
+        "type": data.type.value,
+        "occurred_at": data.occurred_at.astimezone(UTC).isoformat(),
+        "checkpoint_id": str(data.checkpoint_id) if data.checkpoint_id else None,
+        "procedure": data.procedure,
+        "hold_reason": data.hold_reason,
+        "fee": None
+        if data.fee is None
+        else [str(data.fee.amount.quantize(CENT)), data.fee.currency, data.fee.receipt],
+        "note": data.note,
+        "location": None if data.location is None else [data.location.lat, data.location.lon],
+    }
+    encoded = json.dumps(canonical, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(encoded).hexdigest()
+
+
+def rebuild(session: Session, shipment: Shipment) -> timeline.Timeline:
+    """Replace the shipment's stored stops with the ones its events imply, in this transaction."""
+    rows = session.scalars(
+        select(TrackingEvent).where(TrackingEvent.shipment_id == shipment.id)
+    ).all()
+    built = timeline.build([_as_timeline_event(row) for row in rows])
+    session.execute(delete(Stop).where(Stop.shipment_id == shipment.id))
+    _insert_stops(session, shipment, built.stops)
+    if shipment.status != ShipmentStatus.cancelled:
+        shipment.status = ShipmentStatus(built.status)
+    shipment.departed_at = built.departed_at
+    shipment.delivered_at = built.delivered_at
+    shipment.last_event_at = built.last_event_at
+    current = built.current_stop
+    shipment.current_checkpoint_id = current.checkpoint_id if current else None
+    shipment.anomalies = [_anomaly_json(a) for a in built.anomalies]
+    return built
+
+
+def _as_timeline_event(row: TrackingEvent) -> timeline.Event:
+    return timeline.Event(
+        event_id=row.event_id,
+        type=row.type,
+        occurred_at=row.occurred_at,
+        checkpoint_id=row.checkpoint_id,
+        procedure=row.procedure,
+        hold_reason=row.hold_reason,
+        fee_amount=row.fee_amount,
+        fee_currency=row.fee_currency,
+        fee_receipt=row.fee_receipt,
+    )
+
+
+def stop_id(shipment_id: uuid.UUID, stop: timeline.Stop) -> uuid.UUID:
+    # Stable across rebuilds: a stop is named by its shipment and the event that opened it.
+    return uuid.uuid5(shipment_id, str(stop.opened_by))
+
+
+def _insert_stops(session: Session, shipment: Shipment, stops: list[timeline.Stop]) -> None:
+    if not stops:
+        return
+    stop_rows, holds, procedures, fees = [], [], [], []
+    for stop in stops:
+        sid = stop_id(shipment.id, stop)
+        stop_rows.append(
+            {
+                "id": sid,
+                "shipment_id": shipment.id,
+                "organization_id": shipment.organization_id,
+                "checkpoint_id": stop.checkpoint_id,
+                "seq": stop.seq,
+                "arrived_at": stop.arrived_at,
+                "closed_at": stop.closed_at,
+                "outcome": stop.outcome,
+                "dwell_minutes": stop.dwell_minutes,
+                "hold_count": len(stop.holds),
+                "held_minutes": stop.held_minutes,
+                "is_current": stop.current,
+                "last_event_at": stop.last_event_at,
+                "anomalies": [_anomaly_json(a) for a in stop.anomalies],
+            }
+        )
+        holds += [
+            {
+                "stop_id": sid,
+                "reason": h.reason,
+                "started_at": h.started_at,
+                "ended_at": h.ended_at,
+                "minutes": h.minutes,
+                "event_id": h.event_id,
+            }
+            for h in stop.holds
+        ]
+        procedures += [
+            {
+                "stop_id": sid,
+                "procedure": p.procedure,
+                "started_at": p.started_at,
+                "completed_at": p.completed_at,
+                "minutes": p.minutes,
+            }
+            for p in stop.procedures
+        ]
+        fees += [
+            {
+                "stop_id": sid,
+                "amount": f.amount,
+                "currency": f.currency,
+                "receipt": f.receipt,
+                "paid_at": f.paid_at,
+                "event_id": f.event_id,
+            }
+            for f in stop.fees
+        ]
+    session.execute(insert(Stop), stop_rows)
+    for model, rows in ((StopHold, holds), (StopProcedure, procedures), (StopFee, fees)):
+        if rows:
+            session.execute(insert(model), rows)
+
+
+def _anomaly_json(anomaly: timeline.Anomaly) -> dict[str, str]:
+    return {"code": anomaly.code, "event_id": str(anomaly.event_id), "detail": anomaly.detail}

@@ -1,0 +1,378 @@
+"""PURE: a shipment's events, in any order and with any duplicates -> its stops and status.
+
+No database, no clock, no I/O. The service stores what this returns; reports read those
+stored stops and never replay events.
+
+Events are put in one total order — occurred_at, then a fixed rank of types for events at
+the same instant, then event_id — so the result never depends on the order in which phones
+that were offline delivered them. Contradictions are kept and flagged as anomalies on the
+stop (or on the shipment when no stop fits); nothing is dropped or silently "fixed".
+"""
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from app.tracking.vocabulary import EventType, StopOutcome
+
+# At one instant a truck arrives before it is inspected and is released after it paid.
+TYPE_RANK = {
+    EventType.departed: 0,
+    EventType.arrived: 1,
+    EventType.procedure_started: 2,
+    EventType.held: 3,
+    EventType.fee_paid: 4,
+    EventType.procedure_completed: 5,
+    EventType.note: 6,
+    EventType.released: 7,
+    EventType.turned_back: 8,
+    EventType.delivered: 9,
+}
+STOP_EVENTS = {
+    EventType.procedure_started,
+    EventType.procedure_completed,
+    EventType.fee_paid,
+    EventType.held,
+    EventType.released,
+    EventType.turned_back,
+}
+
+
+@dataclass(frozen=True)
+class Event:
+    event_id: uuid.UUID
+    type: EventType
+    occurred_at: datetime
+    checkpoint_id: uuid.UUID | None = None
+    procedure: str | None = None
+    hold_reason: str | None = None
+    fee_amount: Decimal | None = None
+    fee_currency: str | None = None
+    fee_receipt: bool | None = None
+
+
+@dataclass(frozen=True)
+class Anomaly:
+    code: str
+    event_id: uuid.UUID
+    detail: str
+
+
+@dataclass
+class Hold:
+    reason: str
+    started_at: datetime
+    event_id: uuid.UUID
+    ended_at: datetime | None = None
+
+    @property
+    def minutes(self) -> float | None:
+        return _minutes(self.started_at, self.ended_at)
+
+
+@dataclass
+class ProcedureRun:
+    procedure: str
+    started_at: datetime | None
+    completed_at: datetime | None = None
+
+    @property
+    def minutes(self) -> float | None:
+        return _minutes(self.started_at, self.completed_at)
+
+
+@dataclass
+class Fee:
+    amount: Decimal
+    currency: str
+    receipt: bool
+    paid_at: datetime
+    event_id: uuid.UUID
+
+
+@dataclass
+class Stop:
+    seq: int
+    checkpoint_id: uuid.UUID
+    opened_by: uuid.UUID
+    arrived_at: datetime | None
+    closed_at: datetime | None = None
+    outcome: StopOutcome = StopOutcome.open
+    holds: list[Hold] = field(default_factory=list)
+    procedures: list[ProcedureRun] = field(default_factory=list)
+    fees: list[Fee] = field(default_factory=list)
+    anomalies: list[Anomaly] = field(default_factory=list)
+    last_event_at: datetime | None = None
+    current: bool = False
+
+    @property
+    def dwell_minutes(self) -> float | None:
+        return _minutes(self.arrived_at, self.closed_at)
+
+    @property
+    def held_minutes(self) -> float:
+        return sum(h.minutes or 0.0 for h in self.holds)
+
+    @property
+    def open_hold(self) -> Hold | None:
+        return next((h for h in self.holds if h.ended_at is None), None)
+
+    def flag(self, code: str, event: Event, detail: str) -> None:
+        self.anomalies.append(Anomaly(code, event.event_id, detail))
+
+
+@dataclass
+class Timeline:
+    status: str
+    stops: list[Stop]
+    anomalies: list[Anomaly]
+    departed_at: datetime | None
+    delivered_at: datetime | None
+    turned_back_at: datetime | None
+    last_event_at: datetime | None
+
+    @property
+    def current_stop(self) -> Stop | None:
+        return next((s for s in self.stops if s.current), None)
+
+
+def _minutes(start: datetime | None, end: datetime | None) -> float | None:
+    if start is None or end is None or end < start:
+        return None
+    return (end - start).total_seconds() / 60
+
+
+def order(events: list[Event]) -> list[Event]:
+    """One total order whatever the arrival order; duplicates (same event_id) kept once."""
+    unique: dict[uuid.UUID, Event] = {}
+    for event in sorted(events, key=_sort_key):
+        unique.setdefault(event.event_id, event)
+    return sorted(unique.values(), key=_sort_key)
+
+
+def _sort_key(event: Event) -> tuple[datetime, int, str]:
+    return (event.occurred_at, TYPE_RANK[event.type], str(event.event_id))
+
+
+def build(events: list[Event]) -> Timeline:
+    builder = _Builder()
+    for event in order(events):
+        builder.apply(event)
+    return builder.finish()
+
+
+class _Builder:
+    def __init__(self) -> None:
+        self.stops: list[Stop] = []
+        self.open_stop: Stop | None = None
+        self.anomalies: list[Anomaly] = []
+        self.departed_at: datetime | None = None
+        self.delivered_at: datetime | None = None
+        self.turned_back_at: datetime | None = None
+        self.last_event_at: datetime | None = None
+
+    def apply(self, event: Event) -> None:
+        self._flag_after_the_end(event)
+        self.last_event_at = event.occurred_at
+        if event.type == EventType.departed:
+            self._departed(event)
+        elif event.type == EventType.arrived:
+            self._arrived(event)
+        elif event.type == EventType.delivered:
+            self._delivered(event)
+        elif event.type in STOP_EVENTS:
+            stop = self._stop_for(event)
+            if stop is not None:
+                stop.last_event_at = event.occurred_at
+                self._at_stop(stop, event)
+
+    def _flag_after_the_end(self, event: Event) -> None:
+        if self.delivered_at is not None:
+            self.anomalies.append(
+                Anomaly("event_after_delivery", event.event_id, f"{event.type} after delivered")
+            )
+        elif self.turned_back_at is not None and event.type != EventType.note:
+            self.anomalies.append(
+                Anomaly("event_after_turn_back", event.event_id, f"{event.type} after turned back")
+            )
+
+    def _departed(self, event: Event) -> None:
+        if self.departed_at is None:
+            self.departed_at = event.occurred_at
+        if self.open_stop is not None:
+            self.open_stop.flag("departed_without_release", event, "departed while at a checkpoint")
+
+    def _arrived(self, event: Event) -> None:
+        assert event.checkpoint_id is not None  # the API requires it for arrivals
+        stop = self.open_stop
+        if stop is not None and stop.checkpoint_id == event.checkpoint_id:
+            stop.flag("second_arrival_without_release", event, "arrived again, never released")
+            stop.last_event_at = event.occurred_at
+            return
+        if stop is not None:
+            stop.flag("not_released", event, "arrived at another checkpoint first")
+            self.open_stop = None
+        last = self.stops[-1] if self.stops else None
+        if (
+            last is not None
+            and last.checkpoint_id == event.checkpoint_id
+            and last.arrived_at is None
+        ):
+            # The stop was opened by a later-logged event (e.g. released) before this arrival.
+            last.arrived_at = event.occurred_at
+            last.last_event_at = event.occurred_at
+            if last.closed_at is not None:
+                last.flag("released_before_arrival", event, "closed before the arrival time")
+            else:
+                self.open_stop = last
+            return
+        self.open_stop = self._new_stop(event, arrived_at=event.occurred_at)
+
+    def _delivered(self, event: Event) -> None:
+        if self.open_stop is not None:
+            self.open_stop.flag("not_released", event, "delivered while at a checkpoint")
+            self.open_stop = None
+        if self.delivered_at is None:
+            self.delivered_at = event.occurred_at
+
+    def _new_stop(self, event: Event, arrived_at: datetime | None) -> Stop:
+        assert event.checkpoint_id is not None
+        stop = Stop(
+            seq=len(self.stops) + 1,
+            checkpoint_id=event.checkpoint_id,
+            opened_by=event.event_id,
+            arrived_at=arrived_at,
+            last_event_at=event.occurred_at,
+        )
+        self.stops.append(stop)
+        return stop
+
+    def _stop_for(self, event: Event) -> Stop | None:
+        """The stop an event belongs to: the open one, else the last one at its checkpoint."""
+        stop = self.open_stop
+        if stop is not None and event.checkpoint_id in (None, stop.checkpoint_id):
+            return stop
+        if event.checkpoint_id is None:
+            self.anomalies.append(
+                Anomaly("no_open_stop", event.event_id, f"{event.type} with no checkpoint to go to")
+            )
+            return None
+        if stop is not None:
+            stop.flag("not_released", event, "an event came from another checkpoint")
+            self.open_stop = None
+        last = self.stops[-1] if self.stops else None
+        if last is not None and last.checkpoint_id == event.checkpoint_id:
+            last.flag("after_stop_closed", event, f"{event.type} after the stop was closed")
+            return last
+        stop = self._new_stop(event, arrived_at=None)
+        stop.flag("no_arrival", event, f"{event.type} with no arrival logged")
+        self.open_stop = stop
+        return stop
+
+    def _at_stop(self, stop: Stop, event: Event) -> None:
+        handlers = {
+            EventType.procedure_started: self._procedure_started,
+            EventType.procedure_completed: self._procedure_completed,
+            EventType.fee_paid: self._fee_paid,
+            EventType.held: self._held,
+            EventType.released: self._close,
+            EventType.turned_back: self._close,
+        }
+        handlers[event.type](stop, event)
+
+    @staticmethod
+    def _running(stop: Stop, procedure: str | None) -> ProcedureRun | None:
+        return next(
+            (
+                run
+                for run in stop.procedures
+                if run.procedure == procedure
+                and run.started_at is not None
+                and run.completed_at is None
+            ),
+            None,
+        )
+
+    def _procedure_started(self, stop: Stop, event: Event) -> None:
+        assert event.procedure is not None
+        if self._running(stop, event.procedure) is not None:
+            stop.flag("procedure_already_started", event, f"{event.procedure} started twice")
+            return
+        stop.procedures.append(ProcedureRun(event.procedure, started_at=event.occurred_at))
+
+    def _procedure_completed(self, stop: Stop, event: Event) -> None:
+        assert event.procedure is not None
+        running = self._running(stop, event.procedure)
+        if running is not None:
+            running.completed_at = event.occurred_at
+            return
+        stop.flag("procedure_completed_without_start", event, event.procedure)
+        stop.procedures.append(ProcedureRun(event.procedure, None, event.occurred_at))
+
+    def _fee_paid(self, stop: Stop, event: Event) -> None:
+        assert event.fee_amount is not None
+        assert event.fee_currency is not None
+        fee = Fee(
+            event.fee_amount,
+            event.fee_currency,
+            bool(event.fee_receipt),
+            event.occurred_at,
+            event.event_id,
+        )
+        stop.fees.append(fee)
+
+    def _held(self, stop: Stop, event: Event) -> None:
+        assert event.hold_reason is not None
+        if stop.closed_at is not None:
+            stop.flag("held_after_close", event, "held after the stop was closed")
+            return
+        previous = stop.open_hold
+        if previous is not None:
+            stop.flag("held_while_held", event, f"a new hold ({event.hold_reason}) ends the last")
+            previous.ended_at = event.occurred_at
+        stop.holds.append(Hold(event.hold_reason, event.occurred_at, event.event_id))
+
+    def _close(self, stop: Stop, event: Event) -> None:
+        if stop.closed_at is not None:
+            stop.flag("closed_twice", event, f"{event.type} after the stop was already closed")
+            return
+        hold = stop.open_hold
+        if hold is not None:
+            hold.ended_at = event.occurred_at  # one release ends the open hold and the stop
+        stop.closed_at = event.occurred_at
+        if event.type == EventType.turned_back:
+            stop.outcome = StopOutcome.turned_back
+            if self.turned_back_at is None:
+                self.turned_back_at = event.occurred_at
+        else:
+            stop.outcome = StopOutcome.released
+        for run in stop.procedures:
+            if run.completed_at is None:
+                stop.flag("procedure_not_completed", event, f"{run.procedure} never completed")
+        if self.open_stop is stop:
+            self.open_stop = None
+
+    def finish(self) -> Timeline:
+        if self.open_stop is not None:
+            self.open_stop.current = True
+        return Timeline(
+            status=self._status(),
+            stops=self.stops,
+            anomalies=self.anomalies,
+            departed_at=self.departed_at,
+            delivered_at=self.delivered_at,
+            turned_back_at=self.turned_back_at,
+            last_event_at=self.last_event_at,
+        )
+
+    def _status(self) -> str:
+        if self.delivered_at is not None:
+            return "delivered"
+        if self.turned_back_at is not None:
+            return "turned_back"
+        if self.open_stop is not None:
+            return "held" if self.open_stop.open_hold is not None else "at_checkpoint"
+        if self.departed_at is not None or self.stops:
+            return "in_transit"
+        return "planned"
