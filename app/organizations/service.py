@@ -2,7 +2,7 @@
 
 import uuid
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -111,7 +111,8 @@ def update_user(
     if changes.get("password"):
         user.password_hash = passwords.hash(changes["password"])
     if changes.get("is_active") is not None:
-        if not changes["is_active"] and user.role == Role.admin and _active_admins(session) <= 1:
+        deactivating = user.is_active and not changes["is_active"]
+        if deactivating and user.role == Role.admin and _active_admins(session) <= 1:
             raise Conflict("This is the last active admin; make another admin first.")
         user.is_active = changes["is_active"]
     session.commit()
@@ -119,8 +120,10 @@ def update_user(
 
 
 def _active_admins(session: Session) -> int:
-    stmt = select(func.count()).where(User.role == Role.admin, User.is_active.is_(True))
-    return session.scalar(stmt) or 0
+    # FOR UPDATE: two admins deactivating each other at once must not both see "two left"
+    # (PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises the writers).
+    stmt = select(User.id).where(User.role == Role.admin, User.is_active.is_(True))
+    return len(session.scalars(stmt.with_for_update()).all())
 
 
 def create_admin(session: Session, *, passwords: Passwords, email: str, password: str) -> User:
