@@ -64,7 +64,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         BodySizeLimitMiddleware,
         default_limit=settings.max_body_bytes,
-        limits={f"{API_PREFIX}/shipments/import": settings.max_import_bytes},
+        # Bulk endpoints: a CSV file, and a phone's full offline queue (1,000 events with notes).
+        limits={
+            f"{API_PREFIX}/shipments/import": settings.max_import_bytes,
+            f"{API_PREFIX}/sync": settings.max_import_bytes,
+        },
     )
     app.add_middleware(RequestContextMiddleware)
 

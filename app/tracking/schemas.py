@@ -150,7 +150,8 @@ class SyncRequest(BaseModel):
     shipment_id: uuid.UUID | None = Field(
         default=None, description="Needed with an exporter's credential; a driver's is implied."
     )
-    events: list[dict[str, Any]] = Field(
+    # Any JSON value per item: a malformed one (null, a string) is rejected on its own.
+    events: list[Any] = Field(
         max_length=MAX_SYNC_EVENTS,
         description="Up to 1,000 events, each shaped like the body of POST /shipments/{id}/events."
         " Each is checked on its own: one bad event never loses the others.",

@@ -40,7 +40,6 @@ def record_event(
     begin_write(session)
     shipment = lock_shipment(session, principal, shipment_id)
     now = utcnow()
-    _refuse_if_cancelled(shipment)
     existing = _existing_events(session, shipment.id, [data.event_id])
     result = _store_one(
         session,
@@ -62,7 +61,7 @@ def sync(
     *,
     principal: Principal,
     shipment_id: uuid.UUID,
-    raw_events: list[dict[str, Any]],
+    raw_events: list[Any],
 ) -> list[SyncResult]:
     """A phone's offline queue: each event stored, recognised as a duplicate, or rejected
     with its reason — one transaction, one rebuild of the stops at the end."""
@@ -80,7 +79,6 @@ def sync(
             results.append(SyncResult(event_id=_raw_id(raw), status="rejected", reason=item))
             continue
         try:
-            _refuse_if_cancelled(shipment)
             outcome = _store_one(session, principal, shipment, item, now, existing, checkpoints)
         except (InvalidInput, Conflict) as exc:
             results.append(
@@ -97,7 +95,7 @@ def sync(
     return results
 
 
-def _parse(raw: dict[str, Any]) -> EventIn | str:
+def _parse(raw: Any) -> EventIn | str:
     try:
         return EventIn.model_validate(raw)
     except ValidationError as exc:
@@ -155,6 +153,9 @@ def _store_one(
                 "a correction is a new event with a new event_id."
             )
         return Recorded(stored, created=False)
+    # After the replay check: a phone retrying an event stored before the cancellation
+    # still learns that it landed.
+    _refuse_if_cancelled(shipment)
     if data.occurred_at > now + MAX_CLOCK_SKEW:
         raise _invalid("occurred_at", "is more than 5 minutes in the future")
     if data.checkpoint_id is not None and data.checkpoint_id not in known_checkpoints:
@@ -163,7 +164,7 @@ def _store_one(
         shipment_id=shipment.id,
         event_id=data.event_id,
         type=data.type,
-        occurred_at=data.occurred_at,
+        occurred_at=data.occurred_at.astimezone(UTC),  # stored and returned in UTC
         received_at=now,
         checkpoint_id=data.checkpoint_id,
         procedure=data.procedure,

@@ -76,6 +76,8 @@ class ProcedureRun:
     procedure: str
     started_at: datetime | None
     completed_at: datetime | None = None
+    # The event that started it (or completed it, if no start was logged); not part of its value.
+    event_id: uuid.UUID = field(default=uuid.UUID(int=0), compare=False)
 
     @property
     def minutes(self) -> float | None:
@@ -157,9 +159,20 @@ def _sort_key(event: Event) -> tuple[datetime, int, str]:
 
 def build(events: list[Event]) -> Timeline:
     builder = _Builder()
-    for event in order(events):
-        builder.apply(event)
+    for instant in _instants(order(events)):
+        builder.apply_instant(instant)
     return builder.finish()
+
+
+def _instants(events: list[Event]) -> list[list[Event]]:
+    """The ordered events, grouped by identical occurred_at."""
+    groups: list[list[Event]] = []
+    for event in events:
+        if groups and groups[-1][0].occurred_at == event.occurred_at:
+            groups[-1].append(event)
+        else:
+            groups.append([event])
+    return groups
 
 
 class _Builder:
@@ -171,6 +184,29 @@ class _Builder:
         self.delivered_at: datetime | None = None
         self.turned_back_at: datetime | None = None
         self.last_event_at: datetime | None = None
+
+    def apply_instant(self, instant: list[Event]) -> None:
+        """Apply the events of one instant, those of the open stop first.
+
+        Phones log minutes, so "released at A" and "arrived at B" often share one; the
+        release must close A before B opens. So, one event at a time: an event of the stop
+        open right now if there is one, else the next by type rank (an arrival and a release
+        at one checkpoint in one minute is a zero-minute stop). Each choice depends only on
+        the events, never on the order they arrived in.
+        """
+        pending = list(instant)  # already in (type rank, event_id) order
+        while pending:
+            event = next((e for e in pending if self._belongs_to_open_stop(e)), pending[0])
+            pending.remove(event)
+            self.apply(event)
+
+    def _belongs_to_open_stop(self, event: Event) -> bool:
+        stop = self.open_stop
+        return (
+            stop is not None
+            and event.type in STOP_EVENTS
+            and event.checkpoint_id in (None, stop.checkpoint_id)
+        )
 
     def apply(self, event: Event) -> None:
         self._flag_after_the_end(event)
@@ -207,8 +243,12 @@ class _Builder:
         assert event.checkpoint_id is not None  # the API requires it for arrivals
         stop = self.open_stop
         if stop is not None and stop.checkpoint_id == event.checkpoint_id:
-            stop.flag("second_arrival_without_release", event, "arrived again, never released")
             stop.last_event_at = event.occurred_at
+            if stop.arrived_at is None:
+                # Opened by an earlier event (flagged no_arrival); this is its arrival.
+                stop.arrived_at = event.occurred_at
+            else:
+                stop.flag("second_arrival_without_release", event, "arrived again, never released")
             return
         if stop is not None:
             stop.flag("not_released", event, "arrived at another checkpoint first")
@@ -249,7 +289,8 @@ class _Builder:
         return stop
 
     def _stop_for(self, event: Event) -> Stop | None:
-        """The stop an event belongs to: the open one, else the last one at its checkpoint."""
+        """The stop an event belongs to: the open one, else the latest at its checkpoint,
+        else a new stop at its checkpoint that never saw an arrival."""
         stop = self.open_stop
         if stop is not None and event.checkpoint_id in (None, stop.checkpoint_id):
             return stop
@@ -258,13 +299,18 @@ class _Builder:
                 Anomaly("no_open_stop", event.event_id, f"{event.type} with no checkpoint to go to")
             )
             return None
+        earlier = next(
+            (s for s in reversed(self.stops) if s.checkpoint_id == event.checkpoint_id), None
+        )
+        if earlier is not None:
+            if earlier.closed_at is not None:
+                earlier.flag("after_stop_closed", event, f"{event.type} after the stop was closed")
+            else:
+                earlier.flag("after_moving_on", event, f"{event.type} after reaching another stop")
+            return earlier
         if stop is not None:
             stop.flag("not_released", event, "an event came from another checkpoint")
             self.open_stop = None
-        last = self.stops[-1] if self.stops else None
-        if last is not None and last.checkpoint_id == event.checkpoint_id:
-            last.flag("after_stop_closed", event, f"{event.type} after the stop was closed")
-            return last
         stop = self._new_stop(event, arrived_at=None)
         stop.flag("no_arrival", event, f"{event.type} with no arrival logged")
         self.open_stop = stop
@@ -299,7 +345,9 @@ class _Builder:
         if self._running(stop, event.procedure) is not None:
             stop.flag("procedure_already_started", event, f"{event.procedure} started twice")
             return
-        stop.procedures.append(ProcedureRun(event.procedure, started_at=event.occurred_at))
+        stop.procedures.append(
+            ProcedureRun(event.procedure, started_at=event.occurred_at, event_id=event.event_id)
+        )
 
     def _procedure_completed(self, stop: Stop, event: Event) -> None:
         assert event.procedure is not None
@@ -308,7 +356,9 @@ class _Builder:
             running.completed_at = event.occurred_at
             return
         stop.flag("procedure_completed_without_start", event, event.procedure)
-        stop.procedures.append(ProcedureRun(event.procedure, None, event.occurred_at))
+        stop.procedures.append(
+            ProcedureRun(event.procedure, None, event.occurred_at, event_id=event.event_id)
+        )
 
     def _fee_paid(self, stop: Stop, event: Event) -> None:
         assert event.fee_amount is not None
@@ -349,13 +399,21 @@ class _Builder:
             stop.outcome = StopOutcome.released
         for run in stop.procedures:
             if run.completed_at is None:
-                stop.flag("procedure_not_completed", event, f"{run.procedure} never completed")
+                stop.anomalies.append(
+                    Anomaly(
+                        "procedure_not_completed", run.event_id, f"{run.procedure} never completed"
+                    )
+                )
         if self.open_stop is stop:
             self.open_stop = None
 
     def finish(self) -> Timeline:
-        if self.open_stop is not None:
-            self.open_stop.current = True
+        stop = self.open_stop
+        if stop is not None and (self.delivered_at or self.turned_back_at):
+            # The trip is over: a stop opened afterwards is kept, flagged, and not "current".
+            stop.anomalies.append(Anomaly("open_after_trip_ended", stop.opened_by, "never closed"))
+        elif stop is not None:
+            stop.current = True
         return Timeline(
             status=self._status(),
             stops=self.stops,
