@@ -64,12 +64,13 @@ def import_csv(
     _validate_against_database(session, principal, groups)
     has_errors = any(g.errors for g in groups)
     store = [g for g in groups if not g.errors and not (atomic and has_errors)]
-    created = {
-        id(g): service.add_shipment(session, principal, g.shipment)
-        for g in store
-        if g.shipment is not None
-    }
-    session.commit()
+    with service.reference_race(session):
+        created = {
+            id(g): service.add_shipment(session, principal, g.shipment)
+            for g in store
+            if g.shipment is not None
+        }
+        session.commit()
     return _result(groups, created, atomic)
 
 

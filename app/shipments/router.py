@@ -1,5 +1,5 @@
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request, status
 
@@ -41,15 +41,32 @@ def create_shipment(
     status_code=status.HTTP_201_CREATED,
     response_model=ShipmentBatch,
     responses=problem_responses(401, 403, 413, 422),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "array",
+                        "items": {"$ref": "#/components/schemas/ShipmentCreate"},
+                        "minItems": 1,
+                        "maxItems": MAX_BATCH,
+                    }
+                }
+            },
+        }
+    },
 )
 def create_batch(
-    body: Annotated[list[ShipmentCreate], Body(min_length=1, max_length=MAX_BATCH)],
+    # Each row is validated by the service, so that a row's schema errors and another row's
+    # database errors (unknown checkpoint, reference taken) are reported together.
+    body: Annotated[list[Any], Body(min_length=1, max_length=MAX_BATCH)],
     principal: ExporterDep,
     session: SessionDep,
 ) -> ShipmentBatch:
     """Up to 500 shipments, all or nothing: on any error none is stored and every error is listed
     with its position (`loc: ["body", <index>, <field>, …]`)."""
-    shipments = service.create_batch(session, principal=principal, items=body)
+    shipments = service.create_batch(session, principal=principal, rows=body)
     return ShipmentBatch(items=[ShipmentRead.model_validate(s) for s in shipments])
 
 

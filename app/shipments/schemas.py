@@ -1,9 +1,10 @@
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -34,6 +35,8 @@ HsCode = Annotated[
 # Decimals keep money exact in the database and travel as JSON numbers.
 JsonDecimal = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
 Text100 = Annotated[str, Field(min_length=1, max_length=100)]
+# Stored in UTC, and returned in UTC straight away (the session does not reload after commit).
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(lambda value: value.astimezone(UTC))]
 
 
 class CargoLineIn(BaseModel):
@@ -71,7 +74,7 @@ class _ShipmentFields(BaseModel):
     truck_plate: str = Field(min_length=1, max_length=32, examples=["22 A 45871 SUL"])
     driver_name: str = Field(min_length=1, max_length=200)
     driver_phone: str = Field(pattern=r"^\+?[0-9][0-9 ()-]{5,30}$", examples=["+9647701234567"])
-    planned_departure: AwareDatetime
+    planned_departure: UtcDatetime
     route: list[uuid.UUID] = Field(
         default_factory=list, max_length=50, description="Planned checkpoints, in order."
     )
@@ -103,7 +106,7 @@ class ShipmentUpdate(BaseModel):
     truck_plate: str | None = Field(default=None, min_length=1, max_length=32)
     driver_name: str | None = Field(default=None, min_length=1, max_length=200)
     driver_phone: str | None = Field(default=None, pattern=r"^\+?[0-9][0-9 ()-]{5,30}$")
-    planned_departure: AwareDatetime | None = None
+    planned_departure: UtcDatetime | None = None
     route: list[uuid.UUID] | None = Field(default=None, max_length=50)
     distance_km: float | None = Field(default=None, gt=0, le=5000)
     reference: str | None = Field(default=None, min_length=1, max_length=100)

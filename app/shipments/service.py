@@ -1,10 +1,13 @@
 """Shipment use cases: create (one or a batch), list, read, change while planned, cancel."""
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import exists, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from app.auth.principal import Principal
@@ -36,24 +39,41 @@ def create_shipment(session: Session, *, principal: Principal, data: ShipmentCre
         raise Conflict(
             f"Your organisation already has a shipment with reference {data.reference!r}."
         )
-    shipment = add_shipment(session, principal, data)
-    session.commit()
+    with reference_race(session):
+        shipment = add_shipment(session, principal, data)
+        session.commit()
     return shipment
 
 
 def create_batch(
-    session: Session, *, principal: Principal, items: Sequence[ShipmentCreate]
+    session: Session, *, principal: Principal, rows: Sequence[object]
 ) -> list[Shipment]:
     """All or nothing: either every shipment is stored or none, with every row's errors listed."""
+    errors: ErrorList = []
+    items: list[ShipmentCreate] = []
+    positions: list[int] = []
+    for index, row in enumerate(rows):
+        try:
+            items.append(ShipmentCreate.model_validate(row))
+            positions.append(index)
+        except ValidationError as exc:
+            errors += [
+                {"loc": ["body", index, *err["loc"]], "msg": err["msg"], "type": err["type"]}
+                for err in exc.errors()
+            ]
     begin_write(session)
-    errors = validate_rows(session, principal=principal, items=items, loc_prefix=("body",))
+    errors += validate_rows(
+        session, principal=principal, items=items, loc_prefix=("body",), positions=positions
+    )
     if errors:
+        errors.sort(key=lambda e: e["loc"][1])
         failed = len({e["loc"][1] for e in errors})
         raise InvalidInput(
-            f"{failed} of {len(items)} shipments are invalid; none was stored.", errors=errors
+            f"{failed} of {len(rows)} shipments are invalid; none was stored.", errors=errors
         )
-    shipments = [add_shipment(session, principal, item) for item in items]
-    session.commit()
+    with reference_race(session):
+        shipments = [add_shipment(session, principal, item) for item in items]
+        session.commit()
     return shipments
 
 
@@ -63,11 +83,14 @@ def validate_rows(
     principal: Principal,
     items: Sequence[ShipmentCreate],
     loc_prefix: tuple[str | int, ...],
+    positions: Sequence[int] | None = None,
 ) -> ErrorList:
-    """Errors that need the database (route, references), located by row index."""
+    """Errors that need the database (route, references), located by row index
+    (`positions[i]` for `items[i]` when given, else `i`)."""
     errors: ErrorList = []
     seen_refs: dict[str, int] = {}
-    for index, item in enumerate(items):
+    indices = positions if positions is not None else range(len(items))
+    for index, item in zip(indices, items, strict=True):
         errors += _route_errors(session, item.route, loc=(*loc_prefix, index, "route"))
         if item.reference is None:
             continue
@@ -91,6 +114,20 @@ def _route_errors(
         for i, cid in enumerate(route)
         if cid not in known
     ]
+
+
+@contextmanager
+def reference_race(session: Session) -> Iterator[None]:
+    """409, not 500, when a concurrent request took the reference after it was checked
+    (PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises the writers)."""
+    try:
+        yield
+    except IntegrityError as exc:
+        session.rollback()
+        message = str(exc.orig)
+        if "uq_shipments_org_reference" in message or "shipments.reference" in message:
+            raise Conflict("Your organisation already has a shipment with this reference.") from exc
+        raise
 
 
 def _reference_taken(session: Session, principal: Principal, reference: str) -> bool:
@@ -226,8 +263,9 @@ def update_shipment(
     if shipment.status != ShipmentStatus.planned:
         raise Conflict(f"Only a planned shipment can be changed; this one is {shipment.status}.")
     changes = data.model_dump(exclude_unset=True)
-    _apply_changes(session, principal, shipment, changes, data)
-    session.commit()
+    with reference_race(session):
+        _apply_changes(session, principal, shipment, changes, data)
+        session.commit()
     return shipment
 
 
@@ -248,7 +286,8 @@ def _apply_changes(
         "driver_phone",
         "planned_departure",
     }
-    nulls = sorted(f for f in required if f in changes and changes[f] is None)
+    # `cargo` is replaced, never emptied: null would otherwise be taken for "no change".
+    nulls = sorted(f for f in required | {"cargo"} if f in changes and changes[f] is None)
     if nulls:
         raise InvalidInput(
             "These fields cannot be emptied.",
