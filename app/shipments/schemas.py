@@ -180,7 +180,12 @@ class ImportResult(BaseModel):
 
 class ShipmentFilters(BaseModel):
     status: ShipmentStatus | None = None
-    checkpoint_id: uuid.UUID | None = None
+    checkpoint_id: uuid.UUID | None = Field(
+        default=None, description="Planned through this checkpoint, or stopped there."
+    )
+    current_checkpoint_id: uuid.UUID | None = Field(
+        default=None, description="At this checkpoint now."
+    )
     origin_province: Province | None = None
     destination_province: Province | None = None
     created_from: AwareDatetime | None = None

@@ -6,7 +6,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import exists, select
+from sqlalchemy import exists, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -25,6 +25,7 @@ from app.shipments.schemas import (
     ShipmentUpdate,
 )
 from app.shipments.tracking_codes import new_tracking_code, normalize
+from app.tracking.models import Stop
 
 ErrorList = list[dict[str, Any]]
 _WITH_LINES = (selectinload(Shipment.cargo), selectinload(Shipment.route))
@@ -219,10 +220,16 @@ def list_shipments(
     if filters.tracking_code is not None:
         stmt = stmt.where(Shipment.tracking_code == normalize(filters.tracking_code))
     if filters.checkpoint_id is not None:
+        # Planned through it, or actually stopped there (trucks leave their planned routes).
         on_route = exists().where(
             RoutePoint.shipment_id == Shipment.id, RoutePoint.checkpoint_id == filters.checkpoint_id
         )
-        stmt = stmt.where(on_route)
+        stopped = exists().where(
+            Stop.shipment_id == Shipment.id, Stop.checkpoint_id == filters.checkpoint_id
+        )
+        stmt = stmt.where(or_(on_route, stopped))
+    if filters.current_checkpoint_id is not None:
+        stmt = stmt.where(Shipment.current_checkpoint_id == filters.current_checkpoint_id)
     return paginate(
         session,
         stmt,

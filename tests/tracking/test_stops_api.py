@@ -183,3 +183,26 @@ def test_shipments_can_be_found_by_a_checkpoint_on_their_route(
     make_shipment(client, trip.exporter)  # no route at all
     assert _listed_ids(client, trip, checkpoint_id=trip.b) == {trip.id, only_b["id"]}
     assert _listed_ids(client, trip, checkpoint_id=trip.a) == {trip.id, only_a["id"]}
+
+
+def test_shipments_can_be_found_where_they_stopped_and_where_they_are_now(
+    client: TestClient, trip: Trip
+) -> None:
+    off_route = make_shipment(client, trip.exporter)  # planned through nowhere
+    token = client.post(
+        f"{API}/shipments/{off_route['id']}/driver-token", headers=trip.exporter.headers
+    )
+    driver = {"Authorization": f"Bearer {token.json()['token']}"}
+    for body in (
+        event("arrived", 10, checkpoint_id=trip.a),
+        event("released", 20),
+        event("arrived", 40, checkpoint_id=trip.b),
+    ):
+        response = client.post(
+            f"{API}/shipments/{off_route['id']}/events", json=body, headers=driver
+        )
+        assert response.status_code == 201, response.text
+
+    assert off_route["id"] in _listed_ids(client, trip, checkpoint_id=trip.a)
+    assert _listed_ids(client, trip, current_checkpoint_id=trip.b) == {off_route["id"]}
+    assert _listed_ids(client, trip, current_checkpoint_id=trip.a) == set()
