@@ -75,6 +75,7 @@ class Shipment(Base):
     current_checkpoint_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("checkpoints.id", ondelete="RESTRICT"), index=True
     )
+    transit_minutes: Mapped[float | None] = mapped_column(Float)  # delivered − departed
     anomalies: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancel_reason: Mapped[str | None] = mapped_column(String(500))
@@ -97,12 +98,17 @@ class Shipment(Base):
 
 class CargoLine(Base):
     __tablename__ = "cargo_lines"
-    __table_args__ = (UniqueConstraint("shipment_id", "line_no", name="uq_cargo_lines_line"),)
+    __table_args__ = (
+        UniqueConstraint("shipment_id", "line_no", name="uq_cargo_lines_line"),
+        Index("ix_cargo_lines_chapter_shipment", "hs_chapter", "shipment_id"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     shipment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("shipments.id", ondelete="CASCADE"))
     line_no: Mapped[int] = mapped_column(Integer)
-    hs_code: Mapped[str] = mapped_column(String(10), index=True)
+    hs_code: Mapped[str] = mapped_column(String(10))
+    # The HS chapter (first two digits), kept as a column so reports can group by it.
+    hs_chapter: Mapped[str] = mapped_column(String(2))
     description: Mapped[str] = mapped_column(String(500))
     quantity: Mapped[Decimal] = mapped_column(Numeric(18, 3))
     unit: Mapped[str] = mapped_column(String(16))

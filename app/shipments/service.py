@@ -161,7 +161,10 @@ def add_shipment(session: Session, principal: Principal, data: ShipmentCreate) -
 
 
 def _cargo_rows(lines: Sequence[CargoLineIn]) -> list[CargoLine]:
-    return [CargoLine(line_no=i + 1, **line.model_dump()) for i, line in enumerate(lines)]
+    return [
+        CargoLine(line_no=i + 1, hs_chapter=line.hs_code[:2], **line.model_dump())
+        for i, line in enumerate(lines)
+    ]
 
 
 def _unused_tracking_code(session: Session) -> str:

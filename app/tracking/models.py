@@ -69,6 +69,18 @@ class Stop(Base):
     __table_args__ = (
         UniqueConstraint("shipment_id", "seq", name="uq_stops_shipment_seq"),
         Index("ix_stops_checkpoint_arrived", "checkpoint_id", "arrived_at"),
+        # Covers the checkpoint report: its aggregates and its sorted pass over dwell times
+        # read this index alone, never the wide table rows.
+        Index(
+            "ix_stops_report",
+            "checkpoint_id",
+            "dwell_minutes",
+            "arrived_at",
+            "outcome",
+            "hold_count",
+            "organization_id",
+        ),
+        Index("ix_stops_shipment", "shipment_id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)

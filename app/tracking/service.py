@@ -221,6 +221,7 @@ def rebuild(session: Session, shipment: Shipment) -> timeline.Timeline:
     shipment.departed_at = built.departed_at
     shipment.delivered_at = built.delivered_at
     shipment.last_event_at = built.last_event_at
+    shipment.transit_minutes = timeline.minutes_between(built.departed_at, built.delivered_at)
     current = built.current_stop
     shipment.current_checkpoint_id = current.checkpoint_id if current else None
     shipment.anomalies = [_anomaly_json(a) for a in built.anomalies]

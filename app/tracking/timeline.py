@@ -139,6 +139,10 @@ class Timeline:
         return next((s for s in self.stops if s.current), None)
 
 
+def minutes_between(start: datetime | None, end: datetime | None) -> float | None:
+    return _minutes(start, end)
+
+
 def _minutes(start: datetime | None, end: datetime | None) -> float | None:
     if start is None or end is None or end < start:
         return None

@@ -311,15 +311,9 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_stop_procedures_stop_id"), ["stop_id"], unique=False)
 
     with op.batch_alter_table("shipments", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("departed_at", sa.DateTime(timezone=True), nullable=True)
-        )
-        batch_op.add_column(
-            sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True)
-        )
-        batch_op.add_column(
-            sa.Column("last_event_at", sa.DateTime(timezone=True), nullable=True)
-        )
+        batch_op.add_column(sa.Column("departed_at", sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("last_event_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("current_checkpoint_id", sa.Uuid(), nullable=True))
         batch_op.add_column(sa.Column("anomalies", sa.JSON(), nullable=True))
         batch_op.create_index(
