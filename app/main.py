@@ -20,7 +20,7 @@ from app.auth.router import router as auth_router
 from app.checkpoints.router import router as checkpoints_router
 from app.config import Settings, get_settings
 from app.db import create_db_engine, make_session_factory
-from app.errors import PROBLEM_JSON, install_error_handlers
+from app.errors import PROBLEM_JSON, UnexpectedErrorMiddleware, install_error_handlers
 from app.observability import (
     BodySizeLimitMiddleware,
     RequestContextMiddleware,
@@ -28,6 +28,7 @@ from app.observability import (
 )
 from app.organizations import service as organizations
 from app.organizations.router import router as organizations_router
+from app.reports.router import router as reports_router
 from app.shipments.router import router as shipments_router
 from app.tracking.router import router as tracking_router
 
@@ -70,9 +71,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             f"{API_PREFIX}/sync": settings.max_import_bytes,
         },
     )
+    # Inside the request-id middleware, so that a 500 carries the id (added last = outermost).
+    app.add_middleware(UnexpectedErrorMiddleware)
     app.add_middleware(RequestContextMiddleware)
 
+    # reports first: its /checkpoints/status must win over /checkpoints/{checkpoint_id}.
     routers = (
+        reports_router,
         auth_router,
         organizations_router,
         checkpoints_router,

@@ -21,19 +21,10 @@ Latitude = Annotated[float, Field(ge=-90, le=90)]
 Longitude = Annotated[float, Field(ge=-180, le=180)]
 
 
-class _Position(BaseModel):
-    latitude: Latitude | None = None
-    longitude: Longitude | None = None
-
-    @model_validator(mode="after")
-    def _both_or_neither(self) -> Self:
-        # Half a position would silently put the checkpoint on the equator or a meridian.
-        if (self.latitude is None) != (self.longitude is None):
-            raise ValueError("give latitude and longitude together")
-        return self
+HALF_A_POSITION = "give latitude and longitude together"
 
 
-class CheckpointCreate(_Position):
+class CheckpointCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     code: CheckpointCode
@@ -44,10 +35,22 @@ class CheckpointCreate(_Position):
     kind: CheckpointKind
     authority: Authority = Authority.other
     jurisdiction: Jurisdiction = Jurisdiction.federal
+    latitude: Latitude | None = None
+    longitude: Longitude | None = None
     active: bool = True
 
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> Self:
+        # Half a position would silently put the checkpoint on the equator or a meridian.
+        if (self.latitude is None) != (self.longitude is None):
+            raise ValueError(HALF_A_POSITION)
+        return self
 
-class CheckpointUpdate(_Position):
+
+class CheckpointUpdate(BaseModel):
+    """Only the fields sent change. Either coordinate may change alone (the service checks
+    that the result is a whole position or none)."""
+
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
@@ -57,6 +60,8 @@ class CheckpointUpdate(_Position):
     kind: CheckpointKind | None = None
     authority: Authority | None = None
     jurisdiction: Jurisdiction | None = None
+    latitude: Latitude | None = None
+    longitude: Longitude | None = None
     active: bool | None = None
 
 

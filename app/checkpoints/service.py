@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.checkpoints.models import Checkpoint, CheckpointKind
-from app.checkpoints.schemas import CheckpointCreate, CheckpointUpdate
+from app.checkpoints.schemas import HALF_A_POSITION, CheckpointCreate, CheckpointUpdate
 from app.db import begin_write
 from app.errors import Conflict, InvalidInput, NotFound
 from app.geography import Province
@@ -47,13 +47,18 @@ def list_checkpoints(
     if active is not None:
         stmt = stmt.where(Checkpoint.active.is_(active))
     if q:
-        pattern = f"%{q.lower()}%"
+        # autoescape: a `%` or `_` in q is searched for, not a LIKE wildcard.
         stmt = stmt.where(
             or_(
-                Checkpoint.code.ilike(pattern),
-                Checkpoint.name.ilike(pattern),
-                Checkpoint.name_ar.contains(q),
-                Checkpoint.name_ckb.contains(q),
+                *(
+                    column.icontains(q, autoescape=True)
+                    for column in (
+                        Checkpoint.code,
+                        Checkpoint.name,
+                        Checkpoint.name_ar,
+                        Checkpoint.name_ckb,
+                    )
+                )
             )
         )
     return paginate(
@@ -83,9 +88,11 @@ def update_checkpoint(
             continue  # null means "leave as is" for fields that cannot be empty
         setattr(checkpoint, field, value)
     if (checkpoint.latitude is None) != (checkpoint.longitude is None):
+        # The session is closed without commit: the change is discarded.
         raise InvalidInput(
-            "Give latitude and longitude together.",
-            errors=[{"loc": ["body", "latitude"], "msg": "half a position", "type": "value_error"}],
+            "The checkpoint would have only half a position: give latitude and longitude "
+            "together, or clear both.",
+            errors=[{"loc": ["body"], "msg": HALF_A_POSITION, "type": "value_error"}],
         )
     session.commit()
     return checkpoint

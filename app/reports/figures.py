@@ -1,0 +1,198 @@
+"""The delay figures every stop-based report shows, for any grouping of stops.
+
+Four queries, whatever the number of stops: one GROUP BY for counts and sums, one sorted
+pass over dwell times for the exact percentiles and the tail (streamed, O(1) memory per
+group), one GROUP BY for hold reasons and one for fees. Python sees one row per group,
+except for the sorted pass, which it reads as plain tuples.
+"""
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, case, distinct, false, func
+from sqlalchemy.orm import Session
+
+from app.reports.percentiles import OrderStats
+from app.tracking.models import Stop, StopFee, StopHold
+from app.tracking.vocabulary import StopOutcome
+
+Key = tuple[Any, ...]
+Source = Callable[..., Select[Any]]  # (*columns) -> SELECT columns FROM the scoped stops
+CENT = Decimal("0.01")
+STREAM_BATCH = 20_000
+
+
+@dataclass
+class Fees:
+    currency: str
+    total: Decimal
+    unreceipted: Decimal
+
+    @property
+    def unreceipted_share(self) -> float | None:
+        return float(self.unreceipted / self.total) if self.total else None
+
+
+@dataclass
+class Figures:
+    stops: int = 0
+    completed_stops: int = 0
+    timed_stops: int = 0  # completed stops whose dwell is known (no contradiction)
+    total_dwell_minutes: float = 0.0
+    held_stops: int = 0
+    turned_back_stops: int = 0
+    within_standard: int = 0
+    organizations: int = 0
+    p50_dwell_minutes: float | None = None
+    p90_dwell_minutes: float | None = None
+    tail_mean_dwell_minutes: float | None = None
+    hold_reasons: list[tuple[str, int]] = field(default_factory=list)
+    fees: list[Fees] = field(default_factory=list)
+
+    @property
+    def mean_dwell_minutes(self) -> float | None:
+        return self.total_dwell_minutes / self.timed_stops if self.timed_stops else None
+
+    @property
+    def hold_rate(self) -> float | None:
+        return self.held_stops / self.stops if self.stops else None
+
+    @property
+    def turn_back_rate(self) -> float | None:
+        return self.turned_back_stops / self.stops if self.stops else None
+
+    @property
+    def total_delay_hours(self) -> float:
+        return self.total_dwell_minutes / 60
+
+    @property
+    def within_standard_share(self) -> float | None:
+        return self.within_standard / self.timed_stops if self.timed_stops else None
+
+
+def stop_figures(
+    session: Session,
+    source: Source,
+    keys: list[ColumnElement[Any]],
+    *,
+    standard_minutes: int,
+    normalize: Callable[[Key], Key] = lambda key: key,
+) -> dict[Key, Figures]:
+    figures = _counts(session, source, keys, standard_minutes, normalize)
+    _order_statistics(session, source, keys, figures, normalize)
+    width = len(keys)
+    for key, reason, count in _grouped(session, _hold_reasons(source, keys), width, normalize):
+        figures[key].hold_reasons.append((str(reason), int(count)))
+    fees = _grouped(session, _fees(source, keys), width, normalize)
+    for key, currency, total, unreceipted in fees:
+        figures[key].fees.append(Fees(currency, _money(total), _money(unreceipted)))
+    for group in figures.values():
+        group.hold_reasons.sort(key=lambda item: (-item[1], item[0]))
+        group.fees.sort(key=lambda fee: fee.currency)
+    return figures
+
+
+def _counts(
+    session: Session,
+    source: Source,
+    keys: list[ColumnElement[Any]],
+    standard_minutes: int,
+    normalize: Callable[[Key], Key],
+) -> dict[Key, Figures]:
+    def count_if(condition: ColumnElement[bool]) -> ColumnElement[Any]:
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+    stmt = source(
+        *keys,
+        func.count(),
+        count_if(Stop.outcome != StopOutcome.open),
+        func.count(Stop.dwell_minutes),
+        func.coalesce(func.sum(Stop.dwell_minutes), 0.0),
+        count_if(Stop.hold_count > 0),
+        count_if(Stop.outcome == StopOutcome.turned_back),
+        count_if(Stop.dwell_minutes <= standard_minutes),
+        func.count(distinct(Stop.organization_id)),
+    ).group_by(*keys)
+    figures: dict[Key, Figures] = {}
+    width = len(keys)
+    for row in session.execute(stmt):
+        key = normalize(tuple(row[:width]))
+        stops, completed, timed, total, held, turned, within, orgs = row[width:]
+        figures[key] = Figures(
+            stops=int(stops),
+            completed_stops=int(completed),
+            timed_stops=int(timed),
+            total_dwell_minutes=float(total),
+            held_stops=int(held),
+            turned_back_stops=int(turned),
+            within_standard=int(within),
+            organizations=int(orgs),
+        )
+    return figures
+
+
+def _order_statistics(
+    session: Session,
+    source: Source,
+    keys: list[ColumnElement[Any]],
+    figures: dict[Key, Figures],
+    normalize: Callable[[Key], Key],
+) -> None:
+    stmt = (
+        source(*keys, Stop.dwell_minutes)
+        .where(Stop.dwell_minutes.is_not(None))
+        .order_by(*keys, Stop.dwell_minutes)
+    )
+    width = len(keys)
+    current: Key | None = None
+    stats: OrderStats | None = None
+    rows = session.execute(stmt.execution_options(yield_per=STREAM_BATCH))
+    for row in rows:
+        key = normalize(tuple(row[:width]))
+        if key != current:
+            _finish(figures, current, stats)
+            current, stats = key, OrderStats(figures[key].timed_stops)
+        assert stats is not None
+        stats.add(float(row[width]))
+    _finish(figures, current, stats)
+
+
+def _finish(figures: dict[Key, Figures], key: Key | None, stats: OrderStats | None) -> None:
+    if key is None or stats is None:
+        return
+    group = figures[key]
+    group.p50_dwell_minutes = stats.percentile(0.5)
+    group.p90_dwell_minutes = stats.percentile(0.9)
+    group.tail_mean_dwell_minutes = stats.tail_mean()
+
+
+def _hold_reasons(source: Source, keys: list[ColumnElement[Any]]) -> Select[Any]:
+    return (
+        source(*keys, StopHold.reason, func.count())
+        .join(StopHold, StopHold.stop_id == Stop.id)
+        .group_by(*keys, StopHold.reason)
+    )
+
+
+def _fees(source: Source, keys: list[ColumnElement[Any]]) -> Select[Any]:
+    unreceipted = case((StopFee.receipt == false(), StopFee.amount), else_=0)
+    return (
+        source(*keys, StopFee.currency, func.sum(StopFee.amount), func.sum(unreceipted))
+        .join(StopFee, StopFee.stop_id == Stop.id)
+        .group_by(*keys, StopFee.currency)
+    )
+
+
+def _grouped(
+    session: Session, stmt: Select[Any], width: int, normalize: Callable[[Key], Key]
+) -> Iterable[tuple[Any, ...]]:
+    """Rows as (group key, the other columns…)."""
+    for row in session.execute(stmt):
+        yield (normalize(tuple(row[:width])), *row[width:])
+
+
+def _money(value: Any) -> Decimal:
+    # SQLite sums NUMERIC as floating point; amounts have cents, so rounding restores them.
+    return Decimal(str(value or 0)).quantize(CENT)

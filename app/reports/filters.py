@@ -1,0 +1,99 @@
+"""Report filters, and who may see which stops: the base every report query starts from."""
+
+import re
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import Query
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy import Select, select
+
+from app.auth.principal import Principal
+from app.checkpoints.models import Checkpoint
+from app.errors import Forbidden
+from app.geography import Province
+from app.shipments.models import CargoLine, Shipment
+from app.tracking.models import Stop
+
+
+class ReportFilters(BaseModel):
+    """Filters shared by every report. Times select stops by their arrival."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: AwareDatetime | None = Field(default=None, alias="from")
+    to: AwareDatetime | None = None
+    province: Province | None = Field(default=None, description="The checkpoint's province.")
+    checkpoint_id: uuid.UUID | None = None
+    hs_chapter: str | None = Field(default=None, description="Two digits, e.g. 04, 25, 72.")
+    destination_province: Province | None = None
+
+    @field_validator("hs_chapter")
+    @classmethod
+    def _two_digits(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[0-9]{2}", value):
+            raise ValueError("an HS chapter is two digits, with its leading zero (04, not 4)")
+        return value
+
+    def described(self) -> dict[str, str]:
+        """The filters in force, as the export's filter sheet shows them."""
+        data = self.model_dump(by_alias=True, exclude_none=True)
+        return {k: v.isoformat() if isinstance(v, datetime) else str(v) for k, v in data.items()}
+
+
+def report_filters(
+    from_: Annotated[
+        AwareDatetime | None, Query(alias="from", description="Arrived at or after.")
+    ] = None,
+    to: Annotated[AwareDatetime | None, Query(description="Arrived before.")] = None,
+    province: Annotated[Province | None, Query(description="The checkpoint's province.")] = None,
+    checkpoint_id: uuid.UUID | None = None,
+    hs_chapter: Annotated[
+        str | None, Query(pattern=r"^[0-9]{2}$", description="Two digits: 04, 25, 72 …")
+    ] = None,
+    destination_province: Province | None = None,
+) -> ReportFilters:
+    return ReportFilters(
+        from_=from_,
+        to=to,
+        province=province,
+        checkpoint_id=checkpoint_id,
+        hs_chapter=hs_chapter,
+        destination_province=destination_province,
+    )
+
+
+def scoped_stops(principal: Principal, filters: ReportFilters, *columns: Any) -> Select[Any]:
+    """SELECT columns FROM the stops this principal may count, narrowed by the filters.
+
+    Exporters see their own organisation's stops only; advocates and admins see all (the
+    advocates' view is anonymised per group afterwards, see privacy.py).
+    """
+    stmt = select(*columns).select_from(Stop)
+    if principal.is_exporter:
+        stmt = stmt.where(Stop.organization_id == principal.organization_id)
+    elif principal.kind == "driver" or principal.role is None:
+        raise Forbidden("Reports are for advocates, admins and exporters.")
+    return narrow(stmt, filters)
+
+
+def narrow(stmt: Select[Any], filters: ReportFilters) -> Select[Any]:
+    if filters.from_ is not None:
+        stmt = stmt.where(Stop.arrived_at >= filters.from_)
+    if filters.to is not None:
+        stmt = stmt.where(Stop.arrived_at < filters.to)
+    if filters.checkpoint_id is not None:
+        stmt = stmt.where(Stop.checkpoint_id == filters.checkpoint_id)
+    if filters.province is not None:
+        in_province = select(Checkpoint.id).where(Checkpoint.province == filters.province)
+        stmt = stmt.where(Stop.checkpoint_id.in_(in_province))
+    if filters.hs_chapter is not None:
+        carrying = select(CargoLine.shipment_id).where(CargoLine.hs_chapter == filters.hs_chapter)
+        stmt = stmt.where(Stop.shipment_id.in_(carrying))
+    if filters.destination_province is not None:
+        bound = select(Shipment.id).where(
+            Shipment.destination_province == filters.destination_province
+        )
+        stmt = stmt.where(Stop.shipment_id.in_(bound))
+    return stmt

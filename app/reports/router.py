@@ -1,0 +1,156 @@
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+
+from app.auth.dependencies import SessionDep, SettingsDep, require_roles
+from app.auth.principal import Principal
+from app.errors import problem_responses
+from app.organizations.models import Role
+from app.reports import corridors, live, service
+from app.reports.export import XLSX_TYPE, render
+from app.reports.filters import ReportFilters, report_filters
+from app.reports.schemas import (
+    AgencyRow,
+    CheckpointRow,
+    CommodityRow,
+    CorridorRow,
+    Format,
+    LiveStatus,
+    ProcedureRow,
+    Report,
+    TrendRow,
+)
+
+router = APIRouter(tags=["reports"])
+
+ReaderDep = Annotated[Principal, Depends(require_roles(Role.advocate, Role.admin, Role.exporter))]
+FiltersDep = Annotated[ReportFilters, Depends(report_filters)]
+FormatQuery = Annotated[Format, Query(alias="format", description="json (default), csv or xlsx.")]
+ByQuery = Annotated[
+    Literal["overall", "checkpoint"], Query(description="One series overall, or per checkpoint.")
+]
+DOCS = {
+    **problem_responses(401, 403, 422),
+    200: {
+        "description": "The report: JSON, or a CSV or XLSX file with `?format=`.",
+        "content": {"text/csv": {}, XLSX_TYPE: {}},
+    },
+}
+
+
+def _scope(session: Any, principal: Principal, filters: ReportFilters, settings: Any) -> Any:
+    return service.Scope(session, principal, filters, settings)
+
+
+@router.get("/reports/checkpoints", response_model=Report[CheckpointRow], responses=DOCS)
+def checkpoints(
+    principal: ReaderDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    filters: FiltersDep,
+    sort: Annotated[
+        str,
+        Query(
+            pattern="^-?(" + "|".join(service.SORTABLE) + ")$",
+            description="A row field; `-` first sorts descending (worst first).",
+        ),
+    ] = "-total_delay_hours",
+    fmt: FormatQuery = "json",
+) -> Any:
+    """One row per checkpoint with stops: how many, how long (p50, p90, mean, the slowest 10%),
+    the share cleared within the service standard, holds and why, turn-backs, fees and the
+    share paid without receipt. Worst first (most delay hours) unless `sort` says otherwise."""
+    scope = _scope(session, principal, filters, settings)
+    return render(service.checkpoint_report(scope, sort=sort), fmt)
+
+
+@router.get("/reports/corridors", response_model=Report[CorridorRow], responses=DOCS)
+def corridor_report(
+    principal: ReaderDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    filters: FiltersDep,
+    fmt: FormatQuery = "json",
+) -> Any:
+    """Origin province → destination province, per trip and per 100 km. `from`/`to` select
+    trips by departure; `province`/`checkpoint_id` select trips that stopped there."""
+    scope = _scope(session, principal, filters, settings)
+    return render(corridors.corridor_report(scope), fmt)
+
+
+@router.get("/reports/agencies", response_model=Report[AgencyRow], responses=DOCS)
+def agencies(
+    principal: ReaderDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    filters: FiltersDep,
+    fmt: FormatQuery = "json",
+) -> Any:
+    """The checkpoint figures by the authority that runs the checkpoint and its jurisdiction."""
+    scope = _scope(session, principal, filters, settings)
+    return render(service.agency_report(scope), fmt)
+
+
+@router.get("/reports/commodities", response_model=Report[CommodityRow], responses=DOCS)
+def commodities(
+    principal: ReaderDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    filters: FiltersDep,
+    fmt: FormatQuery = "json",
+) -> Any:
+    """The delay figures by HS chapter of the goods carried (a stop counts for each chapter
+    its shipment carries)."""
+    scope = _scope(session, principal, filters, settings)
+    return render(service.commodity_report(scope), fmt)
+
+
+@router.get("/reports/procedures", response_model=Report[ProcedureRow], responses=DOCS)
+def procedures(
+    principal: ReaderDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    filters: FiltersDep,
+    by: ByQuery = "overall",
+    fmt: FormatQuery = "json",
+) -> Any:
+    """The WCO Time Release Study view: per procedure, how many stops needed it, its median
+    and p90 duration, and its share of all stop time (per checkpoint with `by=checkpoint`)."""
+    scope = _scope(session, principal, filters, settings)
+    return render(service.procedure_report(scope, by_checkpoint=by == "checkpoint"), fmt)
+
+
+@router.get("/reports/trends", response_model=Report[TrendRow], responses=DOCS)
+def trends(
+    principal: ReaderDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    filters: FiltersDep,
+    interval: Literal["week", "month"] = "week",
+    by: ByQuery = "overall",
+    fmt: FormatQuery = "json",
+) -> Any:
+    """Per week (from Monday, UTC) or month: stops, p50/p90 dwell, hold rate, and the change
+    against the previous period. Is it getting better?"""
+    scope = _scope(session, principal, filters, settings)
+    report = service.trend_report(scope, interval=interval, by_checkpoint=by == "checkpoint")
+    return render(report, fmt)
+
+
+@router.get(
+    "/checkpoints/status",
+    response_model=LiveStatus,
+    responses=problem_responses(401, 403),
+    tags=["checkpoints"],
+)
+def checkpoint_status(
+    principal: Annotated[
+        Principal,
+        Depends(require_roles(Role.exporter, Role.admin, Role.advocate, allow_driver=True)),
+    ],
+    session: SessionDep,
+    settings: SettingsDep,
+) -> LiveStatus:
+    """Live, for planning a trip: per checkpoint, trucks there now, held now, the median dwell
+    of stops closed in the last 6 hours, and when its last event came in."""
+    return live.live_status(session, principal=principal, settings=settings)

@@ -1,0 +1,179 @@
+import uuid
+from datetime import date, datetime
+from typing import Generic, Literal, TypeVar
+
+from pydantic import BaseModel, Field
+
+from app.reports.figures import Figures
+from app.shipments.schemas import JsonDecimal
+
+Row = TypeVar("Row", bound=BaseModel)
+
+
+class HoldReasonCount(BaseModel):
+    reason: str
+    count: int
+
+
+class FeeTotal(BaseModel):
+    currency: str
+    total: JsonDecimal
+    unreceipted_share: float | None = Field(description="Share of the amount paid without receipt.")
+
+
+class DelayFigures(BaseModel):
+    """The figures of a group of stops; all absent (null) when the group is suppressed."""
+
+    suppressed: bool = Field(
+        default=False, description="Too few exporters in this group to show it to advocates."
+    )
+    stops: int | None = Field(default=None, description="All stops, open ones included.")
+    completed_stops: int | None = Field(default=None, description="Released or turned back.")
+    p50_dwell_minutes: float | None = None
+    p90_dwell_minutes: float | None = None
+    mean_dwell_minutes: float | None = Field(default=None, description="Over completed stops.")
+    tail_mean_dwell_minutes: float | None = Field(
+        default=None, description="Mean dwell of the slowest 10% of completed stops."
+    )
+    within_standard_share: float | None = Field(
+        default=None, description="Share of completed stops cleared within the service standard."
+    )
+    hold_rate: float | None = Field(default=None, description="Stops with ≥1 hold / stops.")
+    turn_back_rate: float | None = None
+    total_delay_hours: float | None = Field(default=None, description="Sum of dwell / 60.")
+    top_hold_reasons: list[HoldReasonCount] | None = None
+    fees: list[FeeTotal] | None = None
+
+    @classmethod
+    def of(cls, figures: Figures, suppressed: bool) -> dict[str, object]:
+        if suppressed:
+            return {"suppressed": True}
+        return {
+            "suppressed": False,
+            "stops": figures.stops,
+            "completed_stops": figures.completed_stops,
+            "p50_dwell_minutes": figures.p50_dwell_minutes,
+            "p90_dwell_minutes": figures.p90_dwell_minutes,
+            "mean_dwell_minutes": figures.mean_dwell_minutes,
+            "tail_mean_dwell_minutes": figures.tail_mean_dwell_minutes,
+            "within_standard_share": figures.within_standard_share,
+            "hold_rate": figures.hold_rate,
+            "turn_back_rate": figures.turn_back_rate,
+            "total_delay_hours": figures.total_delay_hours,
+            "top_hold_reasons": [
+                HoldReasonCount(reason=r, count=c) for r, c in figures.hold_reasons
+            ],
+            "fees": [
+                FeeTotal(currency=f.currency, total=f.total, unreceipted_share=f.unreceipted_share)
+                for f in figures.fees
+            ],
+        }
+
+
+class CheckpointRow(DelayFigures):
+    checkpoint_id: uuid.UUID
+    checkpoint_code: str
+    checkpoint_name: str
+    province: str
+
+
+class AgencyRow(DelayFigures):
+    authority: str
+    jurisdiction: str
+    checkpoints: int = Field(description="Its checkpoints that had stops.")
+
+
+class CommodityRow(DelayFigures):
+    hs_chapter: str
+    chapter_name: str
+
+
+class TrendRow(DelayFigures):
+    period_start: date
+    checkpoint_id: uuid.UUID | None = None
+    checkpoint_code: str | None = None
+    change_p50_dwell_minutes: float | None = Field(
+        default=None, description="Against the previous period (null if it had no figures)."
+    )
+    change_p90_dwell_minutes: float | None = None
+    change_hold_rate: float | None = None
+    change_stops: int | None = None
+
+
+class ProcedureRow(BaseModel):
+    procedure: str
+    checkpoint_id: uuid.UUID | None = None
+    checkpoint_code: str | None = None
+    suppressed: bool = False
+    stops_requiring: int | None = Field(default=None, description="Stops where it was done.")
+    share_of_stops: float | None = None
+    p50_minutes: float | None = None
+    p90_minutes: float | None = None
+    total_hours: float | None = None
+    share_of_stop_time: float | None = Field(
+        default=None, description="Its minutes / all stop minutes in the same scope."
+    )
+
+
+class CorridorFee(BaseModel):
+    currency: str
+    per_trip: JsonDecimal
+    unreceipted_per_trip: JsonDecimal
+    per_100km: JsonDecimal | None
+    unreceipted_per_100km: JsonDecimal | None
+
+
+class CorridorRow(BaseModel):
+    origin_province: str
+    destination_province: str
+    suppressed: bool = False
+    trips: int | None = None
+    delivered_trips: int | None = None
+    median_transit_hours: float | None = None
+    stops_per_trip: float | None = None
+    delay_hours_per_trip: float | None = None
+    trips_with_distance: int | None = None
+    stops_per_100km: float | None = Field(default=None, description="Controls per 100 km.")
+    delay_minutes_per_100km: float | None = None
+    fees: list[CorridorFee] | None = None
+    worst_checkpoint_id: uuid.UUID | None = None
+    worst_checkpoint_code: str | None = None
+    worst_checkpoint_delay_share: float | None = Field(
+        default=None, description="Share of the corridor's delay spent at that checkpoint."
+    )
+
+
+class LiveCheckpointRow(BaseModel):
+    checkpoint_id: uuid.UUID
+    checkpoint_code: str
+    checkpoint_name: str
+    name_ar: str | None
+    name_ckb: str | None
+    province: str
+    latitude: float | None
+    longitude: float | None
+    trucks_now: int
+    held_now: int
+    median_dwell_minutes_6h: float | None = Field(description="Stops closed in the last 6 hours.")
+    closed_stops_6h: int
+    median_suppressed: bool = Field(description="Too few exporters in 6 hours to show a median.")
+    last_event_at: datetime | None = Field(description="How fresh these figures are.")
+
+
+class Report(BaseModel, Generic[Row]):
+    report: str
+    generated_at: datetime
+    filters: dict[str, str]
+    service_standard_minutes: int
+    min_exporters: int | None = Field(
+        description="Groups spanning fewer exporters are suppressed (advocates only)."
+    )
+    items: list[Row]
+
+
+class LiveStatus(BaseModel):
+    generated_at: datetime
+    items: list[LiveCheckpointRow]
+
+
+Format = Literal["json", "csv", "xlsx"]

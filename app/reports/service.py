@@ -1,0 +1,318 @@
+"""The reports: which checkpoint holds which goods, for how long, why, at what cost."""
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import Date, Select, cast, distinct, func, literal_column, select
+from sqlalchemy.orm import Session
+
+from app.auth.principal import Principal
+from app.checkpoints.models import Checkpoint
+from app.config import Settings
+from app.db import utcnow
+from app.reports import figures as fig
+from app.reports.filters import ReportFilters, scoped_stops
+from app.reports.hs_chapters import chapter_name
+from app.reports.percentiles import OrderStats
+from app.reports.privacy import must_suppress
+from app.reports.schemas import (
+    AgencyRow,
+    CheckpointRow,
+    CommodityRow,
+    DelayFigures,
+    ProcedureRow,
+    Report,
+    TrendRow,
+)
+from app.shipments.models import CargoLine
+from app.tracking.models import Stop, StopProcedure
+
+Interval = Literal["week", "month"]
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Who asks, with which filters, under which settings: what every report needs."""
+
+    session: Session
+    principal: Principal
+    filters: ReportFilters
+    settings: Settings
+
+    def stops(self, *columns: Any) -> Select[Any]:
+        return scoped_stops(self.principal, self.filters, *columns)
+
+    def suppressed(self, organizations: int) -> bool:
+        return must_suppress(self.principal, organizations, self.settings.report_min_exporters)
+
+    def figures(
+        self,
+        keys: list[Any],
+        source: fig.Source | None = None,
+        normalize: Callable[[fig.Key], fig.Key] = lambda key: key,
+    ) -> dict[fig.Key, fig.Figures]:
+        return fig.stop_figures(
+            self.session,
+            source or self.stops,
+            keys,
+            standard_minutes=self.settings.service_standard_minutes,
+            normalize=normalize,
+        )
+
+    def report(self, name: str, row_type: type[Any], items: list[Any]) -> Report[Any]:
+        advocate = self.principal.role == "advocate"
+        return Report[row_type](  # type: ignore[valid-type]
+            report=name,
+            generated_at=utcnow(),
+            filters=self.filters.described(),
+            service_standard_minutes=self.settings.service_standard_minutes,
+            min_exporters=self.settings.report_min_exporters if advocate else None,
+            items=items,
+        )
+
+
+def _checkpoints(session: Session, ids: set[Any]) -> dict[uuid.UUID, Checkpoint]:
+    if not ids:
+        return {}
+    return {c.id: c for c in session.scalars(select(Checkpoint).where(Checkpoint.id.in_(ids)))}
+
+
+def _codes(session: Session, ids: set[Any]) -> dict[uuid.UUID, str]:
+    return {c.id: c.code for c in _checkpoints(session, ids).values()}
+
+
+# --- checkpoints -------------------------------------------------------------------------
+
+SORTABLE = (
+    "stops",
+    "completed_stops",
+    "p50_dwell_minutes",
+    "p90_dwell_minutes",
+    "mean_dwell_minutes",
+    "tail_mean_dwell_minutes",
+    "within_standard_share",
+    "hold_rate",
+    "turn_back_rate",
+    "total_delay_hours",
+    "checkpoint_code",
+)
+
+
+def checkpoint_report(scope: Scope, *, sort: str) -> Report[CheckpointRow]:
+    groups = scope.figures([Stop.checkpoint_id])
+    checkpoints = _checkpoints(scope.session, {key[0] for key in groups})
+    rows = []
+    for (checkpoint_id,), figures in groups.items():
+        checkpoint = checkpoints[checkpoint_id]
+        rows.append(
+            CheckpointRow(
+                checkpoint_id=checkpoint.id,
+                checkpoint_code=checkpoint.code,
+                checkpoint_name=checkpoint.name,
+                province=checkpoint.province,
+                **DelayFigures.of(figures, scope.suppressed(figures.organizations)),
+            )
+        )
+    return scope.report("checkpoints", CheckpointRow, sort_rows(rows, sort))
+
+
+def sort_rows(rows: list[CheckpointRow], sort: str) -> list[CheckpointRow]:
+    """`-field` sorts worst (largest) first. Suppressed rows and missing figures go last."""
+    field = sort.lstrip("-")
+    descending = sort.startswith("-")
+    present = [r for r in rows if getattr(r, field) is not None]
+    missing = [r for r in rows if getattr(r, field) is None]
+    present.sort(key=lambda r: (getattr(r, field), r.checkpoint_code), reverse=descending)
+    missing.sort(key=lambda r: r.checkpoint_code)
+    return present + missing
+
+
+# --- agencies ----------------------------------------------------------------------------
+
+
+def agency_report(scope: Scope) -> Report[AgencyRow]:
+    def with_checkpoints(*columns: Any) -> Select[Any]:
+        return scope.stops(*columns).join(Checkpoint, Checkpoint.id == Stop.checkpoint_id)
+
+    keys = [Checkpoint.authority, Checkpoint.jurisdiction]
+    normalize: Callable[[fig.Key], fig.Key] = lambda key: (str(key[0]), str(key[1]))  # noqa: E731
+    groups = scope.figures(keys, with_checkpoints, normalize)
+    count_stmt = with_checkpoints(*keys, func.count(distinct(Stop.checkpoint_id))).group_by(*keys)
+    counts = {normalize(tuple(r[:2])): int(r[2]) for r in scope.session.execute(count_stmt)}
+    rows = [
+        AgencyRow(
+            authority=authority,
+            jurisdiction=jurisdiction,
+            checkpoints=counts[(authority, jurisdiction)],
+            **DelayFigures.of(figures, scope.suppressed(figures.organizations)),
+        )
+        for (authority, jurisdiction), figures in groups.items()
+    ]
+    rows.sort(key=lambda r: (r.suppressed, -(r.total_delay_hours or 0), r.authority))
+    return scope.report("agencies", AgencyRow, rows)
+
+
+# --- commodities -------------------------------------------------------------------------
+
+
+def commodity_report(scope: Scope) -> Report[CommodityRow]:
+    # A stop counts once for every chapter its shipment carries.
+    chapters = select(CargoLine.shipment_id, CargoLine.hs_chapter).distinct().subquery()
+
+    def with_chapters(*columns: Any) -> Select[Any]:
+        return scope.stops(*columns).join(chapters, chapters.c.shipment_id == Stop.shipment_id)
+
+    groups = scope.figures([chapters.c.hs_chapter], with_chapters)
+    rows = [
+        CommodityRow(
+            hs_chapter=chapter,
+            chapter_name=chapter_name(chapter),
+            **DelayFigures.of(figures, scope.suppressed(figures.organizations)),
+        )
+        for (chapter,), figures in groups.items()
+    ]
+    rows.sort(key=lambda r: (r.suppressed, -(r.p50_dwell_minutes or 0), r.hs_chapter))
+    return scope.report("commodities", CommodityRow, rows)
+
+
+# --- trends ------------------------------------------------------------------------------
+
+
+def period_start(scope: Scope, interval: Interval) -> Any:
+    """The UTC Monday (week) or first day (month) of each stop's arrival, on either database."""
+    if scope.session.get_bind().dialect.name == "sqlite":
+        if interval == "week":
+            return func.date(Stop.arrived_at, "weekday 0", "-6 days")
+        return func.strftime("%Y-%m-01", Stop.arrived_at)
+    utc = func.timezone(literal_column("'UTC'"), Stop.arrived_at)
+    return cast(func.date_trunc(interval, utc), Date)
+
+
+def trend_report(scope: Scope, *, interval: Interval, by_checkpoint: bool) -> Report[TrendRow]:
+    period = period_start(scope, interval).label("period_start")
+    keys = [period, Stop.checkpoint_id] if by_checkpoint else [period]
+
+    def arrived(*columns: Any) -> Select[Any]:
+        return scope.stops(*columns).where(Stop.arrived_at.is_not(None))
+
+    def normalize(key: fig.Key) -> fig.Key:
+        when = key[0] if isinstance(key[0], date) else date.fromisoformat(str(key[0])[:10])
+        return (when, *key[1:])
+
+    groups = scope.figures(keys, arrived, normalize)
+    codes = {
+        c.id: c.code
+        for c in _checkpoints(scope.session, {k[1] for k in groups if len(k) > 1}).values()
+    }
+    rows = []
+    for key, figures in sorted(groups.items(), key=lambda item: (item[0][1:], item[0][0])):
+        suppressed = scope.suppressed(figures.organizations)
+        row = TrendRow(
+            period_start=key[0],
+            checkpoint_id=key[1] if by_checkpoint else None,
+            checkpoint_code=codes.get(key[1]) if by_checkpoint else None,
+            **DelayFigures.of(figures, suppressed),
+        )
+        previous = groups.get((_previous(key[0], interval), *key[1:]))
+        if previous is not None and not suppressed and not scope.suppressed(previous.organizations):
+            row.change_stops = figures.stops - previous.stops
+            row.change_hold_rate = _difference(figures.hold_rate, previous.hold_rate)
+            row.change_p50_dwell_minutes = _difference(
+                figures.p50_dwell_minutes, previous.p50_dwell_minutes
+            )
+            row.change_p90_dwell_minutes = _difference(
+                figures.p90_dwell_minutes, previous.p90_dwell_minutes
+            )
+        rows.append(row)
+    rows.sort(key=lambda r: (r.checkpoint_code or "", r.period_start))
+    return scope.report(f"trends-{interval}", TrendRow, rows)
+
+
+def _previous(start: date, interval: Interval) -> date:
+    if interval == "week":
+        return start - timedelta(days=7)
+    return (start.replace(day=1) - timedelta(days=1)).replace(day=1)
+
+
+def _difference(now: float | None, before: float | None) -> float | None:
+    return None if now is None or before is None else now - before
+
+
+# --- procedures --------------------------------------------------------------------------
+
+
+def procedure_report(scope: Scope, *, by_checkpoint: bool) -> Report[ProcedureRow]:
+    """The WCO Time Release Study view: which procedure takes how much of the stop time."""
+    scope_keys: list[Any] = [Stop.checkpoint_id] if by_checkpoint else []
+    keys = [StopProcedure.procedure, *scope_keys]
+
+    def with_procedures(*columns: Any) -> Select[Any]:
+        return scope.stops(*columns).join(StopProcedure, StopProcedure.stop_id == Stop.id)
+
+    width = len(keys)
+    stmt = with_procedures(
+        *keys,
+        func.count(distinct(StopProcedure.stop_id)),
+        func.count(StopProcedure.minutes),
+        func.coalesce(func.sum(StopProcedure.minutes), 0.0),
+        func.count(distinct(Stop.organization_id)),
+    ).group_by(*keys)
+    totals = {
+        tuple(r[:width]): (int(r[width]), int(r[width + 1]), float(r[width + 2]), int(r[width + 3]))
+        for r in scope.session.execute(stmt)
+    }
+    stats = _procedure_minutes(scope, with_procedures, keys, {k: v[1] for k, v in totals.items()})
+    context = _stop_totals(scope, scope_keys)
+    codes = {
+        c.id: c.code
+        for c in _checkpoints(scope.session, {k[1] for k in totals if len(k) > 1}).values()
+    }
+    rows = []
+    for key, (stops, _timed, minutes, organizations) in totals.items():
+        all_stops, all_minutes = context.get(tuple(key[1:]), (0, 0.0))
+        row = ProcedureRow(
+            procedure=str(key[0]),
+            checkpoint_id=key[1] if by_checkpoint else None,
+            checkpoint_code=codes.get(key[1]) if by_checkpoint else None,
+        )
+        if scope.suppressed(organizations):
+            row.suppressed = True
+        else:
+            order = stats.get(key)
+            row.stops_requiring = stops
+            row.share_of_stops = stops / all_stops if all_stops else None
+            row.p50_minutes = order.percentile(0.5) if order else None
+            row.p90_minutes = order.percentile(0.9) if order else None
+            row.total_hours = minutes / 60
+            row.share_of_stop_time = minutes / all_minutes if all_minutes else None
+        rows.append(row)
+    rows.sort(key=lambda r: (r.checkpoint_code or "", r.suppressed, -(r.total_hours or 0)))
+    return scope.report("procedures", ProcedureRow, rows)
+
+
+def _procedure_minutes(
+    scope: Scope, source: fig.Source, keys: list[Any], sizes: dict[fig.Key, int]
+) -> dict[fig.Key, OrderStats]:
+    stmt = (
+        source(*keys, StopProcedure.minutes)
+        .where(StopProcedure.minutes.is_not(None))
+        .order_by(*keys, StopProcedure.minutes)
+    )
+    stats: dict[fig.Key, OrderStats] = {}
+    for row in scope.session.execute(stmt.execution_options(yield_per=fig.STREAM_BATCH)):
+        key: fig.Key = tuple(row[:-1])
+        if key not in stats:
+            stats[key] = OrderStats(sizes[key])
+        stats[key].add(float(row[-1]))
+    return stats
+
+
+def _stop_totals(scope: Scope, keys: list[Any]) -> dict[fig.Key, tuple[int, float]]:
+    """Stops and their total dwell minutes in the report's scope (per checkpoint if asked)."""
+    stmt = scope.stops(*keys, func.count(), func.coalesce(func.sum(Stop.dwell_minutes), 0.0))
+    if keys:
+        stmt = stmt.group_by(*keys)
+    return {tuple(r[:-2]): (int(r[-2]), float(r[-1])) for r in scope.session.execute(stmt)}

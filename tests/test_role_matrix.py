@@ -1,0 +1,239 @@
+"""Who may call what: every /api/v1 operation × every kind of caller, in one table.
+
+The world: exporter A owns shipment SA (with a driver link); exporter B is another
+organisation; an advocate; A's API key; a revoked key of A's; nobody (anonymous).
+A caller who may not see SA must never get any of SA's details back, whatever the status.
+"""
+
+import csv
+import io
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.main import create_app
+from tests.conftest import make_settings
+from tests.factories import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    API,
+    Actor,
+    admin,
+    make_checkpoint,
+    make_exporter,
+    make_shipment,
+    make_user,
+    shipment_payload,
+)
+
+PROBLEM_JSON = "application/problem+json"
+# Callers run in this order, so that the owner's writes (revoking the driver link, a key, …)
+# come after everyone else has tried.
+PRINCIPALS = ("anon", "revoked", "advocate", "b", "driver", "admin", "key", "a")
+# Callers that may never learn anything about SA or A's organisation.
+OUTSIDERS = {"anon", "revoked", "advocate", "b"}
+
+
+def row(method: str, path: str, *, anon: int = 401, revoked: int = 401, **expected: int) -> Any:
+    """One operation: the expected status per caller. Without credentials, or with a revoked
+    key, the answer is 401 unless stated otherwise."""
+    cells = {"anon": anon, "revoked": revoked, **expected}
+    assert set(cells) == set(PRINCIPALS), f"{method} {path}: give every caller a status"
+    return pytest.param(method, path, cells, id=f"{method} {path}")
+
+
+# fmt: off
+MATRIX = [
+    row("POST", "/auth/token", anon=200, revoked=200, admin=200, a=200, b=200, advocate=200, key=200, driver=200),  # noqa: E501
+    row("GET", "/users/me", admin=200, a=200, b=200, advocate=200, key=200, driver=403),
+    row("GET", "/api-keys", admin=403, a=200, b=200, advocate=403, key=403, driver=403),
+    row("POST", "/api-keys", admin=403, a=201, b=201, advocate=403, key=403, driver=403),
+    row("DELETE", "/api-keys/{key_id}", admin=403, a=204, b=404, advocate=403, key=403, driver=403),
+    row("POST", "/organizations", admin=201, a=403, b=403, advocate=403, key=403, driver=403),
+    row("GET", "/organizations", admin=200, a=403, b=403, advocate=403, key=403, driver=403),
+    row("GET", "/organizations/{organization_id}", admin=200, a=403, b=403, advocate=403, key=403, driver=403),  # noqa: E501
+    row("POST", "/users", admin=201, a=403, b=403, advocate=403, key=403, driver=403),
+    row("GET", "/users", admin=200, a=403, b=403, advocate=403, key=403, driver=403),
+    row("GET", "/users/{user_id}", admin=200, a=403, b=403, advocate=403, key=403, driver=403),
+    row("PATCH", "/users/{user_id}", admin=200, a=403, b=403, advocate=403, key=403, driver=403),
+    row("POST", "/checkpoints", admin=201, a=403, b=403, advocate=403, key=403, driver=403),
+    row("GET", "/checkpoints", admin=200, a=200, b=200, advocate=200, key=200, driver=200),
+    row("GET", "/checkpoints/{checkpoint_id}", admin=200, a=200, b=200, advocate=200, key=200, driver=200),  # noqa: E501
+    row("PATCH", "/checkpoints/{checkpoint_id}", admin=200, a=403, b=403, advocate=403, key=403, driver=403),  # noqa: E501
+    row("POST", "/shipments", admin=403, a=201, b=201, advocate=403, key=201, driver=403),
+    row("GET", "/shipments", admin=200, a=200, b=200, advocate=403, key=200, driver=403),
+    row("POST", "/shipments/batch", admin=403, a=201, b=201, advocate=403, key=201, driver=403),
+    row("POST", "/shipments/import", admin=403, a=200, b=200, advocate=403, key=200, driver=403),
+    row("GET", "/shipments/{shipment_id}", admin=200, a=200, b=404, advocate=403, key=200, driver=200),  # noqa: E501
+    row("PATCH", "/shipments/{shipment_id}", admin=403, a=200, b=404, advocate=403, key=200, driver=403),  # noqa: E501
+    row("POST", "/shipments/{shipment_id}/cancel", admin=403, a=200, b=404, advocate=403, key=200, driver=403),  # noqa: E501
+    row("POST", "/shipments/{shipment_id}/events", admin=403, a=201, b=404, advocate=403, key=201, driver=201),  # noqa: E501
+    row("GET", "/shipments/{shipment_id}/events", admin=200, a=200, b=404, advocate=403, key=200, driver=200),  # noqa: E501
+    row("GET", "/shipments/{shipment_id}/stops", admin=200, a=200, b=404, advocate=403, key=200, driver=200),  # noqa: E501
+    row("POST", "/sync", admin=403, a=200, b=404, advocate=403, key=200, driver=200),
+    row("POST", "/shipments/{shipment_id}/driver-token", admin=403, a=201, b=404, advocate=403, key=201, driver=403),  # noqa: E501
+    row("DELETE", "/shipments/{shipment_id}/driver-token", admin=403, a=204, b=404, advocate=403, key=204, driver=403),  # noqa: E501
+    row("GET", "/reports/checkpoints", admin=200, a=200, b=200, advocate=200, key=200, driver=403),
+    row("GET", "/reports/corridors", admin=200, a=200, b=200, advocate=200, key=200, driver=403),
+    row("GET", "/reports/agencies", admin=200, a=200, b=200, advocate=200, key=200, driver=403),
+    row("GET", "/reports/commodities", admin=200, a=200, b=200, advocate=200, key=200, driver=403),
+    row("GET", "/reports/procedures", admin=200, a=200, b=200, advocate=200, key=200, driver=403),
+    row("GET", "/reports/trends", admin=200, a=200, b=200, advocate=200, key=200, driver=403),
+    row("GET", "/checkpoints/status", admin=200, a=200, b=200, advocate=200, key=200, driver=200),
+]
+# fmt: on
+
+
+@dataclass
+class World:
+    headers: dict[str, dict[str, str]]  # principal -> request headers
+    path_params: dict[str, str]  # route parameter -> the id it stands for
+    secrets: list[str]  # what outsiders must never see: SA's id, code, driver; A's org
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def new_key(client: TestClient, owner: Actor) -> dict[str, Any]:
+    response = client.post(f"{API}/api-keys", json={"name": "ERP"}, headers=owner.headers)
+    assert response.status_code == 201, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def world(client: TestClient) -> World:
+    boss = admin(client)
+    a = make_exporter(client, boss)
+    org_a = a.organization_id
+    assert org_a is not None
+    b = make_exporter(client, boss)
+    advocate = make_user(client, boss, "advocate")
+    checkpoint = make_checkpoint(client, boss)
+    sa = make_shipment(client, a, route=[checkpoint["id"]], driver_name="Shwan Rashid Hawrami")
+    key, spare, revoked = new_key(client, a), new_key(client, a), new_key(client, a)
+    assert client.delete(f"{API}/api-keys/{revoked['id']}", headers=a.headers).status_code == 204
+    link = client.post(f"{API}/shipments/{sa['id']}/driver-token", headers=a.headers)
+    assert link.status_code == 201, link.text
+    return World(
+        headers={
+            "anon": {},
+            "revoked": bearer(revoked["key"]),
+            "advocate": advocate.headers,
+            "b": b.headers,
+            "driver": bearer(link.json()["token"]),
+            "admin": boss.headers,
+            "key": bearer(key["key"]),
+            "a": a.headers,
+        },
+        path_params={
+            "shipment_id": sa["id"],
+            "checkpoint_id": checkpoint["id"],
+            "organization_id": org_a,
+            "user_id": a.user["id"],
+            "key_id": spare["id"],
+        },
+        secrets=[sa["id"], sa["tracking_code"], sa["driver_name"], org_a],
+    )
+
+
+def note_event() -> dict[str, Any]:
+    return {
+        "event_id": str(uuid.uuid4()),
+        "type": "note",
+        "occurred_at": datetime.now(UTC).isoformat(),
+        "note": "waiting for the convoy",
+    }
+
+
+def csv_file() -> str:
+    shipment = shipment_payload()
+    line = {**{k: v for k, v in shipment.items() if k != "cargo"}, **shipment["cargo"][0]}
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(line))
+    writer.writeheader()
+    writer.writerow(line)
+    return out.getvalue()
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+# A valid request body for each operation that takes one (fresh each call: unique names, ids).
+BODIES: dict[tuple[str, str], Callable[[World], dict[str, Any]]] = {
+    ("POST", "/auth/token"): lambda w: {
+        "data": {"username": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
+    },
+    ("POST", "/api-keys"): lambda w: {"json": {"name": "another"}},
+    ("POST", "/organizations"): lambda w: {"json": {"name": unique("Org")}},
+    ("POST", "/users"): lambda w: {
+        "json": {
+            "email": f"{unique('u')}@example.org",
+            "password": "password-123",
+            "role": "advocate",
+        }
+    },
+    ("PATCH", "/users/{user_id}"): lambda w: {"json": {"full_name": "Exporter A"}},
+    ("POST", "/checkpoints"): lambda w: {
+        "json": {"code": unique("CP"), "name": "Kalar", "province": "erbil", "kind": "internal"}
+    },
+    ("PATCH", "/checkpoints/{checkpoint_id}"): lambda w: {"json": {"name": "Renamed"}},
+    ("POST", "/shipments"): lambda w: {"json": shipment_payload()},
+    ("POST", "/shipments/batch"): lambda w: {"json": [shipment_payload()]},
+    ("POST", "/shipments/import"): lambda w: {
+        "content": csv_file(),
+        "headers": {"Content-Type": "text/csv"},
+    },
+    ("PATCH", "/shipments/{shipment_id}"): lambda w: {"json": {"origin_city": "Chamchamal"}},
+    ("POST", "/shipments/{shipment_id}/events"): lambda w: {"json": note_event()},
+    ("POST", "/sync"): lambda w: {
+        "json": {"shipment_id": w.path_params["shipment_id"], "events": [note_event()]}
+    },
+}
+
+
+@pytest.mark.parametrize(("method", "path", "expected"), MATRIX)
+def test_role_matrix(
+    client: TestClient, world: World, method: str, path: str, expected: dict[str, int]
+) -> None:
+    url = API + path.format(**world.path_params)
+    for principal in PRINCIPALS:
+        kwargs = BODIES.get((method, path), lambda w: {})(world)
+        headers = {**kwargs.pop("headers", {}), **world.headers[principal]}
+        response = client.request(method, url, headers=headers, **kwargs)
+        cell = f"{principal}: {method} {path}"
+        assert response.status_code == expected[principal], f"{cell} -> {response.text}"
+        if response.status_code >= 400:
+            assert response.headers["content-type"] == PROBLEM_JSON, cell
+            problem = response.json()
+            assert problem["status"] == response.status_code, cell
+            # `instance` is the path the caller sent; it teaches them nothing new.
+            assert problem.pop("instance") == url, cell
+            shown = str(problem)
+        else:
+            shown = response.text
+        if principal in OUTSIDERS or response.status_code >= 400:
+            leaked = [secret for secret in world.secrets if secret in shown]
+            assert not leaked, f"{cell} leaks {leaked}: {shown}"
+
+
+def test_matrix_covers_every_api_operation(tmp_path: Path) -> None:
+    app = create_app(make_settings(f"sqlite:///{tmp_path / 'unused.db'}"))
+    operations = {
+        (method.upper(), path.removeprefix(API))
+        for path, methods in app.openapi()["paths"].items()
+        if path.startswith(API)
+        for method in methods
+    }
+    assert len(operations) > 20
+    in_table = [(param.values[0], param.values[1]) for param in MATRIX]
+    assert len(in_table) == len(set(in_table)), "an operation appears twice in MATRIX"
+    assert operations - set(in_table) == set(), "add these operations to MATRIX"
+    assert set(in_table) - operations == set(), "MATRIX lists operations the API does not have"
