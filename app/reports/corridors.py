@@ -10,8 +10,8 @@ from sqlalchemy import Select, case, distinct, false, func, select
 
 from app.checkpoints.models import Checkpoint
 from app.errors import Forbidden
-from app.reports.figures import CENT, STREAM_BATCH
-from app.reports.percentiles import OrderStats
+from app.reports import order_stats
+from app.reports.figures import CENT
 from app.reports.schemas import CorridorFee, CorridorRow, Report
 from app.reports.service import Scope
 from app.shipments.models import CargoLine, Shipment, ShipmentStatus
@@ -34,7 +34,7 @@ class _Trips:
     delay_on_known_km: float = 0.0
     fees: dict[str, list[Decimal]] = field(default_factory=dict)  # [total, unreceipted, …km]
     delay_by_checkpoint: dict[Any, float] = field(default_factory=lambda: defaultdict(float))
-    transit: OrderStats | None = None
+    median_transit_minutes: float | None = None
 
 
 def trips(scope: Scope, *columns: Any) -> Select[Any]:
@@ -145,16 +145,23 @@ def corridor_report(scope: Scope) -> Report[CorridorRow]:
 
 
 def _median_transit(scope: Scope, groups: dict[Corridor, _Trips]) -> None:
-    stmt = (
-        trips(scope, *KEYS, Shipment.transit_minutes)
-        .where(Shipment.transit_minutes.is_not(None))
-        .order_by(*KEYS, Shipment.transit_minutes)
+    def source(*columns: Any) -> Select[Any]:
+        return trips(scope, *columns)
+
+    sizes = scope.session.execute(
+        trips(scope, *KEYS, func.count(Shipment.transit_minutes)).group_by(*KEYS).order_by(*KEYS)
     )
-    for row in scope.session.execute(stmt.execution_options(yield_per=STREAM_BATCH)):
-        group = groups[_key(row)]
-        if group.transit is None:
-            group.transit = OrderStats(group.delivered, quantiles=(0.5,))
-        group.transit.add(float(row[2]))
+    stats = order_stats.exact(
+        scope.session,
+        source,
+        list(KEYS),
+        Shipment.transit_minutes,
+        [((row[0], row[1]), int(row[2])) for row in sizes],
+        quantiles=(0.5,),
+        tail=False,
+    )
+    for key, found in stats.items():
+        groups[_key(key)].median_transit_minutes = found.percentiles[0.5]
 
 
 def _row(scope: Scope, corridor: Corridor, group: _Trips, codes: dict[Any, str]) -> CorridorRow:
@@ -163,7 +170,7 @@ def _row(scope: Scope, corridor: Corridor, group: _Trips, codes: dict[Any, str])
         row.suppressed = scope.suppressed(group.organizations)
         return row
     per_100km = 100 / group.km if group.km else None
-    median = group.transit.percentile(0.5) if group.transit else None
+    median = group.median_transit_minutes
     row.trips, row.delivered_trips = group.trips, group.delivered
     row.median_transit_hours = median / 60 if median is not None else None
     row.stops_per_trip = group.stops / group.trips

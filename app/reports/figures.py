@@ -14,14 +14,13 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, case, distinct, false, func
 from sqlalchemy.orm import Session
 
-from app.reports.percentiles import OrderStats
+from app.reports import order_stats
 from app.tracking.models import Stop, StopFee, StopHold
 from app.tracking.vocabulary import StopOutcome
 
 Key = tuple[Any, ...]
 Source = Callable[..., Select[Any]]  # (*columns) -> SELECT columns FROM the scoped stops
 CENT = Decimal("0.01")
-STREAM_BATCH = 20_000
 
 
 @dataclass
@@ -80,8 +79,8 @@ def stop_figures(
     standard_minutes: int,
     normalize: Callable[[Key], Key] = lambda key: key,
 ) -> dict[Key, Figures]:
-    figures = _counts(session, source, keys, standard_minutes, normalize)
-    _order_statistics(session, source, keys, figures, normalize)
+    figures, raw_keys = _counts(session, source, keys, standard_minutes, normalize)
+    order_statistics(session, source, keys, [(raw, figures[normalize(raw)]) for raw in raw_keys])
     width = len(keys)
     for key, reason, count in _grouped(session, _hold_reasons(source, keys), width, normalize):
         figures[key].hold_reasons.append((str(reason), int(count)))
@@ -100,25 +99,33 @@ def _counts(
     keys: list[ColumnElement[Any]],
     standard_minutes: int,
     normalize: Callable[[Key], Key],
-) -> dict[Key, Figures]:
+) -> tuple[dict[Key, Figures], list[Key]]:
+    """Counts and sums per group, and the groups' raw keys in the database's own key order."""
+
     def count_if(condition: ColumnElement[bool]) -> ColumnElement[Any]:
         return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
-    stmt = source(
-        *keys,
-        func.count(),
-        count_if(Stop.outcome != StopOutcome.open),
-        func.count(Stop.dwell_minutes),
-        func.coalesce(func.sum(Stop.dwell_minutes), 0.0),
-        count_if(Stop.hold_count > 0),
-        count_if(Stop.outcome == StopOutcome.turned_back),
-        count_if(Stop.dwell_minutes <= standard_minutes),
-        func.count(distinct(Stop.organization_id)),
-    ).group_by(*keys)
+    stmt = (
+        source(
+            *keys,
+            func.count(),
+            count_if(Stop.outcome != StopOutcome.open),
+            func.count(Stop.dwell_minutes),
+            func.coalesce(func.sum(Stop.dwell_minutes), 0.0),
+            count_if(Stop.hold_count > 0),
+            count_if(Stop.outcome == StopOutcome.turned_back),
+            count_if(Stop.dwell_minutes <= standard_minutes),
+            func.count(distinct(Stop.organization_id)),
+        )
+        .group_by(*keys)
+        .order_by(*keys)
+    )
     figures: dict[Key, Figures] = {}
+    raw_keys: list[Key] = []
     width = len(keys)
     for row in session.execute(stmt):
-        key = normalize(tuple(row[:width]))
+        raw_keys.append(tuple(row[:width]))
+        key = normalize(raw_keys[-1])
         stops, completed, timed, total, held, turned, within, orgs = row[width:]
         figures[key] = Figures(
             stops=int(stops),
@@ -130,42 +137,24 @@ def _counts(
             within_standard=int(within),
             organizations=int(orgs),
         )
-    return figures
+    return figures, raw_keys
 
 
-def _order_statistics(
+def order_statistics(
     session: Session,
     source: Source,
     keys: list[ColumnElement[Any]],
-    figures: dict[Key, Figures],
-    normalize: Callable[[Key], Key],
+    groups: list[tuple[Key, Figures]],
 ) -> None:
-    stmt = (
-        source(*keys, Stop.dwell_minutes)
-        .where(Stop.dwell_minutes.is_not(None))
-        .order_by(*keys, Stop.dwell_minutes)
-    )
-    width = len(keys)
-    current: Key | None = None
-    stats: OrderStats | None = None
-    rows = session.execute(stmt.execution_options(yield_per=STREAM_BATCH))
-    for row in rows:
-        key = normalize(tuple(row[:width]))
-        if key != current:
-            _finish(figures, current, stats)
-            current, stats = key, OrderStats(figures[key].timed_stops)
-        assert stats is not None
-        stats.add(float(row[width]))
-    _finish(figures, current, stats)
-
-
-def _finish(figures: dict[Key, Figures], key: Key | None, stats: OrderStats | None) -> None:
-    if key is None or stats is None:
-        return
-    group = figures[key]
-    group.p50_dwell_minutes = stats.percentile(0.5)
-    group.p90_dwell_minutes = stats.percentile(0.9)
-    group.tail_mean_dwell_minutes = stats.tail_mean()
+    """p50, p90 and the tail mean of each group's dwell times, exactly."""
+    sizes = [(key, group.timed_stops) for key, group in groups]
+    stats = order_stats.exact(session, source, keys, Stop.dwell_minutes, sizes)
+    for key, group in groups:
+        found = stats.get(key)
+        if found is not None:
+            group.p50_dwell_minutes = found.percentiles[0.5]
+            group.p90_dwell_minutes = found.percentiles[0.9]
+            group.tail_mean_dwell_minutes = found.tail_mean
 
 
 def _hold_reasons(source: Source, keys: list[ColumnElement[Any]]) -> Select[Any]:

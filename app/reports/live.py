@@ -10,7 +10,7 @@ from app.auth.principal import Principal
 from app.checkpoints.models import Checkpoint
 from app.config import Settings
 from app.db import utcnow
-from app.reports.percentiles import OrderStats
+from app.reports import order_stats
 from app.reports.schemas import LiveCheckpointRow, LiveStatus
 from app.shipments.models import Shipment, ShipmentStatus
 from app.tracking.models import Stop
@@ -38,17 +38,19 @@ def live_status(session: Session, *, principal: Principal, settings: Settings) -
             select(Stop.checkpoint_id, func.count(), func.count(distinct(Stop.organization_id)))
             .where(recent, Stop.dwell_minutes.is_not(None))
             .group_by(Stop.checkpoint_id)
+            .order_by(Stop.checkpoint_id)  # the key order the sorted pass will follow
         )
     }
-    medians: dict[object, OrderStats] = {}
-    for checkpoint_id, dwell in session.execute(
-        select(Stop.checkpoint_id, Stop.dwell_minutes)
-        .where(recent, Stop.dwell_minutes.is_not(None))
-        .order_by(Stop.checkpoint_id, Stop.dwell_minutes)
-    ):
-        medians.setdefault(checkpoint_id, OrderStats(sizes[checkpoint_id][0], (0.5,))).add(
-            float(dwell or 0.0)
-        )
+    recent_stops = select(Stop.checkpoint_id).where(recent, Stop.dwell_minutes.is_not(None))
+    medians = order_stats.exact(
+        session,
+        lambda *columns: recent_stops.with_only_columns(*columns),
+        [Stop.checkpoint_id],
+        Stop.dwell_minutes,
+        [((checkpoint_id,), size[0]) for checkpoint_id, size in sizes.items()],
+        quantiles=(0.5,),
+        tail=False,
+    )
     freshness = {
         checkpoint_id: last
         for checkpoint_id, last in session.execute(
@@ -64,7 +66,7 @@ def live_status(session: Session, *, principal: Principal, settings: Settings) -
             and not principal.is_admin
             and (organizations < settings.report_min_exporters)
         )
-        stats = medians.get(checkpoint.id)
+        stats = medians.get((checkpoint.id,))
         trucks, held = present.get(checkpoint.id, (0, 0))
         rows.append(
             LiveCheckpointRow(
@@ -79,7 +81,9 @@ def live_status(session: Session, *, principal: Principal, settings: Settings) -
                 trucks_now=trucks,
                 held_now=held,
                 closed_stops_6h=closed,
-                median_dwell_minutes_6h=None if hidden or stats is None else stats.percentile(0.5),
+                median_dwell_minutes_6h=(
+                    None if hidden or stats is None else stats.percentiles[0.5]
+                ),
                 median_suppressed=hidden,
                 last_event_at=freshness.get(checkpoint.id),
             )

@@ -14,9 +14,9 @@ from app.checkpoints.models import Checkpoint
 from app.config import Settings
 from app.db import utcnow
 from app.reports import figures as fig
+from app.reports import order_stats
 from app.reports.filters import ReportFilters, scoped_stops
 from app.reports.hs_chapters import chapter_name
-from app.reports.percentiles import OrderStats
 from app.reports.privacy import must_suppress
 from app.reports.schemas import (
     AgencyRow,
@@ -253,18 +253,25 @@ def procedure_report(scope: Scope, *, by_checkpoint: bool) -> Report[ProcedureRo
         return scope.stops(*columns).join(StopProcedure, StopProcedure.stop_id == Stop.id)
 
     width = len(keys)
-    stmt = with_procedures(
-        *keys,
-        func.count(distinct(StopProcedure.stop_id)),
-        func.count(StopProcedure.minutes),
-        func.coalesce(func.sum(StopProcedure.minutes), 0.0),
-        func.count(distinct(Stop.organization_id)),
-    ).group_by(*keys)
+    stmt = (
+        with_procedures(
+            *keys,
+            func.count(distinct(StopProcedure.stop_id)),
+            func.count(StopProcedure.minutes),
+            func.coalesce(func.sum(StopProcedure.minutes), 0.0),
+            func.count(distinct(Stop.organization_id)),
+        )
+        .group_by(*keys)
+        .order_by(*keys)
+    )  # the key order the sorted pass will follow
     totals = {
         tuple(r[:width]): (int(r[width]), int(r[width + 1]), float(r[width + 2]), int(r[width + 3]))
         for r in scope.session.execute(stmt)
     }
-    stats = _procedure_minutes(scope, with_procedures, keys, {k: v[1] for k, v in totals.items()})
+    sizes = [(key, timed) for key, (_, timed, _, _) in totals.items()]
+    stats = order_stats.exact(
+        scope.session, with_procedures, keys, StopProcedure.minutes, sizes, tail=False
+    )
     context = _stop_totals(scope, scope_keys)
     codes = {
         c.id: c.code
@@ -281,33 +288,16 @@ def procedure_report(scope: Scope, *, by_checkpoint: bool) -> Report[ProcedureRo
         if scope.suppressed(organizations):
             row.suppressed = True
         else:
-            order = stats.get(key)
+            found = stats.get(key)
             row.stops_requiring = stops
             row.share_of_stops = stops / all_stops if all_stops else None
-            row.p50_minutes = order.percentile(0.5) if order else None
-            row.p90_minutes = order.percentile(0.9) if order else None
+            row.p50_minutes = found.percentiles[0.5] if found else None
+            row.p90_minutes = found.percentiles[0.9] if found else None
             row.total_hours = minutes / 60
             row.share_of_stop_time = minutes / all_minutes if all_minutes else None
         rows.append(row)
     rows.sort(key=lambda r: (r.checkpoint_code or "", r.suppressed, -(r.total_hours or 0)))
     return scope.report("procedures", ProcedureRow, rows)
-
-
-def _procedure_minutes(
-    scope: Scope, source: fig.Source, keys: list[Any], sizes: dict[fig.Key, int]
-) -> dict[fig.Key, OrderStats]:
-    stmt = (
-        source(*keys, StopProcedure.minutes)
-        .where(StopProcedure.minutes.is_not(None))
-        .order_by(*keys, StopProcedure.minutes)
-    )
-    stats: dict[fig.Key, OrderStats] = {}
-    for row in scope.session.execute(stmt.execution_options(yield_per=fig.STREAM_BATCH)):
-        key: fig.Key = tuple(row[:-1])
-        if key not in stats:
-            stats[key] = OrderStats(sizes[key])
-        stats[key].add(float(row[-1]))
-    return stats
 
 
 def _stop_totals(scope: Scope, keys: list[Any]) -> dict[fig.Key, tuple[int, float]]:
