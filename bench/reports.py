@@ -118,11 +118,17 @@ def time_reports(url: str, repeat: int) -> dict[str, float]:
             return live.live_status(session, principal=ADMIN, settings=settings)
 
     results = {
-        "checkpoints": timed(run(lambda s: service.checkpoint_report(s, sort="-total_delay_hours")), repeat),
+        "checkpoints": timed(
+            run(lambda s: service.checkpoint_report(s, sort="-total_delay_hours")), repeat
+        ),
         "agencies": timed(run(service.agency_report), repeat),
         "commodities": timed(run(service.commodity_report), repeat),
-        "procedures": timed(run(lambda s: service.procedure_report(s, by_checkpoint=False)), repeat),
-        "trends (week)": timed(run(lambda s: service.trend_report(s, interval="week", by_checkpoint=False)), repeat),
+        "procedures": timed(
+            run(lambda s: service.procedure_report(s, by_checkpoint=False)), repeat
+        ),
+        "trends (week)": timed(
+            run(lambda s: service.trend_report(s, interval="week", by_checkpoint=False)), repeat
+        ),
         "corridors": timed(run(corridors.corridor_report), repeat),
         "checkpoints/status": timed(live_status, repeat),
     }
@@ -176,10 +182,9 @@ def time_duckdb(url: str, repeat: int) -> float:
     engine = create_engine(url)
     with engine.connect() as connection, export.open("w", newline="") as out:
         writer = csv.writer(out)
-        writer.writerow(["checkpoint_id", "dwell_minutes", "outcome", "hold_count", "organization_id"])
-        result = connection.execute(
-            text("SELECT checkpoint_id, dwell_minutes, outcome, hold_count, organization_id FROM stops")
-        )
+        columns = ["checkpoint_id", "dwell_minutes", "outcome", "hold_count", "organization_id"]
+        writer.writerow(columns)
+        result = connection.execute(text(f"SELECT {', '.join(columns)} FROM stops"))
         for row in result:
             writer.writerow(row)
     engine.dispose()
@@ -212,11 +217,17 @@ def machine() -> dict[str, str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--stops", type=int, nargs="+", default=[100_000, 1_000_000])
-    parser.add_argument("--db", nargs="+", default=["sqlite", "postgres"], choices=["sqlite", "postgres"])
+    parser.add_argument(
+        "--db", nargs="+", default=["sqlite", "postgres"], choices=["sqlite", "postgres"]
+    )
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--reuse", action="store_true", help="keep databases loaded by an earlier run")
+    parser.add_argument(
+        "--reuse", action="store_true", help="keep databases loaded by an earlier run"
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     results: list[dict[str, Any]] = []
@@ -227,13 +238,25 @@ def main() -> None:
             timings = time_reports(url, args.repeat)
             if duck is None:
                 duck = time_duckdb(url, args.repeat)
-            results.append({"db": db, "stops": stops, "load_seconds": load_seconds,
-                            "duckdb_checkpoints": duck, "reports": timings})
-            print(f"\n{db}, {stops:,} stops" + (f" (loaded in {load_seconds:.1f} s)" if load_seconds else ""))
+            results.append(
+                {
+                    "db": db,
+                    "stops": stops,
+                    "load_seconds": load_seconds,
+                    "duckdb_checkpoints": duck,
+                    "reports": timings,
+                }
+            )
+            print(
+                f"\n{db}, {stops:,} stops"
+                + (f" (loaded in {load_seconds:.1f} s)" if load_seconds else "")
+            )
             for name, seconds in timings.items():
                 print(f"  {name:<24} {seconds * 1000:9.1f} ms")
-            print(f"  {'DuckDB checkpoints':<24} {duck * 1000:9.1f} ms  "
-                  f"(ours / DuckDB = {timings['checkpoints'] / duck:.1f})")
+            print(
+                f"  {'DuckDB checkpoints':<24} {duck * 1000:9.1f} ms  "
+                f"(ours / DuckDB = {timings['checkpoints'] / duck:.1f})"
+            )
     print("\nmachine:", json.dumps(machine()))
     if args.json:
         args.json.write_text(json.dumps({"machine": machine(), "results": results}, indent=2))

@@ -23,17 +23,33 @@ from app.tracking.vocabulary import HoldReason, Procedure, StopOutcome
 
 CHUNK = 20_000
 START = datetime(2025, 1, 1, tzinfo=UTC)
-PROVINCES = [Province.kirkuk, Province.nineveh, Province.diyala, Province.salahaddin,
-             Province.baghdad, Province.erbil, Province.sulaymaniyah, Province.duhok]
+PROVINCES = [
+    Province.kirkuk,
+    Province.nineveh,
+    Province.diyala,
+    Province.salahaddin,
+    Province.baghdad,
+    Province.erbil,
+    Province.sulaymaniyah,
+    Province.duhok,
+]
 CHAPTERS = ["04", "25", "72", "68", "19", "39", "73", "94"]
 
 
-def load(engine: Engine, stops: int, seed: int = 1, checkpoints: int = 40,
-         organizations: int = 30, stops_per_shipment: int = 5) -> None:
+def load(
+    engine: Engine,
+    stops: int,
+    seed: int = 1,
+    checkpoints: int = 40,
+    organizations: int = 30,
+    stops_per_shipment: int = 5,
+) -> None:
     rnd = random.Random(seed)
     cps = _checkpoints(rnd, checkpoints)
-    orgs = [{"id": uuid.uuid4(), "name": f"Synthetic exporter {i}", "created_at": START}
-            for i in range(organizations)]
+    orgs = [
+        {"id": uuid.uuid4(), "name": f"Synthetic exporter {i}", "created_at": START}
+        for i in range(organizations)
+    ]
     with engine.begin() as connection:
         connection.execute(
             insert(Checkpoint), [{k: v for k, v in c.items() if not k.startswith("_")} for c in cps]
@@ -41,7 +57,12 @@ def load(engine: Engine, stops: int, seed: int = 1, checkpoints: int = 40,
         connection.execute(insert(Organization), orgs)
     shipments = stops // stops_per_shipment
     buffers: dict[Any, list[dict[str, Any]]] = {
-        Shipment: [], CargoLine: [], Stop: [], StopHold: [], StopProcedure: [], StopFee: []
+        Shipment: [],
+        CargoLine: [],
+        Stop: [],
+        StopHold: [],
+        StopProcedure: [],
+        StopFee: [],
     }
     for n in range(shipments):
         _one_shipment(rnd, n, cps, orgs, stops_per_shipment, buffers)
@@ -72,8 +93,14 @@ def _checkpoints(rnd: random.Random, count: int) -> list[dict[str, Any]]:
     ]
 
 
-def _one_shipment(rnd: random.Random, n: int, cps: list[dict[str, Any]], orgs: list[dict[str, Any]],
-                  per_shipment: int, buffers: dict[Any, list[dict[str, Any]]]) -> None:
+def _one_shipment(
+    rnd: random.Random,
+    n: int,
+    cps: list[dict[str, Any]],
+    orgs: list[dict[str, Any]],
+    per_shipment: int,
+    buffers: dict[Any, list[dict[str, Any]]],
+) -> None:
     shipment_id = uuid.uuid4()
     org = rnd.choice(orgs)["id"]
     departed = START + timedelta(minutes=rnd.randrange(0, 600 * 24 * 60))
@@ -90,52 +117,101 @@ def _one_shipment(rnd: random.Random, n: int, cps: list[dict[str, Any]], orgs: l
             outcome, turned_back = StopOutcome.turned_back, True
         closed = arrived + timedelta(minutes=dwell)
         stop_id = uuid.uuid4()
-        buffers[Stop].append({
-            "id": stop_id, "shipment_id": shipment_id, "organization_id": org,
-            "checkpoint_id": cp["id"], "seq": seq, "arrived_at": arrived, "closed_at": closed,
-            "outcome": outcome, "dwell_minutes": dwell, "hold_count": int(held),
-            "held_minutes": dwell * 0.6 if held else 0.0, "is_current": False,
-            "last_event_at": closed, "anomalies": [],
-        })
+        buffers[Stop].append(
+            {
+                "id": stop_id,
+                "shipment_id": shipment_id,
+                "organization_id": org,
+                "checkpoint_id": cp["id"],
+                "seq": seq,
+                "arrived_at": arrived,
+                "closed_at": closed,
+                "outcome": outcome,
+                "dwell_minutes": dwell,
+                "hold_count": int(held),
+                "held_minutes": dwell * 0.6 if held else 0.0,
+                "is_current": False,
+                "last_event_at": closed,
+                "anomalies": [],
+            }
+        )
         if held:
-            buffers[StopHold].append({
-                "stop_id": stop_id, "reason": rnd.choice(list(HoldReason)), "started_at": arrived,
-                "ended_at": closed, "minutes": dwell * 0.6, "event_id": uuid.uuid4(),
-            })
-        buffers[StopProcedure].append({
-            "stop_id": stop_id, "procedure": rnd.choice(list(Procedure)), "started_at": arrived,
-            "completed_at": arrived + timedelta(minutes=dwell / 3), "minutes": dwell / 3,
-        })
+            buffers[StopHold].append(
+                {
+                    "stop_id": stop_id,
+                    "reason": rnd.choice(list(HoldReason)),
+                    "started_at": arrived,
+                    "ended_at": closed,
+                    "minutes": dwell * 0.6,
+                    "event_id": uuid.uuid4(),
+                }
+            )
+        buffers[StopProcedure].append(
+            {
+                "stop_id": stop_id,
+                "procedure": rnd.choice(list(Procedure)),
+                "started_at": arrived,
+                "completed_at": arrived + timedelta(minutes=dwell / 3),
+                "minutes": dwell / 3,
+            }
+        )
         if rnd.random() < 0.5:
             currency = "IQD" if rnd.random() < 0.8 else "USD"
             amount = Decimal(rnd.choice([5000, 10000, 25000])) if currency == "IQD" else Decimal(20)
-            buffers[StopFee].append({
-                "stop_id": stop_id, "amount": amount, "currency": currency,
-                "receipt": rnd.random() < 0.6, "paid_at": arrived, "event_id": uuid.uuid4(),
-            })
+            buffers[StopFee].append(
+                {
+                    "stop_id": stop_id,
+                    "amount": amount,
+                    "currency": currency,
+                    "receipt": rnd.random() < 0.6,
+                    "paid_at": arrived,
+                    "event_id": uuid.uuid4(),
+                }
+            )
         clock = closed
         if turned_back:
             break
     delivered = None if turned_back else clock + timedelta(minutes=rnd.randint(30, 300))
     chapter = rnd.choice(CHAPTERS)
-    buffers[Shipment].append({
-        "id": shipment_id, "tracking_code": f"SYN-{n:010d}", "organization_id": org,
-        "status": ShipmentStatus.turned_back if turned_back else ShipmentStatus.delivered,
-        "origin_province": rnd.choice([Province.erbil, Province.sulaymaniyah, Province.duhok]),
-        "origin_city": "City", "destination_province": rnd.choice(PROVINCES),
-        "destination_city": "City", "truck_plate": "00 A 00000", "driver_name": "Driver",
-        "driver_phone": "+9647000000000", "planned_departure": departed,
-        "distance_km": round(rnd.uniform(150, 700), 1), "distance_estimated": False,
-        "departed_at": departed, "delivered_at": delivered, "last_event_at": clock,
-        "transit_minutes": (delivered - departed).total_seconds() / 60 if delivered else None,
-        "anomalies": [], "created_at": departed, "updated_at": departed,
-    })
-    buffers[CargoLine].append({
-        "id": uuid.uuid4(), "shipment_id": shipment_id, "line_no": 1,
-        "hs_code": chapter + "0000", "hs_chapter": chapter, "description": "Synthetic goods",
-        "quantity": Decimal(20), "unit": "t", "weight_kg": Decimal(20000),
-        "value_usd": Decimal(9000),
-    })
+    buffers[Shipment].append(
+        {
+            "id": shipment_id,
+            "tracking_code": f"SYN-{n:010d}",
+            "organization_id": org,
+            "status": ShipmentStatus.turned_back if turned_back else ShipmentStatus.delivered,
+            "origin_province": rnd.choice([Province.erbil, Province.sulaymaniyah, Province.duhok]),
+            "origin_city": "City",
+            "destination_province": rnd.choice(PROVINCES),
+            "destination_city": "City",
+            "truck_plate": "00 A 00000",
+            "driver_name": "Driver",
+            "driver_phone": "+9647000000000",
+            "planned_departure": departed,
+            "distance_km": round(rnd.uniform(150, 700), 1),
+            "distance_estimated": False,
+            "departed_at": departed,
+            "delivered_at": delivered,
+            "last_event_at": clock,
+            "transit_minutes": (delivered - departed).total_seconds() / 60 if delivered else None,
+            "anomalies": [],
+            "created_at": departed,
+            "updated_at": departed,
+        }
+    )
+    buffers[CargoLine].append(
+        {
+            "id": uuid.uuid4(),
+            "shipment_id": shipment_id,
+            "line_no": 1,
+            "hs_code": chapter + "0000",
+            "hs_chapter": chapter,
+            "description": "Synthetic goods",
+            "quantity": Decimal(20),
+            "unit": "t",
+            "weight_kg": Decimal(20000),
+            "value_usd": Decimal(9000),
+        }
+    )
 
 
 def _flush(engine: Engine, buffers: dict[Any, list[dict[str, Any]]]) -> None:
