@@ -138,3 +138,8 @@ def client(app: FastAPI) -> Iterator[TestClient]:
 @pytest.fixture
 def engine(app: FastAPI) -> Engine:
     return app.state.engine  # type: ignore[no-any-return]
+
+
+def pytest_report_header() -> str:
+    where = make_url(PG_URL).render_as_string(hide_password=True) if PG_URL else "not set"
+    return f"databases under test: {', '.join(BACKENDS)} (TEST_POSTGRES_URL: {where})"
