@@ -117,6 +117,13 @@ def _one_shipment(
             outcome, turned_back = StopOutcome.turned_back, True
         closed = arrived + timedelta(minutes=dwell)
         stop_id = uuid.uuid4()
+        context = {
+            "stop_id": stop_id,
+            "shipment_id": shipment_id,
+            "organization_id": org,
+            "checkpoint_id": cp["id"],
+            "arrived_at": arrived,
+        }
         buffers[Stop].append(
             {
                 "id": stop_id,
@@ -138,7 +145,7 @@ def _one_shipment(
         if held:
             buffers[StopHold].append(
                 {
-                    "stop_id": stop_id,
+                    **context,
                     "reason": rnd.choice(list(HoldReason)),
                     "started_at": arrived,
                     "ended_at": closed,
@@ -148,7 +155,7 @@ def _one_shipment(
             )
         buffers[StopProcedure].append(
             {
-                "stop_id": stop_id,
+                **context,
                 "procedure": rnd.choice(list(Procedure)),
                 "started_at": arrived,
                 "completed_at": arrived + timedelta(minutes=dwell / 3),
@@ -160,7 +167,7 @@ def _one_shipment(
             amount = Decimal(rnd.choice([5000, 10000, 25000])) if currency == "IQD" else Decimal(20)
             buffers[StopFee].append(
                 {
-                    "stop_id": stop_id,
+                    **context,
                     "amount": amount,
                     "currency": currency,
                     "receipt": rnd.random() < 0.6,

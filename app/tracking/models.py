@@ -81,6 +81,10 @@ class Stop(Base):
             "organization_id",
         ),
         Index("ix_stops_shipment", "shipment_id"),
+        Index("ix_stops_checkpoint_organization", "checkpoint_id", "organization_id"),
+        # The live status: stops closed in the last hours, and each checkpoint's latest event.
+        Index("ix_stops_closed", "closed_at"),
+        Index("ix_stops_checkpoint_last_event", "checkpoint_id", "last_event_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
@@ -104,8 +108,19 @@ class Stop(Base):
     anomalies: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
 
 
-class StopHold(Base):
+class _OfAStop:
+    """Copied from the stop this row belongs to, so that reports filter and group holds,
+    procedures and fees without joining a million stops (rewritten with the stop)."""
+
+    shipment_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    organization_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    checkpoint_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    arrived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class StopHold(_OfAStop, Base):
     __tablename__ = "stop_holds"
+    __table_args__ = (Index("ix_stop_holds_report", "checkpoint_id", "reason", "arrived_at"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     stop_id: Mapped[uuid.UUID] = mapped_column(
@@ -118,8 +133,9 @@ class StopHold(Base):
     event_id: Mapped[uuid.UUID] = mapped_column(Uuid)
 
 
-class StopProcedure(Base):
+class StopProcedure(_OfAStop, Base):
     __tablename__ = "stop_procedures"
+    __table_args__ = (Index("ix_stop_procedures_report", "procedure", "minutes"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     stop_id: Mapped[uuid.UUID] = mapped_column(
@@ -131,8 +147,13 @@ class StopProcedure(Base):
     minutes: Mapped[float | None] = mapped_column(Float)
 
 
-class StopFee(Base):
+class StopFee(_OfAStop, Base):
     __tablename__ = "stop_fees"
+    __table_args__ = (
+        Index(
+            "ix_stop_fees_report", "checkpoint_id", "currency", "receipt", "amount", "arrived_at"
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     stop_id: Mapped[uuid.UUID] = mapped_column(

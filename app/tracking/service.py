@@ -253,6 +253,13 @@ def _insert_stops(session: Session, shipment: Shipment, stops: list[timeline.Sto
     stop_rows, holds, procedures, fees = [], [], [], []
     for stop in stops:
         sid = stop_id(shipment.id, stop)
+        context = {
+            "stop_id": sid,
+            "shipment_id": shipment.id,
+            "organization_id": shipment.organization_id,
+            "checkpoint_id": stop.checkpoint_id,
+            "arrived_at": stop.arrived_at,
+        }
         stop_rows.append(
             {
                 "id": sid,
@@ -273,7 +280,7 @@ def _insert_stops(session: Session, shipment: Shipment, stops: list[timeline.Sto
         )
         holds += [
             {
-                "stop_id": sid,
+                **context,
                 "reason": h.reason,
                 "started_at": h.started_at,
                 "ended_at": h.ended_at,
@@ -284,7 +291,7 @@ def _insert_stops(session: Session, shipment: Shipment, stops: list[timeline.Sto
         ]
         procedures += [
             {
-                "stop_id": sid,
+                **context,
                 "procedure": p.procedure,
                 "started_at": p.started_at,
                 "completed_at": p.completed_at,
@@ -294,7 +301,7 @@ def _insert_stops(session: Session, shipment: Shipment, stops: list[timeline.Sto
         ]
         fees += [
             {
-                "stop_id": sid,
+                **context,
                 "amount": f.amount,
                 "currency": f.currency,
                 "receipt": f.receipt,
