@@ -65,35 +65,42 @@ def report_filters(
 
 
 def scoped_stops(principal: Principal, filters: ReportFilters, *columns: Any) -> Select[Any]:
-    """SELECT columns FROM the stops this principal may count, narrowed by the filters.
+    return scoped_rows(principal, filters, Stop, *columns)
 
-    Exporters see their own organisation's stops only; advocates and admins see all (the
+
+def scoped_rows(
+    principal: Principal, filters: ReportFilters, table: Any, *columns: Any
+) -> Select[Any]:
+    """SELECT columns FROM the stops (or their holds, procedures or fees: `table`) that this
+    principal may count, narrowed by the filters.
+
+    Exporters see their own organisation's rows only; advocates and admins see all (the
     advocates' view is anonymised per group afterwards, see privacy.py).
     """
-    stmt = select(*columns).select_from(Stop)
+    stmt = select(*columns).select_from(table)
     if principal.is_exporter:
-        stmt = stmt.where(Stop.organization_id == principal.organization_id)
+        stmt = stmt.where(table.organization_id == principal.organization_id)
     elif principal.kind == "driver" or principal.role is None:
         raise Forbidden("Reports are for advocates, admins and exporters.")
-    return narrow(stmt, filters)
+    return narrow(stmt, filters, table)
 
 
-def narrow(stmt: Select[Any], filters: ReportFilters) -> Select[Any]:
+def narrow(stmt: Select[Any], filters: ReportFilters, table: Any = Stop) -> Select[Any]:
     if filters.from_ is not None:
-        stmt = stmt.where(Stop.arrived_at >= filters.from_)
+        stmt = stmt.where(table.arrived_at >= filters.from_)
     if filters.to is not None:
-        stmt = stmt.where(Stop.arrived_at < filters.to)
+        stmt = stmt.where(table.arrived_at < filters.to)
     if filters.checkpoint_id is not None:
-        stmt = stmt.where(Stop.checkpoint_id == filters.checkpoint_id)
+        stmt = stmt.where(table.checkpoint_id == filters.checkpoint_id)
     if filters.province is not None:
         in_province = select(Checkpoint.id).where(Checkpoint.province == filters.province)
-        stmt = stmt.where(Stop.checkpoint_id.in_(in_province))
+        stmt = stmt.where(table.checkpoint_id.in_(in_province))
     if filters.hs_chapter is not None:
         carrying = select(CargoLine.shipment_id).where(CargoLine.hs_chapter == filters.hs_chapter)
-        stmt = stmt.where(Stop.shipment_id.in_(carrying))
+        stmt = stmt.where(table.shipment_id.in_(carrying))
     if filters.destination_province is not None:
         bound = select(Shipment.id).where(
             Shipment.destination_province == filters.destination_province
         )
-        stmt = stmt.where(Stop.shipment_id.in_(bound))
+        stmt = stmt.where(table.shipment_id.in_(bound))
     return stmt

@@ -24,7 +24,11 @@ def live_status(session: Session, *, principal: Principal, settings: Settings) -
     present: dict[object, tuple[int, int]] = {}
     for checkpoint_id, status, count in session.execute(
         select(Shipment.current_checkpoint_id, Shipment.status, func.count())
-        .where(Shipment.current_checkpoint_id.is_not(None))
+        .where(
+            Shipment.current_checkpoint_id.is_not(None),
+            # A cancelled shipment keeps the checkpoint it was last at; it is no truck there.
+            Shipment.status.in_([ShipmentStatus.at_checkpoint, ShipmentStatus.held]),
+        )
         .group_by(Shipment.current_checkpoint_id, Shipment.status)
     ):
         trucks, held = present.get(checkpoint_id, (0, 0))

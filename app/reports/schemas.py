@@ -80,7 +80,9 @@ class CheckpointRow(DelayFigures):
 class AgencyRow(DelayFigures):
     authority: str
     jurisdiction: str
-    checkpoints: int = Field(description="Its checkpoints that had stops.")
+    checkpoints: int | None = Field(
+        default=None, description="Its checkpoints that had stops (absent when suppressed)."
+    )
 
 
 class CommodityRow(DelayFigures):

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Date, Select, cast, distinct, func, literal_column, select
+from sqlalchemy import Date, Select, case, cast, distinct, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from app.auth.principal import Principal
@@ -123,10 +123,11 @@ def sort_rows(rows: list[CheckpointRow], sort: str) -> list[CheckpointRow]:
     """`-field` sorts worst (largest) first. Suppressed rows and missing figures go last."""
     field = sort.lstrip("-")
     descending = sort.startswith("-")
-    present = [r for r in rows if getattr(r, field) is not None]
-    missing = [r for r in rows if getattr(r, field) is None]
+    # A suppressed row keeps its labels (checkpoint_code), but it still goes last.
+    present = [r for r in rows if not r.suppressed and getattr(r, field) is not None]
+    missing = [r for r in rows if r.suppressed or getattr(r, field) is None]
     present.sort(key=lambda r: (getattr(r, field), r.checkpoint_code), reverse=descending)
-    missing.sort(key=lambda r: r.checkpoint_code)
+    missing.sort(key=lambda r: (r.suppressed, r.checkpoint_code))
     return present + missing
 
 
@@ -142,15 +143,18 @@ def agency_report(scope: Scope) -> Report[AgencyRow]:
     groups = scope.figures(keys, with_checkpoints, normalize)
     count_stmt = with_checkpoints(*keys, func.count(distinct(Stop.checkpoint_id))).group_by(*keys)
     counts = {normalize(tuple(r[:2])): int(r[2]) for r in scope.session.execute(count_stmt)}
-    rows = [
-        AgencyRow(
-            authority=authority,
-            jurisdiction=jurisdiction,
-            checkpoints=counts[(authority, jurisdiction)],
-            **DelayFigures.of(figures, scope.suppressed(figures.organizations)),
+    rows = []
+    for (authority, jurisdiction), figures in groups.items():
+        suppressed = scope.suppressed(figures.organizations)
+        rows.append(
+            AgencyRow(
+                authority=authority,
+                jurisdiction=jurisdiction,
+                # A count like any other: an advocate sees none for a suppressed group.
+                checkpoints=None if suppressed else counts[(authority, jurisdiction)],
+                **DelayFigures.of(figures, suppressed),
+            )
         )
-        for (authority, jurisdiction), figures in groups.items()
-    ]
     rows.sort(key=lambda r: (r.suppressed, -(r.total_delay_hours or 0), r.authority))
     return scope.report("agencies", AgencyRow, rows)
 
@@ -253,6 +257,9 @@ def procedure_report(scope: Scope, *, by_checkpoint: bool) -> Report[ProcedureRo
         return scope.stops(*columns).join(StopProcedure, StopProcedure.stop_id == Stop.id)
 
     width = len(keys)
+    # The share of stop time compares like with like: the procedure minutes of the stops whose
+    # time is known (a stop never released has none) against those stops' time.
+    on_timed_stops = case((Stop.dwell_minutes.is_not(None), StopProcedure.minutes), else_=0.0)
     stmt = (
         with_procedures(
             *keys,
@@ -260,15 +267,22 @@ def procedure_report(scope: Scope, *, by_checkpoint: bool) -> Report[ProcedureRo
             func.count(StopProcedure.minutes),
             func.coalesce(func.sum(StopProcedure.minutes), 0.0),
             func.count(distinct(Stop.organization_id)),
+            func.coalesce(func.sum(on_timed_stops), 0.0),
         )
         .group_by(*keys)
         .order_by(*keys)
     )  # the key order the sorted pass will follow
     totals = {
-        tuple(r[:width]): (int(r[width]), int(r[width + 1]), float(r[width + 2]), int(r[width + 3]))
+        tuple(r[:width]): (
+            int(r[width]),
+            int(r[width + 1]),
+            float(r[width + 2]),
+            int(r[width + 3]),
+            float(r[width + 4]),
+        )
         for r in scope.session.execute(stmt)
     }
-    sizes = [(key, timed) for key, (_, timed, _, _) in totals.items()]
+    sizes = [(key, timed) for key, (_, timed, *_) in totals.items()]
     stats = order_stats.exact(
         scope.session, with_procedures, keys, StopProcedure.minutes, sizes, tail=False
     )
@@ -278,7 +292,7 @@ def procedure_report(scope: Scope, *, by_checkpoint: bool) -> Report[ProcedureRo
         for c in _checkpoints(scope.session, {k[1] for k in totals if len(k) > 1}).values()
     }
     rows = []
-    for key, (stops, _timed, minutes, organizations) in totals.items():
+    for key, (stops, _timed, minutes, organizations, timed_minutes) in totals.items():
         all_stops, all_minutes = context.get(tuple(key[1:]), (0, 0.0))
         row = ProcedureRow(
             procedure=str(key[0]),
@@ -294,7 +308,7 @@ def procedure_report(scope: Scope, *, by_checkpoint: bool) -> Report[ProcedureRo
             row.p50_minutes = found.percentiles[0.5] if found else None
             row.p90_minutes = found.percentiles[0.9] if found else None
             row.total_hours = minutes / 60
-            row.share_of_stop_time = minutes / all_minutes if all_minutes else None
+            row.share_of_stop_time = timed_minutes / all_minutes if all_minutes else None
         rows.append(row)
     rows.sort(key=lambda r: (r.checkpoint_code or "", r.suppressed, -(r.total_hours or 0)))
     return scope.report("procedures", ProcedureRow, rows)

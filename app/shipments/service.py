@@ -6,7 +6,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import exists, or_, select
+from sqlalchemy import exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -349,5 +349,12 @@ def cancel_shipment(
     shipment.status = ShipmentStatus.cancelled
     shipment.cancelled_at = utcnow()
     shipment.cancel_reason = reason
+    # The stops stay (they happened); the truck is just no longer anywhere "now".
+    shipment.current_checkpoint_id = None
+    session.execute(
+        update(Stop)
+        .where(Stop.shipment_id == shipment.id, Stop.is_current)
+        .values(is_current=False)
+    )
     session.commit()
     return shipment

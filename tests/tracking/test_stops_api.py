@@ -206,3 +206,18 @@ def test_shipments_can_be_found_where_they_stopped_and_where_they_are_now(
     assert off_route["id"] in _listed_ids(client, trip, checkpoint_id=trip.a)
     assert _listed_ids(client, trip, current_checkpoint_id=trip.b) == {off_route["id"]}
     assert _listed_ids(client, trip, current_checkpoint_id=trip.a) == set()
+
+
+def test_a_cancelled_shipment_is_no_longer_at_its_checkpoint(
+    client: TestClient, trip: Trip
+) -> None:
+    _post_all(client, trip, [event("arrived", 10, checkpoint_id=trip.a)])
+    assert _listed_ids(client, trip, current_checkpoint_id=trip.a) == {trip.id}
+
+    cancelled = client.post(f"{API}/shipments/{trip.id}/cancel", headers=trip.exporter.headers)
+
+    assert cancelled.status_code == 200
+    assert _listed_ids(client, trip, current_checkpoint_id=trip.a) == set()
+    detail = client.get(f"{API}/shipments/{trip.id}", headers=trip.exporter.headers).json()
+    assert detail["current_stop"] is None
+    assert [stop["checkpoint"]["id"] for stop in detail["stops"]] == [trip.a]  # history kept
