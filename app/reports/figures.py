@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, distinct, false, func
+from sqlalchemy import ColumnElement, Select, case, false, func, select
 from sqlalchemy.orm import Session
 
 from app.reports import order_stats
@@ -71,20 +71,26 @@ class Figures:
         return self.within_standard / self.timed_stops if self.timed_stops else None
 
 
+@dataclass(frozen=True)
+class Grouping:
+    """How a report groups stops — and their holds and fees, which carry the stop's context
+    (shipment, organisation, checkpoint, arrival), so each is read from its own table."""
+
+    source: Callable[[Any], Source]  # table -> (*columns) -> SELECT … FROM table, scoped
+    keys: Callable[[Any], list[ColumnElement[Any]]]  # table -> the group key expressions
+    normalize: Callable[[Key], Key] = lambda key: key
+
+
 def stop_figures(
-    session: Session,
-    source: Source,
-    keys: list[ColumnElement[Any]],
-    *,
-    standard_minutes: int,
-    normalize: Callable[[Key], Key] = lambda key: key,
+    session: Session, grouping: Grouping, *, standard_minutes: int
 ) -> dict[Key, Figures]:
+    source, keys, normalize = grouping.source(Stop), grouping.keys(Stop), grouping.normalize
     figures, raw_keys = _counts(session, source, keys, standard_minutes, normalize)
     order_statistics(session, source, keys, [(raw, figures[normalize(raw)]) for raw in raw_keys])
     width = len(keys)
-    for key, reason, count in _grouped(session, _hold_reasons(source, keys), width, normalize):
+    for key, reason, count in _grouped(session, _hold_reasons(grouping), width, normalize):
         figures[key].hold_reasons.append((str(reason), int(count)))
-    fees = _grouped(session, _fees(source, keys), width, normalize)
+    fees = _grouped(session, _fees(grouping), width, normalize)
     for key, currency, total, unreceipted in fees:
         figures[key].fees.append(Fees(currency, _money(total), _money(unreceipted)))
     for group in figures.values():
@@ -115,7 +121,6 @@ def _counts(
             count_if(Stop.hold_count > 0),
             count_if(Stop.outcome == StopOutcome.turned_back),
             count_if(Stop.dwell_minutes <= standard_minutes),
-            func.count(distinct(Stop.organization_id)),
         )
         .group_by(*keys)
         .order_by(*keys)
@@ -126,7 +131,7 @@ def _counts(
     for row in session.execute(stmt):
         raw_keys.append(tuple(row[:width]))
         key = normalize(raw_keys[-1])
-        stops, completed, timed, total, held, turned, within, orgs = row[width:]
+        stops, completed, timed, total, held, turned, within = row[width:]
         figures[key] = Figures(
             stops=int(stops),
             completed_stops=int(completed),
@@ -135,9 +140,19 @@ def _counts(
             held_stops=int(held),
             turned_back_stops=int(turned),
             within_standard=int(within),
-            organizations=int(orgs),
         )
+    for row in session.execute(_organizations(source, keys)):
+        figures[normalize(tuple(row[:width]))].organizations = int(row[width])
     return figures, raw_keys
+
+
+def _organizations(source: Source, keys: list[ColumnElement[Any]]) -> Select[Any]:
+    """Distinct exporter organisations per group, for the k-anonymity rule. As a grouped
+    DISTINCT rather than count(DISTINCT …), SQLite reads it off the (checkpoint,
+    organisation) index instead of building a temporary B-tree per group."""
+    pairs = source(*keys, Stop.organization_id).distinct().subquery()
+    columns = list(pairs.c)
+    return select(*columns[:-1], func.count()).group_by(*columns[:-1])
 
 
 def order_statistics(
@@ -157,21 +172,19 @@ def order_statistics(
             group.tail_mean_dwell_minutes = found.tail_mean
 
 
-def _hold_reasons(source: Source, keys: list[ColumnElement[Any]]) -> Select[Any]:
-    return (
-        source(*keys, StopHold.reason, func.count())
-        .join(StopHold, StopHold.stop_id == Stop.id)
-        .group_by(*keys, StopHold.reason)
+def _hold_reasons(grouping: Grouping) -> Select[Any]:
+    keys = grouping.keys(StopHold)
+    return grouping.source(StopHold)(*keys, StopHold.reason, func.count()).group_by(
+        *keys, StopHold.reason
     )
 
 
-def _fees(source: Source, keys: list[ColumnElement[Any]]) -> Select[Any]:
+def _fees(grouping: Grouping) -> Select[Any]:
+    keys = grouping.keys(StopFee)
     unreceipted = case((StopFee.receipt == false(), StopFee.amount), else_=0)
-    return (
-        source(*keys, StopFee.currency, func.sum(StopFee.amount), func.sum(unreceipted))
-        .join(StopFee, StopFee.stop_id == Stop.id)
-        .group_by(*keys, StopFee.currency)
-    )
+    return grouping.source(StopFee)(
+        *keys, StopFee.currency, func.sum(StopFee.amount), func.sum(unreceipted)
+    ).group_by(*keys, StopFee.currency)
 
 
 def _grouped(

@@ -15,7 +15,7 @@ from app.config import Settings
 from app.db import utcnow
 from app.reports import figures as fig
 from app.reports import order_stats
-from app.reports.filters import ReportFilters, scoped_stops
+from app.reports.filters import ReportFilters, scoped_rows, scoped_stops
 from app.reports.hs_chapters import chapter_name
 from app.reports.privacy import must_suppress
 from app.reports.schemas import (
@@ -45,21 +45,27 @@ class Scope:
     def stops(self, *columns: Any) -> Select[Any]:
         return scoped_stops(self.principal, self.filters, *columns)
 
+    def rows(self, table: Any) -> fig.Source:
+        """SELECT … FROM `table` (stops, or their holds or fees) within this scope."""
+        return lambda *columns: scoped_rows(self.principal, self.filters, table, *columns)
+
     def suppressed(self, organizations: int) -> bool:
         return must_suppress(self.principal, organizations, self.settings.report_min_exporters)
 
     def figures(
         self,
-        keys: list[Any],
-        source: fig.Source | None = None,
+        keys: Callable[[Any], list[Any]],
+        joined: Callable[[Any, Select[Any]], Select[Any]] = lambda table, stmt: stmt,
         normalize: Callable[[fig.Key], fig.Key] = lambda key: key,
     ) -> dict[fig.Key, fig.Figures]:
+        """The delay figures per group; `joined` adds what the keys need to each table's rows."""
+
+        def source(table: Any) -> fig.Source:
+            return lambda *columns: joined(table, self.rows(table)(*columns))
+
+        grouping = fig.Grouping(source, keys, normalize)
         return fig.stop_figures(
-            self.session,
-            source or self.stops,
-            keys,
-            standard_minutes=self.settings.service_standard_minutes,
-            normalize=normalize,
+            self.session, grouping, standard_minutes=self.settings.service_standard_minutes
         )
 
     def report(self, name: str, row_type: type[Any], items: list[Any]) -> Report[Any]:
@@ -102,7 +108,7 @@ SORTABLE = (
 
 
 def checkpoint_report(scope: Scope, *, sort: str) -> Report[CheckpointRow]:
-    groups = scope.figures([Stop.checkpoint_id])
+    groups = scope.figures(lambda table: [table.checkpoint_id])
     checkpoints = _checkpoints(scope.session, {key[0] for key in groups})
     rows = []
     for (checkpoint_id,), figures in groups.items():
@@ -135,13 +141,15 @@ def sort_rows(rows: list[CheckpointRow], sort: str) -> list[CheckpointRow]:
 
 
 def agency_report(scope: Scope) -> Report[AgencyRow]:
-    def with_checkpoints(*columns: Any) -> Select[Any]:
-        return scope.stops(*columns).join(Checkpoint, Checkpoint.id == Stop.checkpoint_id)
+    def with_checkpoints(table: Any, stmt: Select[Any]) -> Select[Any]:
+        return stmt.join(Checkpoint, Checkpoint.id == table.checkpoint_id)
 
     keys = [Checkpoint.authority, Checkpoint.jurisdiction]
     normalize: Callable[[fig.Key], fig.Key] = lambda key: (str(key[0]), str(key[1]))  # noqa: E731
-    groups = scope.figures(keys, with_checkpoints, normalize)
-    count_stmt = with_checkpoints(*keys, func.count(distinct(Stop.checkpoint_id))).group_by(*keys)
+    groups = scope.figures(lambda table: keys, with_checkpoints, normalize)
+    count_stmt = with_checkpoints(
+        Stop, scope.stops(*keys, func.count(distinct(Stop.checkpoint_id)))
+    ).group_by(*keys)
     counts = {normalize(tuple(r[:2])): int(r[2]) for r in scope.session.execute(count_stmt)}
     rows = []
     for (authority, jurisdiction), figures in groups.items():
@@ -166,10 +174,10 @@ def commodity_report(scope: Scope) -> Report[CommodityRow]:
     # A stop counts once for every chapter its shipment carries.
     chapters = select(CargoLine.shipment_id, CargoLine.hs_chapter).distinct().subquery()
 
-    def with_chapters(*columns: Any) -> Select[Any]:
-        return scope.stops(*columns).join(chapters, chapters.c.shipment_id == Stop.shipment_id)
+    def with_chapters(table: Any, stmt: Select[Any]) -> Select[Any]:
+        return stmt.join(chapters, chapters.c.shipment_id == table.shipment_id)
 
-    groups = scope.figures([chapters.c.hs_chapter], with_chapters)
+    groups = scope.figures(lambda table: [chapters.c.hs_chapter], with_chapters)
     rows = [
         CommodityRow(
             hs_chapter=chapter,
@@ -185,22 +193,23 @@ def commodity_report(scope: Scope) -> Report[CommodityRow]:
 # --- trends ------------------------------------------------------------------------------
 
 
-def period_start(scope: Scope, interval: Interval) -> Any:
+def period_start(scope: Scope, interval: Interval, arrived_at: Any) -> Any:
     """The UTC Monday (week) or first day (month) of each stop's arrival, on either database."""
     if scope.session.get_bind().dialect.name == "sqlite":
         if interval == "week":
-            return func.date(Stop.arrived_at, "weekday 0", "-6 days")
-        return func.strftime("%Y-%m-01", Stop.arrived_at)
-    utc = func.timezone(literal_column("'UTC'"), Stop.arrived_at)
+            return func.date(arrived_at, "weekday 0", "-6 days")
+        return func.strftime("%Y-%m-01", arrived_at)
+    utc = func.timezone(literal_column("'UTC'"), arrived_at)
     return cast(func.date_trunc(interval, utc), Date)
 
 
 def trend_report(scope: Scope, *, interval: Interval, by_checkpoint: bool) -> Report[TrendRow]:
-    period = period_start(scope, interval).label("period_start")
-    keys = [period, Stop.checkpoint_id] if by_checkpoint else [period]
+    def keys(table: Any) -> list[Any]:
+        period = period_start(scope, interval, table.arrived_at).label("period_start")
+        return [period, table.checkpoint_id] if by_checkpoint else [period]
 
-    def arrived(*columns: Any) -> Select[Any]:
-        return scope.stops(*columns).where(Stop.arrived_at.is_not(None))
+    def arrived(table: Any, stmt: Select[Any]) -> Select[Any]:
+        return stmt.where(table.arrived_at.is_not(None))
 
     def normalize(key: fig.Key) -> fig.Key:
         when = key[0] if isinstance(key[0], date) else date.fromisoformat(str(key[0])[:10])
