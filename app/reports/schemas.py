@@ -70,30 +70,46 @@ class DelayFigures(BaseModel):
         }
 
 
-class CheckpointRow(DelayFigures):
+# Each row names its group first, then its figures (the key class comes last in the bases,
+# so its fields come first).
+class _CheckpointKey(BaseModel):
     checkpoint_id: uuid.UUID
     checkpoint_code: str
     checkpoint_name: str
     province: str
 
 
-class AgencyRow(DelayFigures):
+class CheckpointRow(DelayFigures, _CheckpointKey):
+    pass
+
+
+class _AgencyKey(BaseModel):
     authority: str
     jurisdiction: str
+
+
+class AgencyRow(DelayFigures, _AgencyKey):
     checkpoints: int | None = Field(
         default=None, description="Its checkpoints that had stops (absent when suppressed)."
     )
 
 
-class CommodityRow(DelayFigures):
+class _CommodityKey(BaseModel):
     hs_chapter: str
     chapter_name: str
 
 
-class TrendRow(DelayFigures):
+class CommodityRow(DelayFigures, _CommodityKey):
+    pass
+
+
+class _TrendKey(BaseModel):
     period_start: date
     checkpoint_id: uuid.UUID | None = None
     checkpoint_code: str | None = None
+
+
+class TrendRow(DelayFigures, _TrendKey):
     change_p50_dwell_minutes: float | None = Field(
         default=None, description="Against the previous period (null if it had no figures)."
     )
