@@ -14,27 +14,17 @@ from app.checkpoints import service as checkpoints_service
 from tests.conftest import DatabaseUnderTest
 from tests.factories import (
     API,
+    PROBLEM_JSON,
     Actor,
     admin,
+    assert_problem,
     make_checkpoint,
     make_exporter,
     make_user,
     shipment_payload,
 )
 
-PROBLEM_JSON = "application/problem+json"
 MIB = 1024 * 1024
-
-
-def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM_JSON
-    problem: dict[str, Any] = response.json()
-    assert problem["status"] == status
-    for member in ("type", "title", "detail"):
-        assert isinstance(problem[member], str), member
-        assert problem[member], member
-    return problem
 
 
 def assert_validation_problem(response: httpx.Response) -> list[dict[str, Any]]:

@@ -3,21 +3,20 @@
 import hashlib
 from typing import Any
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from tests.factories import API, Actor, admin, make_exporter, make_shipment, make_user
-
-PROBLEM_JSON = "application/problem+json"
-
-
-def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM_JSON
-    return response.json()  # type: ignore[no-any-return]
+from tests.factories import (
+    API,
+    Actor,
+    admin,
+    assert_problem,
+    make_exporter,
+    make_shipment,
+    make_user,
+)
 
 
 def bearer(key: str) -> dict[str, str]:

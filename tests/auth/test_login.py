@@ -1,17 +1,7 @@
-from typing import Any
-
 import httpx
 from fastapi.testclient import TestClient
 
-from tests.factories import ADMIN_EMAIL, ADMIN_PASSWORD, API, admin, login
-
-PROBLEM_JSON = "application/problem+json"
-
-
-def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM_JSON
-    return response.json()  # type: ignore[no-any-return]
+from tests.factories import ADMIN_EMAIL, ADMIN_PASSWORD, API, admin, assert_problem, login
 
 
 def sign_in(client: TestClient, email: str, password: str) -> httpx.Response:

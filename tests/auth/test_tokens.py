@@ -11,15 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.config import Settings
-from tests.factories import API, admin, make_user
-
-PROBLEM_JSON = "application/problem+json"
-
-
-def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM_JSON
-    return response.json()  # type: ignore[no-any-return]
+from tests.factories import API, admin, assert_problem, make_user
 
 
 def claims(settings: Settings, user_id: str, **overrides: Any) -> dict[str, Any]:

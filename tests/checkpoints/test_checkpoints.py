@@ -7,9 +7,16 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.factories import API, Actor, admin, make_checkpoint, make_exporter, make_user
+from tests.factories import (
+    API,
+    Actor,
+    admin,
+    assert_problem,
+    make_checkpoint,
+    make_exporter,
+    make_user,
+)
 
-PROBLEM_JSON = "application/problem+json"
 KIRKUK_SOUTH = {
     "code": " krk-south-01 ",
     "name": "Kirkuk south entrance",
@@ -22,12 +29,6 @@ KIRKUK_SOUTH = {
     "latitude": 35.3862,
     "longitude": 44.3971,
 }
-
-
-def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM_JSON
-    return response.json()  # type: ignore[no-any-return]
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -1,21 +1,11 @@
 """Organisations: admin only; unique names; cursor pagination."""
 
 import uuid
-from typing import Any
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.factories import API, admin, make_exporter, make_org, make_user
-
-PROBLEM_JSON = "application/problem+json"
-
-
-def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM_JSON
-    return response.json()  # type: ignore[no-any-return]
+from tests.factories import API, admin, assert_problem, make_exporter, make_org, make_user
 
 
 def test_admin_creates_an_organisation(client: TestClient) -> None:

@@ -12,15 +12,7 @@ from sqlalchemy import Engine, select, text
 
 from app.organizations.models import User
 from tests.conftest import DatabaseUnderTest
-from tests.factories import API, Actor, admin, make_org, make_user
-
-PROBLEM_JSON = "application/problem+json"
-
-
-def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM_JSON
-    return response.json()  # type: ignore[no-any-return]
+from tests.factories import API, Actor, admin, assert_problem, make_org, make_user
 
 
 def post_user(client: TestClient, by: Actor, **fields: Any) -> httpx.Response:

@@ -11,9 +11,8 @@ import openpyxl
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.factories import API, admin, make_user
+from tests.factories import API, admin, assert_problem, make_user
 from tests.reports.builders import Params, World, resolve
-from tests.tracking.helpers import assert_problem
 
 VARIANTS: list[tuple[str, Params]] = [
     ("checkpoints", {}),

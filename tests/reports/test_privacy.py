@@ -9,7 +9,7 @@ import openpyxl
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.factories import API
+from tests.factories import API, assert_problem
 from tests.reports.builders import (
     MIN_EXPORTERS,
     Params,
@@ -19,7 +19,7 @@ from tests.reports.builders import (
     report,
 )
 from tests.reports.conftest import client_on
-from tests.tracking.helpers import assert_problem, driver_headers
+from tests.tracking.helpers import driver_headers
 
 VARIANTS: list[tuple[str, Params]] = [
     ("checkpoints", {}),

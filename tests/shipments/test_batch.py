@@ -4,37 +4,17 @@ import uuid
 from typing import Any
 
 import httpx
-import pytest
 from fastapi.testclient import TestClient
 
 from tests.factories import (
     API,
     Actor,
-    admin,
+    assert_problem,
     make_checkpoint,
-    make_exporter,
     make_shipment,
     make_user,
     shipment_payload,
 )
-
-PROBLEM_JSON = "application/problem+json"
-
-
-def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM_JSON
-    return response.json()  # type: ignore[no-any-return]
-
-
-@pytest.fixture
-def boss(client: TestClient) -> Actor:
-    return admin(client)
-
-
-@pytest.fixture
-def exporter(client: TestClient, boss: Actor) -> Actor:
-    return make_exporter(client, boss)
 
 
 def post_batch(client: TestClient, by: Actor, items: Any) -> httpx.Response:

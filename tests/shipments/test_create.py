@@ -14,8 +14,9 @@ from tests.factories import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
     API,
+    PROBLEM_JSON,
     Actor,
-    admin,
+    assert_problem,
     login,
     make_checkpoint,
     make_exporter,
@@ -25,25 +26,8 @@ from tests.factories import (
 )
 from tests.live_server import live_server
 
-PROBLEM_JSON = "application/problem+json"
 CODE = "[23456789ABCDEFGHJKMNPQRSTUVWXYZ]{4}"
 TRACKING_CODE = re.compile(rf"^KRD-{CODE}-{CODE}$")
-
-
-def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM_JSON
-    return response.json()  # type: ignore[no-any-return]
-
-
-@pytest.fixture
-def boss(client: TestClient) -> Actor:
-    return admin(client)
-
-
-@pytest.fixture
-def exporter(client: TestClient, boss: Actor) -> Actor:
-    return make_exporter(client, boss)
 
 
 def post(client: TestClient, by: Actor, body: Any) -> httpx.Response:

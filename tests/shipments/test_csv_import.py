@@ -11,9 +11,16 @@ from fastapi.testclient import TestClient
 
 from app.main import create_app
 from tests.conftest import make_settings
-from tests.factories import API, Actor, admin, make_checkpoint, make_exporter, make_user
+from tests.factories import (
+    API,
+    Actor,
+    admin,
+    assert_problem,
+    make_checkpoint,
+    make_exporter,
+    make_user,
+)
 
-PROBLEM_JSON = "application/problem+json"
 COLUMNS = [
     "reference",
     "origin_province",
@@ -32,22 +39,6 @@ COLUMNS = [
     "weight_kg",
     "value_usd",
 ]
-
-
-def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM_JSON
-    return response.json()  # type: ignore[no-any-return]
-
-
-@pytest.fixture
-def boss(client: TestClient) -> Actor:
-    return admin(client)
-
-
-@pytest.fixture
-def exporter(client: TestClient, boss: Actor) -> Actor:
-    return make_exporter(client, boss)
 
 
 def row(reference: str, **overrides: str) -> dict[str, str]:

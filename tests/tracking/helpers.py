@@ -12,9 +12,15 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from app.tracking.models import TrackingEvent
-from tests.factories import API, Actor, admin, make_checkpoint, make_exporter, make_shipment
+from tests.factories import (
+    API,
+    Actor,
+    admin,
+    make_checkpoint,
+    make_exporter,
+    make_shipment,
+)
 
-PROBLEM_JSON = "application/problem+json"
 BAGHDAD = timezone(timedelta(hours=3))
 # A fixed morning in the past, in local time (+03:00), from which every event is timed.
 BASE_TIME = datetime(2026, 11, 20, 6, 0, tzinfo=BAGHDAD)
@@ -71,14 +77,6 @@ DAY_STATUSES = [
     "in_transit",
     "delivered",
 ]
-
-
-def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM_JSON
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status
-    return body
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -11,10 +11,16 @@ from sqlalchemy import text, update
 from sqlalchemy.engine import Engine
 
 from app.tracking.models import DriverToken
-from tests.factories import API, make_exporter, make_shipment, make_user, shipment_payload
+from tests.factories import (
+    API,
+    assert_problem,
+    make_exporter,
+    make_shipment,
+    make_user,
+    shipment_payload,
+)
 from tests.tracking.helpers import (
     Trip,
-    assert_problem,
     bearer,
     event,
     issue_driver_token,

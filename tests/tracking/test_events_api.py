@@ -10,11 +10,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from tests.factories import API, make_exporter, make_user
+from tests.factories import API, assert_problem, make_exporter, make_user
 from tests.tracking.helpers import (
     FEE,
     Trip,
-    assert_problem,
     at,
     driver_day,
     event,

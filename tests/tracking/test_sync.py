@@ -8,10 +8,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
-from tests.factories import API, make_exporter, make_shipment
+from tests.factories import API, assert_problem, make_exporter, make_shipment
 from tests.tracking.helpers import (
     Trip,
-    assert_problem,
     at,
     driver_day,
     event,
