@@ -1,21 +1,28 @@
 """Live checkpoint status for planning a trip: how many trucks are there now, how many are
 held, how long stops took in the last six hours, and how fresh each figure is."""
 
+from collections import defaultdict
 from datetime import timedelta
 
-from sqlalchemy import distinct, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.auth.principal import Principal
 from app.checkpoints.models import Checkpoint
 from app.config import Settings
 from app.db import utcnow
-from app.reports import order_stats
+from app.reports.percentiles import positions
 from app.reports.schemas import LiveCheckpointRow, LiveStatus
 from app.shipments.models import Shipment, ShipmentStatus
 from app.tracking.models import Stop
 
 WINDOW = timedelta(hours=6)
+
+
+def median(values: list[float]) -> float:
+    """The continuous median of sorted values, interpolated as the reports do."""
+    low, high, weight = positions(len(values), 0.5)
+    return values[low] + weight * (values[high] - values[low])
 
 
 def live_status(session: Session, *, principal: Principal, settings: Settings) -> LiveStatus:
@@ -35,26 +42,19 @@ def live_status(session: Session, *, principal: Principal, settings: Settings) -
         held_here = count if status == ShipmentStatus.held else 0
         present[checkpoint_id] = (trucks + count, held + held_here)
 
-    recent = Stop.closed_at >= since
-    sizes = {
-        row[0]: (int(row[1]), int(row[2]))
-        for row in session.execute(
-            select(Stop.checkpoint_id, func.count(), func.count(distinct(Stop.organization_id)))
-            .where(recent, Stop.dwell_minutes.is_not(None))
-            .group_by(Stop.checkpoint_id)
-            .order_by(Stop.checkpoint_id)  # the key order the sorted pass will follow
+    # Six hours of closed stops are few: read them (no GROUP BY, so SQLite walks the closed_at
+    # index rather than the whole table) and take each checkpoint's exact median here.
+    recent: dict[object, list[float]] = defaultdict(list)
+    exporters: dict[object, set[object]] = defaultdict(set)
+    for checkpoint_id, organization_id, dwell in session.execute(
+        select(Stop.checkpoint_id, Stop.organization_id, Stop.dwell_minutes).where(
+            Stop.closed_at >= since, Stop.dwell_minutes.is_not(None)
         )
-    }
-    recent_stops = select(Stop.checkpoint_id).where(recent, Stop.dwell_minutes.is_not(None))
-    medians = order_stats.exact(
-        session,
-        lambda *columns: recent_stops.with_only_columns(*columns),
-        [Stop.checkpoint_id],
-        Stop.dwell_minutes,
-        [((checkpoint_id,), size[0]) for checkpoint_id, size in sizes.items()],
-        quantiles=(0.5,),
-        tail=False,
-    )
+    ):
+        recent[checkpoint_id].append(float(dwell or 0.0))  # never None: filtered above
+        exporters[checkpoint_id].add(organization_id)
+    sizes = {c: (len(dwells), len(exporters[c])) for c, dwells in recent.items()}
+    medians = {c: median(sorted(dwells)) for c, dwells in recent.items()}
     freshness = {
         checkpoint_id: last
         for checkpoint_id, last in session.execute(
@@ -70,7 +70,7 @@ def live_status(session: Session, *, principal: Principal, settings: Settings) -
             and not principal.is_admin
             and (organizations < settings.report_min_exporters)
         )
-        stats = medians.get((checkpoint.id,))
+        middle = medians.get(checkpoint.id)
         trucks, held = present.get(checkpoint.id, (0, 0))
         rows.append(
             LiveCheckpointRow(
@@ -85,9 +85,7 @@ def live_status(session: Session, *, principal: Principal, settings: Settings) -
                 trucks_now=trucks,
                 held_now=held,
                 closed_stops_6h=closed,
-                median_dwell_minutes_6h=(
-                    None if hidden or stats is None else stats.percentiles[0.5]
-                ),
+                median_dwell_minutes_6h=None if hidden else middle,
                 median_suppressed=hidden,
                 last_event_at=freshness.get(checkpoint.id),
             )
