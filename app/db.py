@@ -10,10 +10,11 @@ lock — SQLite answers SQLITE_BUSY at once whatever the timeout — so services
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import DateTime, Engine, Enum, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.engine.url import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -58,6 +59,12 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def str_enum(cls: type[StrEnum], name: str, length: int = 32) -> Enum:
+    """A StrEnum stored as text with a CHECK constraint: the same on SQLite and PostgreSQL, and
+    a new value is a constraint change rather than an ALTER TYPE."""
+    return Enum(cls, native_enum=False, create_constraint=True, length=length, name=name)
 
 
 def utcnow() -> datetime:

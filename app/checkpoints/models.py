@@ -2,10 +2,10 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, Enum, Float, String, Uuid, true
+from sqlalchemy import Boolean, Float, String, Uuid, true
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, UTCDateTime, utcnow
+from app.db import Base, UTCDateTime, str_enum, utcnow
 from app.geography import Province
 
 
@@ -31,10 +31,6 @@ class Jurisdiction(StrEnum):
     joint = "joint"
 
 
-def _enum(cls: type[StrEnum], name: str) -> Enum:
-    return Enum(cls, native_enum=False, create_constraint=True, length=32, name=name)
-
-
 class Checkpoint(Base):
     __tablename__ = "checkpoints"
 
@@ -43,10 +39,10 @@ class Checkpoint(Base):
     name: Mapped[str] = mapped_column(String(200))
     name_ar: Mapped[str | None] = mapped_column(String(200))
     name_ckb: Mapped[str | None] = mapped_column(String(200))
-    province: Mapped[Province] = mapped_column(_enum(Province, "province"), index=True)
-    kind: Mapped[CheckpointKind] = mapped_column(_enum(CheckpointKind, "kind"))
-    authority: Mapped[Authority] = mapped_column(_enum(Authority, "authority"))
-    jurisdiction: Mapped[Jurisdiction] = mapped_column(_enum(Jurisdiction, "jurisdiction"))
+    province: Mapped[Province] = mapped_column(str_enum(Province, "province"), index=True)
+    kind: Mapped[CheckpointKind] = mapped_column(str_enum(CheckpointKind, "kind"))
+    authority: Mapped[Authority] = mapped_column(str_enum(Authority, "authority"))
+    jurisdiction: Mapped[Jurisdiction] = mapped_column(str_enum(Jurisdiction, "jurisdiction"))
     latitude: Mapped[float | None] = mapped_column(Float)
     longitude: Mapped[float | None] = mapped_column(Float)
     active: Mapped[bool] = mapped_column(Boolean, server_default=true(), default=True)

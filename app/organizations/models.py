@@ -2,10 +2,10 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, Enum, ForeignKey, String, Uuid, true
+from sqlalchemy import Boolean, ForeignKey, String, Uuid, true
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, UTCDateTime, utcnow
+from app.db import Base, UTCDateTime, str_enum, utcnow
 
 
 class Role(StrEnum):
@@ -32,9 +32,7 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(320), unique=True)
     full_name: Mapped[str | None] = mapped_column(String(200))
     password_hash: Mapped[str] = mapped_column(String(255))
-    role: Mapped[Role] = mapped_column(
-        Enum(Role, native_enum=False, create_constraint=True, length=16, name="role")
-    )
+    role: Mapped[Role] = mapped_column(str_enum(Role, "role", length=16))
     organization_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("organizations.id", ondelete="RESTRICT"), index=True
     )

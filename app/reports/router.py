@@ -38,16 +38,19 @@ DOCS = {
 }
 
 
-def _scope(session: Any, principal: Principal, filters: ReportFilters, settings: Any) -> Any:
+def report_scope(
+    principal: ReaderDep, session: SessionDep, settings: SettingsDep, filters: FiltersDep
+) -> service.Scope:
+    """Who asks, with which filters: what every report starts from."""
     return service.Scope(session, principal, filters, settings)
+
+
+ScopeDep = Annotated[service.Scope, Depends(report_scope)]
 
 
 @router.get("/reports/checkpoints", response_model=Report[CheckpointRow], responses=DOCS)
 def checkpoints(
-    principal: ReaderDep,
-    session: SessionDep,
-    settings: SettingsDep,
-    filters: FiltersDep,
+    scope: ScopeDep,
     sort: Annotated[
         str,
         Query(
@@ -60,79 +63,58 @@ def checkpoints(
     """One row per checkpoint with stops: how many, how long (p50, p90, mean, the slowest 10%),
     the share cleared within the service standard, holds and why, turn-backs, fees and the
     share paid without receipt. Worst first (most delay hours) unless `sort` says otherwise."""
-    scope = _scope(session, principal, filters, settings)
     return render(service.checkpoint_report(scope, sort=sort), fmt)
 
 
 @router.get("/reports/corridors", response_model=Report[CorridorRow], responses=DOCS)
 def corridor_report(
-    principal: ReaderDep,
-    session: SessionDep,
-    settings: SettingsDep,
-    filters: FiltersDep,
+    scope: ScopeDep,
     fmt: FormatQuery = "json",
 ) -> Any:
     """Origin province → destination province, per trip and per 100 km. `from`/`to` select
     trips by departure; `province`/`checkpoint_id` select trips that stopped there."""
-    scope = _scope(session, principal, filters, settings)
     return render(corridors.corridor_report(scope), fmt)
 
 
 @router.get("/reports/agencies", response_model=Report[AgencyRow], responses=DOCS)
 def agencies(
-    principal: ReaderDep,
-    session: SessionDep,
-    settings: SettingsDep,
-    filters: FiltersDep,
+    scope: ScopeDep,
     fmt: FormatQuery = "json",
 ) -> Any:
     """The checkpoint figures by the authority that runs the checkpoint and its jurisdiction."""
-    scope = _scope(session, principal, filters, settings)
     return render(service.agency_report(scope), fmt)
 
 
 @router.get("/reports/commodities", response_model=Report[CommodityRow], responses=DOCS)
 def commodities(
-    principal: ReaderDep,
-    session: SessionDep,
-    settings: SettingsDep,
-    filters: FiltersDep,
+    scope: ScopeDep,
     fmt: FormatQuery = "json",
 ) -> Any:
     """The delay figures by HS chapter of the goods carried (a stop counts for each chapter
     its shipment carries)."""
-    scope = _scope(session, principal, filters, settings)
     return render(service.commodity_report(scope), fmt)
 
 
 @router.get("/reports/procedures", response_model=Report[ProcedureRow], responses=DOCS)
 def procedures(
-    principal: ReaderDep,
-    session: SessionDep,
-    settings: SettingsDep,
-    filters: FiltersDep,
+    scope: ScopeDep,
     by: ByQuery = "overall",
     fmt: FormatQuery = "json",
 ) -> Any:
     """The WCO Time Release Study view: per procedure, how many stops needed it, its median
     and p90 duration, and its share of all stop time (per checkpoint with `by=checkpoint`)."""
-    scope = _scope(session, principal, filters, settings)
     return render(service.procedure_report(scope, by_checkpoint=by == "checkpoint"), fmt)
 
 
 @router.get("/reports/trends", response_model=Report[TrendRow], responses=DOCS)
 def trends(
-    principal: ReaderDep,
-    session: SessionDep,
-    settings: SettingsDep,
-    filters: FiltersDep,
+    scope: ScopeDep,
     interval: Literal["week", "month"] = "week",
     by: ByQuery = "overall",
     fmt: FormatQuery = "json",
 ) -> Any:
     """Per week (from Monday, UTC) or month: stops, p50/p90 dwell, hold rate, and the change
     against the previous period. Is it getting better?"""
-    scope = _scope(session, principal, filters, settings)
     report = service.trend_report(scope, interval=interval, by_checkpoint=by == "checkpoint")
     return render(report, fmt)
 

@@ -7,7 +7,6 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
-    Enum,
     Float,
     ForeignKey,
     Index,
@@ -20,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.db import Base, UTCDateTime, utcnow
+from app.db import Base, UTCDateTime, str_enum, utcnow
 from app.geography import Province
 
 
@@ -32,10 +31,6 @@ class ShipmentStatus(StrEnum):
     delivered = "delivered"
     turned_back = "turned_back"
     cancelled = "cancelled"
-
-
-def _enum(cls: type[StrEnum], name: str) -> Enum:
-    return Enum(cls, native_enum=False, create_constraint=True, length=32, name=name)
 
 
 class Shipment(Base):
@@ -56,11 +51,13 @@ class Shipment(Base):
     )
     reference: Mapped[str | None] = mapped_column(String(100))
     status: Mapped[ShipmentStatus] = mapped_column(
-        _enum(ShipmentStatus, "status"), default=ShipmentStatus.planned, index=True
+        str_enum(ShipmentStatus, "status"), default=ShipmentStatus.planned, index=True
     )
-    origin_province: Mapped[Province] = mapped_column(_enum(Province, "origin_province"))
+    origin_province: Mapped[Province] = mapped_column(str_enum(Province, "origin_province"))
     origin_city: Mapped[str] = mapped_column(String(100))
-    destination_province: Mapped[Province] = mapped_column(_enum(Province, "destination_province"))
+    destination_province: Mapped[Province] = mapped_column(
+        str_enum(Province, "destination_province")
+    )
     destination_city: Mapped[str] = mapped_column(String(100))
     truck_plate: Mapped[str] = mapped_column(String(32))
     driver_name: Mapped[str] = mapped_column(String(200))

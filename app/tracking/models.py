@@ -1,14 +1,12 @@
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
-    Enum,
     Float,
     ForeignKey,
     Index,
@@ -20,15 +18,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, UTCDateTime
+from app.db import Base, UTCDateTime, str_enum
 from app.tracking.vocabulary import EventType, HoldReason, Procedure, StopOutcome
 
 # SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
 BigId = BigInteger().with_variant(Integer, "sqlite")
-
-
-def _enum(cls: type[StrEnum], name: str) -> Enum:
-    return Enum(cls, native_enum=False, create_constraint=True, length=32, name=name)
 
 
 class TrackingEvent(Base):
@@ -43,14 +37,14 @@ class TrackingEvent(Base):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     shipment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("shipments.id", ondelete="RESTRICT"))
     event_id: Mapped[uuid.UUID] = mapped_column(Uuid)
-    type: Mapped[EventType] = mapped_column(_enum(EventType, "type"))
+    type: Mapped[EventType] = mapped_column(str_enum(EventType, "type"))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     checkpoint_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("checkpoints.id", ondelete="RESTRICT"), index=True
     )
-    procedure: Mapped[Procedure | None] = mapped_column(_enum(Procedure, "procedure"))
-    hold_reason: Mapped[HoldReason | None] = mapped_column(_enum(HoldReason, "hold_reason"))
+    procedure: Mapped[Procedure | None] = mapped_column(str_enum(Procedure, "procedure"))
+    hold_reason: Mapped[HoldReason | None] = mapped_column(str_enum(HoldReason, "hold_reason"))
     fee_amount: Mapped[Decimal | None] = mapped_column(Numeric(16, 2))
     fee_currency: Mapped[str | None] = mapped_column(String(3))
     fee_receipt: Mapped[bool | None] = mapped_column(Boolean)
@@ -99,7 +93,7 @@ class Stop(Base):
     seq: Mapped[int] = mapped_column(Integer)
     arrived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    outcome: Mapped[StopOutcome] = mapped_column(_enum(StopOutcome, "outcome"))
+    outcome: Mapped[StopOutcome] = mapped_column(str_enum(StopOutcome, "outcome"))
     dwell_minutes: Mapped[float | None] = mapped_column(Float)
     hold_count: Mapped[int] = mapped_column(Integer)
     held_minutes: Mapped[float] = mapped_column(Float)
@@ -126,7 +120,7 @@ class StopHold(_OfAStop, Base):
     stop_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("stops.id", ondelete="CASCADE"), index=True
     )
-    reason: Mapped[HoldReason] = mapped_column(_enum(HoldReason, "reason"))
+    reason: Mapped[HoldReason] = mapped_column(str_enum(HoldReason, "reason"))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     minutes: Mapped[float | None] = mapped_column(Float)
@@ -141,7 +135,7 @@ class StopProcedure(_OfAStop, Base):
     stop_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("stops.id", ondelete="CASCADE"), index=True
     )
-    procedure: Mapped[Procedure] = mapped_column(_enum(Procedure, "procedure"))
+    procedure: Mapped[Procedure] = mapped_column(str_enum(Procedure, "procedure"))
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     minutes: Mapped[float | None] = mapped_column(Float)
