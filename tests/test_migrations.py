@@ -7,7 +7,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
 
 from app.cli import alembic_config
 from app.db import Base
@@ -60,3 +60,61 @@ def test_upgrade_downgrade_upgrade_round_trips(empty_db_url: str) -> None:
 def test_migrated_schema_matches_the_models(empty_db_url: str) -> None:
     command.upgrade(alembic_config(empty_db_url), "head")
     assert _drift(empty_db_url) == []
+
+
+def test_migrations_fill_new_columns_of_existing_rows(empty_db_url: str) -> None:
+    """Rows stored before the report migrations get their HS chapter, transit time and stop
+    context filled in: upgrading never leaves old data behind."""
+    config = alembic_config(empty_db_url)
+    command.upgrade(config, TRACKING_REVISION)
+    engine = create_engine(empty_db_url)
+    with engine.begin() as connection:
+        for statement in OLD_ROWS:
+            connection.execute(text(statement))
+    engine.dispose()
+
+    command.upgrade(config, "head")
+
+    engine = create_engine(empty_db_url)
+    with engine.connect() as connection:
+        assert connection.scalar(text("SELECT hs_chapter FROM cargo_lines")) == "72"
+        assert connection.scalar(text("SELECT transit_minutes FROM shipments")) == 150.0
+        for table in ("stop_holds", "stop_procedures", "stop_fees"):
+            row = connection.execute(
+                text(f"SELECT shipment_id, organization_id, checkpoint_id FROM {table}")
+            ).one()
+            assert [str(v).replace("-", "") for v in row] == [SHIPMENT, ORG, CHECKPOINT]
+    engine.dispose()
+
+
+TRACKING_REVISION = "6c09b6e7f173"
+ORG, CHECKPOINT, SHIPMENT, STOP = (f"{i:032x}" for i in (1, 2, 3, 4))
+OLD_ROWS = [
+    f"INSERT INTO organizations (id, name, created_at) "
+    f"VALUES ('{ORG}', 'Old Co', '2026-01-01 00:00:00')",
+    f"INSERT INTO checkpoints (id, code, name, province, kind, authority, jurisdiction, active, "
+    f"created_at, updated_at) VALUES ('{CHECKPOINT}', 'OLD-1', 'Old', 'kirkuk', 'internal', "
+    f"'army', 'federal', true, '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
+    f"INSERT INTO shipments (id, tracking_code, organization_id, status, origin_province, "
+    f"origin_city, destination_province, destination_city, truck_plate, driver_name, "
+    f"driver_phone, planned_departure, distance_estimated, departed_at, delivered_at, "
+    f"created_at, updated_at) VALUES ('{SHIPMENT}', 'KRD-OLD2-OLD3', '{ORG}', 'delivered', "
+    f"'erbil', 'Erbil', 'baghdad', 'Baghdad', 'P', 'D', '+9647000000', "
+    f"'2026-01-01 06:00:00', false, '2026-01-01 06:00:00', '2026-01-01 08:30:00', "
+    f"'2026-01-01 00:00:00', '2026-01-01 00:00:00')",
+    f"INSERT INTO cargo_lines (id, shipment_id, line_no, hs_code, description, quantity, unit, "
+    f"weight_kg, value_usd) VALUES ('{5:032x}', '{SHIPMENT}', 1, '721420', 'Rebar', 1, 't', "
+    f"1000, 700)",
+    f"INSERT INTO stops (id, shipment_id, organization_id, checkpoint_id, seq, arrived_at, "
+    f"closed_at, outcome, dwell_minutes, hold_count, held_minutes, is_current, last_event_at, "
+    f"anomalies) VALUES ('{STOP}', '{SHIPMENT}', '{ORG}', '{CHECKPOINT}', 1, "
+    f"'2026-01-01 07:00:00', '2026-01-01 07:30:00', 'released', 30, 1, 10, false, "
+    f"'2026-01-01 07:30:00', '[]')",
+    f"INSERT INTO stop_holds (stop_id, reason, started_at, ended_at, minutes, event_id) "
+    f"VALUES ('{STOP}', 'security', '2026-01-01 07:10:00', '2026-01-01 07:20:00', 10, "
+    f"'{6:032x}')",
+    f"INSERT INTO stop_procedures (stop_id, procedure, started_at, completed_at, minutes) "
+    f"VALUES ('{STOP}', 'document_check', '2026-01-01 07:00:00', '2026-01-01 07:05:00', 5)",
+    f"INSERT INTO stop_fees (stop_id, amount, currency, receipt, paid_at, event_id) "
+    f"VALUES ('{STOP}', 5000, 'IQD', false, '2026-01-01 07:05:00', '{7:032x}')",
+]
