@@ -2,8 +2,8 @@
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 
+from app.db import database_answers
 from app.errors import problem_response, problem_responses
 
 router = APIRouter(tags=["operations"])
@@ -18,9 +18,6 @@ def healthz() -> dict[str, str]:
 @router.get("/readyz", responses=problem_responses(503))
 def readyz(request: Request) -> JSONResponse:
     """The database answers; 503 (problem+json) when it does not."""
-    try:
-        with request.app.state.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except Exception:  # any failure to reach the database means "not ready"
+    if not database_answers(request.app.state.engine):
         return problem_response(503, "The database is not reachable.", slug="not-ready")
     return JSONResponse({"status": "ready", "database": request.app.state.engine.dialect.name})
