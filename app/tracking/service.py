@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from app.auth.principal import Principal
@@ -19,9 +19,9 @@ from app.checkpoints.models import Checkpoint
 from app.db import begin_write, utcnow
 from app.errors import Conflict, InvalidInput
 from app.shipments.models import Shipment, ShipmentStatus
-from app.tracking import timeline
+from app.tracking import materialize, timeline
 from app.tracking.locking import lock_shipment
-from app.tracking.models import Stop, StopFee, StopHold, StopProcedure, TrackingEvent
+from app.tracking.models import Stop, TrackingEvent
 from app.tracking.schemas import EventIn, SyncResult
 
 MAX_CLOCK_SKEW = timedelta(minutes=5)
@@ -213,22 +213,20 @@ def rebuild(session: Session, shipment: Shipment) -> timeline.Timeline:
     rows = session.scalars(
         select(TrackingEvent).where(TrackingEvent.shipment_id == shipment.id)
     ).all()
-    built = timeline.build([_as_timeline_event(row) for row in rows])
+    built = timeline.build([as_timeline_event(row) for row in rows])
     session.execute(delete(Stop).where(Stop.shipment_id == shipment.id))
-    _insert_stops(session, shipment, built.stops)
-    if shipment.status != ShipmentStatus.cancelled:
-        shipment.status = ShipmentStatus(built.status)
-    shipment.departed_at = built.departed_at
-    shipment.delivered_at = built.delivered_at
-    shipment.last_event_at = built.last_event_at
-    shipment.transit_minutes = timeline.minutes_between(built.departed_at, built.delivered_at)
-    current = built.current_stop
-    shipment.current_checkpoint_id = current.checkpoint_id if current else None
-    shipment.anomalies = [_anomaly_json(a) for a in built.anomalies]
+    stop_rows = materialize.StopRows()
+    materialize.add_stops(stop_rows, shipment.id, shipment.organization_id, built.stops)
+    stop_rows.insert(session)
+    fields = materialize.shipment_fields(built)
+    if shipment.status == ShipmentStatus.cancelled:
+        fields.pop("status")
+    for name, value in fields.items():
+        setattr(shipment, name, value)
     return built
 
 
-def _as_timeline_event(row: TrackingEvent) -> timeline.Event:
+def as_timeline_event(row: TrackingEvent) -> timeline.Event:
     return timeline.Event(
         event_id=row.event_id,
         type=row.type,
@@ -240,81 +238,3 @@ def _as_timeline_event(row: TrackingEvent) -> timeline.Event:
         fee_currency=row.fee_currency,
         fee_receipt=row.fee_receipt,
     )
-
-
-def stop_id(shipment_id: uuid.UUID, stop: timeline.Stop) -> uuid.UUID:
-    # Stable across rebuilds: a stop is named by its shipment and the event that opened it.
-    return uuid.uuid5(shipment_id, str(stop.opened_by))
-
-
-def _insert_stops(session: Session, shipment: Shipment, stops: list[timeline.Stop]) -> None:
-    if not stops:
-        return
-    stop_rows, holds, procedures, fees = [], [], [], []
-    for stop in stops:
-        sid = stop_id(shipment.id, stop)
-        context = {
-            "stop_id": sid,
-            "shipment_id": shipment.id,
-            "organization_id": shipment.organization_id,
-            "checkpoint_id": stop.checkpoint_id,
-            "arrived_at": stop.arrived_at,
-        }
-        stop_rows.append(
-            {
-                "id": sid,
-                "shipment_id": shipment.id,
-                "organization_id": shipment.organization_id,
-                "checkpoint_id": stop.checkpoint_id,
-                "seq": stop.seq,
-                "arrived_at": stop.arrived_at,
-                "closed_at": stop.closed_at,
-                "outcome": stop.outcome,
-                "dwell_minutes": stop.dwell_minutes,
-                "hold_count": len(stop.holds),
-                "held_minutes": stop.held_minutes,
-                "is_current": stop.current,
-                "last_event_at": stop.last_event_at,
-                "anomalies": [_anomaly_json(a) for a in stop.anomalies],
-            }
-        )
-        holds += [
-            {
-                **context,
-                "reason": h.reason,
-                "started_at": h.started_at,
-                "ended_at": h.ended_at,
-                "minutes": h.minutes,
-                "event_id": h.event_id,
-            }
-            for h in stop.holds
-        ]
-        procedures += [
-            {
-                **context,
-                "procedure": p.procedure,
-                "started_at": p.started_at,
-                "completed_at": p.completed_at,
-                "minutes": p.minutes,
-            }
-            for p in stop.procedures
-        ]
-        fees += [
-            {
-                **context,
-                "amount": f.amount,
-                "currency": f.currency,
-                "receipt": f.receipt,
-                "paid_at": f.paid_at,
-                "event_id": f.event_id,
-            }
-            for f in stop.fees
-        ]
-    session.execute(insert(Stop), stop_rows)
-    for model, rows in ((StopHold, holds), (StopProcedure, procedures), (StopFee, fees)):
-        if rows:
-            session.execute(insert(model), rows)
-
-
-def _anomaly_json(anomaly: timeline.Anomaly) -> dict[str, str]:
-    return {"code": anomaly.code, "event_id": str(anomaly.event_id), "detail": anomaly.detail}

@@ -1,0 +1,128 @@
+"""A timeline as database rows: the stops and their holds, procedures and fees, and the
+shipment's derived fields. Used by every write of an event and by the demo generator, so the
+demo holds exactly what the API would have stored for the same events."""
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.orm import Session
+
+from app.shipments.models import ShipmentStatus
+from app.tracking import timeline
+from app.tracking.models import Stop, StopFee, StopHold, StopProcedure
+
+Row = dict[str, Any]
+
+
+@dataclass
+class StopRows:
+    stops: list[Row] = field(default_factory=list)
+    holds: list[Row] = field(default_factory=list)
+    procedures: list[Row] = field(default_factory=list)
+    fees: list[Row] = field(default_factory=list)
+
+    def insert(self, session: Session) -> None:
+        for model, rows in (
+            (Stop, self.stops),
+            (StopHold, self.holds),
+            (StopProcedure, self.procedures),
+            (StopFee, self.fees),
+        ):
+            if rows:
+                session.execute(insert(model), rows)
+
+    def clear(self) -> None:
+        for rows in (self.stops, self.holds, self.procedures, self.fees):
+            rows.clear()
+
+
+def stop_id(shipment_id: uuid.UUID, stop: timeline.Stop) -> uuid.UUID:
+    # Stable across rebuilds: a stop is named by its shipment and the event that opened it.
+    return uuid.uuid5(shipment_id, str(stop.opened_by))
+
+
+def add_stops(
+    rows: StopRows,
+    shipment_id: uuid.UUID,
+    organization_id: uuid.UUID,
+    stops: list[timeline.Stop],
+) -> None:
+    for stop in stops:
+        sid = stop_id(shipment_id, stop)
+        context = {
+            "stop_id": sid,
+            "shipment_id": shipment_id,
+            "organization_id": organization_id,
+            "checkpoint_id": stop.checkpoint_id,
+            "arrived_at": stop.arrived_at,
+        }
+        rows.stops.append(
+            {
+                "id": sid,
+                "shipment_id": shipment_id,
+                "organization_id": organization_id,
+                "checkpoint_id": stop.checkpoint_id,
+                "seq": stop.seq,
+                "arrived_at": stop.arrived_at,
+                "closed_at": stop.closed_at,
+                "outcome": stop.outcome,
+                "dwell_minutes": stop.dwell_minutes,
+                "hold_count": len(stop.holds),
+                "held_minutes": stop.held_minutes,
+                "is_current": stop.current,
+                "last_event_at": stop.last_event_at,
+                "anomalies": [anomaly_json(a) for a in stop.anomalies],
+            }
+        )
+        rows.holds += [
+            {
+                **context,
+                "reason": h.reason,
+                "started_at": h.started_at,
+                "ended_at": h.ended_at,
+                "minutes": h.minutes,
+                "event_id": h.event_id,
+            }
+            for h in stop.holds
+        ]
+        rows.procedures += [
+            {
+                **context,
+                "procedure": p.procedure,
+                "started_at": p.started_at,
+                "completed_at": p.completed_at,
+                "minutes": p.minutes,
+            }
+            for p in stop.procedures
+        ]
+        rows.fees += [
+            {
+                **context,
+                "amount": f.amount,
+                "currency": f.currency,
+                "receipt": f.receipt,
+                "paid_at": f.paid_at,
+                "event_id": f.event_id,
+            }
+            for f in stop.fees
+        ]
+
+
+def shipment_fields(built: timeline.Timeline) -> Row:
+    """What the timeline says about the shipment as a whole (status unless it is cancelled)."""
+    current = built.current_stop
+    return {
+        "status": ShipmentStatus(built.status),
+        "departed_at": built.departed_at,
+        "delivered_at": built.delivered_at,
+        "last_event_at": built.last_event_at,
+        "transit_minutes": timeline.minutes_between(built.departed_at, built.delivered_at),
+        "current_checkpoint_id": current.checkpoint_id if current else None,
+        "anomalies": [anomaly_json(a) for a in built.anomalies],
+    }
+
+
+def anomaly_json(anomaly: timeline.Anomaly) -> dict[str, str]:
+    return {"code": anomaly.code, "event_id": str(anomaly.event_id), "detail": anomaly.detail}
