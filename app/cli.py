@@ -1,4 +1,4 @@
-"""The `clearance` command: serve, migrate, create-admin."""
+"""The `clearance` command: serve, migrate, create-admin, seed-demo."""
 
 import argparse
 import getpass
@@ -71,6 +71,37 @@ def _create_admin(args: argparse.Namespace) -> None:
     print(f"admin {created.email} created")
 
 
+def _seed_demo(args: argparse.Namespace) -> None:
+    import time
+
+    from app.auth.passwords import Passwords
+    from app.db import create_db_engine, make_session_factory
+    from app.demo import generator
+
+    settings = get_settings()
+    migrate(settings)
+    engine = create_db_engine(settings)
+    try:
+        with make_session_factory(engine)() as session:
+            if not generator.is_empty(session):
+                if args.if_empty:
+                    print("the database already has shipments; demo data not loaded")
+                    return
+                raise SystemExit("the database already has shipments: use a fresh DATABASE_URL")
+            started = time.perf_counter()
+            written = generator.seed(
+                session, passwords=Passwords(settings), shipments=args.shipments, seed=args.seed
+            )
+    finally:
+        engine.dispose()
+    counts = ", ".join(f"{n:,} {what}" for what, n in written.items())
+    print(f"demo data loaded in {time.perf_counter() - started:.1f} s: {counts}")
+    print(
+        f"sign in as exporter1@demo.example … exporter12@demo.example or "
+        f"{generator.ADVOCATE_EMAIL}, password {generator.DEMO_PASSWORD!r}"
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="clearance", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -89,6 +120,12 @@ def main(argv: list[str] | None = None) -> None:
     admin.add_argument("--email", required=True)
     admin.add_argument("--password", help="else $ADMIN_PASSWORD, else asked for")
     admin.set_defaults(func=_create_admin)
+
+    demo = sub.add_parser("seed-demo", help="load synthetic demo data into an empty database")
+    demo.add_argument("--shipments", type=int, default=3000)
+    demo.add_argument("--seed", type=int, default=7, help="the same seed gives the same data")
+    demo.add_argument("--if-empty", action="store_true", help="do nothing if data exists")
+    demo.set_defaults(func=_seed_demo)
 
     args = parser.parse_args(argv)
     try:

@@ -192,17 +192,35 @@ def _invalid(field: str, msg: str) -> InvalidInput:
 def content_hash(data: EventIn) -> str:
     """The event's meaning, independent of formatting: `+03:00` and `Z` for the same instant,
     25000 and 25000.00 for the same amount, hash alike."""
+    fee = (data.fee.amount, data.fee.currency, data.fee.receipt) if data.fee else None
+    location = (data.location.lat, data.location.lon) if data.location else None
+    event = timeline.Event(
+        data.event_id,
+        data.type,
+        data.occurred_at,
+        data.checkpoint_id,
+        data.procedure,
+        data.hold_reason,
+        *(fee or (None, None, None)),
+    )
+    return event_hash(event, note=data.note, location=location)
+
+
+def event_hash(
+    event: timeline.Event, *, note: str | None, location: tuple[float, float] | None
+) -> str:
+    fee = None
+    if event.fee_amount is not None:
+        fee = [str(event.fee_amount.quantize(CENT)), event.fee_currency, event.fee_receipt]
     canonical = {
-        "type": data.type.value,
-        "occurred_at": data.occurred_at.astimezone(UTC).isoformat(),
-        "checkpoint_id": str(data.checkpoint_id) if data.checkpoint_id else None,
-        "procedure": data.procedure,
-        "hold_reason": data.hold_reason,
-        "fee": None
-        if data.fee is None
-        else [str(data.fee.amount.quantize(CENT)), data.fee.currency, data.fee.receipt],
-        "note": data.note,
-        "location": None if data.location is None else [data.location.lat, data.location.lon],
+        "type": str(event.type),
+        "occurred_at": event.occurred_at.astimezone(UTC).isoformat(),
+        "checkpoint_id": str(event.checkpoint_id) if event.checkpoint_id else None,
+        "procedure": event.procedure,
+        "hold_reason": event.hold_reason,
+        "fee": fee,
+        "note": note,
+        "location": list(location) if location else None,
     }
     encoded = json.dumps(canonical, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(encoded).hexdigest()

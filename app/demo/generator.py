@@ -1,0 +1,479 @@
+"""`clearance seed-demo`: a deterministic, plausible, clearly synthetic world.
+
+Exporters in Erbil, Sulaymaniyah, Duhok and Halabja ship cement, steel, dairy, food and
+building materials to the other provinces. Each trip is a list of events, as a driver would
+log them; `timeline.build` turns them into stops exactly as the API does, and everything is
+written with bulk inserts. Checkpoints have their own heavy-tailed (log-normal) dwell times,
+hold habits and receipt habits; some get better over the period and some worse; trucks move
+by day, fewer on Fridays, and the mornings are slowest.
+"""
+
+import math
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+
+from app.auth.passwords import Passwords
+from app.checkpoints.models import Authority, Checkpoint, CheckpointKind, Jurisdiction
+from app.db import utcnow
+from app.demo.places import DESTINATION_WEIGHTS, KRG, NAMES, PATHS
+from app.geography import PROVINCE_CAPITALS, Province, estimate_road_km
+from app.organizations.models import Organization, Role, User
+from app.shipments.models import CargoLine, RoutePoint, Shipment
+from app.shipments.tracking_codes import ALPHABET
+from app.tracking import materialize, timeline
+from app.tracking.models import TrackingEvent
+from app.tracking.service import event_hash
+from app.tracking.vocabulary import EventType
+
+DEMO_PASSWORD = "demo-password"
+ADVOCATE_EMAIL = "advocate@demo.example"
+DAYS = 180
+FLUSH_EVERY = 1_000
+
+
+@dataclass(frozen=True)
+class Goods:
+    chapter: str
+    hs_code: str
+    description: str
+    unit: str
+    delay: float  # multiplies the checkpoint's dwell
+    hold: float  # multiplies the checkpoint's hold probability
+    reasons: tuple[str, ...]
+    procedures: tuple[str, ...]
+
+
+GOODS = [
+    Goods(
+        "25",
+        "252329",
+        "Portland cement, 50 kg bags",
+        "bag",
+        1.0,
+        1.0,
+        ("missing_document", "security", "fee_dispute"),
+        ("physical_inspection",),
+    ),
+    Goods(
+        "72",
+        "721420",
+        "Reinforcing steel bars",
+        "t",
+        1.8,
+        2.2,
+        ("permit_required", "classification_dispute", "missing_document"),
+        ("permit_verification", "physical_inspection"),
+    ),
+    Goods(
+        "04",
+        "040120",
+        "Milk and yoghurt, chilled",
+        "pallet",
+        1.4,
+        1.6,
+        ("quality_test_pending", "missing_document"),
+        ("quality_testing",),
+    ),
+    Goods(
+        "19",
+        "190590",
+        "Bread and pastries",
+        "pallet",
+        1.2,
+        1.1,
+        ("quality_test_pending", "missing_document"),
+        ("quality_testing",),
+    ),
+    Goods(
+        "68",
+        "681011",
+        "Concrete blocks",
+        "t",
+        1.1,
+        1.0,
+        ("missing_document", "security"),
+        ("physical_inspection",),
+    ),
+    Goods(
+        "69",
+        "690721",
+        "Ceramic tiles",
+        "box",
+        1.1,
+        1.2,
+        ("classification_dispute", "missing_document"),
+        ("xray_scan",),
+    ),
+]
+GOODS_WEIGHTS = [30, 22, 16, 12, 12, 8]
+
+
+@dataclass
+class _Checkpoint:
+    id: uuid.UUID
+    province: Province
+    median: float
+    sigma: float
+    hold_rate: float
+    receipt_rate: float
+    drift: float  # the dwell factor at the end of the period; 1.0 at its start
+    position: tuple[float, float]
+
+
+def seed(
+    session: Session,
+    *,
+    passwords: Passwords,
+    shipments: int,
+    seed: int,
+    now: datetime | None = None,
+) -> dict[str, int]:
+    """Fill an empty database with trips over the DAYS before `now`; the same seed and `now`
+    give the same data. Returns how many of each thing were written."""
+    rnd = random.Random(seed)
+    checkpoints = _checkpoints(session, rnd)
+    organizations = _organizations(session, rnd, passwords)
+    end = (now or utcnow()).replace(second=0, microsecond=0)
+    start = end - timedelta(days=DAYS)
+    buffers = _Buffers()
+    for n in range(shipments):
+        org, home = rnd.choice(organizations)
+        _trip(rnd, n, org, home, checkpoints, start, end, buffers)
+        if (n + 1) % FLUSH_EVERY == 0:
+            buffers.flush(session)
+    buffers.flush(session)
+    session.commit()
+    return {
+        "checkpoints": sum(len(group) for group in checkpoints.values()),
+        "organizations": len(organizations),
+        "shipments": shipments,
+        **buffers.written,
+    }
+
+
+def is_empty(session: Session) -> bool:
+    return not session.scalar(select(func.count()).select_from(Shipment))
+
+
+def _checkpoints(session: Session, rnd: random.Random) -> dict[Province, list[_Checkpoint]]:
+    by_province: dict[Province, list[_Checkpoint]] = {}
+    rows = []
+    for province, (english, arabic, kurdish) in NAMES.items():
+        krg = province in KRG
+        for number in (1, 2):
+            lat, lon = PROVINCE_CAPITALS[province]
+            position = (
+                round(lat + rnd.uniform(-0.35, 0.35), 4),
+                round(lon + rnd.uniform(-0.35, 0.35), 4),
+            )
+            checkpoint = _Checkpoint(
+                id=uuid.UUID(int=rnd.getrandbits(128), version=4),
+                province=province,
+                median=math.exp(rnd.gauss(math.log(22 if krg else 38), 0.55)),
+                sigma=rnd.uniform(0.45, 1.05),
+                hold_rate=rnd.uniform(0.03, 0.12) if krg else rnd.uniform(0.06, 0.30),
+                receipt_rate=rnd.uniform(0.55, 0.95),
+                drift=rnd.choice([0.7, 0.85, 1.0, 1.0, 1.0, 1.2, 1.4]),
+                position=position,
+            )
+            by_province.setdefault(province, []).append(checkpoint)
+            kind = CheckpointKind.internal if krg else CheckpointKind.province_entry
+            rows.append(
+                {
+                    "id": checkpoint.id,
+                    "code": f"DEMO-{english.upper().replace(' ', '')[:6]}-{number}",
+                    "name": f"{english} {'exit' if krg else 'entry'} {number} (synthetic)",
+                    "name_ar": f"سيطرة {arabic} {number} (بيانات تجريبية)",
+                    "name_ckb": f"بازگەی {kurdish} {number} (نموونەیی)",
+                    "province": province,
+                    "kind": kind,
+                    "authority": rnd.choice([Authority.security, Authority.police, Authority.joint])
+                    if krg
+                    else rnd.choice(
+                        [Authority.army, Authority.police, Authority.customs, Authority.joint]
+                    ),
+                    "jurisdiction": Jurisdiction.krg
+                    if krg
+                    else rnd.choice(
+                        [Jurisdiction.federal, Jurisdiction.federal, Jurisdiction.joint]
+                    ),
+                    "latitude": position[0],
+                    "longitude": position[1],
+                    "active": True,
+                    "created_at": utcnow(),
+                    "updated_at": utcnow(),
+                }
+            )
+    session.execute(insert(Checkpoint), rows)
+    return by_province
+
+
+def _organizations(
+    session: Session, rnd: random.Random, passwords: Passwords
+) -> list[tuple[uuid.UUID, Province]]:
+    trades = ["Cement", "Steel", "Dairy", "Foods", "Building Materials", "Ceramics"]
+    organizations: list[dict[str, Any]] = []
+    users: list[dict[str, Any]] = []
+    for number in range(12):
+        home = KRG[number % len(KRG)]
+        org_id = uuid.UUID(int=rnd.getrandbits(128), version=4)
+        name = f"Demo {trades[number % len(trades)]} Co. {number + 1} ({NAMES[home][0]})"
+        organizations.append({"id": org_id, "name": name, "province": home, "created_at": utcnow()})
+        users.append(
+            {
+                "id": uuid.UUID(int=rnd.getrandbits(128), version=4),
+                "email": f"exporter{number + 1}@demo.example",
+                "full_name": f"Shipping desk, {name}",
+                "password_hash": passwords.hash(DEMO_PASSWORD),
+                "role": Role.exporter,
+                "organization_id": org_id,
+                "is_active": True,
+                "created_at": utcnow(),
+            }
+        )
+    users.append(
+        {
+            "id": uuid.UUID(int=rnd.getrandbits(128), version=4),
+            "email": ADVOCATE_EMAIL,
+            "full_name": "Union analyst (demo)",
+            "password_hash": passwords.hash(DEMO_PASSWORD),
+            "role": Role.advocate,
+            "organization_id": None,
+            "is_active": True,
+            "created_at": utcnow(),
+        }
+    )
+    session.execute(insert(Organization), organizations)
+    session.execute(insert(User), users)
+    return [(o["id"], o["province"]) for o in organizations]
+
+
+class _Buffers:
+    def __init__(self) -> None:
+        self.shipments: list[dict[str, Any]] = []
+        self.cargo: list[dict[str, Any]] = []
+        self.route: list[dict[str, Any]] = []
+        self.events: list[dict[str, Any]] = []
+        self.stops = materialize.StopRows()
+        self.written = {"events": 0, "stops": 0}
+
+    def flush(self, session: Session) -> None:
+        for model, rows in (
+            (Shipment, self.shipments),
+            (CargoLine, self.cargo),
+            (RoutePoint, self.route),
+            (TrackingEvent, self.events),
+        ):
+            if rows:
+                session.execute(insert(model), rows)
+        self.written["events"] += len(self.events)
+        self.written["stops"] += len(self.stops.stops)
+        self.stops.insert(session)
+        for rows in (self.shipments, self.cargo, self.route, self.events):
+            rows.clear()
+        self.stops.clear()
+
+
+def _trip(
+    rnd: random.Random,
+    n: int,
+    org: uuid.UUID,
+    home: Province,
+    checkpoints: dict[Province, list[_Checkpoint]],
+    start: datetime,
+    end: datetime,
+    out: _Buffers,
+) -> None:
+    goods = rnd.choices(GOODS, GOODS_WEIGHTS)[0]
+    destination = rnd.choices(list(DESTINATION_WEIGHTS), list(DESTINATION_WEIGHTS.values()))[0]
+    route = [rnd.choice(checkpoints[home])] + [
+        rnd.choice(checkpoints[p]) for p in PATHS[destination]
+    ]
+    departed = _departure(rnd, start, end)
+    progress = (departed - start) / (end - start)  # 0 at the start of the period, 1 at its end
+    shipment_id = uuid.UUID(int=rnd.getrandbits(128), version=4)
+    log = _Log(rnd, end)
+    log.add(EventType.departed, departed)
+    clock = departed
+    outcome = "delivered"
+    for checkpoint in route:
+        clock += timedelta(minutes=rnd.uniform(35, 140))
+        clock, outcome = _stop(rnd, log, checkpoint, goods, clock, progress)
+        if outcome == "turned_back":
+            break
+    if outcome != "turned_back":
+        log.add(EventType.delivered, clock + timedelta(minutes=rnd.uniform(45, 240)))
+    built = timeline.build(log.events)
+    positions = [
+        PROVINCE_CAPITALS[home],
+        *(c.position for c in route),
+        PROVINCE_CAPITALS[destination],
+    ]
+    out.shipments.append(
+        {
+            "id": shipment_id,
+            "tracking_code": "KRD-"
+            + "".join(rnd.choice(ALPHABET) for _ in range(4))
+            + "-"
+            + "".join(rnd.choice(ALPHABET) for _ in range(4)),
+            "organization_id": org,
+            "reference": f"DEMO-{n:06d}",
+            "origin_province": home,
+            "origin_city": NAMES[home][0],
+            "destination_province": destination,
+            "destination_city": NAMES[destination][0],
+            "truck_plate": f"{rnd.randint(10, 99)} {rnd.choice('ABC')} {rnd.randint(10000, 99999)}",
+            "driver_name": "Demo driver",
+            "driver_phone": f"+96475{rnd.randint(10000000, 99999999)}",
+            "planned_departure": departed,
+            "distance_km": estimate_road_km(positions),
+            "distance_estimated": True,
+            "created_at": departed - timedelta(hours=rnd.uniform(2, 48)),
+            "updated_at": departed,
+            **materialize.shipment_fields(built),
+        }
+    )
+    quantity = Decimal(rnd.randint(10, 40))
+    out.cargo.append(
+        {
+            "id": uuid.UUID(int=rnd.getrandbits(128), version=4),
+            "shipment_id": shipment_id,
+            "line_no": 1,
+            "hs_code": goods.hs_code,
+            "hs_chapter": goods.chapter,
+            "description": goods.description,
+            "quantity": quantity,
+            "unit": goods.unit,
+            "weight_kg": quantity * 1000,
+            "value_usd": quantity * rnd.randint(90, 700),
+        }
+    )
+    out.route += [
+        {
+            "id": uuid.UUID(int=rnd.getrandbits(128), version=4),
+            "shipment_id": shipment_id,
+            "position": i,
+            "checkpoint_id": c.id,
+        }
+        for i, c in enumerate(route)
+    ]
+    out.events += [log.row(event, shipment_id) for event in log.events]
+    materialize.add_stops(out.stops, shipment_id, org, built.stops)
+
+
+def _departure(rnd: random.Random, start: datetime, end: datetime) -> datetime:
+    """Mostly between 05:00 and 15:00 local (UTC+3), fewer on Fridays."""
+    while True:
+        day = start + timedelta(days=rnd.randrange((end - start).days))
+        if day.weekday() == 4 and rnd.random() < 0.6:
+            continue
+        local_hour = rnd.triangular(4.5, 16, 7)
+        return day.replace(hour=0, minute=0) + timedelta(hours=local_hour - 3)
+
+
+def _stop(
+    rnd: random.Random,
+    log: "_Log",
+    checkpoint: _Checkpoint,
+    goods: Goods,
+    arrived: datetime,
+    progress: float,
+) -> tuple[datetime, str]:
+    local_hour = (arrived.hour + 3) % 24
+    rush = 1.35 if 8 <= local_hour < 12 else 1.0
+    drift = 1.0 + (checkpoint.drift - 1.0) * progress
+    dwell = rnd.lognormvariate(math.log(checkpoint.median), checkpoint.sigma)
+    dwell *= goods.delay * rush * drift
+    log.add(EventType.arrived, arrived, checkpoint_id=checkpoint.id)
+    clock = arrived + timedelta(minutes=rnd.uniform(1, 8))
+    for procedure in ("document_check", *goods.procedures):
+        if procedure != "document_check" and rnd.random() > 0.45:
+            continue
+        took = max(2.0, rnd.lognormvariate(math.log(dwell / 5 + 3), 0.5))
+        log.add(EventType.procedure_started, clock, procedure=procedure)
+        clock += timedelta(minutes=took)
+        log.add(EventType.procedure_completed, clock, procedure=procedure)
+    if rnd.random() < 0.45:
+        iqd = rnd.random() < 0.85
+        amount = Decimal(
+            rnd.choice([5000, 10000, 15000, 25000, 50000]) if iqd else rnd.choice([10, 20, 50, 100])
+        )
+        log.add(
+            EventType.fee_paid,
+            clock,
+            fee=(amount, "IQD" if iqd else "USD", rnd.random() < checkpoint.receipt_rate),
+        )
+    outcome = "released"
+    if rnd.random() < checkpoint.hold_rate * goods.hold:
+        reason = rnd.choice(goods.reasons)
+        log.add(EventType.held, clock, hold_reason=reason)
+        clock += timedelta(minutes=rnd.lognormvariate(math.log(dwell * 1.5 + 20), 0.8))
+        if rnd.random() < 0.08:
+            outcome = "turned_back"
+    closed = max(clock + timedelta(minutes=1), arrived + timedelta(minutes=dwell))
+    log.add(EventType.turned_back if outcome == "turned_back" else EventType.released, closed)
+    return closed, outcome
+
+
+class _Log:
+    """A trip's events, as a phone logs them; nothing after `now` (trips still on the road)."""
+
+    def __init__(self, rnd: random.Random, now: datetime) -> None:
+        self.rnd, self.now = rnd, now
+        self.events: list[timeline.Event] = []
+        self.fees: dict[uuid.UUID, tuple[Decimal, str, bool]] = {}
+
+    def add(
+        self,
+        kind: EventType,
+        when: datetime,
+        *,
+        checkpoint_id: uuid.UUID | None = None,
+        procedure: str | None = None,
+        hold_reason: str | None = None,
+        fee: tuple[Decimal, str, bool] | None = None,
+    ) -> None:
+        if when > self.now:
+            return
+        event_id = uuid.UUID(int=self.rnd.getrandbits(128), version=4)
+        self.events.append(
+            timeline.Event(
+                event_id=event_id,
+                type=kind,
+                occurred_at=when.replace(microsecond=0),
+                checkpoint_id=checkpoint_id,
+                procedure=procedure,
+                hold_reason=hold_reason,
+                fee_amount=fee[0] if fee else None,
+                fee_currency=fee[1] if fee else None,
+                fee_receipt=fee[2] if fee else None,
+            )
+        )
+
+    def row(self, event: timeline.Event, shipment_id: uuid.UUID) -> dict[str, Any]:
+        return {
+            "id": uuid.UUID(int=self.rnd.getrandbits(128), version=4),
+            "shipment_id": shipment_id,
+            "event_id": event.event_id,
+            "type": event.type,
+            "occurred_at": event.occurred_at,
+            "received_at": event.occurred_at + timedelta(seconds=self.rnd.randint(1, 900)),
+            "checkpoint_id": event.checkpoint_id,
+            "procedure": event.procedure,
+            "hold_reason": event.hold_reason,
+            "fee_amount": event.fee_amount,
+            "fee_currency": event.fee_currency,
+            "fee_receipt": event.fee_receipt,
+            "note": None,
+            "latitude": None,
+            "longitude": None,
+            "source": "driver",
+            "content_hash": event_hash(event, note=None, location=None),
+        }

@@ -1,0 +1,145 @@
+"""The demo data: deterministic, and exactly what the API would have stored for its events."""
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.demo import generator
+from app.main import create_app
+from app.shipments.models import Shipment
+from app.tracking import service
+from app.tracking.models import Stop, TrackingEvent
+from tests.conftest import make_settings, migrate
+
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+
+
+def _seed(app: FastAPI, shipments: int, seed: int = 3) -> dict[str, int]:
+    with app.state.session_factory() as session:
+        return generator.seed(
+            session, passwords=app.state.passwords, shipments=shipments, seed=seed, now=NOW
+        )
+
+
+def _stops(session: Session, shipment_id: object) -> list[tuple[object, ...]]:
+    rows = session.execute(
+        select(
+            Stop.seq,
+            Stop.checkpoint_id,
+            Stop.arrived_at,
+            Stop.closed_at,
+            Stop.outcome,
+            Stop.dwell_minutes,
+            Stop.hold_count,
+            Stop.held_minutes,
+            Stop.is_current,
+        )
+        .where(Stop.shipment_id == shipment_id)
+        .order_by(Stop.seq)
+    )
+    return [tuple(row) for row in rows]
+
+
+def test_demo_stops_are_what_the_events_give_through_the_api_path(
+    app: FastAPI, client: TestClient
+) -> None:
+    written = _seed(app, shipments=40)
+
+    assert written["shipments"] == 40
+    assert written["checkpoints"] == 38
+    with app.state.session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(TrackingEvent)) == written["events"]
+        for shipment in session.scalars(select(Shipment).order_by(Shipment.reference)):
+            stored = _stops(session, shipment.id)
+            status = shipment.status
+            service.rebuild(session, shipment)  # what every event write through the API does
+            session.flush()
+            assert _stops(session, shipment.id) == stored, shipment.reference
+            assert shipment.status == status
+        session.rollback()
+
+
+def test_the_same_seed_gives_the_same_world(
+    app: FastAPI, client: TestClient, tmp_path: Path
+) -> None:
+    scratch_url = f"sqlite:///{tmp_path / 'second.db'}"
+    migrate(scratch_url)
+    second = create_app(make_settings(scratch_url))
+    worlds = []
+    for world in (app, second):
+        _seed(world, shipments=25, seed=11)
+        with world.state.session_factory() as session:
+            worlds.append(_fingerprint(session))
+    second.state.engine.dispose()
+
+    assert worlds[0] == worlds[1]
+    assert len(worlds[0][0]) == 25
+
+
+def _fingerprint(session: Session) -> tuple[list[tuple[object, ...]], list[float | None]]:
+    shipments = session.execute(
+        select(
+            Shipment.reference,
+            Shipment.status,
+            Shipment.destination_province,
+            Shipment.transit_minutes,
+            Shipment.tracking_code,
+        ).order_by(Shipment.reference)
+    ).all()
+    dwell = session.scalars(
+        select(Stop.dwell_minutes).order_by(Stop.arrived_at, Stop.dwell_minutes)
+    ).all()
+    return [tuple(row) for row in shipments], list(dwell)
+
+
+def test_an_advocate_sees_figures_across_the_demo_exporters(
+    app: FastAPI, client: TestClient
+) -> None:
+    _seed(app, shipments=300)
+    token = client.post(
+        "/api/v1/auth/token",
+        data={"username": generator.ADVOCATE_EMAIL, "password": generator.DEMO_PASSWORD},
+    ).json()["access_token"]
+    report = client.get(
+        "/api/v1/reports/checkpoints", headers={"Authorization": f"Bearer {token}"}
+    ).json()
+    shown = [row for row in report["items"] if not row["suppressed"]]
+    assert len(shown) >= 10
+    assert all(row["p90_dwell_minutes"] >= row["p50_dwell_minutes"] for row in shown)
+    steel, cement = (
+        next(
+            r
+            for r in client.get(
+                "/api/v1/reports/commodities", headers={"Authorization": f"Bearer {token}"}
+            ).json()["items"]
+            if r["hs_chapter"] == chapter
+        )
+        for chapter in ("72", "25")
+    )
+    assert steel["p50_dwell_minutes"] > cement["p50_dwell_minutes"]  # the story the demo tells
+
+
+def test_seed_demo_command_fills_an_empty_database_once(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}",
+        "ARGON2_TIME_COST": "1",
+        "ARGON2_MEMORY_KIB": "1024",
+    }
+    command = [sys.executable, "-m", "app.cli", "seed-demo", "--shipments", "20"]
+    root = Path(__file__).resolve().parents[2]
+    first = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=120)
+    assert first.returncode == 0, first.stderr
+    assert "20 shipments" in first.stdout
+    again = subprocess.run(
+        [*command, "--if-empty"], cwd=root, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert again.returncode == 0, again.stderr
+    assert "already has shipments" in again.stdout
