@@ -272,7 +272,7 @@ class _Buffers:
             (TrackingEvent, self.events),
         ):
             if rows:
-                session.execute(insert(model), rows)
+                session.execute(insert(model.metadata.tables[model.__tablename__]), rows)
         self.written["events"] += len(self.events)
         self.written["stops"] += len(self.stops.stops)
         self.stops.insert(session)

@@ -31,7 +31,9 @@ class StopRows:
             (StopFee, self.fees),
         ):
             if rows:
-                session.execute(insert(model), rows)
+                # Core, not ORM, insert: one executemany per table (the ORM's bulk path fell
+                # back to a statement per row here: 26,000 of them for 2,000 demo trips).
+                session.execute(insert(model.metadata.tables[model.__tablename__]), rows)
 
     def clear(self) -> None:
         for rows in (self.stops, self.holds, self.procedures, self.fees):
