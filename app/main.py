@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
-from app import health
+from app import health, metrics
 from app.auth.passwords import Passwords
 from app.auth.router import router as auth_router
 from app.checkpoints.router import router as checkpoints_router
@@ -73,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     # Inside the request-id middleware, so that a 500 carries the id (added last = outermost).
     app.add_middleware(UnexpectedErrorMiddleware)
+    metrics.install(app, prefix=API_PREFIX)
     app.add_middleware(RequestContextMiddleware)
 
     # reports first: its /checkpoints/status must win over /checkpoints/{checkpoint_id}.
