@@ -17,7 +17,7 @@ from app.errors import Conflict, InvalidInput, NotFound
 from app.geography import PROVINCE_CAPITALS, Province, estimate_road_km
 from app.pagination import paginate
 from app.shipments.models import CargoLine, RoutePoint, Shipment, ShipmentStatus
-from app.shipments.repository import visible_shipments
+from app.shipments.repository import lock_visible_shipment, visible_shipments
 from app.shipments.schemas import (
     CargoLineIn,
     ShipmentCreate,
@@ -254,16 +254,7 @@ def get_shipment(session: Session, *, principal: Principal, shipment_id: uuid.UU
 
 def _get_for_write(session: Session, principal: Principal, shipment_id: uuid.UUID) -> Shipment:
     begin_write(session)
-    stmt = (
-        visible_shipments(principal)
-        .where(Shipment.id == shipment_id)
-        .options(*_WITH_LINES)
-        .with_for_update(of=Shipment)
-    )
-    shipment = session.scalar(stmt)
-    if shipment is None:
-        raise NotFound("No such shipment.")
-    return shipment
+    return lock_visible_shipment(session, principal, shipment_id, *_WITH_LINES)
 
 
 def update_shipment(

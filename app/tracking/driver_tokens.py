@@ -12,7 +12,7 @@ from app.config import Settings
 from app.db import begin_write, utcnow
 from app.errors import Conflict
 from app.shipments.models import ShipmentStatus
-from app.tracking.locking import lock_shipment
+from app.shipments.repository import lock_visible_shipment
 from app.tracking.models import DriverToken
 
 DRIVER_TOKEN_PREFIX = "drv_"
@@ -28,7 +28,7 @@ def issue(
 ) -> tuple[str, datetime, str]:
     """A new driver token; any earlier one for the shipment stops working (one live link)."""
     begin_write(session)
-    shipment = lock_shipment(session, principal, shipment_id)
+    shipment = lock_visible_shipment(session, principal, shipment_id)
     if shipment.status == ShipmentStatus.cancelled:
         raise Conflict("The shipment is cancelled; it needs no driver link.")
     now = utcnow()
@@ -52,7 +52,7 @@ def issue(
 
 def revoke(session: Session, *, principal: Principal, shipment_id: uuid.UUID) -> None:
     begin_write(session)
-    lock_shipment(session, principal, shipment_id)
+    lock_visible_shipment(session, principal, shipment_id)
     _revoke_all(session, shipment_id, utcnow())
     session.commit()
 

@@ -19,8 +19,8 @@ from app.checkpoints.models import Checkpoint
 from app.db import begin_write, utcnow
 from app.errors import Conflict, InvalidInput
 from app.shipments.models import Shipment, ShipmentStatus
+from app.shipments.repository import lock_visible_shipment
 from app.tracking import materialize, timeline
-from app.tracking.locking import lock_shipment
 from app.tracking.models import Stop, TrackingEvent
 from app.tracking.schemas import EventIn, SyncResult
 
@@ -38,7 +38,7 @@ def record_event(
     session: Session, *, principal: Principal, shipment_id: uuid.UUID, data: EventIn
 ) -> Recorded:
     begin_write(session)
-    shipment = lock_shipment(session, principal, shipment_id)
+    shipment = lock_visible_shipment(session, principal, shipment_id)
     now = utcnow()
     existing = _existing_events(session, shipment.id, [data.event_id])
     result = _store_one(
@@ -66,7 +66,7 @@ def sync(
     """A phone's offline queue: each event stored, recognised as a duplicate, or rejected
     with its reason — one transaction, one rebuild of the stops at the end."""
     begin_write(session)
-    shipment = lock_shipment(session, principal, shipment_id)
+    shipment = lock_visible_shipment(session, principal, shipment_id)
     now = utcnow()
     parsed = [_parse(raw) for raw in raw_events]
     valid = [p for p in parsed if isinstance(p, EventIn)]
