@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Date, Select, case, cast, distinct, func, literal_column, select
+from sqlalchemy import Date, Select, cast, distinct, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from app.auth.principal import Principal
@@ -260,40 +260,29 @@ def _difference(now: float | None, before: float | None) -> float | None:
 def procedure_report(scope: Scope, *, by_checkpoint: bool) -> Report[ProcedureRow]:
     """The WCO Time Release Study view: which procedure takes how much of the stop time."""
     scope_keys: list[Any] = [Stop.checkpoint_id] if by_checkpoint else []
-    keys = [StopProcedure.procedure, *scope_keys]
-
-    def with_procedures(*columns: Any) -> Select[Any]:
-        return scope.stops(*columns).join(StopProcedure, StopProcedure.stop_id == Stop.id)
-
+    # Procedure rows carry their stop's context: counted from their own table, no join.
+    procedures = scope.rows(StopProcedure)
+    keys = [StopProcedure.procedure, *([StopProcedure.checkpoint_id] if by_checkpoint else [])]
     width = len(keys)
-    # The share of stop time compares like with like: the procedure minutes of the stops whose
-    # time is known (a stop never released has none) against those stops' time.
-    on_timed_stops = case((Stop.dwell_minutes.is_not(None), StopProcedure.minutes), else_=0.0)
     stmt = (
-        with_procedures(
+        procedures(
             *keys,
             func.count(distinct(StopProcedure.stop_id)),
             func.count(StopProcedure.minutes),
             func.coalesce(func.sum(StopProcedure.minutes), 0.0),
-            func.count(distinct(Stop.organization_id)),
-            func.coalesce(func.sum(on_timed_stops), 0.0),
+            func.count(distinct(StopProcedure.organization_id)),
         )
         .group_by(*keys)
         .order_by(*keys)
     )  # the key order the sorted pass will follow
     totals = {
-        tuple(r[:width]): (
-            int(r[width]),
-            int(r[width + 1]),
-            float(r[width + 2]),
-            int(r[width + 3]),
-            float(r[width + 4]),
-        )
+        tuple(r[:width]): (int(r[width]), int(r[width + 1]), float(r[width + 2]), int(r[width + 3]))
         for r in scope.session.execute(stmt)
     }
+    untimed = _minutes_on_untimed_stops(scope, by_checkpoint)
     sizes = [(key, timed) for key, (_, timed, *_) in totals.items()]
     stats = order_stats.exact(
-        scope.session, with_procedures, keys, StopProcedure.minutes, sizes, tail=False
+        scope.session, procedures, keys, StopProcedure.minutes, sizes, tail=False
     )
     context = _stop_totals(scope, scope_keys)
     codes = {
@@ -301,7 +290,10 @@ def procedure_report(scope: Scope, *, by_checkpoint: bool) -> Report[ProcedureRo
         for c in _checkpoints(scope.session, {k[1] for k in totals if len(k) > 1}).values()
     }
     rows = []
-    for key, (stops, _timed, minutes, organizations, timed_minutes) in totals.items():
+    for key, (stops, _timed, minutes, organizations) in totals.items():
+        # The share of stop time compares like with like: the procedure minutes of the stops
+        # whose time is known (a stop never released has none) against those stops' time.
+        timed_minutes = minutes - untimed.get(key, 0.0)
         all_stops, all_minutes = context.get(tuple(key[1:]), (0, 0.0))
         row = ProcedureRow(
             procedure=str(key[0]),
@@ -321,6 +313,19 @@ def procedure_report(scope: Scope, *, by_checkpoint: bool) -> Report[ProcedureRo
         rows.append(row)
     rows.sort(key=lambda r: (r.checkpoint_code or "", r.suppressed, -(r.total_hours or 0)))
     return scope.report("procedures", ProcedureRow, rows)
+
+
+def _minutes_on_untimed_stops(scope: Scope, by_checkpoint: bool) -> dict[fig.Key, float]:
+    """Procedure minutes spent at stops whose own time is unknown (few: open or contradictory
+    stops), per procedure (and checkpoint)."""
+    keys = [StopProcedure.procedure, *([Stop.checkpoint_id] if by_checkpoint else [])]
+    stmt = (
+        scope.stops(*keys, func.coalesce(func.sum(StopProcedure.minutes), 0.0))
+        .join(StopProcedure, StopProcedure.stop_id == Stop.id)
+        .where(Stop.dwell_minutes.is_(None))
+        .group_by(*keys)
+    )
+    return {tuple(r[:-1]): float(r[-1]) for r in scope.session.execute(stmt)}
 
 
 def _stop_totals(scope: Scope, keys: list[Any]) -> dict[fig.Key, tuple[int, float]]:
