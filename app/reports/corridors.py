@@ -11,9 +11,9 @@ from sqlalchemy import Select, case, distinct, false, func, select
 from app.checkpoints.models import Checkpoint
 from app.errors import Forbidden
 from app.reports import order_stats
-from app.reports.figures import CENT
+from app.reports.figures import CENT, money
 from app.reports.schemas import CorridorFee, CorridorRow, Report
-from app.reports.service import Scope
+from app.reports.service import Scope, checkpoint_codes
 from app.shipments.models import CargoLine, Shipment, ShipmentStatus
 from app.tracking.models import Stop, StopFee
 
@@ -128,17 +128,11 @@ def corridor_report(scope: Scope) -> Report[CorridorRow]:
         .join(StopFee, StopFee.stop_id == Stop.id)
         .group_by(*KEYS, StopFee.currency)
     ):
-        groups[_key(row)].fees[row[2]] = [_money(v) for v in row[3:7]]
+        groups[_key(row)].fees[row[2]] = [money(v) for v in row[3:7]]
 
     _median_transit(scope, groups)
-    codes = {
-        c.id: c.code
-        for c in session.scalars(
-            select(Checkpoint).where(
-                Checkpoint.id.in_({c for g in groups.values() for c in g.delay_by_checkpoint})
-            )
-        )
-    }
+    worst = {c for g in groups.values() for c in g.delay_by_checkpoint}
+    codes = checkpoint_codes(session, worst)
     rows = [_row(scope, corridor, group, codes) for corridor, group in groups.items()]
     rows.sort(key=lambda r: (r.suppressed, -(r.delay_hours_per_trip or 0), r.origin_province))
     return scope.report("corridors", CorridorRow, rows)
@@ -199,7 +193,3 @@ def _row(scope: Scope, corridor: Corridor, group: _Trips, codes: dict[Any, str])
 
 def _key(row: Any) -> Corridor:
     return (str(row[0]), str(row[1]))
-
-
-def _money(value: Any) -> Decimal:
-    return Decimal(str(value or 0)).quantize(CENT)

@@ -92,7 +92,7 @@ def stop_figures(
         figures[key].hold_reasons.append((str(reason), int(count)))
     fees = _grouped(session, _fees(grouping), width, normalize)
     for key, currency, total, unreceipted in fees:
-        figures[key].fees.append(Fees(currency, _money(total), _money(unreceipted)))
+        figures[key].fees.append(Fees(currency, money(total), money(unreceipted)))
     for group in figures.values():
         group.hold_reasons.sort(key=lambda item: (-item[1], item[0]))
         group.fees.sort(key=lambda fee: fee.currency)
@@ -195,6 +195,6 @@ def _grouped(
         yield (normalize(tuple(row[:width])), *row[width:])
 
 
-def _money(value: Any) -> Decimal:
+def money(value: Any) -> Decimal:
     # SQLite sums NUMERIC as floating point; amounts have cents, so rounding restores them.
     return Decimal(str(value or 0)).quantize(CENT)

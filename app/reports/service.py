@@ -86,7 +86,7 @@ def _checkpoints(session: Session, ids: set[Any]) -> dict[uuid.UUID, Checkpoint]
     return {c.id: c for c in session.scalars(select(Checkpoint).where(Checkpoint.id.in_(ids)))}
 
 
-def _codes(session: Session, ids: set[Any]) -> dict[uuid.UUID, str]:
+def checkpoint_codes(session: Session, ids: set[Any]) -> dict[uuid.UUID, str]:
     return {c.id: c.code for c in _checkpoints(session, ids).values()}
 
 
@@ -216,10 +216,7 @@ def trend_report(scope: Scope, *, interval: Interval, by_checkpoint: bool) -> Re
         return (when, *key[1:])
 
     groups = scope.figures(keys, arrived, normalize)
-    codes = {
-        c.id: c.code
-        for c in _checkpoints(scope.session, {k[1] for k in groups if len(k) > 1}).values()
-    }
+    codes = checkpoint_codes(scope.session, {k[1] for k in groups if len(k) > 1})
     rows = []
     for key, figures in sorted(groups.items(), key=lambda item: (item[0][1:], item[0][0])):
         suppressed = scope.suppressed(figures.organizations)
@@ -285,10 +282,7 @@ def procedure_report(scope: Scope, *, by_checkpoint: bool) -> Report[ProcedureRo
         scope.session, procedures, keys, StopProcedure.minutes, sizes, tail=False
     )
     context = _stop_totals(scope, scope_keys)
-    codes = {
-        c.id: c.code
-        for c in _checkpoints(scope.session, {k[1] for k in totals if len(k) > 1}).values()
-    }
+    codes = checkpoint_codes(scope.session, {k[1] for k in totals if len(k) > 1})
     rows = []
     for key, (stops, _timed, minutes, organizations) in totals.items():
         # The share of stop time compares like with like: the procedure minutes of the stops
