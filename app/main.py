@@ -31,6 +31,7 @@ from app.organizations.router import router as organizations_router
 from app.reports.router import router as reports_router
 from app.shipments.router import router as shipments_router
 from app.tracking.router import router as tracking_router
+from app.tracking.writer import EventWriter
 
 API_PREFIX = "/api/v1"
 DOCS_ASSETS = "/static/docs"
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(_bootstrap_admin, app)
         yield
+        app.state.event_writer.close()
         engine.dispose()
 
     app = FastAPI(
@@ -60,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
     app.state.passwords = Passwords(settings)
+    app.state.event_writer = EventWriter(app.state.session_factory, settings)
 
     install_error_handlers(app)
     app.add_middleware(

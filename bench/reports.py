@@ -36,10 +36,10 @@ from app.db import create_db_engine, make_session_factory  # noqa: E402
 from app.organizations.models import Role  # noqa: E402
 from app.reports import corridors, live, service  # noqa: E402
 from app.reports.filters import ReportFilters  # noqa: E402
+from bench import databases  # noqa: E402
+from bench.databases import OUT, PG_ADMIN  # noqa: E402
 from bench.synthetic_stops import load  # noqa: E402
 
-OUT = Path(__file__).resolve().parent / "out"
-PG_ADMIN = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 ADMIN = Principal("user", Role.admin, None, None)
 
 
@@ -51,9 +51,9 @@ def database_url(db: str, stops: int) -> str:
 
 def prepare(db: str, stops: int, reuse: bool) -> tuple[str, float | None]:
     url = database_url(db, stops)
-    if reuse and _exists(db, url):
+    if reuse and databases.exists(db, url):
         return url, None
-    _drop(db, url)
+    databases.recreate(db, url)
     command.upgrade(alembic_config(url), "head")
     engine = create_engine(url)
     started = time.perf_counter()
@@ -63,32 +63,6 @@ def prepare(db: str, stops: int, reuse: bool) -> tuple[str, float | None]:
         connection.execute(text("VACUUM ANALYZE" if db == "postgres" else "ANALYZE"))
     engine.dispose()
     return url, elapsed
-
-
-def _exists(db: str, url: str) -> bool:
-    if db == "sqlite":
-        return Path(make_url(url).database or "").exists()
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        found = connection.scalar(
-            text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": make_url(url).database}
-        )
-    admin.dispose()
-    return bool(found)
-
-
-def _drop(db: str, url: str) -> None:
-    if db == "sqlite":
-        OUT.mkdir(exist_ok=True)
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{make_url(url).database}{suffix}").unlink(missing_ok=True)
-        return
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    name = make_url(url).database
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
 
 
 def timed(fn: Callable[[], Any], repeat: int) -> float:

@@ -41,17 +41,25 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 PasswordsDep = Annotated[Passwords, Depends(get_passwords)]
 
 
+def require_token(token: str | None) -> str:
+    if not token:
+        raise Unauthorized("Authentication required: send `Authorization: Bearer <token>`.")
+    return token
+
+
+def principal_for(session: Session, settings: Settings, token: str | None) -> Principal:
+    principal = service.authenticate_bearer(session, settings=settings, token=require_token(token))
+    if principal is None:
+        raise Unauthorized("The credential is invalid, expired or revoked.")
+    return principal
+
+
 def current_principal(
     session: SessionDep,
     settings: SettingsDep,
     token: Annotated[str | None, Depends(oauth2_scheme)],
 ) -> Principal:
-    if not token:
-        raise Unauthorized("Authentication required: send `Authorization: Bearer <token>`.")
-    principal = service.authenticate_bearer(session, settings=settings, token=token)
-    if principal is None:
-        raise Unauthorized("The credential is invalid, expired or revoked.")
-    return principal
+    return principal_for(session, settings, token)
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
@@ -63,18 +71,31 @@ def require_roles(
     """A guard for a function: which roles may call it, and whether a driver token may."""
 
     def guard(principal: PrincipalDep) -> Principal:
-        if principal.kind == "driver":
-            if allow_driver:
-                return principal
-            raise Forbidden("A driver link can only read its shipment and report its events.")
-        if principal.role not in roles:
-            allowed = ", ".join(r.value for r in roles)
-            raise Forbidden(f"This operation is for: {allowed}.")
-        if principal.kind == "api_key" and not allow_api_key:
-            raise Forbidden("API keys cannot do this; sign in with a password.")
-        return principal
+        return check_roles(
+            principal, *roles, allow_api_key=allow_api_key, allow_driver=allow_driver
+        )
 
     return guard
+
+
+def check_roles(
+    principal: Principal, *roles: Role, allow_api_key: bool = True, allow_driver: bool = False
+) -> Principal:
+    if principal.kind == "driver":
+        if allow_driver:
+            return principal
+        raise Forbidden("A driver link can only read its shipment and report its events.")
+    if principal.role not in roles:
+        allowed = ", ".join(r.value for r in roles)
+        raise Forbidden(f"This operation is for: {allowed}.")
+    if principal.kind == "api_key" and not allow_api_key:
+        raise Forbidden("API keys cannot do this; sign in with a password.")
+    return principal
+
+
+def check_tracker(principal: Principal) -> Principal:
+    """Reporting events: the shipment's driver or its exporter (TrackerDep, as a function)."""
+    return check_roles(principal, Role.exporter, allow_driver=True)
 
 
 AdminDep = Annotated[Principal, Depends(require_roles(Role.admin))]

@@ -22,6 +22,31 @@ def visible_shipments(principal: Principal) -> Select[Shipment]:
     raise Forbidden("Shipments are visible to their exporter and to admins only.")
 
 
+def may_see(principal: Principal, shipment: Shipment) -> bool:
+    """visible_shipments' rule for one loaded shipment (used where many are locked at once)."""
+    if principal.is_admin:
+        return True
+    if principal.is_exporter:
+        return shipment.organization_id == principal.organization_id
+    if principal.kind == "driver":
+        return shipment.id == principal.shipment_id
+    return False
+
+
+def lock_shipments(session: Session, shipment_ids: set[uuid.UUID]) -> dict[uuid.UUID, Shipment]:
+    """Several shipments locked for writing, in id order so that two writers never wait on
+    each other in a cycle; the caller checks who may see each (`may_see`)."""
+    if not shipment_ids:
+        return {}
+    stmt = (
+        select(Shipment)
+        .where(Shipment.id.in_(shipment_ids))
+        .order_by(Shipment.id)
+        .with_for_update(of=Shipment)
+    )
+    return {shipment.id: shipment for shipment in session.scalars(stmt)}
+
+
 def lock_visible_shipment(
     session: Session, principal: Principal, shipment_id: uuid.UUID, *options: Any
 ) -> Shipment:

@@ -2,11 +2,15 @@
 shipment's derived fields. Used by every write of an event and by the demo generator, so the
 demo holds exactly what the API would have stored for the same events."""
 
+import hashlib
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import Enum
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from app.shipments.models import ShipmentStatus
@@ -39,6 +43,42 @@ class StopRows:
         for rows in (self.stops, self.holds, self.procedures, self.fees):
             rows.clear()
 
+    def without_stops(self, unchanged: set[uuid.UUID]) -> "StopRows":
+        def keep(rows: list[Row], key: str) -> list[Row]:
+            return [row for row in rows if row[key] not in unchanged]
+
+        return StopRows(
+            keep(self.stops, "id"),
+            keep(self.holds, "stop_id"),
+            keep(self.procedures, "stop_id"),
+            keep(self.fees, "stop_id"),
+        )
+
+
+def replace_stops(session: Session, shipment_ids: list[uuid.UUID], rows: StopRows) -> None:
+    """Make these shipments' stored stops equal `rows`, writing only what changed.
+
+    An event usually changes one or two stops of a trip (the current one, and the previous
+    one when a new stop opens). Rewriting every stop cost more than all the rest of an event
+    write: each stop row touches seven report indexes, and its holds, procedures and fees
+    theirs. So stops whose digest is unchanged stay; the others are deleted (their holds,
+    procedures and fees with them, ON DELETE CASCADE) and inserted anew.
+    """
+    stored: dict[uuid.UUID, str | None] = {
+        sid: digest
+        for sid, digest in session.execute(
+            select(Stop.id, Stop.content_hash).where(Stop.shipment_id.in_(shipment_ids))
+        )
+    }
+    wanted = {row["id"]: row["content_hash"] for row in rows.stops}
+    unchanged = {sid for sid, digest in wanted.items() if stored.get(sid) == digest}
+    stale = set(stored) - unchanged
+    if stale:
+        stops = Stop.metadata.tables[Stop.__tablename__]
+        # Core delete: the ORM's bulk delete would first look for these stops in the session.
+        session.execute(delete(stops).where(stops.c.id.in_(stale)))
+    rows.without_stops(unchanged).insert(session)
+
 
 def stop_id(shipment_id: uuid.UUID, stop: timeline.Stop) -> uuid.UUID:
     # Stable across rebuilds: a stop is named by its shipment and the event that opened it.
@@ -53,6 +93,11 @@ def add_stops(
 ) -> None:
     for stop in stops:
         sid = stop_id(shipment_id, stop)
+        first_hold, first_procedure, first_fee = (
+            len(rows.holds),
+            len(rows.procedures),
+            len(rows.fees),
+        )
         context = {
             "stop_id": sid,
             "shipment_id": shipment_id,
@@ -110,6 +155,37 @@ def add_stops(
             }
             for f in stop.fees
         ]
+        stop_row = rows.stops[-1]
+        stop_row["content_hash"] = _digest(
+            stop_row,
+            rows.holds[first_hold:],
+            rows.procedures[first_procedure:],
+            rows.fees[first_fee:],
+        )
+
+
+def _digest(stop: Row, *children: list[Row]) -> str:
+    # Equal values must digest alike however they were made: 25000 and 25000.00, the same
+    # instant at +03:00 and in UTC, an enum member and its string. Beyond that, repr() of
+    # these plain values is exact.
+    canonical = [_canonical_row(stop)] + [
+        [_canonical_row(row) for row in rows] for rows in children
+    ]
+    return hashlib.blake2b(repr(canonical).encode(), digest_size=16).hexdigest()
+
+
+def _canonical_row(row: Row) -> list[Any]:
+    return [_canonical(value) for value in row.values()]
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, Decimal):
+        return value.normalize()
+    if isinstance(value, datetime):
+        return value.astimezone(UTC)
+    return value
 
 
 def shipment_fields(built: timeline.Timeline) -> Row:

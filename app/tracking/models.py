@@ -100,6 +100,9 @@ class Stop(Base):
     is_current: Mapped[bool] = mapped_column(Boolean)
     last_event_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     anomalies: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    # A digest of this stop's row and its holds, procedures and fees as last written: a
+    # rebuild rewrites only the stops whose digest changed (usually the last one or two).
+    content_hash: Mapped[str | None] = mapped_column(String(32))
 
 
 class _OfAStop:

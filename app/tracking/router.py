@@ -1,7 +1,7 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Response, status
+from fastapi import APIRouter, Body, Depends, Request, Response, status
 
 from app.auth.dependencies import (
     ExporterDep,
@@ -9,11 +9,12 @@ from app.auth.dependencies import (
     SettingsDep,
     ShipmentViewerDep,
     TrackerDep,
+    oauth2_scheme,
+    require_token,
 )
 from app.errors import InvalidInput, problem_responses
 from app.pagination import Page
 from app.tracking import driver_tokens, queries, service
-from app.tracking.queries import event_read
 from app.tracking.schemas import (
     DriverTokenCreate,
     DriverTokenCreated,
@@ -23,6 +24,7 @@ from app.tracking.schemas import (
     SyncRequest,
     SyncResponse,
 )
+from app.tracking.writer import EventWriter
 
 router = APIRouter(tags=["tracking"])
 
@@ -36,21 +38,23 @@ router = APIRouter(tags=["tracking"])
         **problem_responses(401, 403, 404, 409, 413, 422),
     },
 )
-def post_event(
+async def post_event(
     shipment_id: uuid.UUID,
     body: EventIn,
-    principal: TrackerDep,
-    session: SessionDep,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+    request: Request,
     response: Response,
 ) -> EventRead:
     """Record one event. Safe to retry: the same `event_id` with the same content answers 200
-    with the stored event and stores nothing; with other content it is a 409."""
-    recorded = service.record_event(
-        session, principal=principal, shipment_id=shipment_id, data=body
-    )
-    if not recorded.created:
+    with the stored event and stores nothing; with other content it is a 409. The answer
+    comes after the event is committed to disk."""
+    # The shipment's driver or its exporter; checked by the writer, in the transaction
+    # that stores the event (see tracking/writer.py: concurrent events commit together).
+    writer: EventWriter = request.app.state.event_writer
+    written = await writer.submit(require_token(token), shipment_id, body)
+    if not written.created:
         response.status_code = status.HTTP_200_OK
-    return event_read(recorded.event)
+    return written.event
 
 
 @router.post(

@@ -4,24 +4,24 @@ transaction: a 201 means the event and its consequences are on disk."""
 import hashlib
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.auth.principal import Principal
 from app.checkpoints.models import Checkpoint
 from app.db import begin_write, utcnow
-from app.errors import Conflict, InvalidInput
+from app.errors import AppError, Conflict, InvalidInput, NotFound
 from app.shipments.models import Shipment, ShipmentStatus
-from app.shipments.repository import lock_visible_shipment
+from app.shipments.repository import lock_shipments, lock_visible_shipment, may_see
 from app.tracking import materialize, timeline
-from app.tracking.models import Stop, TrackingEvent
+from app.tracking.models import TrackingEvent
 from app.tracking.schemas import EventIn, SyncResult
 
 MAX_CLOCK_SKEW = timedelta(minutes=5)
@@ -34,26 +34,59 @@ class Recorded:
     created: bool
 
 
+@dataclass(frozen=True)
+class Submission:
+    """One caller's event for one shipment, already authenticated."""
+
+    principal: Principal
+    shipment_id: uuid.UUID
+    data: EventIn
+
+
 def record_event(
     session: Session, *, principal: Principal, shipment_id: uuid.UUID, data: EventIn
 ) -> Recorded:
     begin_write(session)
-    shipment = lock_visible_shipment(session, principal, shipment_id)
-    now = utcnow()
-    existing = _existing_events(session, shipment.id, [data.event_id])
-    result = _store_one(
-        session,
-        principal,
-        shipment,
-        data,
-        now,
-        existing,
-        _known_checkpoints(session, [data.checkpoint_id]),
-    )
-    if result.created:
-        rebuild(session, shipment)
+    (outcome,) = record_events(session, [Submission(principal, shipment_id, data)])
+    if isinstance(outcome, AppError):
+        raise outcome
     session.commit()
-    return result
+    return outcome
+
+
+def record_events(session: Session, submissions: Sequence[Submission]) -> list[Recorded | AppError]:
+    """Several callers' events in the caller's write transaction (group commit): each gets
+    its own outcome, the event stored (or recognised as a replay) or the error that refused
+    it, and each changed shipment's stops are rebuilt once. The caller commits, and only
+    then may it acknowledge any of them."""
+    now = utcnow()
+    shipments = lock_shipments(session, {s.shipment_id for s in submissions})
+    existing = _existing_events_by_shipment(session, submissions)
+    checkpoints = _known_checkpoints(session, [s.data.checkpoint_id for s in submissions])
+    outcomes: list[Recorded | AppError] = []
+    changed: dict[uuid.UUID, Shipment] = {}
+    for submission in submissions:
+        shipment = shipments.get(submission.shipment_id)
+        if shipment is None or not may_see(submission.principal, shipment):
+            # Not "forbidden": whether someone else's shipment exists is not for you to learn.
+            outcomes.append(NotFound("No such shipment."))
+            continue
+        known = existing.setdefault(shipment.id, {})
+        try:
+            result = _store_one(
+                session, submission.principal, shipment, submission.data, now, known, checkpoints
+            )
+        except (InvalidInput, Conflict) as exc:
+            outcomes.append(exc)
+            continue
+        known[result.event.event_id] = result.event  # a replay later in the same batch
+        if result.created:
+            changed[shipment.id] = shipment
+        outcomes.append(result)
+    session.flush()
+    if changed:
+        rebuild_many(session, list(changed.values()))
+    return outcomes
 
 
 def sync(
@@ -90,6 +123,7 @@ def sync(
         status = "created" if outcome.created else "duplicate"
         results.append(SyncResult(event_id=str(item.event_id), status=status))
     if created:
+        session.flush()
         rebuild(session, shipment)
     session.commit()
     return results
@@ -112,6 +146,24 @@ def _raw_id(raw: Any) -> str | None:
 def _refuse_if_cancelled(shipment: Shipment) -> None:
     if shipment.status == ShipmentStatus.cancelled:
         raise Conflict("The shipment is cancelled; it takes no more events.")
+
+
+def _existing_events_by_shipment(
+    session: Session, submissions: Sequence[Submission]
+) -> dict[uuid.UUID, dict[uuid.UUID, TrackingEvent]]:
+    wanted = {(s.shipment_id, s.data.event_id) for s in submissions}
+    rows = session.scalars(
+        # Both columns: the unique index (shipment_id, event_id) serves the lookup.
+        select(TrackingEvent).where(
+            TrackingEvent.shipment_id.in_({s for s, _ in wanted}),
+            TrackingEvent.event_id.in_({e for _, e in wanted}),
+        )
+    )
+    found: dict[uuid.UUID, dict[uuid.UUID, TrackingEvent]] = {}
+    for row in rows:
+        if (row.shipment_id, row.event_id) in wanted:
+            found.setdefault(row.shipment_id, {})[row.event_id] = row
+    return found
 
 
 def _existing_events(
@@ -178,8 +230,7 @@ def _store_one(
         source="driver" if principal.kind == "driver" else "exporter",
         content_hash=fingerprint,
     )
-    session.add(event)
-    session.flush()
+    session.add(event)  # flushed by the caller, once for all its events
     return Recorded(event, created=True)
 
 
@@ -228,31 +279,49 @@ def event_hash(
 
 def rebuild(session: Session, shipment: Shipment) -> timeline.Timeline:
     """Replace the shipment's stored stops with the ones its events imply, in this transaction."""
-    rows = session.scalars(
-        select(TrackingEvent).where(TrackingEvent.shipment_id == shipment.id)
-    ).all()
-    built = timeline.build([as_timeline_event(row) for row in rows])
-    session.execute(delete(Stop).where(Stop.shipment_id == shipment.id))
+    return rebuild_many(session, [shipment])[shipment.id]
+
+
+def rebuild_many(
+    session: Session, shipments: Sequence[Shipment]
+) -> dict[uuid.UUID, timeline.Timeline]:
+    """rebuild() for several shipments with one statement per table, not one per shipment:
+    a group commit changes dozens of shipments, and each statement costs more than the
+    timeline arithmetic of a whole trip."""
+    ids = [shipment.id for shipment in shipments]
+    events: dict[uuid.UUID, list[timeline.Event]] = {sid: [] for sid in ids}
+    # Plain rows, not ORM objects: loading whole entities cost more than building the timeline.
+    for shipment_id, *columns in session.execute(
+        select(TrackingEvent.shipment_id, *TIMELINE_COLUMNS).where(
+            TrackingEvent.shipment_id.in_(ids)
+        )
+    ):
+        events[shipment_id].append(timeline.Event(*columns))
     stop_rows = materialize.StopRows()
-    materialize.add_stops(stop_rows, shipment.id, shipment.organization_id, built.stops)
-    stop_rows.insert(session)
-    fields = materialize.shipment_fields(built)
-    if shipment.status == ShipmentStatus.cancelled:
-        fields.pop("status")
-    for name, value in fields.items():
-        setattr(shipment, name, value)
+    built: dict[uuid.UUID, timeline.Timeline] = {}
+    for shipment in shipments:
+        built[shipment.id] = timeline.build(events[shipment.id])
+        materialize.add_stops(
+            stop_rows, shipment.id, shipment.organization_id, built[shipment.id].stops
+        )
+        fields = materialize.shipment_fields(built[shipment.id])
+        if shipment.status == ShipmentStatus.cancelled:
+            fields.pop("status")
+        for name, value in fields.items():
+            setattr(shipment, name, value)
+    materialize.replace_stops(session, ids, stop_rows)
     return built
 
 
-def as_timeline_event(row: TrackingEvent) -> timeline.Event:
-    return timeline.Event(
-        event_id=row.event_id,
-        type=row.type,
-        occurred_at=row.occurred_at,
-        checkpoint_id=row.checkpoint_id,
-        procedure=row.procedure,
-        hold_reason=row.hold_reason,
-        fee_amount=row.fee_amount,
-        fee_currency=row.fee_currency,
-        fee_receipt=row.fee_receipt,
-    )
+# In timeline.Event's field order.
+TIMELINE_COLUMNS = (
+    TrackingEvent.event_id,
+    TrackingEvent.type,
+    TrackingEvent.occurred_at,
+    TrackingEvent.checkpoint_id,
+    TrackingEvent.procedure,
+    TrackingEvent.hold_reason,
+    TrackingEvent.fee_amount,
+    TrackingEvent.fee_currency,
+    TrackingEvent.fee_receipt,
+)

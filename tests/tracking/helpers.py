@@ -10,8 +10,11 @@ import httpx
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
-from app.tracking.models import TrackingEvent
+from app.shipments.models import Shipment
+from app.tracking import materialize, service, timeline
+from app.tracking.models import Stop, StopFee, StopHold, StopProcedure, TrackingEvent
 from tests.factories import (
     API,
     Actor,
@@ -25,6 +28,12 @@ BAGHDAD = timezone(timedelta(hours=3))
 # A fixed morning in the past, in local time (+03:00), from which every event is timed.
 BASE_TIME = datetime(2026, 11, 20, 6, 0, tzinfo=BAGHDAD)
 FEE = {"amount": 25000, "currency": "IQD", "receipt": False}
+TABLES: dict[str, Any] = {
+    "stops": Stop,
+    "holds": StopHold,
+    "procedures": StopProcedure,
+    "fees": StopFee,
+}
 
 
 def at(minute: float) -> str:
@@ -158,3 +167,33 @@ def sync(
     client: TestClient, events: list[dict[str, Any]], headers: dict[str, str], **extra: Any
 ) -> httpx.Response:
     return client.post(f"{API}/sync", json={"events": events, **extra}, headers=headers)
+
+
+def stored_stop_rows(session: Session, shipment_id: uuid.UUID) -> dict[str, list[dict[str, Any]]]:
+    """The shipment's stops, holds, procedures and fees as stored, in materialize's row shape."""
+    expected = expected_stop_rows(session, shipment_id)
+    stored: dict[str, list[dict[str, Any]]] = {}
+    for name, model in TABLES.items():
+        keys = sorted({key for row in expected[name] for key in row}) or ["shipment_id"]
+        table = model.metadata.tables[model.__tablename__]
+        rows = session.execute(
+            select(*(table.c[key] for key in keys)).where(table.c.shipment_id == shipment_id)
+        ).mappings()
+        stored[name] = sorted((dict(row) for row in rows), key=_row_order)
+    return stored
+
+
+def expected_stop_rows(session: Session, shipment_id: uuid.UUID) -> dict[str, list[dict[str, Any]]]:
+    """What a from-scratch materialisation of all the shipment's stored events gives."""
+    shipment = session.get_one(Shipment, shipment_id)
+    events = session.execute(
+        select(*service.TIMELINE_COLUMNS).where(TrackingEvent.shipment_id == shipment_id)
+    ).all()
+    rows = materialize.StopRows()
+    built = timeline.build([timeline.Event(*row) for row in events])
+    materialize.add_stops(rows, shipment_id, shipment.organization_id, built.stops)
+    return {name: sorted(getattr(rows, name), key=_row_order) for name in TABLES}
+
+
+def _row_order(row: dict[str, Any]) -> str:
+    return repr(sorted(row.items()))

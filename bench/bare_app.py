@@ -1,0 +1,63 @@
+"""The framework's own ceiling: FastAPI + uvicorn taking the same event body as the real
+endpoint (the same Pydantic models, the same path), with no database behind it.
+
+    uvicorn bench.bare_app:async_app   # `async def` endpoint: no thread hand-off
+    uvicorn bench.bare_app:sync_app    # `def` endpoint: runs in the threadpool, as DB code does
+"""
+
+import uuid
+from datetime import UTC, datetime
+
+from fastapi import FastAPI, status
+
+from app.tracking.schemas import EventIn, EventRead, SyncRequest
+
+
+def _echo(body: EventIn) -> EventRead:
+    return EventRead(
+        event_id=body.event_id,
+        type=body.type,
+        occurred_at=body.occurred_at,
+        received_at=datetime.now(UTC),
+        checkpoint_id=body.checkpoint_id,
+        procedure=body.procedure,
+        hold_reason=body.hold_reason,
+        fee=None,
+        note=body.note,
+        location=body.location,
+        source="exporter",
+    )
+
+
+async_app = FastAPI()
+sync_app = FastAPI()
+
+
+@async_app.post(
+    "/api/v1/shipments/{shipment_id}/events",
+    status_code=status.HTTP_201_CREATED,
+    response_model=EventRead,
+)
+async def post_event_async(shipment_id: uuid.UUID, body: EventIn) -> EventRead:
+    return _echo(body)
+
+
+@sync_app.post(
+    "/api/v1/shipments/{shipment_id}/events",
+    status_code=status.HTTP_201_CREATED,
+    response_model=EventRead,
+)
+def post_event_sync(shipment_id: uuid.UUID, body: EventIn) -> EventRead:
+    return _echo(body)
+
+
+@async_app.post("/api/v1/sync")
+async def sync_async(body: SyncRequest) -> dict[str, int]:
+    accepted = [EventIn.model_validate(raw) for raw in body.events]
+    return {"created": len(accepted)}
+
+
+@async_app.get("/healthz")
+@sync_app.get("/healthz")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}

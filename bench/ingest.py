@@ -1,0 +1,419 @@
+"""Event ingestion over real HTTP, against the framework's own ceiling, in one run.
+
+    .venv/bin/python bench/ingest.py --db sqlite postgres --duration 20 --connections 32
+
+Each target is one uvicorn worker in its own process on a loopback port, loaded by wrk
+(bench/wrk_events.lua: realistic stop sequences over many shipments, a fresh event_id per
+request). The baselines are bench/bare_app.py: the same path and Pydantic body with no
+database, as an `async def` and as a `def` endpoint. For the real service the run also
+checks that every acknowledged event is in the database, reads the worker's peak RSS
+(VmHWM), and times a 1,000-event POST /sync against the bare app validating the same body.
+"""
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from alembic import command  # noqa: E402
+from sqlalchemy import create_engine, func, select  # noqa: E402
+
+from app.cli import alembic_config  # noqa: E402
+from app.tracking.models import TrackingEvent  # noqa: E402
+from bench import databases  # noqa: E402
+
+API = "/api/v1"
+ADMIN = ("bench-admin@example.org", "bench-admin-password")
+EXPORTER_PASSWORD = "bench-exporter-password"
+LUA = Path(__file__).resolve().parent / "wrk_events.lua"
+SHIPMENTS = 300
+PROFILE = False
+
+
+@dataclass
+class LoadResult:
+    target: str
+    requests_per_s: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    errors: int
+    peak_rss_mb: float | None = None
+    stored: int | None = None
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen[bytes]
+
+    def peak_rss_mb(self) -> float:
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        kb = int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1))  # type: ignore[union-attr]
+        return kb / 1024
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def serve(app: str, env: dict[str, str], factory: bool = False) -> Iterator[Server]:
+    """One uvicorn worker in a child process, as `clearance serve` runs it."""
+    port = free_port()
+    args = [sys.executable, "-m", "uvicorn", app, "--port", str(port), "--no-access-log"]
+    args += ["--log-level", "warning"] + (["--factory"] if factory else [])
+    databases.OUT.mkdir(exist_ok=True)
+    log = (databases.OUT / "ingest-server.log").open("ab")
+    process = subprocess.Popen(
+        args, cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError(f"{app} did not start")
+            time.sleep(0.1)
+        yield Server(url, process)
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def app_env(database_url: str) -> dict[str, str]:
+    return {
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "bench-" + "x" * 40,
+        "BOOTSTRAP_ADMIN_EMAIL": ADMIN[0],
+        "BOOTSTRAP_ADMIN_PASSWORD": ADMIN[1],
+    }
+
+
+def login(client: httpx.Client, email: str, password: str) -> dict[str, str]:
+    response = client.post(f"{API}/auth/token", data={"username": email, "password": password})
+    response.raise_for_status()
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def prepare_world(client: httpx.Client, shipments: int) -> tuple[str, list[str], list[str]]:
+    """An exporter, five checkpoints and `shipments` shipments, made through the API."""
+    admin = login(client, *ADMIN)
+    org = client.post(f"{API}/organizations", json={"name": "Bench Cement"}, headers=admin)
+    org.raise_for_status()
+    email = f"exporter-{uuid.uuid4().hex[:8]}@example.org"
+    user = {
+        "email": email,
+        "password": EXPORTER_PASSWORD,
+        "role": "exporter",
+        "organization_id": org.json()["id"],
+    }
+    client.post(f"{API}/users", json=user, headers=admin).raise_for_status()
+    checkpoints = []
+    for n in range(5):
+        body = {
+            "code": f"BENCH-{n}",
+            "name": f"Bench checkpoint {n}",
+            "province": "kirkuk",
+            "kind": "province_entry",
+            "authority": "army",
+            "jurisdiction": "federal",
+            "latitude": 35.4 + n / 100,
+            "longitude": 44.3,
+        }
+        created = client.post(f"{API}/checkpoints", json=body, headers=admin)
+        created.raise_for_status()
+        checkpoints.append(created.json()["id"])
+    exporter = login(client, email, EXPORTER_PASSWORD)
+    shipment_ids: list[str] = []
+    while len(shipment_ids) < shipments:
+        rows = [shipment_body() for _ in range(min(500, shipments - len(shipment_ids)))]
+        batch = client.post(f"{API}/shipments/batch", json=rows, headers=exporter)
+        if batch.status_code != 201:
+            raise RuntimeError(batch.text[:2000])
+        shipment_ids += [item["id"] for item in batch.json()["items"]]
+    return exporter["Authorization"].split()[1], checkpoints, shipment_ids
+
+
+def shipment_body() -> dict[str, Any]:
+    return {
+        "origin_province": "sulaymaniyah",
+        "origin_city": "Sulaymaniyah",
+        "destination_province": "baghdad",
+        "destination_city": "Baghdad",
+        "truck_plate": "22 A 45871 SUL",
+        "driver_name": "Karwan Ahmed",
+        "driver_phone": "+9647701234567",
+        "planned_departure": "2026-01-01T05:00:00+03:00",
+        "cargo": [
+            {
+                "hs_code": "252329",
+                "description": "Portland cement",
+                "quantity": 600,
+                "unit": "bag",
+                "weight_kg": 30000,
+                "value_usd": 2700,
+            }
+        ],
+    }
+
+
+def write_targets(path: Path, token: str, checkpoints: list[str], shipments: list[str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join([token, " ".join(checkpoints), *shipments]) + "\n")
+
+
+def run_wrk(url: str, targets: Path, duration: int, connections: int, label: str) -> LoadResult:
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise SystemExit("wrk is needed: apt-get install wrk")
+    args = [wrk, "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(LUA)]
+    out = subprocess.run(
+        [*args, url, "--", str(targets), "1"], capture_output=True, text=True, check=True
+    ).stdout
+    return LoadResult(
+        target=label,
+        requests_per_s=float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
+        p50_ms=_latency(out, "50%"),
+        p99_ms=_latency(out, "99%"),
+        requests=int(re.search(r"(\d+) requests in", out).group(1)),  # type: ignore[union-attr]
+        errors=_errors(out),
+    )
+
+
+def _latency(out: str, percentile: str) -> float:
+    value, unit = re.search(rf"^\s+{percentile}\s+([\d.]+)(us|ms|s)\s*$", out, re.M).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def _errors(out: str) -> int:
+    errors = 0
+    found = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors += int(found.group(1)) if found else 0
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
+    )
+    errors += sum(int(n) for n in socket_errors.groups()) if socket_errors else 0
+    return errors
+
+
+def bench_bare(kind: str, targets: Path, duration: int, connections: int) -> LoadResult:
+    with serve(f"bench.bare_app:{kind}_app", {}) as server:
+        run_wrk(server.url, targets, max(1, duration // 5), connections, "warm-up")
+        return run_wrk(server.url, targets, duration, connections, f"bare FastAPI, {kind} def")
+
+
+def bench_service(
+    db: str, duration: int, connections: int, shipments: int
+) -> tuple[LoadResult, dict[str, float]]:
+    url = databases.url_for(db, "ingest")
+    databases.recreate(db, url)
+    command.upgrade(alembic_config(url), "head")
+    targets = databases.OUT / f"ingest-targets-{db}.txt"
+    with serve("app.main:create_app", app_env(url), factory=True) as server:
+        with httpx.Client(base_url=server.url, timeout=60) as client:
+            token, checkpoints, shipment_ids = prepare_world(client, shipments)
+            write_targets(targets, token, checkpoints, shipment_ids)
+            run_wrk(server.url, targets, max(1, duration // 5), connections, "warm-up")
+            before = count_events(url)
+            with profiled(server, db):
+                result = run_wrk(server.url, targets, duration, connections, f"service, {db}")
+            result.peak_rss_mb = server.peak_rss_mb()
+            time.sleep(0.5)  # requests wrk gave up on at the deadline may still be finishing
+            result.stored = count_events(url) - before
+            sync_times = time_sync(client, token, checkpoints, shipment_ids[0])
+    return result, sync_times
+
+
+@contextmanager
+def profiled(server: Server, db: str) -> Iterator[None]:
+    """With --profile: py-spy samples the server during the load (collapsed stacks)."""
+    if not PROFILE:
+        yield
+        return
+    out = databases.OUT / f"ingest-profile-{db}.txt"
+    spy = subprocess.Popen(
+        [
+            "py-spy",
+            "record",
+            "--pid",
+            str(server.process.pid),
+            "--format",
+            "raw",
+            "--threads",
+            "--gil",
+        ]
+        + ["--rate", "200", "--output", str(out), "--nonblocking"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield
+    finally:
+        spy.send_signal(signal.SIGINT)
+        spy.wait(timeout=60)
+        print(f"  profile: {out}")
+
+
+def count_events(url: str) -> int:
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        count = connection.scalar(select(func.count()).select_from(TrackingEvent)) or 0
+    engine.dispose()
+    return count
+
+
+def sync_body(checkpoints: list[str], shipment_id: str | None, size: int) -> dict[str, Any]:
+    """`size` events of a trip through the checkpoints, as a phone queues them offline."""
+    start = datetime(2026, 3, 1, tzinfo=UTC) + timedelta(days=uuid.uuid4().int % 200)
+    pattern: list[dict[str, Any]] = [
+        {"type": "arrived"},
+        {"type": "procedure_started", "procedure": "document_check"},
+        {"type": "procedure_completed", "procedure": "document_check"},
+        {"type": "fee_paid", "fee": {"amount": 25000, "currency": "IQD", "receipt": True}},
+        {"type": "released"},
+    ]
+    events = []
+    for n in range(size):
+        event = dict(pattern[n % len(pattern)])
+        if event["type"] == "arrived":
+            event["checkpoint_id"] = checkpoints[(n // len(pattern)) % len(checkpoints)]
+        event["event_id"] = str(uuid.uuid4())
+        event["occurred_at"] = (start + timedelta(minutes=3 * n)).isoformat()
+        events.append(event)
+    return {"shipment_id": shipment_id, "events": events}
+
+
+def time_sync(
+    client: httpx.Client, token: str, checkpoints: list[str], shipment_id: str, repeat: int = 5
+) -> dict[str, float]:
+    """Median seconds per 1,000-event batch: a fresh shipment each time, as after a trip."""
+    headers = {"Authorization": f"Bearer {token}"}
+    created = client.post(
+        f"{API}/shipments/batch", json=[shipment_body() for _ in range(repeat)], headers=headers
+    )
+    created.raise_for_status()
+    times = []
+    for item in created.json()["items"]:
+        body = sync_body(checkpoints, item["id"], 1000)
+        started = time.perf_counter()
+        response = client.post(f"{API}/sync", json=body, headers=headers)
+        times.append(time.perf_counter() - started)
+        response.raise_for_status()
+        assert response.json()["created"] == 1000, response.text
+    return {"median_s": statistics.median(times), "min_s": min(times)}
+
+
+def time_bare_sync(checkpoints: list[str], repeat: int = 5) -> float:
+    with serve("bench.bare_app:async_app", {}) as server, httpx.Client(base_url=server.url) as c:
+        times = []
+        for _ in range(repeat):
+            body = sync_body(checkpoints, str(uuid.uuid4()), 1000)
+            started = time.perf_counter()
+            c.post(f"{API}/sync", json=body).raise_for_status()
+            times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def machine() -> dict[str, Any]:
+    import fastapi
+    import sqlalchemy
+    import uvicorn
+
+    memory_kb = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))  # type: ignore[union-attr]
+    wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split()[:2]
+    return {
+        "cores": os.cpu_count(),
+        "memory_gb": round(memory_kb / 1024 / 1024, 1),
+        "python": platform.python_version(),
+        "fastapi": fastapi.__version__,
+        "uvicorn": uvicorn.__version__,
+        "sqlalchemy": sqlalchemy.__version__,
+        "wrk": " ".join(wrk_version),
+    }
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--db", nargs="+", default=["sqlite", "postgres"])
+    parser.add_argument("--duration", type=int, default=20, help="seconds of load per target")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--shipments", type=int, default=SHIPMENTS)
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--profile", action="store_true", help="py-spy the service under load")
+    args = parser.parse_args(argv)
+    global PROFILE
+    PROFILE = args.profile
+
+    # The bare apps never look at the ids: any well-formed targets file will do.
+    bare_targets = databases.OUT / "ingest-targets-bare.txt"
+    fake_checkpoints = [str(uuid.uuid4()) for _ in range(5)]
+    fake_shipments = [str(uuid.uuid4()) for _ in range(args.shipments)]
+    write_targets(bare_targets, "none", fake_checkpoints, fake_shipments)
+    bare = {
+        kind: bench_bare(kind, bare_targets, args.duration, args.connections)
+        for kind in ("async", "sync")
+    }
+    bare_sync_s = time_bare_sync(fake_checkpoints)
+    results: dict[str, Any] = {
+        "machine": machine(),
+        "bare": {k: asdict(v) for k, v in bare.items()},
+    }
+    print(json.dumps(results["machine"]))
+    _print(bare["async"], bare["async"].requests_per_s)
+    _print(bare["sync"], bare["async"].requests_per_s)
+    for db in args.db:
+        service, sync_times = bench_service(db, args.duration, args.connections, args.shipments)
+        _print(service, bare["async"].requests_per_s)
+        print(
+            f"  peak RSS {service.peak_rss_mb:.0f} MB; stored {service.stored} events for "
+            f"{service.requests} responses; "
+            f"1,000-event /sync {sync_times['median_s'] * 1000:.0f} ms "
+            f"(bare app validating the same body: {bare_sync_s * 1000:.0f} ms)"
+        )
+        results[db] = {**asdict(service), "sync": sync_times, "bare_sync_s": bare_sync_s}
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    return results
+
+
+def _print(result: LoadResult, ceiling: float) -> None:
+    print(
+        f"{result.target:28} {result.requests_per_s:8.0f} req/s  "
+        f"ratio {result.requests_per_s / ceiling:4.2f}"
+        f"  p50 {result.p50_ms:6.1f} ms  p99 {result.p99_ms:6.1f} ms  errors {result.errors}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,121 @@
+"""Events written together (tracking/writer.py): concurrent requests share one transaction,
+each still gets its own answer, and the stops written incrementally are exactly what a
+from-scratch rebuild gives."""
+
+import asyncio
+import random
+import uuid
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from app.tracking.models import TrackingEvent
+from tests.factories import API, admin, make_checkpoint, make_exporter, make_shipment
+from tests.live_server import live_server
+from tests.tracking.helpers import FEE, event, expected_stop_rows, stored_stop_rows
+
+
+def _record_batch_sizes(app: FastAPI) -> list[int]:
+    writer = app.state.event_writer
+    sizes: list[int] = []
+    original = writer._write_together
+
+    def spy(batch: list[Any]) -> Any:
+        sizes.append(len(batch))
+        return original(batch)
+
+    writer._write_together = spy
+    return sizes
+
+
+async def _post_all(
+    base: str, posts: list[tuple[str, dict[str, Any], dict[str, str]]]
+) -> list[int]:
+    async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+        responses = await asyncio.gather(
+            *(client.post(path, json=body, headers=headers) for path, body, headers in posts)
+        )
+    return [response.status_code for response in responses]
+
+
+def test_concurrent_events_commit_together_and_each_gets_its_own_answer(
+    app: FastAPI, client: TestClient
+) -> None:
+    boss = admin(client)
+    a, b = make_exporter(client, boss), make_exporter(client, boss)
+    checkpoint = make_checkpoint(client, boss)["id"]
+    mine = [make_shipment(client, a)["id"] for _ in range(4)]
+    theirs = make_shipment(client, b)["id"]
+    valid = [
+        (f"{API}/shipments/{sid}/events", event("arrived", n, checkpoint_id=checkpoint), a.headers)
+        for n, sid in enumerate(mine * 10)
+    ]
+    refused = [
+        (f"{API}/shipments/{theirs}/events", event("released", 1), a.headers),  # 404
+        (f"{API}/shipments/{uuid.uuid4()}/events", event("released", 1), a.headers),  # 404
+        (f"{API}/shipments/{mine[0]}/events", event("released", 1), {"Authorization": "Bearer x"}),
+        (
+            f"{API}/shipments/{mine[1]}/events",
+            event("arrived", 1, checkpoint_id=str(uuid.uuid4())),
+            a.headers,
+        ),
+    ]
+    sizes = _record_batch_sizes(app)
+
+    with live_server(app) as base:
+        statuses = asyncio.run(_post_all(base, valid + refused))
+        # The same events again: answered 200 from what was stored; one with new content, 409.
+        changed = {**valid[0][1], "occurred_at": valid[1][1]["occurred_at"]}
+        replays = asyncio.run(_post_all(base, valid[:5] + [(valid[0][0], changed, a.headers)]))
+
+    assert statuses == [201] * len(valid) + [404, 404, 401, 422]
+    assert replays == [200] * 5 + [409]
+    assert max(sizes) > 1, sizes  # requests really were written together
+    with app.state.session_factory() as session:
+        stored = session.scalars(select(TrackingEvent.event_id)).all()
+        assert sorted(map(str, stored)) == sorted(body["event_id"] for _, body, _ in valid)
+        for sid in mine:
+            assert stored_stop_rows(session, uuid.UUID(sid)) == expected_stop_rows(
+                session, uuid.UUID(sid)
+            )
+
+
+def test_stops_rewritten_incrementally_equal_a_full_rebuild_after_every_event(
+    client: TestClient, app: FastAPI
+) -> None:
+    """Late and out-of-order events move stops, renumber them and change the current one:
+    after each, the stored rows are what materialising all events from scratch gives."""
+    boss = admin(client)
+    exporter = make_exporter(client, boss)
+    a, b, c = (make_checkpoint(client, boss)["id"] for _ in range(3))
+    shipment = make_shipment(client, exporter)["id"]
+    trip = [
+        event("departed", 0),
+        event("arrived", 60, checkpoint_id=a),
+        event("procedure_started", 65, procedure="document_check"),
+        event("fee_paid", 70, fee=FEE),
+        event("held", 75, hold_reason="missing_document"),
+        event("released", 150),
+        event("arrived", 240, checkpoint_id=b),
+        event("procedure_started", 245, procedure="xray_scan"),
+        event("procedure_completed", 260, procedure="xray_scan"),
+        event("released", 270),
+        event("arrived", 300, checkpoint_id=c),
+        event("fee_paid", 300, fee={**FEE, "receipt": True}),
+        event("released", 330),
+        event("delivered", 500),
+    ]
+    random.Random(5).shuffle(trip)
+    for body in trip:
+        response = client.post(
+            f"{API}/shipments/{shipment}/events", json=body, headers=exporter.headers
+        )
+        assert response.status_code == 201, response.text
+        with app.state.session_factory() as session:
+            stored = stored_stop_rows(session, uuid.UUID(shipment))
+            assert stored == expected_stop_rows(session, uuid.UUID(shipment))
+    assert len(stored["stops"]) == 3
+    assert len(stored["fees"]) == 2
