@@ -32,6 +32,7 @@ from app.reports.router import router as reports_router
 from app.shipments.router import router as shipments_router
 from app.tracking.router import router as tracking_router
 from app.tracking.writer import EventWriter
+from app.web import router as web
 
 API_PREFIX = "/api/v1"
 DOCS_ASSETS = "/static/docs"
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health.router)
+    web.install(app, api_prefix=API_PREFIX)
     _mount_docs(app)
     app.openapi = lambda: _openapi_with_problems(app)  # type: ignore[method-assign]
     return app

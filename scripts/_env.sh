@@ -22,3 +22,15 @@ ensure_installed() {  # $1: the pip extras, e.g. "" or "[test]"
     echo "$want" > "$stamp"
   fi
 }
+
+ensure_chromium() {  # Debian's Chromium for the browser tests; installed once, as root (CI)
+  if [ -x /usr/bin/chromium ]; then return; fi
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+    echo "==> installing chromium (apt-get) for the browser tests"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+  else
+    echo "warning: /usr/bin/chromium is missing; the browser tests will fail." \
+      "Install it: sudo apt-get install -y chromium chromium-driver" >&2
+  fi
+}

@@ -52,6 +52,7 @@ def row(method: str, path: str, *, anon: int = 401, revoked: int = 401, **expect
 MATRIX = [
     row("POST", "/auth/token", anon=200, revoked=200, admin=200, a=200, b=200, advocate=200, key=200, driver=200),  # noqa: E501
     row("GET", "/users/me", admin=200, a=200, b=200, advocate=200, key=200, driver=403),
+    row("GET", "/driver/shipment", admin=403, a=403, b=403, advocate=403, key=403, driver=200),
     row("GET", "/api-keys", admin=403, a=200, b=200, advocate=403, key=403, driver=403),
     row("POST", "/api-keys", admin=403, a=201, b=201, advocate=403, key=403, driver=403),
     row("DELETE", "/api-keys/{key_id}", admin=403, a=204, b=404, advocate=403, key=403, driver=403),

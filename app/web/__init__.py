@@ -1,0 +1,1 @@
+"""The advocates' dashboard (/dashboard) and the driver's offline phone page (/driver)."""

@@ -1,0 +1,89 @@
+"""The web pages: static HTML shells whose scripts call the JSON API, every asset served here.
+
+Pages and assets carry no inline script or style, so they work under a strict
+Content-Security-Policy (`default-src 'self'`). The driver's page is an installable offline
+app: a manifest and a service worker whose scope is /driver.
+"""
+
+from functools import cache
+from importlib.resources import files
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from app.auth.dependencies import PrincipalDep, SessionDep
+from app.errors import Forbidden, problem_responses
+from app.tracking import queries
+from app.tracking.schemas import ShipmentDetail
+
+WEB = Path(str(files("app.web")))
+STATIC = WEB / "static"
+TEMPLATES = WEB / "templates"
+ASSETS = "/static/web"
+
+pages = APIRouter(include_in_schema=False)
+api = APIRouter(tags=["tracking"])
+
+
+@cache
+def _page(name: str) -> str:
+    return (TEMPLATES / name).read_text(encoding="utf-8")
+
+
+# The HTML shells change with a deploy only; the data comes from the API with its own
+# credentials, so a page may be revalidated cheaply but never served stale after an update.
+NO_STALE = {"Cache-Control": "no-cache"}
+
+
+@pages.get("/dashboard")
+def dashboard() -> HTMLResponse:
+    return HTMLResponse(_page("dashboard.html"), headers=NO_STALE)
+
+
+@pages.get("/driver")
+def driver() -> HTMLResponse:
+    return HTMLResponse(_page("driver.html"), headers=NO_STALE)
+
+
+@pages.get("/driver/sw.js")
+def driver_service_worker() -> FileResponse:
+    """The service worker lives under /driver so that its scope may be /driver itself."""
+    return FileResponse(
+        STATIC / "driver-sw.js",
+        media_type="text/javascript",
+        headers={**NO_STALE, "Service-Worker-Allowed": "/driver"},
+    )
+
+
+@pages.get("/driver/manifest.webmanifest")
+def driver_manifest() -> FileResponse:
+    return FileResponse(
+        STATIC / "driver.webmanifest", media_type="application/manifest+json", headers=NO_STALE
+    )
+
+
+@pages.get("/")
+def home() -> Response:
+    return HTMLResponse(_page("index.html"), headers=NO_STALE)
+
+
+@api.get(
+    "/driver/shipment",
+    response_model=ShipmentDetail,
+    responses=problem_responses(401, 403, 404),
+)
+def driver_shipment(principal: PrincipalDep, session: SessionDep) -> ShipmentDetail:
+    """The shipment of this driver link (a driver link only): what the driver's page opens
+    with, since the link itself carries only the token. Without cargo values."""
+    if principal.kind != "driver" or principal.shipment_id is None:
+        raise Forbidden("This is for a driver link; use GET /shipments/{id}.")
+    return queries.shipment_detail(session, principal=principal, shipment_id=principal.shipment_id)
+
+
+def install(app: FastAPI, *, api_prefix: str) -> None:
+    """Add the pages, their assets and the driver's API call to the app."""
+    app.include_router(api, prefix=api_prefix)
+    app.include_router(pages)
+    app.mount(ASSETS, StaticFiles(directory=str(STATIC)), name="web-assets")

@@ -1,0 +1,451 @@
+/* The advocates' dashboard: every figure on screen is a figure of the API's reports, asked
+ * with the filters on screen; the download buttons ask the same reports as CSV or XLSX.
+ * The sign-in token lives in sessionStorage (gone when the tab closes). */
+"use strict";
+(function () {
+  const API = "/api/v1";
+  const TOKEN = "clearance.dashboard.token";
+  const $ = (id) => document.getElementById(id);
+  const t = (k, v) => I18N.t(k, v);
+  // Province capitals, for orientation on the map (the same points the API uses for distances).
+  const CAPITALS = {
+    baghdad: [33.315, 44.366], basra: [30.508, 47.783], nineveh: [36.34, 43.13],
+    erbil: [36.191, 44.009], sulaymaniyah: [35.557, 45.435], duhok: [36.867, 42.988],
+    halabja: [35.178, 45.986], kirkuk: [35.468, 44.392], diyala: [33.75, 44.643],
+    anbar: [33.426, 43.299], babil: [32.483, 44.433], karbala: [32.616, 44.025],
+    najaf: [31.996, 44.315], wasit: [32.512, 45.818], maysan: [31.836, 47.145],
+    dhi_qar: [31.052, 46.257], muthanna: [31.318, 45.282], qadisiyyah: [31.987, 44.925],
+    salahaddin: [34.607, 43.678],
+  };
+
+  let token = sessionStorage.getItem(TOKEN);
+  let checkpoints = [];
+  let reports = {};
+  let loadSeq = 0;
+
+  class Expired extends Error {}
+
+  async function api(path) {
+    const r = await fetch(API + path, { headers: { Authorization: "Bearer " + token } });
+    if (r.status === 401) throw new Expired();
+    if (!r.ok) {
+      let detail = r.statusText;
+      try { detail = (await r.json()).detail || detail; } catch (e) { /* not JSON */ }
+      throw new Error(detail);
+    }
+    return r;
+  }
+
+  // ---- formatting: what the API says, rounded for reading only
+  const num = (v, d) => (v == null ? "—" : I18N.number(v, d));
+  const pct = (v) => (v == null ? "—" : I18N.number(v * 100, 1) + "%");
+  const signed = (v, d) => (v == null ? "—" : (v > 0 ? "+" : "") + I18N.number(v, d));
+  const provinceName = (slug) => (slug ? t("province." + slug) : "");
+  const reason = (r) => (I18N.has("hold." + r) ? t("hold." + r) : r);
+  const procedureName = (p) => (I18N.has("procedure." + p) ? t("procedure." + p) : p);
+
+  // ---- filters <-> query
+  function filterQuery(report) {
+    const q = new URLSearchParams();
+    const from = $("f-from").value;
+    const to = $("f-to").value;
+    if (from) q.set("from", from + "T00:00:00Z");
+    if (to) q.set("to", to + "T00:00:00Z");
+    for (const [id, name] of [["f-province", "province"], ["f-checkpoint", "checkpoint_id"],
+      ["f-hs", "hs_chapter"], ["f-destination", "destination_province"]]) {
+      const v = $(id).value.trim();
+      if (v) q.set(name, v);
+    }
+    if (report === "checkpoints") q.set("sort", $("f-sort").value);
+    if (report === "trends") q.set("interval", $("f-interval").value);
+    return q;
+  }
+
+  function fillSelects() {
+    const keep = (id) => $(id).value;
+    const option = (value, label) => { const o = document.createElement("option"); o.value = value; o.textContent = label; return o; };
+    for (const id of ["f-province", "f-destination"]) {
+      const was = keep(id);
+      $(id).replaceChildren(option("", t("dash.all")),
+        ...PROVINCES.map((p) => option(p, provinceName(p)))
+          .sort((a, b) => a.textContent.localeCompare(b.textContent)));
+      $(id).value = was;
+    }
+    const was = keep("f-checkpoint");
+    const sorted = [...checkpoints].sort((a, b) => a.code.localeCompare(b.code));
+    $("f-checkpoint").replaceChildren(option("", t("dash.all")),
+      ...sorted.map((c) => option(c.id, `${c.code} — ${checkpointName(c)}`)));
+    $("f-checkpoint").value = was;
+  }
+
+  function checkpointName(c) {
+    const local = I18N.lang === "ar" ? c.name_ar : I18N.lang === "ckb" ? c.name_ckb : null;
+    return local || c.name;
+  }
+
+  // ---- loading
+  const REPORTS = ["checkpoints", "trends", "procedures", "commodities", "corridors", "agencies"];
+
+  async function loadAll() {
+    const seq = ++loadSeq;
+    $("status").textContent = t("dash.loading");
+    $("error").hidden = true;
+    document.body.dataset.loaded = "false";
+    try {
+      if (!checkpoints.length) {
+        let cursor = null;
+        do {
+          const q = new URLSearchParams({ limit: "500" });
+          if (cursor) q.set("cursor", cursor);
+          const page = await (await api("/checkpoints?" + q)).json();
+          checkpoints.push(...page.items);
+          cursor = page.next_cursor;
+        } while (cursor);
+        fillSelects();
+      }
+      const answers = await Promise.all(REPORTS.map((name) =>
+        api(`/reports/${name}?${filterQuery(name)}`).then((r) => r.json())));
+      if (seq !== loadSeq) return; // a newer request is on its way
+      reports = Object.fromEntries(REPORTS.map((name, i) => [name, answers[i]]));
+      renderAll();
+      document.body.dataset.loaded = "true";
+    } catch (e) {
+      if (e instanceof Expired) { signOut("dash.expired"); return; }
+      $("error").textContent = String(e.message || e);
+      $("error").hidden = false;
+      $("status").textContent = "";
+    }
+  }
+
+  // ---- tables: a suppressed row shows its group, then "suppressed" across the figures
+  function table(el, columns, rows, opts) {
+    const o = opts || {};
+    el.replaceChildren();
+    const head = el.createTHead().insertRow();
+    for (const c of columns) {
+      const th = document.createElement("th");
+      th.textContent = c.label;
+      th.scope = "col";
+      head.append(th);
+    }
+    const body = el.createTBody();
+    const keyCount = columns.filter((c) => c.key).length;
+    if (!rows.length) {
+      const td = body.insertRow().insertCell();
+      td.colSpan = columns.length;
+      td.className = "muted";
+      td.textContent = t("dash.noData");
+      return;
+    }
+    rows.forEach((row, i) => {
+      const tr = body.insertRow();
+      if (o.rowId) tr.dataset.id = o.rowId(row);
+      if (row.suppressed) tr.className = "suppressed";
+      for (const c of columns) {
+        if (row.suppressed && !c.key) continue;
+        const td = tr.insertCell();
+        if (c.field) td.dataset.field = c.field;
+        if (c.num) td.className = "num";
+        const value = c.field ? row[c.field] : undefined;
+        if (c.field && typeof value === "number") td.dataset.value = String(value);
+        td.textContent = c.render ? c.render(row, i) : value == null ? "—" : String(value);
+      }
+      if (row.suppressed) {
+        const td = tr.insertCell();
+        td.colSpan = columns.length - keyCount;
+        td.className = "suppressed";
+        td.dataset.field = "suppressed";
+        td.textContent = t("dash.suppressedRow", { k: reports.checkpoints.min_exporters ?? "" });
+      }
+    });
+  }
+
+  const fees = (list) => (list || [])
+    .map((f) => `${I18N.number(f.total, 0)} ${f.currency} (${pct(f.unreceipted_share)})`).join("; ") || "—";
+
+  function renderAll() {
+    const meta = reports.checkpoints;
+    const when = I18N.dateTime(new Date(meta.generated_at));
+    $("status").textContent = meta.min_exporters
+      ? t("dash.generated", { time: when, k: meta.min_exporters })
+      : t("dash.generatedNoK", { time: when });
+    renderRanking();
+    renderMap();
+    renderDwell();
+    renderTrends();
+    renderProcedures();
+    renderCommodities();
+    renderCorridors();
+    renderAgencies();
+  }
+
+  function renderRanking() {
+    const standard = reports.checkpoints.service_standard_minutes;
+    table($("ranking-table"), [
+      { key: true, label: t("col.rank"), render: (r, i) => String(i + 1) },
+      { key: true, label: t("col.checkpoint"), field: "checkpoint_code",
+        render: (r) => r.checkpoint_code },
+      { key: true, label: "", field: "checkpoint_name", render: (r) => {
+        const c = checkpoints.find((x) => x.id === r.checkpoint_id);
+        return c ? checkpointName(c) : r.checkpoint_name;
+      } },
+      { key: true, label: t("col.province"), field: "province", render: (r) => provinceName(r.province) },
+      { label: t("col.stops"), field: "stops", num: true, render: (r) => num(r.stops, 0) },
+      { label: t("col.completed"), field: "completed_stops", num: true, render: (r) => num(r.completed_stops, 0) },
+      { label: t("col.p50"), field: "p50_dwell_minutes", num: true, render: (r) => num(r.p50_dwell_minutes, 1) },
+      { label: t("col.p90"), field: "p90_dwell_minutes", num: true, render: (r) => num(r.p90_dwell_minutes, 1) },
+      { label: t("col.mean"), field: "mean_dwell_minutes", num: true, render: (r) => num(r.mean_dwell_minutes, 1) },
+      { label: t("col.withinStandard", { m: standard }), field: "within_standard_share", num: true, render: (r) => pct(r.within_standard_share) },
+      { label: t("col.holdRate"), field: "hold_rate", num: true, render: (r) => pct(r.hold_rate) },
+      { label: t("col.turnBack"), field: "turn_back_rate", num: true, render: (r) => pct(r.turn_back_rate) },
+      { label: t("col.delayHours"), field: "total_delay_hours", num: true, render: (r) => num(r.total_delay_hours, 1) },
+      { label: t("col.topReason"), field: "top_hold_reasons", render: (r) => {
+        const top = (r.top_hold_reasons || [])[0];
+        return top ? `${reason(top.reason)} (${I18N.number(top.count, 0)})` : "—";
+      } },
+      { label: t("col.fees"), field: "fees", render: (r) => fees(r.fees) },
+    ], reports.checkpoints.items, { rowId: (r) => r.checkpoint_id });
+  }
+
+  function delayClass(row) {
+    if (!row) return "cn";
+    if (row.suppressed) return "cs";
+    const v = row.p90_dwell_minutes;
+    if (v == null) return "cn";
+    if (v < 60) return "c0";
+    if (v < 180) return "c1";
+    if (v < 360) return "c2";
+    return "c3";
+  }
+
+  function renderMap() {
+    const byId = new Map(reports.checkpoints.items.map((r) => [r.checkpoint_id, r]));
+    const maxStops = Math.max(1, ...reports.checkpoints.items.map((r) => r.stops || 0));
+    const places = checkpoints.map((c) => {
+      const row = byId.get(c.id);
+      const stops = row && !row.suppressed ? row.stops : 0;
+      const detail = !row ? t("dash.legend.none")
+        : row.suppressed ? t("dash.suppressed")
+          : `p50 ${num(row.p50_dwell_minutes, 1)} · p90 ${num(row.p90_dwell_minutes, 1)} min · ${num(row.stops, 0)} ${t("col.stops")}`;
+      return {
+        id: c.id, lat: c.latitude, lon: c.longitude, cls: delayClass(row),
+        r: 4 + 8 * Math.sqrt(stops / maxStops), title: `${c.code} ${checkpointName(c)}\n${detail}`,
+      };
+    });
+    const towns = Object.entries(CAPITALS).map(([slug, [lat, lon]]) => ({ lat, lon, label: provinceName(slug) }));
+    Charts.map($("map"), places, towns, { label: t("dash.map") });
+    const legend = $("map-legend");
+    legend.replaceChildren();
+    const entries = [["c0", "p90 < 60 min"], ["c1", "60–180"], ["c2", "180–360"], ["c3", "≥ 360"],
+      ["cs", t("dash.legend.suppressed")], ["cn", t("dash.legend.none")]];
+    for (const [cls, label] of entries) {
+      const item = document.createElement("span");
+      const sw = document.createElement("span");
+      sw.className = "swatch " + cls;
+      item.append(sw, label);
+      legend.append(item);
+    }
+    const size = document.createElement("span");
+    size.textContent = t("dash.legend.size");
+    legend.append(size);
+  }
+
+  function renderDwell() {
+    const rows = reports.checkpoints.items.map((r) => ({
+      label: r.checkpoint_code, suppressed: r.suppressed,
+      title: r.checkpoint_name,
+      values: { p50: r.p50_dwell_minutes, p90: r.p90_dwell_minutes },
+    }));
+    Charts.bars($("dwell-chart"), rows, [
+      { key: "p90", cls: "bar-p90", name: t("series.p90") },
+      { key: "p50", cls: "bar-p50", name: t("series.p50") },
+    ], { label: t("dash.dwell"), suppressedText: t("dash.suppressed"), fmt: (v) => I18N.number(v, 0) });
+  }
+
+  function renderTrends() {
+    const items = reports.trends.items;
+    Charts.lines($("trend-chart"), items.map((r) => ({
+      label: r.period_start, suppressed: r.suppressed,
+      values: { p50: r.p50_dwell_minutes, p90: r.p90_dwell_minutes },
+    })), [
+      { key: "p90", lineCls: "line-p90", dotCls: "dot-p90", name: t("series.p90") },
+      { key: "p50", lineCls: "line-p50", dotCls: "dot-p50", name: t("series.p50") },
+    ], { label: t("dash.trends"), fmt: (v) => I18N.number(v, 0) });
+    table($("trend-table"), [
+      { key: true, label: t("col.period"), field: "period_start" },
+      { label: t("col.stops"), field: "stops", num: true, render: (r) => num(r.stops, 0) },
+      { label: t("col.p50"), field: "p50_dwell_minutes", num: true, render: (r) => num(r.p50_dwell_minutes, 1) },
+      { label: t("col.p90"), field: "p90_dwell_minutes", num: true, render: (r) => num(r.p90_dwell_minutes, 1) },
+      { label: t("col.changeP90"), field: "change_p90_dwell_minutes", num: true, render: (r) => signed(r.change_p90_dwell_minutes, 1) },
+      { label: t("col.holdRate"), field: "hold_rate", num: true, render: (r) => pct(r.hold_rate) },
+      { label: t("col.delayHours"), field: "total_delay_hours", num: true, render: (r) => num(r.total_delay_hours, 1) },
+    ], [...items].reverse());
+  }
+
+  function renderProcedures() {
+    const items = reports.procedures.items;
+    Charts.bars($("procedure-chart"), items.map((r) => ({
+      label: procedureName(r.procedure), suppressed: r.suppressed,
+      values: { share: r.share_of_stop_time == null ? null : r.share_of_stop_time * 100 },
+    })), [{ key: "share", cls: "bar-share", name: t("series.share") + " (%)" }],
+    { labelWidth: 150, width: 520, fmt: (v) => I18N.number(v, 0), suppressedText: t("dash.suppressed") });
+    table($("procedure-table"), [
+      { key: true, label: t("col.procedure"), field: "procedure", render: (r) => procedureName(r.procedure) },
+      { label: t("col.stopsRequiring"), field: "stops_requiring", num: true, render: (r) => num(r.stops_requiring, 0) },
+      { label: t("col.shareOfStops"), field: "share_of_stops", num: true, render: (r) => pct(r.share_of_stops) },
+      { label: t("col.p50Proc"), field: "p50_minutes", num: true, render: (r) => num(r.p50_minutes, 1) },
+      { label: t("col.p90Proc"), field: "p90_minutes", num: true, render: (r) => num(r.p90_minutes, 1) },
+      { label: t("col.totalHours"), field: "total_hours", num: true, render: (r) => num(r.total_hours, 1) },
+      { label: t("col.shareOfTime"), field: "share_of_stop_time", num: true, render: (r) => pct(r.share_of_stop_time) },
+    ], items);
+  }
+
+  function renderCommodities() {
+    const items = reports.commodities.items;
+    Charts.bars($("commodity-chart"), items.map((r) => ({
+      label: `${r.hs_chapter} ${r.chapter_name}`.slice(0, 26), suppressed: r.suppressed, title: r.chapter_name,
+      values: { p50: r.p50_dwell_minutes, p90: r.p90_dwell_minutes },
+    })), [
+      { key: "p90", cls: "bar-p90", name: t("series.p90") },
+      { key: "p50", cls: "bar-p50", name: t("series.p50") },
+    ], { labelWidth: 170, width: 520, fmt: (v) => I18N.number(v, 0), suppressedText: t("dash.suppressed") });
+    table($("commodity-table"), [
+      { key: true, label: t("col.chapter"), field: "hs_chapter" },
+      { key: true, label: t("col.goods"), field: "chapter_name" },
+      { label: t("col.stops"), field: "stops", num: true, render: (r) => num(r.stops, 0) },
+      { label: t("col.p50"), field: "p50_dwell_minutes", num: true, render: (r) => num(r.p50_dwell_minutes, 1) },
+      { label: t("col.p90"), field: "p90_dwell_minutes", num: true, render: (r) => num(r.p90_dwell_minutes, 1) },
+      { label: t("col.holdRate"), field: "hold_rate", num: true, render: (r) => pct(r.hold_rate) },
+      { label: t("col.delayHours"), field: "total_delay_hours", num: true, render: (r) => num(r.total_delay_hours, 1) },
+    ], items);
+  }
+
+  function renderCorridors() {
+    table($("corridor-table"), [
+      { key: true, label: t("col.corridor"), render: (r) => `${provinceName(r.origin_province)} → ${provinceName(r.destination_province)}` },
+      { label: t("col.trips"), field: "trips", num: true, render: (r) => num(r.trips, 0) },
+      { label: t("col.delivered"), field: "delivered_trips", num: true, render: (r) => num(r.delivered_trips, 0) },
+      { label: t("col.transit"), field: "median_transit_hours", num: true, render: (r) => num(r.median_transit_hours, 1) },
+      { label: t("col.stopsPerTrip"), field: "stops_per_trip", num: true, render: (r) => num(r.stops_per_trip, 1) },
+      { label: t("col.delayPerTrip"), field: "delay_hours_per_trip", num: true, render: (r) => num(r.delay_hours_per_trip, 1) },
+      { label: t("col.stopsPer100"), field: "stops_per_100km", num: true, render: (r) => num(r.stops_per_100km, 2) },
+      { label: t("col.delayPer100"), field: "delay_minutes_per_100km", num: true, render: (r) => num(r.delay_minutes_per_100km, 1) },
+      { label: t("col.worst"), field: "worst_checkpoint_code", render: (r) => (r.worst_checkpoint_code
+        ? `${r.worst_checkpoint_code} (${pct(r.worst_checkpoint_delay_share)})` : "—") },
+    ], reports.corridors.items);
+  }
+
+  function renderAgencies() {
+    table($("agency-table"), [
+      { key: true, label: t("col.authority"), field: "authority" },
+      { key: true, label: t("col.jurisdiction"), field: "jurisdiction" },
+      { label: t("col.checkpoints"), field: "checkpoints", num: true, render: (r) => num(r.checkpoints, 0) },
+      { label: t("col.stops"), field: "stops", num: true, render: (r) => num(r.stops, 0) },
+      { label: t("col.p50"), field: "p50_dwell_minutes", num: true, render: (r) => num(r.p50_dwell_minutes, 1) },
+      { label: t("col.p90"), field: "p90_dwell_minutes", num: true, render: (r) => num(r.p90_dwell_minutes, 1) },
+      { label: t("col.holdRate"), field: "hold_rate", num: true, render: (r) => pct(r.hold_rate) },
+      { label: t("col.delayHours"), field: "total_delay_hours", num: true, render: (r) => num(r.total_delay_hours, 1) },
+      { label: t("col.fees"), field: "fees", render: (r) => fees(r.fees) },
+    ], reports.agencies.items);
+  }
+
+  // ---- downloads: the API's own export, with the filters on screen
+  function wireDownloads() {
+    document.querySelectorAll(".downloads").forEach((span) => {
+      span.replaceChildren();
+      for (const format of ["csv", "xlsx"]) {
+        const b = document.createElement("button");
+        b.type = "button";
+        b.className = "btn small";
+        b.dataset.format = format;
+        b.textContent = format.toUpperCase();
+        b.title = t("dash.download", { format: format.toUpperCase() });
+        b.addEventListener("click", () => download(span.dataset.report, format));
+        span.append(b);
+      }
+    });
+  }
+
+  async function download(report, format) {
+    const q = filterQuery(report);
+    q.set("format", format);
+    try {
+      const r = await api(`/reports/${report}?${q}`);
+      const blob = await r.blob();
+      const match = /filename="?([^";]+)"?/.exec(r.headers.get("Content-Disposition") || "");
+      const a = document.createElement("a");
+      a.href = URL.createObjectURL(blob);
+      a.download = match ? match[1] : `${report}.${format}`;
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(a.href), 10000);
+    } catch (e) {
+      if (e instanceof Expired) { signOut("dash.expired"); return; }
+      $("error").textContent = String(e.message || e);
+      $("error").hidden = false;
+    }
+  }
+
+  // ---- signing in and out
+  async function signIn(ev) {
+    ev.preventDefault();
+    $("login-error").hidden = true;
+    const body = new URLSearchParams({ username: $("login-email").value, password: $("login-password").value });
+    try {
+      const r = await fetch(API + "/auth/token", { method: "POST", body });
+      if (!r.ok) throw new Error(t("dash.loginFailed"));
+      token = (await r.json()).access_token;
+      sessionStorage.setItem(TOKEN, token);
+      $("login-password").value = "";
+      await showApp();
+    } catch (e) {
+      $("login-error").textContent = String(e.message || e);
+      $("login-error").hidden = false;
+    }
+  }
+
+  function signOut(messageKey) {
+    token = null;
+    sessionStorage.removeItem(TOKEN);
+    checkpoints = [];
+    $("app").hidden = true;
+    $("who").hidden = true;
+    $("login").hidden = false;
+    if (messageKey) {
+      $("login-error").textContent = t(messageKey);
+      $("login-error").hidden = false;
+    }
+  }
+
+  async function showApp() {
+    try {
+      const me = await (await api("/users/me")).json();
+      $("who-email").textContent = me.email;
+    } catch (e) {
+      if (e instanceof Expired) { signOut("dash.expired"); return; }
+    }
+    $("login").hidden = true;
+    $("who").hidden = false;
+    $("app").hidden = false;
+    await loadAll();
+  }
+
+  function start() {
+    I18N.start();
+    wireDownloads();
+    fillSelects();
+    I18N.onChange(() => {
+      wireDownloads();
+      fillSelects();
+      if (reports.checkpoints) renderAll();
+    });
+    $("login-form").addEventListener("submit", signIn);
+    $("logout").addEventListener("click", () => signOut(null));
+    $("filters").addEventListener("submit", (ev) => { ev.preventDefault(); loadAll(); });
+    $("f-reset").addEventListener("click", () => { $("filters").reset(); loadAll(); });
+    if (token) showApp();
+    else signOut(null);
+  }
+  start();
+})();
