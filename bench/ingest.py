@@ -234,7 +234,7 @@ def bench_bare(kind: str, targets: Path, duration: int, connections: int) -> Loa
 
 
 def bench_service(
-    db: str, duration: int, connections: int, shipments: int
+    db: str, duration: int, connections: int, shipments: int, sync_repeat: int = 5
 ) -> tuple[LoadResult, dict[str, float]]:
     url = databases.url_for(db, "ingest")
     databases.recreate(db, url)
@@ -251,7 +251,7 @@ def bench_service(
             result.peak_rss_mb = server.peak_rss_mb()
             time.sleep(0.5)  # requests wrk gave up on at the deadline may still be finishing
             result.stored = count_events(url) - before
-            sync_times = time_sync(client, token, checkpoints, shipment_ids[0])
+            sync_times = time_sync(client, token, checkpoints, sync_repeat)
     return result, sync_times
 
 
@@ -315,7 +315,7 @@ def sync_body(checkpoints: list[str], shipment_id: str | None, size: int) -> dic
 
 
 def time_sync(
-    client: httpx.Client, token: str, checkpoints: list[str], shipment_id: str, repeat: int = 5
+    client: httpx.Client, token: str, checkpoints: list[str], repeat: int
 ) -> dict[str, float]:
     """Median seconds per 1,000-event batch: a fresh shipment each time, as after a trip."""
     headers = {"Authorization": f"Bearer {token}"}
@@ -369,6 +369,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--duration", type=int, default=20, help="seconds of load per target")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--shipments", type=int, default=SHIPMENTS)
+    parser.add_argument("--sync-repeat", type=int, default=5, help="1,000-event batches")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--profile", action="store_true", help="py-spy the service under load")
     args = parser.parse_args(argv)
@@ -384,7 +385,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         kind: bench_bare(kind, bare_targets, args.duration, args.connections)
         for kind in ("async", "sync")
     }
-    bare_sync_s = time_bare_sync(fake_checkpoints)
+    bare_sync_s = time_bare_sync(fake_checkpoints, args.sync_repeat)
     results: dict[str, Any] = {
         "machine": machine(),
         "bare": {k: asdict(v) for k, v in bare.items()},
@@ -393,7 +394,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     _print(bare["async"], bare["async"].requests_per_s)
     _print(bare["sync"], bare["async"].requests_per_s)
     for db in args.db:
-        service, sync_times = bench_service(db, args.duration, args.connections, args.shipments)
+        service, sync_times = bench_service(
+            db, args.duration, args.connections, args.shipments, args.sync_repeat
+        )
         _print(service, bare["async"].requests_per_s)
         print(
             f"  peak RSS {service.peak_rss_mb:.0f} MB; stored {service.stored} events for "

@@ -23,14 +23,17 @@ ensure_installed() {  # $1: the pip extras, e.g. "" or "[test]"
   fi
 }
 
-ensure_chromium() {  # Debian's Chromium for the browser tests; installed once, as root (CI)
-  if [ -x /usr/bin/chromium ]; then return; fi
+ensure_test_tools() {  # Debian's Chromium (browser tests) and wrk (benchmark smoke tests), as root (CI)
+  local missing=()
+  [ -x /usr/bin/chromium ] || missing+=(chromium chromium-driver)
+  command -v wrk >/dev/null || missing+=(wrk)
+  if [ ${#missing[@]} -eq 0 ]; then return; fi
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
-    echo "==> installing chromium (apt-get) for the browser tests"
+    echo "==> installing ${missing[*]} (apt-get) for the browser and benchmark tests"
     DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   else
-    echo "warning: /usr/bin/chromium is missing; the browser tests will fail." \
-      "Install it: sudo apt-get install -y chromium chromium-driver" >&2
+    echo "warning: missing ${missing[*]}; the browser and benchmark tests will fail." \
+      "Install: sudo apt-get install -y ${missing[*]}" >&2
   fi
 }

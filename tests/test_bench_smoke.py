@@ -1,13 +1,15 @@
 """The benchmark scripts at a tiny size, so they cannot rot between benchmark runs."""
 
+import os
 from pathlib import Path
 
+import pytest
 from alembic import command
 from sqlalchemy import create_engine, func, select
 
 from app.cli import alembic_config
 from app.tracking.models import Stop
-from bench import reports
+from bench import databases, ingest, reports
 from bench.synthetic_stops import load
 
 
@@ -26,3 +28,27 @@ def test_report_bench_loads_stops_and_times_every_report(tmp_path: Path) -> None
     assert all(seconds > 0 for seconds in timings.values())
     reports.OUT = tmp_path
     assert reports.time_duckdb(url, repeat=1) > 0
+
+
+def test_ingest_bench_loads_the_service_and_its_baselines_over_http(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """bench/ingest.py at a tiny size: wrk against the bare apps and the service on SQLite
+    (and PostgreSQL when the suite runs on it), every acknowledged event stored."""
+    dbs = ["sqlite"]
+    if os.environ.get("TEST_POSTGRES_URL"):
+        dbs.append("postgres")
+        monkeypatch.setattr(databases, "PG_ADMIN", os.environ["TEST_POSTGRES_URL"])
+    argv = ["--db", *dbs, "--duration", "1", "--connections", "4", "--shipments", "5"]
+    results = ingest.main([*argv, "--sync-repeat", "1"])
+
+    for kind in ("async", "sync"):
+        assert results["bare"][kind]["requests_per_s"] > 0
+        assert results["bare"][kind]["errors"] == 0
+    for db in dbs:
+        service = results[db]
+        assert service["errors"] == 0
+        assert service["requests"] > 0
+        assert service["stored"] >= service["requests"]  # acknowledged means stored
+        assert 0 < service["peak_rss_mb"] < 1000
+        assert service["sync"]["median_s"] > 0
