@@ -40,8 +40,18 @@ def _serve(args: argparse.Namespace) -> None:
         port=args.port,
         workers=args.workers,
         log_config=None,  # our JSON logging, configured by create_app
-        timeout_keep_alive=5,
         proxy_headers=True,
+        # Abuse limits. A slow client costs a socket, never a worker thread: uvicorn reads
+        # headers and body on the event loop, and the app runs only once the body is in.
+        # An idle keep-alive connection is closed after 5 s; past `limit_concurrency` open
+        # connections and tasks a new request gets a 503 at once instead of queueing without
+        # bound; headers over 16 KiB are refused. Uvicorn has no header-read deadline, so on
+        # an open network put a proxy in front with one (nginx: client_header_timeout).
+        timeout_keep_alive=5,
+        timeout_graceful_shutdown=30,
+        limit_concurrency=args.limit_concurrency,
+        backlog=2048,
+        h11_max_incomplete_event_size=16 * 1024,
     )
 
 
@@ -110,6 +120,12 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument(
+        "--limit-concurrency",
+        type=int,
+        default=1000,
+        help="open connections and tasks per worker before new requests get 503",
+    )
     serve.set_defaults(func=_serve)
 
     sub.add_parser("migrate", help="bring the database schema to the latest version").set_defaults(

@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     # Argon2id cost. The defaults are pwdlib's recommendation; tests lower them to stay fast.
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_kib: int = Field(default=65_536, ge=1024)
+    # Login throttling: failed sign-ins per account and per client address, in a sliding window.
+    login_max_failures_per_account: int = Field(default=5, ge=1)
+    login_max_failures_per_address: int = Field(default=30, ge=1)
+    login_failure_window_seconds: int = Field(default=900, ge=1)
     log_level: str = "INFO"
     log_json: bool = True
     public_base_url: str = "http://127.0.0.1:8000"

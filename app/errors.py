@@ -76,6 +76,14 @@ class UnsupportedMediaType(AppError):
     status, title, slug = 415, "Unsupported media type", "unsupported-media-type"
 
 
+class TooManyRequests(AppError):
+    status, title, slug = 429, "Too many requests", "too-many-requests"
+
+    def __init__(self, detail: str, *, retry_after: int, **kw: Any) -> None:
+        kw.setdefault("headers", {"Retry-After": str(retry_after)})
+        super().__init__(detail, **kw)
+
+
 class ProblemError(BaseModel):
     model_config = ConfigDict(extra="allow")
 
@@ -177,6 +185,17 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
+            # FastAPI says 400 for a body that is not UTF-8 (malformed JSON is already a 422):
+            # both are an invalid body, and 422 is what every operation documents for that.
+            return problem_response(
+                422,
+                "The request body is not valid UTF-8 JSON.",
+                title="Invalid input",
+                slug="validation-error",
+                errors=[{"loc": ["body"], "msg": "not valid UTF-8", "type": "json_invalid"}],
+                instance=request.url.path,
+            )
         detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
         return problem_response(
             exc.status_code,

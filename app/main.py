@@ -29,6 +29,7 @@ from app.observability import (
 from app.organizations import service as organizations
 from app.organizations.router import router as organizations_router
 from app.reports.router import router as reports_router
+from app.security_headers import SecurityHeadersMiddleware
 from app.shipments.router import router as shipments_router
 from app.tracking.router import router as tracking_router
 from app.tracking.writer import EventWriter
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(UnexpectedErrorMiddleware)
     metrics.install(app, prefix=API_PREFIX)
     app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)  # outermost: every answer, 500s too
 
     # reports first: its /checkpoints/status must win over /checkpoints/{checkpoint_id}.
     routers = (

@@ -1,24 +1,32 @@
+# ruff: noqa: E501  (MATRIX is a table: one operation per line)
 """Who may call what: every /api/v1 operation × every kind of caller, in one table.
 
-The world: exporter A owns shipment SA (with a driver link); exporter B is another
-organisation; an advocate; A's API key; a revoked key of A's; nobody (anonymous).
-A caller who may not see SA must never get any of SA's details back, whatever the status.
+OWASP API Top 10 (2023) is the checklist: object-level (API1) and function-level (API5)
+authorization, broken authentication (API2: revoked and expired credentials), and property
+exposure (API3: a denied caller learns nothing).
+
+The world: exporter A owns shipments SA (with a driver link; an earlier link was revoked) and
+SA2 (with its own driver link); exporter B is another organisation with its own shipment SB;
+an advocate; A's API key; a revoked key of A's; an expired sign-in token of A's; nobody
+(anonymous). A caller who may not see SA must never get any of SA's or A's details back,
+whatever the status; and no refusal (4xx) ever carries anyone's details, B's included.
 """
 
 import csv
 import io
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import jwt
 import pytest
 from fastapi.testclient import TestClient
 
 from app.main import create_app
-from tests.conftest import make_settings
+from tests.conftest import TEST_SECRET, make_settings
 from tests.factories import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
@@ -35,58 +43,88 @@ from tests.factories import (
 PROBLEM_JSON = "application/problem+json"
 # Callers run in this order, so that the owner's writes (revoking the driver link, a key, …)
 # come after everyone else has tried.
-PRINCIPALS = ("anon", "revoked", "advocate", "b", "driver", "admin", "key", "a")
-# Callers that may never learn anything about SA or A's organisation.
-OUTSIDERS = {"anon", "revoked", "advocate", "b"}
+PRINCIPALS = (
+    "anon",
+    "revoked",  # A's revoked API key
+    "expired",  # A's sign-in token, past its expiry
+    "revoked_driver",  # SA's first driver link, replaced by the current one
+    "advocate",
+    "b",
+    "driver2",  # the driver link of A's other shipment, SA2
+    "driver",  # SA's driver link
+    "admin",
+    "key",  # A's API key
+    "a",
+)
+# Callers that may never learn anything about SA; all but SA2's driver know nothing of A either.
+OUTSIDERS = {"anon", "revoked", "expired", "revoked_driver", "advocate", "b", "driver2"}
+STRANGERS_TO_A = OUTSIDERS - {"driver2"}
+# Drivers see their own shipment, but never what its cargo is worth.
+DRIVERS = {"driver", "driver2", "revoked_driver"}
 
 
-def row(method: str, path: str, *, anon: int = 401, revoked: int = 401, **expected: int) -> Any:
+def row(
+    method: str,
+    path: str,
+    *,
+    anon: int = 401,
+    revoked: int = 401,
+    expired: int = 401,
+    revoked_driver: int = 401,
+    **expected: int,
+) -> Any:
     """One operation: the expected status per caller. Without credentials, or with a revoked
-    key, the answer is 401 unless stated otherwise."""
-    cells = {"anon": anon, "revoked": revoked, **expected}
+    or expired one, the answer is 401 unless stated otherwise."""
+    cells = {
+        "anon": anon,
+        "revoked": revoked,
+        "expired": expired,
+        "revoked_driver": revoked_driver,
+        **expected,
+    }
     assert set(cells) == set(PRINCIPALS), f"{method} {path}: give every caller a status"
     return pytest.param(method, path, cells, id=f"{method} {path}")
 
 
 # fmt: off
 MATRIX = [
-    row("POST", "/auth/token", anon=200, revoked=200, admin=200, a=200, b=200, advocate=200, key=200, driver=200),  # noqa: E501
-    row("GET", "/users/me", admin=200, a=200, b=200, advocate=200, key=200, driver=403),
-    row("GET", "/driver/shipment", admin=403, a=403, b=403, advocate=403, key=403, driver=200),
-    row("GET", "/api-keys", admin=403, a=200, b=200, advocate=403, key=403, driver=403),
-    row("POST", "/api-keys", admin=403, a=201, b=201, advocate=403, key=403, driver=403),
-    row("DELETE", "/api-keys/{key_id}", admin=403, a=204, b=404, advocate=403, key=403, driver=403),
-    row("POST", "/organizations", admin=201, a=403, b=403, advocate=403, key=403, driver=403),
-    row("GET", "/organizations", admin=200, a=403, b=403, advocate=403, key=403, driver=403),
-    row("GET", "/organizations/{organization_id}", admin=200, a=403, b=403, advocate=403, key=403, driver=403),  # noqa: E501
-    row("POST", "/users", admin=201, a=403, b=403, advocate=403, key=403, driver=403),
-    row("GET", "/users", admin=200, a=403, b=403, advocate=403, key=403, driver=403),
-    row("GET", "/users/{user_id}", admin=200, a=403, b=403, advocate=403, key=403, driver=403),
-    row("PATCH", "/users/{user_id}", admin=200, a=403, b=403, advocate=403, key=403, driver=403),
-    row("POST", "/checkpoints", admin=201, a=403, b=403, advocate=403, key=403, driver=403),
-    row("GET", "/checkpoints", admin=200, a=200, b=200, advocate=200, key=200, driver=200),
-    row("GET", "/checkpoints/{checkpoint_id}", admin=200, a=200, b=200, advocate=200, key=200, driver=200),  # noqa: E501
-    row("PATCH", "/checkpoints/{checkpoint_id}", admin=200, a=403, b=403, advocate=403, key=403, driver=403),  # noqa: E501
-    row("POST", "/shipments", admin=403, a=201, b=201, advocate=403, key=201, driver=403),
-    row("GET", "/shipments", admin=200, a=200, b=200, advocate=403, key=200, driver=403),
-    row("POST", "/shipments/batch", admin=403, a=201, b=201, advocate=403, key=201, driver=403),
-    row("POST", "/shipments/import", admin=403, a=200, b=200, advocate=403, key=200, driver=403),
-    row("GET", "/shipments/{shipment_id}", admin=200, a=200, b=404, advocate=403, key=200, driver=200),  # noqa: E501
-    row("PATCH", "/shipments/{shipment_id}", admin=403, a=200, b=404, advocate=403, key=200, driver=403),  # noqa: E501
-    row("POST", "/shipments/{shipment_id}/cancel", admin=403, a=200, b=404, advocate=403, key=200, driver=403),  # noqa: E501
-    row("POST", "/shipments/{shipment_id}/events", admin=403, a=201, b=404, advocate=403, key=201, driver=201),  # noqa: E501
-    row("GET", "/shipments/{shipment_id}/events", admin=200, a=200, b=404, advocate=403, key=200, driver=200),  # noqa: E501
-    row("GET", "/shipments/{shipment_id}/stops", admin=200, a=200, b=404, advocate=403, key=200, driver=200),  # noqa: E501
-    row("POST", "/sync", admin=403, a=200, b=404, advocate=403, key=200, driver=200),
-    row("POST", "/shipments/{shipment_id}/driver-token", admin=403, a=201, b=404, advocate=403, key=201, driver=403),  # noqa: E501
-    row("DELETE", "/shipments/{shipment_id}/driver-token", admin=403, a=204, b=404, advocate=403, key=204, driver=403),  # noqa: E501
-    row("GET", "/reports/checkpoints", admin=200, a=200, b=200, advocate=200, key=200, driver=403),
-    row("GET", "/reports/corridors", admin=200, a=200, b=200, advocate=200, key=200, driver=403),
-    row("GET", "/reports/agencies", admin=200, a=200, b=200, advocate=200, key=200, driver=403),
-    row("GET", "/reports/commodities", admin=200, a=200, b=200, advocate=200, key=200, driver=403),
-    row("GET", "/reports/procedures", admin=200, a=200, b=200, advocate=200, key=200, driver=403),
-    row("GET", "/reports/trends", admin=200, a=200, b=200, advocate=200, key=200, driver=403),
-    row("GET", "/checkpoints/status", admin=200, a=200, b=200, advocate=200, key=200, driver=200),
+    row("POST", "/auth/token", anon=200, revoked=200, admin=200, a=200, b=200, advocate=200, key=200, driver=200, driver2=200, expired=200, revoked_driver=200),
+    row("GET", "/users/me", admin=200, a=200, b=200, advocate=200, key=200, driver=403, driver2=403),
+    row("GET", "/api-keys", admin=403, a=200, b=200, advocate=403, key=403, driver=403, driver2=403),
+    row("POST", "/api-keys", admin=403, a=201, b=201, advocate=403, key=403, driver=403, driver2=403),
+    row("DELETE", "/api-keys/{key_id}", admin=403, a=204, b=404, advocate=403, key=403, driver=403, driver2=403),
+    row("POST", "/organizations", admin=201, a=403, b=403, advocate=403, key=403, driver=403, driver2=403),
+    row("GET", "/organizations", admin=200, a=403, b=403, advocate=403, key=403, driver=403, driver2=403),
+    row("GET", "/organizations/{organization_id}", admin=200, a=403, b=403, advocate=403, key=403, driver=403, driver2=403),
+    row("POST", "/users", admin=201, a=403, b=403, advocate=403, key=403, driver=403, driver2=403),
+    row("GET", "/users", admin=200, a=403, b=403, advocate=403, key=403, driver=403, driver2=403),
+    row("GET", "/users/{user_id}", admin=200, a=403, b=403, advocate=403, key=403, driver=403, driver2=403),
+    row("PATCH", "/users/{user_id}", admin=200, a=403, b=403, advocate=403, key=403, driver=403, driver2=403),
+    row("POST", "/checkpoints", admin=201, a=403, b=403, advocate=403, key=403, driver=403, driver2=403),
+    row("GET", "/checkpoints", admin=200, a=200, b=200, advocate=200, key=200, driver=200, driver2=200),
+    row("GET", "/checkpoints/{checkpoint_id}", admin=200, a=200, b=200, advocate=200, key=200, driver=200, driver2=200),
+    row("PATCH", "/checkpoints/{checkpoint_id}", admin=200, a=403, b=403, advocate=403, key=403, driver=403, driver2=403),
+    row("POST", "/shipments", admin=403, a=201, b=201, advocate=403, key=201, driver=403, driver2=403),
+    row("GET", "/shipments", admin=200, a=200, b=200, advocate=403, key=200, driver=403, driver2=403),
+    row("POST", "/shipments/batch", admin=403, a=201, b=201, advocate=403, key=201, driver=403, driver2=403),
+    row("POST", "/shipments/import", admin=403, a=200, b=200, advocate=403, key=200, driver=403, driver2=403),
+    row("GET", "/shipments/{shipment_id}", admin=200, a=200, b=404, advocate=403, key=200, driver=200, driver2=404),
+    row("PATCH", "/shipments/{shipment_id}", admin=403, a=200, b=404, advocate=403, key=200, driver=403, driver2=403),
+    row("POST", "/shipments/{shipment_id}/cancel", admin=403, a=200, b=404, advocate=403, key=200, driver=403, driver2=403),
+    row("POST", "/shipments/{shipment_id}/events", admin=403, a=201, b=404, advocate=403, key=201, driver=201, driver2=404),
+    row("GET", "/shipments/{shipment_id}/events", admin=200, a=200, b=404, advocate=403, key=200, driver=200, driver2=404),
+    row("GET", "/shipments/{shipment_id}/stops", admin=200, a=200, b=404, advocate=403, key=200, driver=200, driver2=404),
+    row("POST", "/sync", admin=403, a=200, b=404, advocate=403, key=200, driver=200, driver2=422),
+    row("POST", "/shipments/{shipment_id}/driver-token", admin=403, a=201, b=404, advocate=403, key=201, driver=403, driver2=403),
+    row("DELETE", "/shipments/{shipment_id}/driver-token", admin=403, a=204, b=404, advocate=403, key=204, driver=403, driver2=403),
+    row("GET", "/reports/checkpoints", admin=200, a=200, b=200, advocate=200, key=200, driver=403, driver2=403),
+    row("GET", "/reports/corridors", admin=200, a=200, b=200, advocate=200, key=200, driver=403, driver2=403),
+    row("GET", "/reports/agencies", admin=200, a=200, b=200, advocate=200, key=200, driver=403, driver2=403),
+    row("GET", "/reports/commodities", admin=200, a=200, b=200, advocate=200, key=200, driver=403, driver2=403),
+    row("GET", "/reports/procedures", admin=200, a=200, b=200, advocate=200, key=200, driver=403, driver2=403),
+    row("GET", "/reports/trends", admin=200, a=200, b=200, advocate=200, key=200, driver=403, driver2=403),
+    row("GET", "/driver/shipment", admin=403, a=403, b=403, advocate=403, key=403, driver=200, driver2=200),
+    row("GET", "/checkpoints/status", admin=200, a=200, b=200, advocate=200, key=200, driver=200, driver2=200),
 ]
 # fmt: on
 
@@ -95,7 +133,10 @@ MATRIX = [
 class World:
     headers: dict[str, dict[str, str]]  # principal -> request headers
     path_params: dict[str, str]  # route parameter -> the id it stands for
-    secrets: list[str]  # what outsiders must never see: SA's id, code, driver; A's org
+    secrets: list[str]  # what outsiders must never see: SA's id, code, reference, driver
+    org_secrets: list[str]  # A's organisation: its id and name
+    cargo_value: str  # SA's cargo value, which no driver sees
+    others: list[str] = field(default_factory=list)  # B's: never in a refusal either
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -108,27 +149,60 @@ def new_key(client: TestClient, owner: Actor) -> dict[str, Any]:
     return response.json()  # type: ignore[no-any-return]
 
 
+def expired_token(user_id: str) -> str:
+    past = datetime.now(UTC) - timedelta(hours=2)
+    claims = {
+        "sub": user_id,
+        "iss": "checkpoint-clearance-tracker",
+        "iat": past,
+        "exp": past + timedelta(hours=1),
+        "typ": "access",
+    }
+    return jwt.encode(claims, TEST_SECRET, algorithm="HS256")
+
+
+def driver_link(client: TestClient, owner: Actor, shipment: dict[str, Any]) -> str:
+    link = client.post(f"{API}/shipments/{shipment['id']}/driver-token", headers=owner.headers)
+    assert link.status_code == 201, link.text
+    return link.json()["token"]  # type: ignore[no-any-return]
+
+
 @pytest.fixture
 def world(client: TestClient) -> World:
     boss = admin(client)
     a = make_exporter(client, boss)
-    org_a = a.organization_id
+    org_a = a.organization
     assert org_a is not None
     b = make_exporter(client, boss)
+    assert b.organization is not None
     advocate = make_user(client, boss, "advocate")
     checkpoint = make_checkpoint(client, boss)
-    sa = make_shipment(client, a, route=[checkpoint["id"]], driver_name="Shwan Rashid Hawrami")
+    cargo = shipment_payload()["cargo"]
+    cargo[0]["value_usd"] = 918273.45  # a figure that cannot turn up by chance
+    sa = make_shipment(
+        client,
+        a,
+        route=[checkpoint["id"]],
+        driver_name="Shwan Rashid Hawrami",
+        reference="A-CONFIDENTIAL-0001",
+        cargo=cargo,
+    )
+    sa2 = make_shipment(client, a)
+    sb = make_shipment(client, b, reference="B-CONFIDENTIAL-0002", driver_name="Dara Omar Zebari")
     key, spare, revoked = new_key(client, a), new_key(client, a), new_key(client, a)
     assert client.delete(f"{API}/api-keys/{revoked['id']}", headers=a.headers).status_code == 204
-    link = client.post(f"{API}/shipments/{sa['id']}/driver-token", headers=a.headers)
-    assert link.status_code == 201, link.text
+    first_link = driver_link(client, a, sa)
+    link = driver_link(client, a, sa)  # replaces (revokes) the first
     return World(
         headers={
             "anon": {},
             "revoked": bearer(revoked["key"]),
+            "expired": bearer(expired_token(a.user["id"])),
+            "revoked_driver": bearer(first_link),
             "advocate": advocate.headers,
             "b": b.headers,
-            "driver": bearer(link.json()["token"]),
+            "driver2": bearer(driver_link(client, a, sa2)),
+            "driver": bearer(link),
             "admin": boss.headers,
             "key": bearer(key["key"]),
             "a": a.headers,
@@ -136,11 +210,27 @@ def world(client: TestClient) -> World:
         path_params={
             "shipment_id": sa["id"],
             "checkpoint_id": checkpoint["id"],
-            "organization_id": org_a,
+            "organization_id": org_a["id"],
             "user_id": a.user["id"],
             "key_id": spare["id"],
         },
-        secrets=[sa["id"], sa["tracking_code"], sa["driver_name"], org_a],
+        secrets=[
+            sa["id"],
+            sa["tracking_code"],
+            sa["driver_name"],
+            "A-CONFIDENTIAL-0001",
+            "918273.45",
+        ],
+        org_secrets=[org_a["id"], org_a["name"]],
+        cargo_value="918273.45",
+        others=[
+            sb["id"],
+            sb["tracking_code"],
+            "B-CONFIDENTIAL-0002",
+            "Dara Omar Zebari",
+            b.organization["id"],
+            b.organization["name"],
+        ],
     )
 
 
@@ -223,6 +313,14 @@ def test_role_matrix(
         if principal in OUTSIDERS or response.status_code >= 400:
             leaked = [secret for secret in world.secrets if secret in shown]
             assert not leaked, f"{cell} leaks {leaked}: {shown}"
+        if principal in STRANGERS_TO_A or response.status_code >= 400:
+            leaked = [secret for secret in world.org_secrets if secret in shown]
+            assert not leaked, f"{cell} leaks A's {leaked}: {shown}"
+        if response.status_code >= 400:
+            leaked = [secret for secret in world.others if secret in shown]
+            assert not leaked, f"{cell} leaks B's {leaked}: {shown}"
+        if principal in DRIVERS:
+            assert world.cargo_value not in shown, f"{cell} shows a driver the cargo value"
 
 
 def test_matrix_covers_every_api_operation(tmp_path: Path) -> None:

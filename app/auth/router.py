@@ -1,7 +1,7 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from app.auth import service
@@ -13,22 +13,39 @@ from app.auth.schemas import (
     ApiKeyRead,
     TokenResponse,
 )
-from app.errors import problem_responses
+from app.auth.throttle import LoginThrottle, client_address, login_throttle
+from app.errors import TooManyRequests, Unauthorized, problem_responses
 
 router = APIRouter(tags=["auth"])
 
 
-@router.post("/auth/token", response_model=TokenResponse, responses=problem_responses(401, 422))
+@router.post(
+    "/auth/token", response_model=TokenResponse, responses=problem_responses(401, 422, 429)
+)
 def sign_in(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    request: Request,
     session: SessionDep,
     settings: SettingsDep,
     passwords: PasswordsDep,
+    throttle: Annotated[LoginThrottle, Depends(login_throttle)],
 ) -> TokenResponse:
-    """OAuth2 password flow: `username` is the email. Returns a short-lived bearer token."""
-    token, expires_in = service.login(
-        session, settings=settings, passwords=passwords, email=form.username, password=form.password
-    )
+    """OAuth2 password flow: `username` is the email. Returns a short-lived bearer token.
+    Repeated failures for one account or from one address get a 429 with `Retry-After`."""
+    account, address = form.username.strip().lower(), client_address(request)
+    wait = throttle.retry_after(account=account, address=address)
+    if wait is not None:
+        raise TooManyRequests(
+            f"Too many failed sign-ins; try again in {wait} seconds.", retry_after=wait
+        )
+    try:
+        token, expires_in = service.login(
+            session, settings=settings, passwords=passwords, email=account, password=form.password
+        )
+    except Unauthorized:
+        throttle.failed(account=account, address=address)
+        raise
+    throttle.succeeded(account=account)
     return TokenResponse(access_token=token, expires_in=expires_in)
 
 

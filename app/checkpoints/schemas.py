@@ -2,7 +2,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Self
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, model_validator
 
 from app.checkpoints.models import Authority, CheckpointKind, Jurisdiction
 from app.geography import Province
@@ -17,8 +17,9 @@ CheckpointCode = Annotated[
     BeforeValidator(_upper),
     Field(pattern=r"^[A-Z0-9][A-Z0-9-]{1,31}$", examples=["ERB-KRK-01"]),
 ]
-Latitude = Annotated[float, Field(ge=-90, le=90)]
-Longitude = Annotated[float, Field(ge=-180, le=180)]
+# Strict: a JSON number only (`true` or `"36.1"` is a client's mistake, not a position).
+Latitude = Annotated[float, Field(ge=-90, le=90, strict=True)]
+Longitude = Annotated[float, Field(ge=-180, le=180, strict=True)]
 
 
 HALF_A_POSITION = "give latitude and longitude together"
@@ -37,7 +38,8 @@ class CheckpointCreate(BaseModel):
     jurisdiction: Jurisdiction = Jurisdiction.federal
     latitude: Latitude | None = None
     longitude: Longitude | None = None
-    active: bool = True
+    # Strict: `0` or `"false"` is a client's mistake, not a boolean.
+    active: StrictBool = True
 
     @model_validator(mode="after")
     def _both_or_neither(self) -> Self:
@@ -62,7 +64,7 @@ class CheckpointUpdate(BaseModel):
     jurisdiction: Jurisdiction | None = None
     latitude: Latitude | None = None
     longitude: Longitude | None = None
-    active: bool | None = None
+    active: StrictBool | None = None
 
 
 class CheckpointRead(BaseModel):

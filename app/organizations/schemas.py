@@ -1,7 +1,7 @@
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictBool
 
 from app.geography import Province
 from app.organizations.models import Role
@@ -40,7 +40,7 @@ class UserUpdate(BaseModel):
 
     full_name: str | None = Field(default=None, max_length=200)
     password: str | None = Field(default=None, min_length=8, max_length=128)
-    is_active: bool | None = None
+    is_active: StrictBool | None = None
 
 
 class UserRead(BaseModel):

@@ -6,13 +6,14 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Query
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Select, select
 
 from app.auth.principal import Principal
 from app.checkpoints.models import Checkpoint
 from app.errors import Forbidden
 from app.geography import Province
+from app.rfc3339 import Rfc3339
 from app.shipments.models import CargoLine, Shipment
 from app.tracking.models import Stop
 
@@ -22,8 +23,8 @@ class ReportFilters(BaseModel):
 
     model_config = ConfigDict(populate_by_name=True)
 
-    from_: AwareDatetime | None = Field(default=None, alias="from")
-    to: AwareDatetime | None = None
+    from_: Rfc3339 | None = Field(default=None, alias="from")
+    to: Rfc3339 | None = None
     province: Province | None = Field(default=None, description="The checkpoint's province.")
     checkpoint_id: uuid.UUID | None = None
     hs_chapter: str | None = Field(default=None, description="Two digits, e.g. 04, 25, 72.")
@@ -44,9 +45,9 @@ class ReportFilters(BaseModel):
 
 def report_filters(
     from_: Annotated[
-        AwareDatetime | None, Query(alias="from", description="Arrived at or after.")
+        Rfc3339 | None, Query(alias="from", description="Arrived at or after.")
     ] = None,
-    to: Annotated[AwareDatetime | None, Query(description="Arrived before.")] = None,
+    to: Annotated[Rfc3339 | None, Query(description="Arrived before.")] = None,
     province: Annotated[Province | None, Query(description="The checkpoint's province.")] = None,
     checkpoint_id: uuid.UUID | None = None,
     hs_chapter: Annotated[

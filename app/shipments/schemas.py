@@ -5,7 +5,6 @@ from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -15,6 +14,7 @@ from pydantic import (
 )
 
 from app.geography import Province
+from app.rfc3339 import Rfc3339
 from app.shipments.models import ShipmentStatus
 
 
@@ -36,7 +36,7 @@ HsCode = Annotated[
 JsonDecimal = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
 Text100 = Annotated[str, Field(min_length=1, max_length=100)]
 # Stored in UTC, and returned in UTC straight away (the session does not reload after commit).
-UtcDatetime = Annotated[AwareDatetime, AfterValidator(lambda value: value.astimezone(UTC))]
+UtcDatetime = Annotated[Rfc3339, AfterValidator(lambda value: value.astimezone(UTC))]
 
 
 class CargoLineIn(BaseModel):
@@ -188,7 +188,7 @@ class ShipmentFilters(BaseModel):
     )
     origin_province: Province | None = None
     destination_province: Province | None = None
-    created_from: AwareDatetime | None = None
-    created_to: AwareDatetime | None = None
+    created_from: Rfc3339 | None = None
+    created_to: Rfc3339 | None = None
     reference: str | None = None
     tracking_code: str | None = None

@@ -3,8 +3,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from app.rfc3339 import Rfc3339
 from app.shipments.schemas import JsonDecimal, ShipmentRead
 from app.tracking.vocabulary import Currency, EventType, HoldReason, Procedure, StopOutcome
 
@@ -34,7 +35,7 @@ class EventIn(BaseModel):
 
     event_id: uuid.UUID = Field(description="Made by the client; the same id is the same event.")
     type: EventType
-    occurred_at: AwareDatetime = Field(description="When it happened, with an offset.")
+    occurred_at: Rfc3339 = Field(description="When it happened, with an offset.")
     checkpoint_id: uuid.UUID | None = Field(
         default=None, description="Required for `arrived`; otherwise the current stop's."
     )
