@@ -26,6 +26,9 @@ from app.db import Base
 from app.main import create_app
 from tests.factories import ADMIN_EMAIL, ADMIN_PASSWORD
 
+# The one headless Chromium of the run (tests/e2e, tests/reliability).
+pytest_plugins = ["tests.browser"]
+
 PG_URL = os.environ.get("TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", "postgres"] if PG_URL else ["sqlite"]
 TEST_SECRET = "test-secret-key-that-is-long-enough-for-hs256-0123456789"

@@ -15,8 +15,9 @@ from playwright.sync_api import Page, expect, sync_playwright
 from app.cli import alembic_config
 from app.demo import generator
 from app.main import create_app
+from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.conftest import make_settings
-from tests.e2e.conftest import ADVOCATE, CHROMIUM, CHROMIUM_ARGS, PHONE, Site
+from tests.e2e.conftest import ADVOCATE, PHONE, Site
 from tests.live_server import live_server
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"

@@ -5,6 +5,7 @@ from-scratch rebuild gives."""
 import asyncio
 import random
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -31,9 +32,17 @@ def _record_batch_sizes(app: FastAPI) -> list[int]:
     return sizes
 
 
-async def _post_all(
-    base: str, posts: list[tuple[str, dict[str, Any], dict[str, str]]]
-) -> list[int]:
+Post = tuple[str, dict[str, Any], dict[str, str]]
+
+
+def _post_all(base: str, posts: list[Post]) -> list[int]:
+    """All at once, from a thread of its own: Playwright's sync API (the browser tests) keeps
+    an event loop running in the main thread for the rest of the run."""
+    with ThreadPoolExecutor(max_workers=1) as runner:
+        return runner.submit(asyncio.run, _send_together(base, posts)).result()
+
+
+async def _send_together(base: str, posts: list[Post]) -> list[int]:
     async with httpx.AsyncClient(base_url=base, timeout=60) as client:
         responses = await asyncio.gather(
             *(client.post(path, json=body, headers=headers) for path, body, headers in posts)
@@ -66,10 +75,10 @@ def test_concurrent_events_commit_together_and_each_gets_its_own_answer(
     sizes = _record_batch_sizes(app)
 
     with live_server(app) as base:
-        statuses = asyncio.run(_post_all(base, valid + refused))
+        statuses = _post_all(base, valid + refused)
         # The same events again: answered 200 from what was stored; one with new content, 409.
         changed = {**valid[0][1], "occurred_at": valid[1][1]["occurred_at"]}
-        replays = asyncio.run(_post_all(base, valid[:5] + [(valid[0][0], changed, a.headers)]))
+        replays = _post_all(base, valid[:5] + [(valid[0][0], changed, a.headers)])
 
     assert statuses == [201] * len(valid) + [404, 404, 401, 422]
     assert replays == [200] * 5 + [409]
