@@ -9,7 +9,7 @@ from sqlalchemy import create_engine, func, select
 
 from app.cli import alembic_config
 from app.tracking.models import Stop
-from bench import databases, ingest, reports
+from bench import databases, ingest, reports, seed
 from bench.synthetic_stops import load
 
 
@@ -52,3 +52,15 @@ def test_ingest_bench_loads_the_service_and_its_baselines_over_http(
         assert service["stored"] >= service["requests"]  # acknowledged means stored
         assert 0 < service["peak_rss_mb"] < 1000
         assert service["sync"]["median_s"] > 0
+
+
+def test_seed_bench_times_the_demo_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    dbs = ["sqlite"]
+    if os.environ.get("TEST_POSTGRES_URL"):
+        dbs.append("postgres")
+        monkeypatch.setattr(databases, "PG_ADMIN", os.environ["TEST_POSTGRES_URL"])
+    results = seed.main(["--db", *dbs, "--shipments", "30"])
+    for db in dbs:
+        assert results[db]["shipments"] == 30
+        assert results[db]["stops"] > 30
+        assert results[db]["seconds"] > 0

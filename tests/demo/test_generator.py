@@ -6,6 +6,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
@@ -68,14 +69,22 @@ def test_demo_stops_are_what_the_events_give_through_the_api_path(
         session.rollback()
 
 
+@pytest.mark.parametrize("second_chunk", [1_000, 5], ids=["in-process", "worker-process"])
 def test_the_same_seed_gives_the_same_world(
-    app: FastAPI, client: TestClient, tmp_path: Path
+    app: FastAPI,
+    client: TestClient,
+    tmp_path: Path,
+    second_chunk: int,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """Also when the second world's trips are made in chunks by a worker process (as a large
+    load is) rather than in this one: each trip has its own random stream."""
     scratch_url = f"sqlite:///{tmp_path / 'second.db'}"
     migrate(scratch_url)
     second = create_app(make_settings(scratch_url))
     worlds = []
-    for world in (app, second):
+    for world, chunk in ((app, generator.FLUSH_EVERY), (second, second_chunk)):
+        monkeypatch.setattr(generator, "FLUSH_EVERY", chunk)
         _seed(world, shipments=25, seed=11)
         with world.state.session_factory() as session:
             worlds.append(_fingerprint(session))
