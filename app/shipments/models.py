@@ -74,6 +74,9 @@ class Shipment(Base):
     )
     transit_minutes: Mapped[float | None] = mapped_column(Float)  # delivered − departed
     anomalies: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    # Goes up with every transaction that adds events: a cached projection of the events
+    # (tracking/writer.py) is used only while this is still its version.
+    events_version: Mapped[int] = mapped_column(Integer, server_default="0", default=0)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancel_reason: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

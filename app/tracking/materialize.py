@@ -52,8 +52,21 @@ class StopRows:
         )
 
 
-def replace_stops(session: Session, shipment_ids: list[uuid.UUID], rows: StopRows) -> None:
-    """Make these shipments' stored stops equal `rows`, writing only what changed.
+def stored_digests(session: Session, shipment_ids: list[uuid.UUID]) -> dict[uuid.UUID, str | None]:
+    """The digests of these shipments' stored stops, by stop id."""
+    if not shipment_ids:
+        return {}
+    return {
+        sid: digest
+        for sid, digest in session.execute(
+            select(Stop.id, Stop.content_hash).where(Stop.shipment_id.in_(shipment_ids))
+        )
+    }
+
+
+def replace_stops(session: Session, stored: dict[uuid.UUID, str | None], rows: StopRows) -> None:
+    """Make the stored stops (`stored`: all the stops, by id, of the shipments `rows` is
+    for, with their digests) equal `rows`, writing only what changed.
 
     An event usually changes one or two stops of a trip (the current one, and the previous
     one when a new stop opens). Rewriting every stop cost more than all the rest of an event
@@ -61,12 +74,6 @@ def replace_stops(session: Session, shipment_ids: list[uuid.UUID], rows: StopRow
     theirs. So stops whose digest is unchanged stay; the others are deleted (their holds,
     procedures and fees with them, ON DELETE CASCADE) and inserted anew.
     """
-    stored: dict[uuid.UUID, str | None] = {
-        sid: digest
-        for sid, digest in session.execute(
-            select(Stop.id, Stop.content_hash).where(Stop.shipment_id.in_(shipment_ids))
-        )
-    }
     wanted = {row["id"]: row["content_hash"] for row in rows.stops}
     unchanged = {sid for sid, digest in wanted.items() if stored.get(sid) == digest}
     stale = set(stored) - unchanged

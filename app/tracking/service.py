@@ -4,7 +4,7 @@ transaction: a 201 means the event and its consequences are on disk."""
 import hashlib
 import json
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -23,6 +23,7 @@ from app.shipments.repository import lock_shipments, lock_visible_shipment, may_
 from app.tracking import materialize, timeline
 from app.tracking.models import TrackingEvent
 from app.tracking.schemas import EventIn, SyncResult
+from app.tracking.vocabulary import EventType, HoldReason, Procedure
 
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 CENT = Decimal("0.01")
@@ -47,46 +48,63 @@ def record_event(
     session: Session, *, principal: Principal, shipment_id: uuid.UUID, data: EventIn
 ) -> Recorded:
     begin_write(session)
-    (outcome,) = record_events(session, [Submission(principal, shipment_id, data)])
+    (outcome,) = record_events(session, [Submission(principal, shipment_id, data)]).outcomes
     if isinstance(outcome, AppError):
         raise outcome
     session.commit()
     return outcome
 
 
-def record_events(session: Session, submissions: Sequence[Submission]) -> list[Recorded | AppError]:
+@dataclass(frozen=True)
+class BatchWritten:
+    outcomes: list[Recorded | AppError]  # one per submission, in order
+    projections: dict[uuid.UUID, "Projection"]  # of the shipments that changed
+
+
+def record_events(
+    session: Session,
+    submissions: Sequence[Submission],
+    known: Mapping[uuid.UUID, "Projection"] | None = None,
+) -> BatchWritten:
     """Several callers' events in the caller's write transaction (group commit): each gets
     its own outcome, the event stored (or recognised as a replay) or the error that refused
     it, and each changed shipment's stops are rebuilt once. The caller commits, and only
-    then may it acknowledge any of them."""
+    then may it acknowledge any of them (or keep the projections, see rebuild_many)."""
     now = utcnow()
     shipments = lock_shipments(session, {s.shipment_id for s in submissions})
     existing = _existing_events_by_shipment(session, submissions)
     checkpoints = _known_checkpoints(session, [s.data.checkpoint_id for s in submissions])
     outcomes: list[Recorded | AppError] = []
     changed: dict[uuid.UUID, Shipment] = {}
+    added: dict[uuid.UUID, list[timeline.Event]] = {}
     for submission in submissions:
         shipment = shipments.get(submission.shipment_id)
         if shipment is None or not may_see(submission.principal, shipment):
             # Not "forbidden": whether someone else's shipment exists is not for you to learn.
             outcomes.append(NotFound("No such shipment."))
             continue
-        known = existing.setdefault(shipment.id, {})
+        known_events = existing.setdefault(shipment.id, {})
         try:
             result = _store_one(
-                session, submission.principal, shipment, submission.data, now, known, checkpoints
+                session,
+                submission.principal,
+                shipment,
+                submission.data,
+                now,
+                known_events,
+                checkpoints,
             )
         except (InvalidInput, Conflict) as exc:
             outcomes.append(exc)
             continue
-        known[result.event.event_id] = result.event  # a replay later in the same batch
+        known_events[result.event.event_id] = result.event  # a replay later in the batch
         if result.created:
             changed[shipment.id] = shipment
+            added.setdefault(shipment.id, []).append(as_stored(result.event))
         outcomes.append(result)
     session.flush()
-    if changed:
-        rebuild_many(session, list(changed.values()))
-    return outcomes
+    projections = rebuild_many(session, list(changed.values()), known, added) if changed else {}
+    return BatchWritten(outcomes, projections)
 
 
 def sync(
@@ -279,38 +297,94 @@ def event_hash(
 
 def rebuild(session: Session, shipment: Shipment) -> timeline.Timeline:
     """Replace the shipment's stored stops with the ones its events imply, in this transaction."""
-    return rebuild_many(session, [shipment])[shipment.id]
+    return rebuild_many(session, [shipment])[shipment.id].built
+
+
+@dataclass(frozen=True)
+class Projection:
+    """A shipment's events and its stored stops' digests as of `version` (its events_version):
+    what a rebuild would otherwise read back from the database. The event writer keeps the
+    recent ones, and uses one only while the shipment's version is still the same."""
+
+    version: int
+    events: list[timeline.Event]
+    digests: dict[uuid.UUID, str | None]
+    built: timeline.Timeline
 
 
 def rebuild_many(
-    session: Session, shipments: Sequence[Shipment]
-) -> dict[uuid.UUID, timeline.Timeline]:
+    session: Session,
+    shipments: Sequence[Shipment],
+    known: Mapping[uuid.UUID, Projection] | None = None,
+    added: Mapping[uuid.UUID, list[timeline.Event]] | None = None,
+) -> dict[uuid.UUID, Projection]:
     """rebuild() for several shipments with one statement per table, not one per shipment:
     a group commit changes dozens of shipments, and each statement costs more than the
-    timeline arithmetic of a whole trip."""
-    ids = [shipment.id for shipment in shipments]
-    events: dict[uuid.UUID, list[timeline.Event]] = {sid: [] for sid in ids}
-    # Plain rows, not ORM objects: loading whole entities cost more than building the timeline.
-    for shipment_id, *columns in session.execute(
-        select(TrackingEvent.shipment_id, *TIMELINE_COLUMNS).where(
-            TrackingEvent.shipment_id.in_(ids)
-        )
-    ):
-        events[shipment_id].append(timeline.Event(*columns))
+    timeline arithmetic of a whole trip. Where `known` holds a shipment's projection at its
+    current version, its events are that projection's plus `added` (those this transaction
+    stored), and nothing is read back. Every shipment's events_version goes up by one."""
+    known, added = known or {}, added or {}
+    current = {
+        s.id: known[s.id]
+        for s in shipments
+        if s.id in known and known[s.id].version == s.events_version
+    }
+    to_read = [s.id for s in shipments if s.id not in current]
+    events = _events_of(session, to_read)
+    stored = materialize.stored_digests(session, to_read)
+    for shipment_id, projection in current.items():
+        events[shipment_id] = projection.events + added.get(shipment_id, [])
+        stored.update(projection.digests)
     stop_rows = materialize.StopRows()
-    built: dict[uuid.UUID, timeline.Timeline] = {}
+    projections: dict[uuid.UUID, Projection] = {}
     for shipment in shipments:
-        built[shipment.id] = timeline.build(events[shipment.id])
-        materialize.add_stops(
-            stop_rows, shipment.id, shipment.organization_id, built[shipment.id].stops
-        )
-        fields = materialize.shipment_fields(built[shipment.id])
+        built = timeline.build(events[shipment.id])
+        first = len(stop_rows.stops)
+        materialize.add_stops(stop_rows, shipment.id, shipment.organization_id, built.stops)
+        fields = materialize.shipment_fields(built)
         if shipment.status == ShipmentStatus.cancelled:
             fields.pop("status")
         for name, value in fields.items():
             setattr(shipment, name, value)
-    materialize.replace_stops(session, ids, stop_rows)
-    return built
+        shipment.events_version += 1
+        digests = {row["id"]: row["content_hash"] for row in stop_rows.stops[first:]}
+        projections[shipment.id] = Projection(
+            shipment.events_version, events[shipment.id], digests, built
+        )
+    materialize.replace_stops(session, stored, stop_rows)
+    return projections
+
+
+def _events_of(
+    session: Session, shipment_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[timeline.Event]]:
+    events: dict[uuid.UUID, list[timeline.Event]] = {sid: [] for sid in shipment_ids}
+    if not shipment_ids:
+        return events
+    # Plain rows, not ORM objects: loading whole entities cost more than building the timeline.
+    for shipment_id, *columns in session.execute(
+        select(TrackingEvent.shipment_id, *TIMELINE_COLUMNS).where(
+            TrackingEvent.shipment_id.in_(shipment_ids)
+        )
+    ):
+        events[shipment_id].append(timeline.Event(*columns))
+    return events
+
+
+def as_stored(event: TrackingEvent) -> timeline.Event:
+    """A just-stored event as the database will give it back (UTC, enums, cents), so that a
+    projection built from it digests exactly like one read back from the database."""
+    return timeline.Event(
+        event.event_id,
+        EventType(event.type),
+        event.occurred_at.astimezone(UTC),
+        event.checkpoint_id,
+        Procedure(event.procedure) if event.procedure else None,
+        HoldReason(event.hold_reason) if event.hold_reason else None,
+        event.fee_amount.quantize(CENT) if event.fee_amount is not None else None,
+        str(event.fee_currency) if event.fee_currency is not None else None,  # not Currency
+        event.fee_receipt,
+    )
 
 
 # In timeline.Event's field order.

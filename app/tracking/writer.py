@@ -14,6 +14,8 @@ database works, and the batch grows with the load instead of the queue of thread
 import asyncio
 import logging
 import uuid
+from collections import OrderedDict
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -46,6 +48,28 @@ class _Request:
 
 
 Outcome = Written | BaseException
+# Trips being reported on right now; each costs a few kB (its events and stop digests).
+PROJECTIONS_KEPT = 2_000
+
+
+class _RecentProjections:
+    """The projections of the shipments most recently written (see service.rebuild_many):
+    a trip's next event then rebuilds its stops without reading its events and stop
+    digests back. Used by the writer thread only."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[uuid.UUID, service.Projection] = OrderedDict()
+
+    def recall(self, shipment_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, service.Projection]:
+        return {sid: self._items[sid] for sid in shipment_ids if sid in self._items}
+
+    def keep(self, projections: dict[uuid.UUID, service.Projection]) -> None:
+        for shipment_id, projection in projections.items():
+            self._items[shipment_id] = projection
+            self._items.move_to_end(shipment_id)
+        while len(self._items) > self._size:
+            self._items.popitem(last=False)
 
 
 class EventWriter:
@@ -57,6 +81,7 @@ class EventWriter:
         self._max_batch = max_batch
         self._executor: ThreadPoolExecutor | None = None
         self._waiting: list[_Request] = []
+        self._projections = _RecentProjections(PROJECTIONS_KEPT)
         self._drainer: asyncio.Task[None] | None = None
 
     async def submit(self, token: str, shipment_id: uuid.UUID, data: EventIn) -> Written:
@@ -125,14 +150,16 @@ class EventWriter:
                     continue
                 submissions.append(service.Submission(principal, request.shipment_id, request.data))
                 positions.append(position)
-            results = service.record_events(session, submissions)
-            for position, result in zip(positions, results, strict=True):
+            known = self._projections.recall(s.shipment_id for s in submissions)
+            written = service.record_events(session, submissions, known)
+            for position, result in zip(positions, written.outcomes, strict=True):
                 outcomes[position] = (
                     result
                     if isinstance(result, AppError)
                     else Written(event_read(result.event), result.created)
                 )
             session.commit()
+        self._projections.keep(written.projections)  # only what is committed
         return [outcome for outcome in outcomes if outcome is not None]
 
     def _authorize(self, session: Session, request: _Request) -> Principal | AppError:

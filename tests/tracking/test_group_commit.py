@@ -128,3 +128,40 @@ def test_stops_rewritten_incrementally_equal_a_full_rebuild_after_every_event(
             assert stored == expected_stop_rows(session, uuid.UUID(shipment))
     assert len(stored["stops"]) == 3
     assert len(stored["fees"]) == 2
+
+
+def test_the_writer_rereads_a_shipment_that_another_path_changed(
+    client: TestClient, app: FastAPI
+) -> None:
+    """The writer keeps each trip's events in memory between events; when /sync (or another
+    worker) adds events, the shipment's events_version moves on and the writer reads the
+    trip back instead of using what it kept."""
+    boss = admin(client)
+    exporter = make_exporter(client, boss)
+    a, b = (make_checkpoint(client, boss)["id"] for _ in range(2))
+    shipment = make_shipment(client, exporter)["id"]
+    post = f"{API}/shipments/{shipment}/events"
+
+    def send(body: dict[str, Any]) -> None:
+        response = client.post(post, json=body, headers=exporter.headers)
+        assert response.status_code == 201, response.text
+
+    send(event("arrived", 0, checkpoint_id=a))
+    send(event("held", 10, hold_reason="missing_document"))
+    assert uuid.UUID(shipment) in app.state.event_writer._projections._items
+    synced = client.post(
+        f"{API}/sync",
+        json={
+            "shipment_id": shipment,
+            "events": [event("released", 50), event("arrived", 90, checkpoint_id=b)],
+        },
+        headers=exporter.headers,
+    )
+    assert synced.json()["created"] == 2
+    send(event("fee_paid", 95, fee=FEE))  # at B: only right if the synced arrival is known
+
+    with app.state.session_factory() as session:
+        stored = stored_stop_rows(session, uuid.UUID(shipment))
+        assert stored == expected_stop_rows(session, uuid.UUID(shipment))
+    assert len(stored["stops"]) == 2
+    assert [fee["checkpoint_id"] for fee in stored["fees"]] == [uuid.UUID(b)]
