@@ -458,13 +458,16 @@ def _trip(
 
 
 def _departure(rnd: random.Random, start: datetime, end: datetime) -> datetime:
-    """Mostly between 05:00 and 15:00 local (UTC+3), fewer on Fridays."""
+    """Mostly between 05:00 and 15:00 local (UTC+3), fewer on Fridays; up to `end` itself,
+    so that today's trips are on the road when the demo starts."""
     while True:
-        day = start + timedelta(days=rnd.randrange((end - start).days))
+        day = start + timedelta(days=rnd.randrange((end - start).days + 1))
         if day.weekday() == 4 and rnd.random() < 0.6:
             continue
         local_hour = rnd.triangular(4.5, 16, 7)
-        return day.replace(hour=0, minute=0) + timedelta(hours=local_hour - 3)
+        departure = day.replace(hour=0, minute=0) + timedelta(hours=local_hour - 3)
+        if departure <= end:
+            return departure
 
 
 def _stop(

@@ -154,3 +154,17 @@ def test_seed_demo_command_fills_an_empty_database_once(tmp_path: Path) -> None:
     )
     assert again.returncode == 0, again.stderr
     assert "already has shipments" in again.stdout
+
+
+def test_the_demo_has_trips_on_the_road_now(app: FastAPI, client: TestClient) -> None:
+    """A living system: some of today's trips have left and not yet arrived, some wait at a
+    checkpoint, and nothing happened after `now`."""
+    _seed(app, shipments=1_500, seed=5)
+    with app.state.session_factory() as session:
+        statuses = session.scalars(select(Shipment.status)).all()
+        on_the_road = [s for s in statuses if s in ("in_transit", "at_checkpoint", "held")]
+        assert len(on_the_road) >= 3, sorted(set(statuses))
+        assert session.scalar(select(func.count()).where(Stop.is_current)) >= 1
+        latest = session.scalar(select(func.max(TrackingEvent.occurred_at)))
+        assert latest is not None
+        assert latest <= NOW
