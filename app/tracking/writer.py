@@ -48,8 +48,10 @@ class _Request:
 
 
 Outcome = Written | BaseException
-# Trips being reported on right now; each costs a few kB (its events and stop digests).
-PROJECTIONS_KEPT = 2_000
+# Trips being reported on right now. A 30-event trip's projection (events, built timeline,
+# stop digests) takes ~16 KiB (tracemalloc): 1,000 of them, ~16 MiB, well inside the
+# worker's 200 MB budget.
+PROJECTIONS_KEPT = 1_000
 
 
 class _RecentProjections:
