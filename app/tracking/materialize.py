@@ -4,6 +4,7 @@ demo holds exactly what the API would have stored for the same events."""
 
 import hashlib
 import uuid
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,9 +65,15 @@ def stored_digests(session: Session, shipment_ids: list[uuid.UUID]) -> dict[uuid
     }
 
 
-def replace_stops(session: Session, stored: dict[uuid.UUID, str | None], rows: StopRows) -> None:
+def replace_stops(
+    session: Session,
+    stored: dict[uuid.UUID, str | None],
+    rows: StopRows,
+    untouched: AbstractSet[uuid.UUID] = frozenset(),
+) -> None:
     """Make the stored stops (`stored`: all the stops, by id, of the shipments `rows` is
-    for, with their digests) equal `rows`, writing only what changed.
+    for, with their digests) equal `rows` plus the `untouched` stops (known unchanged, so
+    left out of `rows`), writing only what changed.
 
     An event usually changes one or two stops of a trip (the current one, and the previous
     one when a new stop opens). Rewriting every stop cost more than all the rest of an event
@@ -76,7 +83,7 @@ def replace_stops(session: Session, stored: dict[uuid.UUID, str | None], rows: S
     """
     wanted = {row["id"]: row["content_hash"] for row in rows.stops}
     unchanged = {sid for sid, digest in wanted.items() if stored.get(sid) == digest}
-    stale = set(stored) - unchanged
+    stale = set(stored) - unchanged - untouched
     if stale:
         stops = Stop.metadata.tables[Stop.__tablename__]
         # Core delete: the ORM's bulk delete would first look for these stops in the session.

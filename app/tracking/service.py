@@ -336,23 +336,44 @@ def rebuild_many(
         events[shipment_id] = projection.events + added.get(shipment_id, [])
         stored.update(projection.digests)
     stop_rows = materialize.StopRows()
+    untouched: set[uuid.UUID] = set()
     projections: dict[uuid.UUID, Projection] = {}
     for shipment in shipments:
         built = timeline.build(events[shipment.id])
+        digests = _unchanged_stops(shipment.id, built, current.get(shipment.id))
+        untouched.update(digests)
+        changed = [s for s in built.stops if materialize.stop_id(shipment.id, s) not in digests]
         first = len(stop_rows.stops)
-        materialize.add_stops(stop_rows, shipment.id, shipment.organization_id, built.stops)
+        materialize.add_stops(stop_rows, shipment.id, shipment.organization_id, changed)
+        digests.update((row["id"], row["content_hash"]) for row in stop_rows.stops[first:])
         fields = materialize.shipment_fields(built)
         if shipment.status == ShipmentStatus.cancelled:
             fields.pop("status")
         for name, value in fields.items():
             setattr(shipment, name, value)
         shipment.events_version += 1
-        digests = {row["id"]: row["content_hash"] for row in stop_rows.stops[first:]}
         projections[shipment.id] = Projection(
             shipment.events_version, events[shipment.id], digests, built
         )
-    materialize.replace_stops(session, stored, stop_rows)
+    materialize.replace_stops(session, stored, stop_rows, untouched)
     return projections
+
+
+def _unchanged_stops(
+    shipment_id: uuid.UUID, built: timeline.Timeline, before: Projection | None
+) -> dict[uuid.UUID, str | None]:
+    """The stops equal to the same stop in the projection before this event, with their
+    stored digests. A stop's rows are a function of the stop alone, so an equal stop needs
+    neither rows nor a digest: usually all but the last one or two of a trip."""
+    if before is None:
+        return {}
+    previous = {materialize.stop_id(shipment_id, stop): stop for stop in before.built.stops}
+    unchanged: dict[uuid.UUID, str | None] = {}
+    for stop in built.stops:
+        sid = materialize.stop_id(shipment_id, stop)
+        if sid in before.digests and previous.get(sid) == stop:
+            unchanged[sid] = before.digests[sid]
+    return unchanged
 
 
 def _events_of(
