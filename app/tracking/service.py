@@ -44,17 +44,6 @@ class Submission:
     data: EventIn
 
 
-def record_event(
-    session: Session, *, principal: Principal, shipment_id: uuid.UUID, data: EventIn
-) -> Recorded:
-    begin_write(session)
-    (outcome,) = record_events(session, [Submission(principal, shipment_id, data)]).outcomes
-    if isinstance(outcome, AppError):
-        raise outcome
-    session.commit()
-    return outcome
-
-
 @dataclass(frozen=True)
 class BatchWritten:
     outcomes: list[Recorded | AppError]  # one per submission, in order
