@@ -4,7 +4,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -12,6 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from app.config import DEFAULT_SECRET_KEY, Settings
+from tests.live_server import wait_until_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 CLEARANCE = [sys.executable, "-m", "app.cli"]
@@ -76,7 +76,7 @@ def test_serve_migrates_then_serves_docs_and_api_over_http(tmp_path: Path) -> No
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_ready(base, server)
+        wait_until_ready(base, server)
         docs = httpx.get(f"{base}/docs")
         assert docs.status_code == 200
         assert "/static/docs/swagger-ui-bundle.js" in docs.text
@@ -98,20 +98,6 @@ def test_serve_migrates_then_serves_docs_and_api_over_http(tmp_path: Path) -> No
     # One JSON access-log line per request, carrying its request id.
     assert '"logger": "app.access"' in output
     assert '"request_id"' in output
-
-
-def _wait_ready(base: str, server: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise AssertionError(f"server exited: {server.stdout.read() if server.stdout else ''}")
-        try:
-            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError("server did not become ready")
 
 
 def test_create_admin_then_sign_in(tmp_path: Path) -> None:

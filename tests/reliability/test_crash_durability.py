@@ -28,6 +28,7 @@ import pytest
 
 from tests.conftest import BACKENDS, PG_URL, create_pg_database, drop_pg_database
 from tests.factories import ADMIN_EMAIL, ADMIN_PASSWORD, API
+from tests.live_server import wait_until_ready
 
 ROUNDS = int(os.environ.get("CRASH_ROUNDS", "3"))
 WRITERS = int(os.environ.get("CRASH_WRITERS", "8"))
@@ -75,17 +76,7 @@ class Server:
             self.process = subprocess.Popen(
                 command, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT
             )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the server exited: see {self.log}")
-            try:
-                if httpx.get(f"{self.base}/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError("the server did not become ready")
+        wait_until_ready(self.base, self.process, f"see {self.log}")
 
     def kill(self) -> None:
         assert self.process is not None
