@@ -82,14 +82,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestContextMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)  # outermost: every answer, 500s too
 
-    # reports first: its /checkpoints/status must win over /checkpoints/{checkpoint_id}.
+    # Tracking first: FastAPI tries routes in order, and its event POST is the hot path
+    # (drivers' phones), so it is matched before anything else (its paths overlap no other
+    # router's). Reports before checkpoints: /checkpoints/status must win over
+    # /checkpoints/{checkpoint_id}.
     routers = (
+        tracking_router,
         reports_router,
         auth_router,
         organizations_router,
         checkpoints_router,
         shipments_router,
-        tracking_router,
     )
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)

@@ -1,14 +1,14 @@
 """What a principal may see, written once; every shipment query starts here."""
 
 import uuid
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from app.auth.principal import Principal
 from app.errors import Forbidden, NotFound
-from app.shipments.models import Shipment
+from app.shipments.models import Shipment, ShipmentStatus
 
 
 def visible_shipments(principal: Principal) -> Select[Shipment]:
@@ -22,7 +22,21 @@ def visible_shipments(principal: Principal) -> Select[Shipment]:
     raise Forbidden("Shipments are visible to their exporter and to admins only.")
 
 
-def may_see(principal: Principal, shipment: Shipment) -> bool:
+class ShipmentKeys(Protocol):
+    """What the visibility rule and the event writer need of a shipment: a loaded entity or
+    a locked row (`lock_shipments`) both have it."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def organization_id(self) -> uuid.UUID: ...
+    @property
+    def status(self) -> ShipmentStatus: ...
+    @property
+    def events_version(self) -> int: ...
+
+
+def may_see(principal: Principal, shipment: ShipmentKeys) -> bool:
     """visible_shipments' rule for one loaded shipment (used where many are locked at once)."""
     if principal.is_admin:
         return True
@@ -33,18 +47,20 @@ def may_see(principal: Principal, shipment: Shipment) -> bool:
     return False
 
 
-def lock_shipments(session: Session, shipment_ids: set[uuid.UUID]) -> dict[uuid.UUID, Shipment]:
+def lock_shipments(session: Session, shipment_ids: set[uuid.UUID]) -> dict[uuid.UUID, ShipmentKeys]:
     """Several shipments locked for writing, in id order so that two writers never wait on
-    each other in a cycle; the caller checks who may see each (`may_see`)."""
+    each other in a cycle; the caller checks who may see each (`may_see`). Plain rows, not
+    entities: the event writer updates them with one statement (see tracking.service), and
+    tracking dozens of entities per batch cost more than the statement."""
     if not shipment_ids:
         return {}
     stmt = (
-        select(Shipment)
+        select(Shipment.id, Shipment.organization_id, Shipment.status, Shipment.events_version)
         .where(Shipment.id.in_(shipment_ids))
         .order_by(Shipment.id)
         .with_for_update(of=Shipment)
     )
-    return {shipment.id: shipment for shipment in session.scalars(stmt)}
+    return {row.id: row for row in session.execute(stmt)}
 
 
 def lock_visible_shipment(

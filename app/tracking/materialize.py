@@ -6,6 +6,7 @@ import hashlib
 import uuid
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import delete, insert, select
@@ -93,7 +94,12 @@ def replace_stops(
 
 def stop_id(shipment_id: uuid.UUID, stop: timeline.Stop) -> uuid.UUID:
     # Stable across rebuilds: a stop is named by its shipment and the event that opened it.
-    return uuid.uuid5(shipment_id, str(stop.opened_by))
+    return _stop_id(shipment_id, stop.opened_by)
+
+
+@lru_cache(maxsize=16_384)  # the stops of the trips being written now: asked at every event
+def _stop_id(shipment_id: uuid.UUID, opened_by: uuid.UUID) -> uuid.UUID:
+    return uuid.uuid5(shipment_id, str(opened_by))
 
 
 def add_stops(

@@ -3,6 +3,12 @@
 No database, no clock, no I/O. The service stores what this returns; reports read those
 stored stops and never replay events.
 
+A build can go on (`start`, then `extend` with later events): the event writer applies a
+trip's new event to the state the previous one left instead of replaying the whole trip.
+For that, a builder never changes a stop it did not make itself: it copies it first (copy
+on write), so the timeline it was resumed from stays exactly as it was, and it knows which
+stops it touched.
+
 Events are put in one total order — occurred_at, then a fixed rank of types for events at
 the same instant, then event_id — so the result never depends on the order in which phones
 that were offline delivered them. Contradictions are kept and flagged as anomalies on the
@@ -10,7 +16,7 @@ stop (or on the shipment when no stop fits); nothing is dropped or silently "fix
 """
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -123,6 +129,16 @@ class Stop:
     def flag(self, code: str, event: Event, detail: str) -> None:
         self.anomalies.append(Anomaly(code, event.event_id, detail))
 
+    def copy(self) -> "Stop":
+        """A copy that shares nothing mutable (holds and procedure runs change in place)."""
+        return replace(
+            self,
+            holds=[replace(h) for h in self.holds],
+            procedures=[replace(p) for p in self.procedures],
+            fees=list(self.fees),
+            anomalies=list(self.anomalies),
+        )
+
 
 @dataclass
 class Timeline:
@@ -162,10 +178,48 @@ def _sort_key(event: Event) -> tuple[datetime, int, str]:
 
 
 def build(events: list[Event]) -> Timeline:
+    return start(events).timeline
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A finished timeline and the state it was finished from, ready to take later events."""
+
+    events: list[Event]  # in order, each once
+    timeline: Timeline
+    _builder: "_Builder"
+
+
+def start(events: list[Event]) -> Progress:
+    ordered = order(events)
     builder = _Builder()
-    for instant in _instants(order(events)):
+    for instant in _instants(ordered):
         builder.apply_instant(instant)
-    return builder.finish()
+    return Progress(ordered, builder.finish(), builder)
+
+
+def extend(progress: Progress, events: list[Event]) -> tuple[Progress, set[int]] | None:
+    """`progress` with `events` applied, and the seq of every stop that may differ from
+    `progress.timeline`'s (the others are the very same objects). None when an event is
+    not strictly later than all of `progress`'s, or repeats one of them: only a full
+    `start` puts those in their place."""
+    before = progress._builder
+    known = {event.event_id for event in progress.events}
+    if any(
+        event.event_id in known
+        or (before.last_event_at is not None and event.occurred_at <= before.last_event_at)
+        for event in events
+    ):
+        return None
+    added = order(events)
+    builder = before.resumed()
+    for instant in _instants(added):
+        builder.apply_instant(instant)
+    timeline = builder.finish()
+    touched = set(builder.owned)
+    if builder.open_stop is not None:
+        touched.add(builder.open_stop.seq)  # finish() decides its `current` and may flag it
+    return Progress(progress.events + added, timeline, builder), touched
 
 
 def _instants(events: list[Event]) -> list[list[Event]]:
@@ -188,6 +242,28 @@ class _Builder:
         self.delivered_at: datetime | None = None
         self.turned_back_at: datetime | None = None
         self.last_event_at: datetime | None = None
+        self.owned: set[int] = set()  # seq of the stops this builder made or copied
+
+    def resumed(self) -> "_Builder":
+        """A builder that goes on from this one's state, sharing its stops until it must
+        change one (`_own`)."""
+        other = _Builder()
+        other.__dict__.update(self.__dict__)
+        other.stops = list(self.stops)
+        other.anomalies = list(self.anomalies)
+        other.owned = set()
+        return other
+
+    def _own(self, stop: Stop) -> Stop:
+        """The stop, safe to change: copied first unless this builder made or copied it."""
+        if stop.seq in self.owned:
+            return stop
+        mine = stop.copy()
+        self.stops[stop.seq - 1] = mine
+        if self.open_stop is stop:
+            self.open_stop = mine
+        self.owned.add(stop.seq)
+        return mine
 
     def apply_instant(self, instant: list[Event]) -> None:
         """Apply the events of one instant, those of the open stop first.
@@ -241,12 +317,14 @@ class _Builder:
         if self.departed_at is None:
             self.departed_at = event.occurred_at
         if self.open_stop is not None:
-            self.open_stop.flag("departed_without_release", event, "departed while at a checkpoint")
+            stop = self._own(self.open_stop)
+            stop.flag("departed_without_release", event, "departed while at a checkpoint")
 
     def _arrived(self, event: Event) -> None:
         assert event.checkpoint_id is not None  # the API requires it for arrivals
         stop = self.open_stop
         if stop is not None and stop.checkpoint_id == event.checkpoint_id:
+            stop = self._own(stop)
             stop.last_event_at = event.occurred_at
             if stop.arrived_at is None:
                 # Opened by an earlier event (flagged no_arrival); this is its arrival.
@@ -255,7 +333,7 @@ class _Builder:
                 stop.flag("second_arrival_without_release", event, "arrived again, never released")
             return
         if stop is not None:
-            stop.flag("not_released", event, "arrived at another checkpoint first")
+            self._own(stop).flag("not_released", event, "arrived at another checkpoint first")
             self.open_stop = None
         last = self.stops[-1] if self.stops else None
         if (
@@ -264,6 +342,7 @@ class _Builder:
             and last.arrived_at is None
         ):
             # The stop was opened by a later-logged event (e.g. released) before this arrival.
+            last = self._own(last)
             last.arrived_at = event.occurred_at
             last.last_event_at = event.occurred_at
             if last.closed_at is not None:
@@ -275,7 +354,8 @@ class _Builder:
 
     def _delivered(self, event: Event) -> None:
         if self.open_stop is not None:
-            self.open_stop.flag("not_released", event, "delivered while at a checkpoint")
+            stop = self._own(self.open_stop)
+            stop.flag("not_released", event, "delivered while at a checkpoint")
             self.open_stop = None
         if self.delivered_at is None:
             self.delivered_at = event.occurred_at
@@ -290,6 +370,7 @@ class _Builder:
             last_event_at=event.occurred_at,
         )
         self.stops.append(stop)
+        self.owned.add(stop.seq)
         return stop
 
     def _stop_for(self, event: Event) -> Stop | None:
@@ -297,7 +378,7 @@ class _Builder:
         else a new stop at its checkpoint that never saw an arrival."""
         stop = self.open_stop
         if stop is not None and event.checkpoint_id in (None, stop.checkpoint_id):
-            return stop
+            return self._own(stop)
         if event.checkpoint_id is None:
             self.anomalies.append(
                 Anomaly("no_open_stop", event.event_id, f"{event.type} with no checkpoint to go to")
@@ -307,13 +388,14 @@ class _Builder:
             (s for s in reversed(self.stops) if s.checkpoint_id == event.checkpoint_id), None
         )
         if earlier is not None:
+            earlier = self._own(earlier)
             if earlier.closed_at is not None:
                 earlier.flag("after_stop_closed", event, f"{event.type} after the stop was closed")
             else:
                 earlier.flag("after_moving_on", event, f"{event.type} after reaching another stop")
             return earlier
         if stop is not None:
-            stop.flag("not_released", event, "an event came from another checkpoint")
+            self._own(stop).flag("not_released", event, "an event came from another checkpoint")
             self.open_stop = None
         stop = self._new_stop(event, arrived_at=None)
         stop.flag("no_arrival", event, f"{event.type} with no arrival logged")
@@ -412,16 +494,19 @@ class _Builder:
             self.open_stop = None
 
     def finish(self) -> Timeline:
+        """The timeline so far. Changes nothing: the builder may go on (see `resumed`)."""
+        stops = list(self.stops)
         stop = self.open_stop
         if stop is not None and (self.delivered_at or self.turned_back_at):
             # The trip is over: a stop opened afterwards is kept, flagged, and not "current".
-            stop.anomalies.append(Anomaly("open_after_trip_ended", stop.opened_by, "never closed"))
+            ended = Anomaly("open_after_trip_ended", stop.opened_by, "never closed")
+            stops[stop.seq - 1] = replace(stop, anomalies=[*stop.anomalies, ended])
         elif stop is not None:
-            stop.current = True
+            stops[stop.seq - 1] = replace(stop, current=True)
         return Timeline(
             status=self._status(),
-            stops=self.stops,
-            anomalies=self.anomalies,
+            stops=stops,
+            anomalies=list(self.anomalies),
             departed_at=self.departed_at,
             delivered_at=self.delivered_at,
             turned_back_at=self.turned_back_at,

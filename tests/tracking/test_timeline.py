@@ -14,7 +14,18 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.tracking.timeline import Event, Fee, Hold, ProcedureRun, Stop, Timeline, build
+from app.tracking.timeline import (
+    Event,
+    Fee,
+    Hold,
+    ProcedureRun,
+    Stop,
+    Timeline,
+    build,
+    extend,
+    order,
+    start,
+)
 from app.tracking.vocabulary import Currency, EventType, HoldReason, Procedure, StopOutcome
 
 T0 = datetime(2024, 5, 1, 6, 0, tzinfo=UTC)
@@ -728,3 +739,55 @@ def test_a_messy_list_never_raises_and_keeps_every_event_accounted_for(
         assert stops == []
         assert timeline.departed_at is None
     assert timeline.last_event_at == max((e.occurred_at for e in events), default=None)
+
+
+# --- going on from an earlier build (the event writer's path) --------------------------------
+
+
+def instant_boundaries(events: list[Event]) -> list[int]:
+    """Where the ordered events may be cut so that all later ones are strictly later."""
+    ordered = order(events)
+    return [
+        k
+        for k in range(len(ordered) + 1)
+        if k in (0, len(ordered)) or ordered[k - 1].occurred_at < ordered[k].occurred_at
+    ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(events=st.one_of(trips().map(lambda t: t.events), messy_events()), data=st.data())
+def test_extending_a_build_event_by_event_gives_the_build_of_all_events(
+    events: list[Event], data: st.DataObject
+) -> None:
+    ordered = order(events)
+    cuts = data.draw(st.lists(st.sampled_from(instant_boundaries(events)), unique=True))
+    cuts = sorted({0, *cuts, len(ordered)})
+    progress = start(ordered[: cuts[0]])
+    for begin, end in zip(cuts, cuts[1:], strict=False):
+        before = snapshot(progress.timeline)
+        before_stops = list(progress.timeline.stops)
+        extended = extend(progress, ordered[begin:end])
+        assert extended is not None
+        following, touched = extended
+
+        assert snapshot(progress.timeline) == before  # the earlier timeline is left as it was
+        expected = build(ordered[:end])
+        assert following.timeline == expected
+        assert snapshot(following.timeline) == snapshot(expected)
+        for stop in following.timeline.stops:
+            if stop.seq not in touched:  # untouched: equal to the stop before
+                assert stop == before_stops[stop.seq - 1]
+        progress = following
+
+
+def test_an_event_not_later_than_the_build_or_already_in_it_cannot_extend_it() -> None:
+    day = driver_day()
+    progress = start(day[:5])
+
+    assert extend(progress, [day[4]]) is None  # already in it
+    assert extend(progress, [ev("held", 55, A, reason="security")]) is None  # same instant
+    assert extend(progress, [ev("held", 40, A, reason="security")]) is None  # earlier
+    extended = extend(progress, [day[5]])
+    assert extended is not None
+    assert extended[0].timeline == build(day[:6])
+    assert extended[1] == {1}  # only the open stop at A changed
