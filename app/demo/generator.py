@@ -8,6 +8,7 @@ hold habits and receipt habits; some get better over the period and some worse; 
 by day, fewer on Fridays, and the mornings are slowest.
 """
 
+import hashlib
 import math
 import random
 import uuid
@@ -16,17 +17,19 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from multiprocessing import get_context
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Connection, Table, func, insert, select
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
 from app.auth.passwords import Passwords
 from app.checkpoints.models import Authority, Checkpoint, CheckpointKind, Jurisdiction
-from app.db import utcnow
+from app.db import Base, utcnow
+from app.demo import bulk
 from app.demo.places import DESTINATION_WEIGHTS, KRG, NAMES, PATHS
 from app.geography import PROVINCE_CAPITALS, Province, estimate_road_km
 from app.organizations.models import Organization, Role, User
@@ -34,13 +37,14 @@ from app.shipments.models import CargoLine, RoutePoint, Shipment
 from app.shipments.tracking_codes import ALPHABET
 from app.tracking import materialize, timeline
 from app.tracking.models import Stop, StopFee, StopHold, StopProcedure, TrackingEvent
-from app.tracking.service import CENT, event_hash
+from app.tracking.service import CENT
 from app.tracking.vocabulary import EventType, HoldReason, Procedure
 
 DEMO_PASSWORD = "demo-password"
 ADVOCATE_EMAIL = "advocate@demo.example"
 DAYS = 180
-FLUSH_EVERY = 1_000
+FLUSH_EVERY = 1_000  # trips a chunk
+WORKERS = 2  # processes making chunks while this one writes them
 
 
 @dataclass(frozen=True)
@@ -146,17 +150,27 @@ def seed(
     checkpoints = _checkpoints(session, rnd)
     organizations = _organizations(session, rnd, passwords)
     end = (now or utcnow()).replace(second=0, microsecond=0)
-    world = _World(seed, checkpoints, organizations, end - timedelta(days=DAYS), end)
+    connection = session.connection()
+    dialect = connection.dialect
+    world = _World(
+        seed,
+        checkpoints,
+        organizations,
+        end - timedelta(days=DAYS),
+        end,
+        dialect.name,
+        dialect.driver,
+    )
     chunks = [
         range(first, min(first + FLUSH_EVERY, shipments))
         for first in range(0, shipments, FLUSH_EVERY)
     ]
     written = {"events": 0, "stops": 0}
-    with _indexes_built_afterwards(session), _generated(world, chunks) as generated:
-        for buffers in generated:
-            buffers.flush(session)
+    with _bulk_load(connection), _generated(world, chunks) as generated:
+        for chunk in generated:
+            bulk.write(connection, chunk.tables)
             for key in written:
-                written[key] += buffers.written[key]
+                written[key] += chunk.written[key]
     session.commit()
     return {
         "checkpoints": sum(len(group) for group in checkpoints.values()),
@@ -176,44 +190,46 @@ class _World:
     organizations: list[tuple[uuid.UUID, Province]]
     start: datetime
     end: datetime
+    dialect: str  # the database's dialect and driver: rows are made in its representation
+    driver: str
 
-    def trips(self, numbers: range) -> "_Buffers":
-        buffers = _Buffers()
+    def trips(self, numbers: range) -> "_Chunk":
+        rows = _Rows()
         for n in numbers:
             rnd = random.Random(self.seed * 1_000_003 + n)
             org, home = rnd.choice(self.organizations)
-            _trip(rnd, n, org, home, self.checkpoints, self.start, self.end, buffers)
-        return buffers
+            _trip(rnd, n, org, home, self.checkpoints, self.start, self.end, rows)
+        return rows.for_database(bulk.dialect_named(self.dialect, self.driver))
 
 
 @contextmanager
-def _generated(world: _World, chunks: list[range]) -> Iterator[Iterator["_Buffers"]]:
-    """The chunks' rows, in order. With more than two chunks a second process makes them
-    while this one writes the previous chunk: making trips and writing rows each take about
-    half of a load, and they overlap on two cores."""
+def _generated(world: _World, chunks: list[range]) -> Iterator[Iterator["_Chunk"]]:
+    """The chunks' rows, in order. With more than two chunks, WORKERS other processes make
+    them while this one writes: making trips costs more than writing their rows, and
+    with two workers on two cores the writer still gets the share it needs."""
     if len(chunks) <= 2:
         yield (world.trips(chunk) for chunk in chunks)
         return
-    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+    with ProcessPoolExecutor(max_workers=WORKERS, mp_context=get_context("spawn")) as pool:
         yield _in_order(pool, world, chunks)
 
 
-def _in_order(
-    pool: ProcessPoolExecutor, world: _World, chunks: list[range]
-) -> Iterator["_Buffers"]:
-    # At most three chunks made ahead of the writer: memory stays flat at any size.
-    ahead: deque[Future[_Buffers]] = deque()
+def _in_order(pool: ProcessPoolExecutor, world: _World, chunks: list[range]) -> Iterator["_Chunk"]:
+    # A few chunks made ahead of the writer per worker: memory stays flat at any size.
+    ahead: deque[Future[_Chunk]] = deque()
     for chunk in chunks:
         ahead.append(pool.submit(world.trips, chunk))
-        if len(ahead) == 3:
+        if len(ahead) == 2 * WORKERS + 1:
             yield ahead.popleft().result()
     while ahead:
         yield ahead.popleft().result()
 
 
-# The tables a trip fills. Their secondary indexes are dropped while the trips load and built
-# afterwards: one sorted build per index instead of millions of random B-tree insertions
-# (at 1M stops the load spent most of its time in them). Unique constraints stay, as checks.
+# The tables a trip fills, in the order their rows are written (foreign keys first). Their
+# secondary indexes are dropped while the trips load and built afterwards: one sorted build
+# per index instead of millions of random B-tree insertions. Unique constraints stay, as
+# checks; the ids the generator makes sort by trip (see _ordered_id), so the primary keys and
+# the unique indexes led by shipment_id grow at their end.
 _BULK_TABLES = (
     Shipment,
     CargoLine,
@@ -227,24 +243,34 @@ _BULK_TABLES = (
 
 
 @contextmanager
-def _indexes_built_afterwards(session: Session) -> Iterator[None]:
-    connection = session.connection()
-    if connection.dialect.name == "sqlite":
-        # A larger page cache for this connection only (256 MiB; the default is 2 MiB).
-        connection.exec_driver_sql("PRAGMA cache_size=-262144")
+def _bulk_load(connection: Connection) -> Iterator[None]:
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        # A larger page cache and in-memory sorts for the index builds, for this load only.
+        restore = {
+            pragma: int(connection.exec_driver_sql(f"PRAGMA {pragma}").scalar_one())
+            for pragma in ("cache_size", "temp_store")
+        }
+        connection.exec_driver_sql("PRAGMA cache_size=-262144")  # 256 MiB; the default: 2 MiB
+        connection.exec_driver_sql("PRAGMA temp_store=MEMORY")
+    else:
+        # Index builds sort in memory rather than in temporary files (this transaction only).
+        connection.exec_driver_sql("SET LOCAL maintenance_work_mem = '512MB'")
     indexes = [
-        index
-        for model in _BULK_TABLES
-        for index in model.metadata.tables[model.__tablename__].indexes
-        if not index.unique
+        index for model in _BULK_TABLES for index in _table(model).indexes if not index.unique
     ]
     for index in indexes:
         index.drop(connection)
     yield
     for index in indexes:
         index.create(connection)
-    if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("PRAGMA cache_size=-2000")
+    if sqlite:
+        for pragma, value in restore.items():
+            connection.exec_driver_sql(f"PRAGMA {pragma}={value}")
+
+
+def _table(model: type[Base]) -> Table:
+    return model.metadata.tables[model.__tablename__]
 
 
 def is_empty(session: Session) -> bool:
@@ -344,30 +370,40 @@ def _organizations(
     return [(o["id"], o["province"]) for o in organizations]
 
 
-class _Buffers:
+class _Rows:
+    """A chunk's rows, as dicts of column values (the stop rows as materialize makes them)."""
+
     def __init__(self) -> None:
         self.shipments: list[dict[str, Any]] = []
         self.cargo: list[dict[str, Any]] = []
         self.route: list[dict[str, Any]] = []
         self.events: list[dict[str, Any]] = []
         self.stops = materialize.StopRows()
-        self.written = {"events": 0, "stops": 0}
 
-    def flush(self, session: Session) -> None:
+    def for_database(self, dialect: Dialect) -> "_Chunk":
+        formatter = bulk.Formatter(dialect)
+        tables = []
         for model, rows in (
             (Shipment, self.shipments),
             (CargoLine, self.cargo),
             (RoutePoint, self.route),
             (TrackingEvent, self.events),
+            (Stop, self.stops.stops),
+            (StopHold, self.stops.holds),
+            (StopProcedure, self.stops.procedures),
+            (StopFee, self.stops.fees),
         ):
             if rows:
-                session.execute(insert(model.metadata.tables[model.__tablename__]), rows)
-        self.written["events"] += len(self.events)
-        self.written["stops"] += len(self.stops.stops)
-        self.stops.insert(session)
-        for rows in (self.shipments, self.cargo, self.route, self.events):
-            rows.clear()
-        self.stops.clear()
+                tables.append(formatter.table_rows(_table(model), rows))
+        return _Chunk(tables, {"events": len(self.events), "stops": len(self.stops.stops)})
+
+
+@dataclass
+class _Chunk:
+    """What a worker hands the writer: each table's rows, ready for the driver."""
+
+    tables: list[bulk.TableRows]
+    written: dict[str, int]
 
 
 def _trip(
@@ -378,7 +414,7 @@ def _trip(
     checkpoints: dict[Province, list[_Checkpoint]],
     start: datetime,
     end: datetime,
-    out: _Buffers,
+    out: _Rows,
 ) -> None:
     goods = rnd.choices(GOODS, GOODS_WEIGHTS)[0]
     destination = rnd.choices(list(DESTINATION_WEIGHTS), list(DESTINATION_WEIGHTS.values()))[0]
@@ -387,7 +423,7 @@ def _trip(
     ]
     departed = _departure(rnd, start, end)
     progress = (departed - start) / (end - start)  # 0 at the start of the period, 1 at its end
-    shipment_id = uuid.UUID(int=rnd.getrandbits(128), version=4)
+    shipment_id = _ordered_id(rnd, n, 0)
     log = _Log(rnd, end)
     log.add(EventType.departed, departed)
     clock = departed
@@ -432,7 +468,7 @@ def _trip(
     quantity = Decimal(rnd.randint(10, 40))
     out.cargo.append(
         {
-            "id": uuid.UUID(int=rnd.getrandbits(128), version=4),
+            "id": _ordered_id(rnd, n, 0),
             "shipment_id": shipment_id,
             "line_no": 1,
             "hs_code": goods.hs_code,
@@ -446,15 +482,36 @@ def _trip(
     )
     out.route += [
         {
-            "id": uuid.UUID(int=rnd.getrandbits(128), version=4),
+            "id": _ordered_id(rnd, n, i),
             "shipment_id": shipment_id,
             "position": i,
             "checkpoint_id": c.id,
         }
         for i, c in enumerate(route)
     ]
-    out.events += [log.row(event, shipment_id) for event in log.events]
-    materialize.add_stops(out.stops, shipment_id, org, built.stops)
+    out.events += [log.row(event, n, i, shipment_id) for i, event in enumerate(log.events)]
+    _add_stops(out.stops, shipment_id, org, built, goods)
+
+
+def _add_stops(
+    rows: materialize.StopRows,
+    shipment_id: uuid.UUID,
+    org: uuid.UUID,
+    built: timeline.Timeline,
+    goods: Goods,
+) -> None:
+    tables = (rows.stops, rows.holds, rows.procedures, rows.fees)
+    firsts = [len(table) for table in tables]
+    materialize.add_stops(rows, shipment_id, org, built.stops)
+    if _STOPS_CARRY_CHAPTERS:
+        # The shipment's HS chapters, sorted and comma-separated, as StopRows.insert adds
+        # them when the API writes stops (from the cargo lines; a demo trip has one line).
+        for table, first in zip(tables, firsts, strict=True):
+            for row in table[first:]:
+                row["hs_chapters"] = goods.chapter
+
+
+_STOPS_CARRY_CHAPTERS = "hs_chapters" in Stop.__table__.c
 
 
 def _departure(rnd: random.Random, start: datetime, end: datetime) -> datetime:
@@ -551,9 +608,11 @@ class _Log:
             )
         )
 
-    def row(self, event: timeline.Event, shipment_id: uuid.UUID) -> dict[str, Any]:
+    def row(
+        self, event: timeline.Event, trip: int, number: int, shipment_id: uuid.UUID
+    ) -> dict[str, Any]:
         return {
-            "id": uuid.UUID(int=self.rnd.getrandbits(128), version=4),
+            "id": _ordered_id(self.rnd, trip, number),
             "shipment_id": shipment_id,
             "event_id": event.event_id,
             "type": event.type,
@@ -569,5 +628,46 @@ class _Log:
             "latitude": None,
             "longitude": None,
             "source": "driver",
-            "content_hash": event_hash(event, note=None, location=None),
+            "content_hash": _content_hash(event),
         }
+
+
+# service.event_hash's canonical JSON (sorted keys, no spaces) for an event without a note or
+# a location, whose values are plain ASCII: json.dumps cost more than all the rest of an event
+# row. A test compares the two on every event of a demo world.
+_CANONICAL = (
+    '{"checkpoint_id":%s,"fee":%s,"hold_reason":%s,"location":null,"note":null,'
+    '"occurred_at":"%s","procedure":%s,"type":"%s"}'
+)
+
+
+def _content_hash(event: timeline.Event) -> str:
+    fee = "null"
+    if event.fee_amount is not None:
+        receipt = {True: "true", False: "false", None: "null"}[event.fee_receipt]
+        fee = f'["{event.fee_amount.quantize(CENT)}","{event.fee_currency}",{receipt}]'
+    canonical = _CANONICAL % (
+        _json_text(event.checkpoint_id),
+        fee,
+        _json_text(event.hold_reason),
+        event.occurred_at.astimezone(UTC).isoformat(),
+        _json_text(event.procedure),
+        event.type,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _json_text(value: object) -> str:
+    return "null" if value is None else f'"{value}"'
+
+
+_VERSION_BITS = 0xF << 76 | 0x3 << 62  # where a UUID keeps its version and variant
+
+
+def _ordered_id(rnd: random.Random, trip: int, number: int) -> uuid.UUID:
+    """A version-8 (custom) UUID that sorts by trip, then by the row's number within the trip,
+    with 76 random bits. A table's rows then arrive in key order and its primary key grows at
+    its end: random v4 keys made 6.4M event rows random insertions all over a B-tree larger
+    than the page cache (and the same for every index led by shipment_id)."""
+    value = trip << 96 | number << 80 | rnd.getrandbits(76)
+    return uuid.UUID(int=value & ~_VERSION_BITS | 0x8 << 76 | 0x2 << 62)

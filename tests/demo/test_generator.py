@@ -9,15 +9,28 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import (
+    Integer,
+    Table,
+    Uuid,
+    bindparam,
+    create_engine,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+)
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from app.db import Base
 from app.demo import generator
 from app.main import create_app
 from app.shipments.models import Shipment
-from app.tracking import service
-from app.tracking.models import Stop, TrackingEvent
-from tests.conftest import make_settings, migrate
+from app.tracking import service, timeline
+from app.tracking.models import Stop, StopFee, StopHold, StopProcedure, TrackingEvent
+from tests.conftest import create_pg_database, drop_pg_database, make_settings, migrate
 from tests.tracking.helpers import expected_stop_rows, stored_stop_rows
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -67,6 +80,78 @@ def test_demo_stops_are_what_the_events_give_through_the_api_path(
             service.rebuild(session, shipment)
             assert shipment.status == status
         session.rollback()
+
+
+def test_every_demo_row_is_what_the_api_write_path_makes_of_its_events(
+    app: FastAPI, client: TestClient
+) -> None:
+    """Every column, as stored: each shipment's stops, holds, procedures and fees are deleted
+    and written again by the API's path (service.rebuild, StopRows.insert) from its stored
+    events, and read back the same; every event's content hash is service.event_hash's."""
+    _seed(app, shipments=40)
+    with app.state.session_factory() as session:
+        for shipment in session.scalars(select(Shipment).order_by(Shipment.reference)).all():
+            demo = _stored_stop_rows(session, shipment.id)
+            session.execute(delete(Stop).where(Stop.shipment_id == shipment.id))
+            service.rebuild(session, shipment)
+            assert _stored_stop_rows(session, shipment.id) == demo, shipment.reference
+        events = session.execute(select(TrackingEvent.content_hash, *service.TIMELINE_COLUMNS))
+        for content_hash, *columns in events:
+            event = timeline.Event(*columns)
+            assert content_hash == service.event_hash(event, note=None, location=None)
+        session.rollback()
+
+
+def _stored_stop_rows(session: Session, shipment_id: object) -> list[list[tuple[object, ...]]]:
+    """The rows as the database holds them (no SQLAlchemy type processing: on SQLite, the
+    exact text of every UUID and datetime), without the autoincremented ids."""
+    rows = []
+    for model in (Stop, StopHold, StopProcedure, StopFee):
+        table = Base.metadata.tables[model.__tablename__]
+        columns = [c.name for c in table.columns if not (c.primary_key and _is_int(c.type))]
+        statement = text(
+            f"SELECT {', '.join(columns)} FROM {table.name} WHERE shipment_id = :sid"
+        ).bindparams(bindparam("sid", type_=Uuid()))
+        rows.append(sorted(map(tuple, session.execute(statement, {"sid": shipment_id})), key=repr))
+    return rows
+
+
+def _is_int(type_: object) -> bool:
+    return isinstance(type_, Integer)
+
+
+def test_the_bulk_load_stores_values_as_sqlalchemy_would(
+    app: FastAPI, client: TestClient, tmp_path: Path
+) -> None:
+    """The demo's rows reach the driver without SQLAlchemy's type processing. Copied through
+    SQLAlchemy Core into a second database, every table reads back the same, value for value
+    as the database holds it (on SQLite: the text of every UUID, datetime and JSON value)."""
+    _seed(app, shipments=30)
+    engine = app.state.engine
+    if engine.dialect.name == "sqlite":
+        copy_url = f"sqlite:///{tmp_path / 'copy.db'}"
+    else:
+        copy_url = create_pg_database("clearance_demo_copy")
+    try:
+        migrate(copy_url)
+        copy_engine = create_engine(copy_url)
+        with engine.connect() as source, copy_engine.begin() as target:
+            for table in Base.metadata.sorted_tables:
+                rows = [dict(row) for row in source.execute(select(table)).mappings()]
+                if rows:
+                    target.execute(insert(table), rows)
+            for table in Base.metadata.sorted_tables:
+                assert _raw(target, table) == _raw(source, table), table.name
+        copy_engine.dispose()
+    finally:
+        if engine.dialect.name != "sqlite":
+            drop_pg_database(copy_url)
+
+
+def _raw(connection: Connection, table: Table) -> list[tuple[object, ...]]:
+    columns = ", ".join(f'"{column.name}"' for column in table.columns)
+    rows = connection.exec_driver_sql(f'SELECT {columns} FROM "{table.name}"')
+    return sorted(map(tuple, rows), key=repr)
 
 
 @pytest.mark.parametrize("second_chunk", [1_000, 5], ids=["in-process", "worker-process"])
