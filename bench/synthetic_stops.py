@@ -18,6 +18,7 @@ from app.checkpoints.models import Authority, Checkpoint, CheckpointKind, Jurisd
 from app.geography import Province
 from app.organizations.models import Organization
 from app.shipments.models import CargoLine, Shipment, ShipmentStatus
+from app.tracking.materialize import arrival_day
 from app.tracking.models import Stop, StopFee, StopHold, StopProcedure
 from app.tracking.vocabulary import HoldReason, Procedure, StopOutcome
 
@@ -102,6 +103,7 @@ def _one_shipment(
     buffers: dict[Any, list[dict[str, Any]]],
 ) -> None:
     shipment_id = uuid.uuid4()
+    first = {model: len(rows) for model, rows in buffers.items()}
     org = rnd.choice(orgs)["id"]
     departed = START + timedelta(minutes=rnd.randrange(0, 600 * 24 * 60))
     clock = departed
@@ -123,6 +125,7 @@ def _one_shipment(
             "organization_id": org,
             "checkpoint_id": cp["id"],
             "arrived_at": arrived,
+            "arrival_day": arrival_day(arrived),
         }
         buffers[Stop].append(
             {
@@ -132,6 +135,7 @@ def _one_shipment(
                 "checkpoint_id": cp["id"],
                 "seq": seq,
                 "arrived_at": arrived,
+                "arrival_day": arrival_day(arrived),
                 "closed_at": closed,
                 "outcome": outcome,
                 "dwell_minutes": dwell,
@@ -160,6 +164,7 @@ def _one_shipment(
                 "started_at": arrived,
                 "completed_at": arrived + timedelta(minutes=dwell / 3),
                 "minutes": dwell / 3,
+                "run_number": 1,
             }
         )
         if rnd.random() < 0.5:
@@ -180,6 +185,9 @@ def _one_shipment(
             break
     delivered = None if turned_back else clock + timedelta(minutes=rnd.randint(30, 300))
     chapter = rnd.choice(CHAPTERS)
+    for model in (Stop, StopHold, StopProcedure, StopFee):
+        for row in buffers[model][first[model] :]:
+            row["hs_chapters"] = chapter
     buffers[Shipment].append(
         {
             "id": shipment_id,

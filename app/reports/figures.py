@@ -2,10 +2,18 @@
 
 Four queries, whatever the number of stops: one GROUP BY for counts and sums, one sorted
 pass over dwell times for the exact percentiles and the tail (streamed, O(1) memory per
-group), one GROUP BY for hold reasons and one for fees. Python sees one row per group,
-except for the sorted pass, which it reads as plain tuples.
+group), one GROUP BY for hold reasons and one for fees (and one for the distinct exporters,
+when an advocate asks). Python sees one row per group, except for the sorted pass, which it
+reads as plain tuples.
+
+A report whose groups no index orders (agencies, weeks, HS chapters) names finer groups
+that one does (checkpoints, days, a shipment's set of chapters) and how they roll up: the
+counts and sums add up, the exporters are a union of sets, and the percentiles come from the
+fine groups' sorted runs merged — the same exact figures, without a join or a sort of every
+stop in the database.
 """
 
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -44,6 +52,7 @@ class Figures:
     turned_back_stops: int = 0
     within_standard: int = 0
     organizations: int = 0
+    fine_groups: int = 0  # when rolled up: how many fine groups (e.g. checkpoints) it spans
     p50_dwell_minutes: float | None = None
     p90_dwell_minutes: float | None = None
     tail_mean_dwell_minutes: float | None = None
@@ -79,24 +88,101 @@ class Grouping:
     source: Callable[[Any], Source]  # table -> (*columns) -> SELECT … FROM table, scoped
     keys: Callable[[Any], list[ColumnElement[Any]]]  # table -> the group key expressions
     normalize: Callable[[Key], Key] = lambda key: key
+    # If set, `keys` are fine groups and this maps each (normalised) fine key to the report's
+    # groups it belongs to: usually one, several for a shipment carrying several chapters.
+    rollup: Callable[[Key], Iterable[Key]] | None = None
 
 
 def stop_figures(
-    session: Session, grouping: Grouping, *, standard_minutes: int
+    session: Session, grouping: Grouping, *, standard_minutes: int, organizations: bool = True
 ) -> dict[Key, Figures]:
+    """The figures per group. `organizations`: count each group's distinct exporters (only
+    the k-anonymity rule needs them, i.e. an advocate's reports)."""
     source, keys, normalize = grouping.source(Stop), grouping.keys(Stop), grouping.normalize
     figures, raw_keys = _counts(session, source, keys, standard_minutes, normalize)
-    order_statistics(session, source, keys, [(raw, figures[normalize(raw)]) for raw in raw_keys])
     width = len(keys)
     for key, reason, count in _grouped(session, _hold_reasons(grouping), width, normalize):
         figures[key].hold_reasons.append((str(reason), int(count)))
     fees = _grouped(session, _fees(grouping), width, normalize)
     for key, currency, total, unreceipted in fees:
         figures[key].fees.append(Fees(currency, money(total), money(unreceipted)))
+    if grouping.rollup is not None:
+        figures = _rolled_up(session, grouping, figures, raw_keys, organizations)
+    else:
+        if organizations:
+            for row in session.execute(_organizations(source, keys)):
+                figures[normalize(tuple(row[:width]))].organizations = int(row[width])
+        order_statistics(
+            session, source, keys, [(raw, figures[normalize(raw)]) for raw in raw_keys]
+        )
     for group in figures.values():
         group.hold_reasons.sort(key=lambda item: (-item[1], item[0]))
         group.fees.sort(key=lambda fee: fee.currency)
     return figures
+
+
+def _rolled_up(
+    session: Session,
+    grouping: Grouping,
+    fine: dict[Key, Figures],
+    raw_keys: list[Key],
+    organizations: bool,
+) -> dict[Key, Figures]:
+    """The report's groups from the fine groups' figures (see the module's docstring)."""
+    assert grouping.rollup is not None
+    source, keys, normalize = grouping.source(Stop), grouping.keys(Stop), grouping.normalize
+    coarse: dict[Key, Figures] = {}
+    members: dict[Key, list[Key]] = defaultdict(list)  # report group -> its fine raw keys
+    for raw in raw_keys:
+        for key in grouping.rollup(normalize(raw)):
+            members[key].append(raw)
+            coarse.setdefault(key, Figures()).fine_groups += 1
+            _add(coarse.setdefault(key, Figures()), fine[normalize(raw)])
+    if organizations:
+        exporters: dict[Key, set[Any]] = defaultdict(set)
+        for row in session.execute(source(*keys, Stop.organization_id).distinct()):
+            for key in grouping.rollup(normalize(tuple(row[:-1]))):
+                exporters[key].add(row[-1])
+        for key, group in coarse.items():
+            group.organizations = len(exporters[key])
+    sizes = [(raw, fine[normalize(raw)].timed_stops) for raw in raw_keys]
+    runs = order_stats.sorted_runs(session, source, keys, Stop.dwell_minutes, sizes)
+    for key, group in coarse.items():
+        found = order_stats.merged([runs[raw] for raw in members[key] if raw in runs])
+        if found is not None:
+            group.p50_dwell_minutes = found.percentiles[0.5]
+            group.p90_dwell_minutes = found.percentiles[0.9]
+            group.tail_mean_dwell_minutes = found.tail_mean
+    return coarse
+
+
+ADDITIVE = (
+    "stops",
+    "completed_stops",
+    "timed_stops",
+    "total_dwell_minutes",
+    "held_stops",
+    "turned_back_stops",
+    "within_standard",
+)
+
+
+def _add(total: Figures, part: Figures) -> None:
+    """Adds a fine group's counts, sums, hold reasons and fees to its report group."""
+    for name in ADDITIVE:
+        setattr(total, name, getattr(total, name) + getattr(part, name))
+    reasons = dict(total.hold_reasons)
+    for reason, count in part.hold_reasons:
+        reasons[reason] = reasons.get(reason, 0) + count
+    total.hold_reasons = list(reasons.items())
+    fees = {fee.currency: fee for fee in total.fees}
+    for fee in part.fees:
+        if fee.currency in fees:
+            fees[fee.currency].total += fee.total
+            fees[fee.currency].unreceipted += fee.unreceipted
+        else:
+            fees[fee.currency] = Fees(fee.currency, fee.total, fee.unreceipted)
+    total.fees = list(fees.values())
 
 
 def _counts(
@@ -141,8 +227,6 @@ def _counts(
             turned_back_stops=int(turned),
             within_standard=int(within),
         )
-    for row in session.execute(_organizations(source, keys)):
-        figures[normalize(tuple(row[:width]))].organizations = int(row[width])
     return figures, raw_keys
 
 

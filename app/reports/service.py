@@ -1,18 +1,19 @@
 """The reports: which checkpoint holds which goods, for how long, why, at what cost."""
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Date, Select, cast, distinct, func, literal_column, select
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
 
 from app.auth.principal import Principal
 from app.checkpoints.models import Checkpoint
 from app.config import Settings
 from app.db import utcnow
+from app.organizations.models import Role
 from app.reports import figures as fig
 from app.reports import order_stats
 from app.reports.filters import ReportFilters, scoped_rows, scoped_stops
@@ -27,7 +28,6 @@ from app.reports.schemas import (
     Report,
     TrendRow,
 )
-from app.shipments.models import CargoLine
 from app.tracking.models import Stop, StopProcedure
 
 Interval = Literal["week", "month"]
@@ -57,16 +57,26 @@ class Scope:
         keys: Callable[[Any], list[Any]],
         joined: Callable[[Any, Select[Any]], Select[Any]] = lambda table, stmt: stmt,
         normalize: Callable[[fig.Key], fig.Key] = lambda key: key,
+        rollup: Callable[[fig.Key], Iterable[fig.Key]] | None = None,
     ) -> dict[fig.Key, fig.Figures]:
-        """The delay figures per group; `joined` adds what the keys need to each table's rows."""
+        """The delay figures per group; `joined` adds what the keys need to each table's rows;
+        `rollup` maps fine keys to the report's groups (see figures.py)."""
 
         def source(table: Any) -> fig.Source:
             return lambda *columns: joined(table, self.rows(table)(*columns))
 
-        grouping = fig.Grouping(source, keys, normalize)
+        grouping = fig.Grouping(source, keys, normalize, rollup)
         return fig.stop_figures(
-            self.session, grouping, standard_minutes=self.settings.service_standard_minutes
+            self.session,
+            grouping,
+            standard_minutes=self.settings.service_standard_minutes,
+            organizations=self.counts_exporters,
         )
+
+    @property
+    def counts_exporters(self) -> bool:
+        """Only the k-anonymity rule needs each group's distinct exporters: an advocate's."""
+        return self.principal.role == Role.advocate
 
     def report(self, name: str, row_type: type[Any], items: list[Any]) -> Report[Any]:
         advocate = self.principal.role == "advocate"
@@ -141,16 +151,15 @@ def sort_rows(rows: list[CheckpointRow], sort: str) -> list[CheckpointRow]:
 
 
 def agency_report(scope: Scope) -> Report[AgencyRow]:
-    def with_checkpoints(table: Any, stmt: Select[Any]) -> Select[Any]:
-        return stmt.join(Checkpoint, Checkpoint.id == table.checkpoint_id)
-
-    keys = [Checkpoint.authority, Checkpoint.jurisdiction]
-    normalize: Callable[[fig.Key], fig.Key] = lambda key: (str(key[0]), str(key[1]))  # noqa: E731
-    groups = scope.figures(lambda table: keys, with_checkpoints, normalize)
-    count_stmt = with_checkpoints(
-        Stop, scope.stops(*keys, func.count(distinct(Stop.checkpoint_id)))
-    ).group_by(*keys)
-    counts = {normalize(tuple(r[:2])): int(r[2]) for r in scope.session.execute(count_stmt)}
+    # Per checkpoint (an index order, no join), rolled up to its authority and jurisdiction
+    # as they are now: a checkpoint handed to another agency counts for the new one.
+    agency = {
+        id_: (str(authority), str(jurisdiction))
+        for id_, authority, jurisdiction in scope.session.execute(
+            select(Checkpoint.id, Checkpoint.authority, Checkpoint.jurisdiction)
+        )
+    }
+    groups = scope.figures(lambda table: [table.checkpoint_id], rollup=lambda key: [agency[key[0]]])
     rows = []
     for (authority, jurisdiction), figures in groups.items():
         suppressed = scope.suppressed(figures.organizations)
@@ -159,7 +168,7 @@ def agency_report(scope: Scope) -> Report[AgencyRow]:
                 authority=authority,
                 jurisdiction=jurisdiction,
                 # A count like any other: an advocate sees none for a suppressed group.
-                checkpoints=None if suppressed else counts[(authority, jurisdiction)],
+                checkpoints=None if suppressed else figures.fine_groups,
                 **DelayFigures.of(figures, suppressed),
             )
         )
@@ -171,13 +180,16 @@ def agency_report(scope: Scope) -> Report[AgencyRow]:
 
 
 def commodity_report(scope: Scope) -> Report[CommodityRow]:
-    # A stop counts once for every chapter its shipment carries.
-    chapters = select(CargoLine.shipment_id, CargoLine.hs_chapter).distinct().subquery()
+    # Per set of chapters a shipment carries (stops.hs_chapters, an index order), rolled up
+    # to each chapter: a stop counts once for every chapter its shipment carries.
+    def with_cargo(table: Any, stmt: Select[Any]) -> Select[Any]:
+        return stmt.where(table.hs_chapters.is_not(None))
 
-    def with_chapters(table: Any, stmt: Select[Any]) -> Select[Any]:
-        return stmt.join(chapters, chapters.c.shipment_id == table.shipment_id)
-
-    groups = scope.figures(lambda table: [chapters.c.hs_chapter], with_chapters)
+    groups = scope.figures(
+        lambda table: [table.hs_chapters],
+        with_cargo,
+        rollup=lambda key: [(chapter,) for chapter in key[0].split(",")],
+    )
     rows = [
         CommodityRow(
             hs_chapter=chapter,
@@ -192,30 +204,29 @@ def commodity_report(scope: Scope) -> Report[CommodityRow]:
 
 # --- trends ------------------------------------------------------------------------------
 
+EPOCH = date(1970, 1, 1).toordinal()
 
-def period_start(scope: Scope, interval: Interval, arrived_at: Any) -> Any:
-    """The UTC Monday (week) or first day (month) of each stop's arrival, on either database."""
-    if scope.session.get_bind().dialect.name == "sqlite":
-        if interval == "week":
-            return func.date(arrived_at, "weekday 0", "-6 days")
-        return func.strftime("%Y-%m-01", arrived_at)
-    utc = func.timezone(literal_column("'UTC'"), arrived_at)
-    return cast(func.date_trunc(interval, utc), Date)
+
+def period_start(interval: Interval, arrival_day: int) -> date:
+    """The UTC Monday (week) or first day (month) of a stops.arrival_day."""
+    day = date.fromordinal(EPOCH + arrival_day)
+    if interval == "week":
+        return day - timedelta(days=day.weekday())
+    return day.replace(day=1)
 
 
 def trend_report(scope: Scope, *, interval: Interval, by_checkpoint: bool) -> Report[TrendRow]:
+    # Per arrival day (stops.arrival_day, an index order), rolled up to weeks or months.
     def keys(table: Any) -> list[Any]:
-        period = period_start(scope, interval, table.arrived_at).label("period_start")
-        return [period, table.checkpoint_id] if by_checkpoint else [period]
+        return [table.arrival_day, table.checkpoint_id] if by_checkpoint else [table.arrival_day]
 
     def arrived(table: Any, stmt: Select[Any]) -> Select[Any]:
-        return stmt.where(table.arrived_at.is_not(None))
+        return stmt.where(table.arrival_day.is_not(None))
 
-    def normalize(key: fig.Key) -> fig.Key:
-        when = key[0] if isinstance(key[0], date) else date.fromisoformat(str(key[0])[:10])
-        return (when, *key[1:])
+    def rollup(key: fig.Key) -> list[fig.Key]:
+        return [(period_start(interval, key[0]), *key[1:])]
 
-    groups = scope.figures(keys, arrived, normalize)
+    groups = scope.figures(keys, arrived, rollup=rollup)
     codes = checkpoint_codes(scope.session, {k[1] for k in groups if len(k) > 1})
     rows = []
     for key, figures in sorted(groups.items(), key=lambda item: (item[0][1:], item[0][0])):
@@ -261,19 +272,26 @@ def procedure_report(scope: Scope, *, by_checkpoint: bool) -> Report[ProcedureRo
     procedures = scope.rows(StopProcedure)
     keys = [StopProcedure.procedure, *([StopProcedure.checkpoint_id] if by_checkpoint else [])]
     width = len(keys)
+    # A stop that ran a procedure twice requires it once: its first runs count the stops.
+    first_runs = func.coalesce(func.sum(case((StopProcedure.run_number == 1, 1), else_=0)), 0)
     stmt = (
         procedures(
             *keys,
-            func.count(distinct(StopProcedure.stop_id)),
+            first_runs,
             func.count(StopProcedure.minutes),
             func.coalesce(func.sum(StopProcedure.minutes), 0.0),
-            func.count(distinct(StopProcedure.organization_id)),
         )
         .group_by(*keys)
         .order_by(*keys)
     )  # the key order the sorted pass will follow
+    exporters = _procedure_exporters(scope, keys) if scope.counts_exporters else {}
     totals = {
-        tuple(r[:width]): (int(r[width]), int(r[width + 1]), float(r[width + 2]), int(r[width + 3]))
+        tuple(r[:width]): (
+            int(r[width]),
+            int(r[width + 1]),
+            float(r[width + 2]),
+            exporters.get(tuple(r[:width]), 0),
+        )
         for r in scope.session.execute(stmt)
     }
     untimed = _minutes_on_untimed_stops(scope, by_checkpoint)
@@ -307,6 +325,14 @@ def procedure_report(scope: Scope, *, by_checkpoint: bool) -> Report[ProcedureRo
         rows.append(row)
     rows.sort(key=lambda r: (r.checkpoint_code or "", r.suppressed, -(r.total_hours or 0)))
     return scope.report("procedures", ProcedureRow, rows)
+
+
+def _procedure_exporters(scope: Scope, keys: list[Any]) -> dict[fig.Key, int]:
+    """Distinct exporters per procedure (and checkpoint): a grouped DISTINCT."""
+    pairs = scope.rows(StopProcedure)(*keys, StopProcedure.organization_id).distinct().subquery()
+    columns = list(pairs.c)[:-1]
+    stmt = select(*columns, func.count()).group_by(*columns)
+    return {tuple(r[:-1]): int(r[-1]) for r in scope.session.execute(stmt)}
 
 
 def _minutes_on_untimed_stops(scope: Scope, by_checkpoint: bool) -> dict[fig.Key, float]:

@@ -6,13 +6,14 @@ import hashlib
 import uuid
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from app.shipments.models import ShipmentStatus
+from app.shipments.models import CargoLine, ShipmentStatus
 from app.tracking import timeline
 from app.tracking.models import Stop, StopFee, StopHold, StopProcedure
 
@@ -27,6 +28,7 @@ class StopRows:
     fees: list[Row] = field(default_factory=list)
 
     def insert(self, session: Session) -> None:
+        _add_hs_chapters(session, self)
         for model, rows in (
             (Stop, self.stops),
             (StopHold, self.holds),
@@ -173,12 +175,60 @@ def add_stops(
             for f in stop.fees
         ]
         stop_row = rows.stops[-1]
+        _number_runs(rows.procedures[first_procedure:])
         stop_row["content_hash"] = _digest(
             stop_row,
             rows.holds[first_hold:],
             rows.procedures[first_procedure:],
             rows.fees[first_fee:],
         )
+        # After the digest: derived from what it covers (arrived_at), so no news in it.
+        day = arrival_day(stop.arrived_at)
+        for row in [stop_row, *rows.holds[first_hold:], *rows.procedures[first_procedure:]]:
+            row["arrival_day"] = day
+        for row in rows.fees[first_fee:]:
+            row["arrival_day"] = day
+
+
+EPOCH = date(1970, 1, 1).toordinal()
+
+
+def arrival_day(arrived_at: datetime | None) -> int | None:
+    """The UTC day of an arrival, as days since 1970-01-01 (the reports' trend key)."""
+    if arrived_at is None:
+        return None
+    return arrived_at.astimezone(UTC).date().toordinal() - EPOCH
+
+
+def _number_runs(procedures: list[Row]) -> None:
+    """1 for a stop's first run of each procedure, 2 for the next run of the same one…"""
+    seen: dict[Any, int] = {}
+    for row in procedures:
+        seen[row["procedure"]] = seen.get(row["procedure"], 0) + 1
+        row["run_number"] = seen[row["procedure"]]
+
+
+def _add_hs_chapters(session: Session, rows: StopRows) -> None:
+    """Each row gets its shipment's HS chapters, read from the cargo lines (one query per
+    batch). They are fixed once a shipment has stops: only a planned shipment's cargo can
+    change, and a planned shipment has none."""
+    shipments = {row["shipment_id"] for row in rows.stops}
+    chapters: dict[uuid.UUID, set[str]] = {}
+    for batch in _batches(sorted(shipments), 10_000):
+        for shipment_id, chapter in session.execute(
+            select(CargoLine.shipment_id, CargoLine.hs_chapter).where(
+                CargoLine.shipment_id.in_(batch)
+            )
+        ):
+            chapters.setdefault(shipment_id, set()).add(chapter)
+    joined = {sid: ",".join(sorted(found)) for sid, found in chapters.items()}
+    for table in (rows.stops, rows.holds, rows.procedures, rows.fees):
+        for row in table:
+            row["hs_chapters"] = joined.get(row["shipment_id"])
+
+
+def _batches(items: list[Any], size: int) -> list[list[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def _digest(stop: Row, *children: list[Row]) -> str:

@@ -1,4 +1,5 @@
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -56,6 +57,34 @@ class TrackingEvent(Base):
     content_hash: Mapped[str] = mapped_column(String(64))
 
 
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """A new event's row, as TrackingEvent's columns: the event writer inserts many at once
+    (service.insert_events), and building an ORM entity cost more than inserting the row."""
+
+    id: uuid.UUID
+    shipment_id: uuid.UUID
+    event_id: uuid.UUID
+    type: EventType
+    occurred_at: datetime
+    received_at: datetime
+    checkpoint_id: uuid.UUID | None
+    procedure: Procedure | None
+    hold_reason: HoldReason | None
+    fee_amount: Decimal | None
+    fee_currency: str | None
+    fee_receipt: bool | None
+    note: str | None
+    latitude: float | None
+    longitude: float | None
+    source: str
+    content_hash: str
+
+
+# An event as stored: loaded (a replay) or just made.
+StoredEvent = TrackingEvent | NewEvent
+
+
 class Stop(Base):
     """One visit of a shipment at a checkpoint, derived from its events (see timeline.py)."""
 
@@ -73,6 +102,28 @@ class Stop(Base):
             "outcome",
             "hold_count",
             "organization_id",
+        ),
+        # The reports that roll fine groups up (see app/reports/figures.py): trends per
+        # arrival day, commodities per set of HS chapters; both covering, like ix_stops_report.
+        Index(
+            "ix_stops_by_day",
+            "arrival_day",
+            "dwell_minutes",
+            "outcome",
+            "hold_count",
+            "checkpoint_id",
+            "organization_id",
+            "arrived_at",
+        ),
+        Index(
+            "ix_stops_by_chapters",
+            "hs_chapters",
+            "dwell_minutes",
+            "outcome",
+            "hold_count",
+            "checkpoint_id",
+            "organization_id",
+            "arrived_at",
         ),
         Index("ix_stops_shipment", "shipment_id"),
         Index("ix_stops_checkpoint_organization", "checkpoint_id", "organization_id"),
@@ -103,6 +154,12 @@ class Stop(Base):
     # A digest of this stop's row and its holds, procedures and fees as last written: a
     # rebuild rewrites only the stops whose digest changed (usually the last one or two).
     content_hash: Mapped[str | None] = mapped_column(String(32))
+    # Group keys for the reports, derived when the stop is written (not in the digest):
+    # the UTC day of arrival as days since 1970-01-01, and the distinct HS chapters of the
+    # shipment's cargo, sorted, comma-separated ("25,72"). Cargo can only change while a
+    # shipment is planned, and a planned shipment has no stops, so these never go stale.
+    arrival_day: Mapped[int | None] = mapped_column(Integer)
+    hs_chapters: Mapped[str | None] = mapped_column(String(300))
 
 
 class _OfAStop:
@@ -113,11 +170,17 @@ class _OfAStop:
     organization_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     checkpoint_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     arrived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    arrival_day: Mapped[int | None] = mapped_column(Integer)
+    hs_chapters: Mapped[str | None] = mapped_column(String(300))
 
 
 class StopHold(_OfAStop, Base):
     __tablename__ = "stop_holds"
-    __table_args__ = (Index("ix_stop_holds_report", "checkpoint_id", "reason", "arrived_at"),)
+    __table_args__ = (
+        Index("ix_stop_holds_report", "checkpoint_id", "reason", "arrived_at"),
+        Index("ix_stop_holds_by_day", "arrival_day", "reason"),
+        Index("ix_stop_holds_by_chapters", "hs_chapters", "reason"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     stop_id: Mapped[uuid.UUID] = mapped_column(
@@ -132,7 +195,18 @@ class StopHold(_OfAStop, Base):
 
 class StopProcedure(_OfAStop, Base):
     __tablename__ = "stop_procedures"
-    __table_args__ = (Index("ix_stop_procedures_report", "procedure", "minutes"),)
+    __table_args__ = (
+        # Covers the procedure report's counts and its sorted pass over minutes.
+        Index(
+            "ix_stop_procedures_report",
+            "procedure",
+            "minutes",
+            "run_number",
+            "organization_id",
+            "checkpoint_id",
+            "arrived_at",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     stop_id: Mapped[uuid.UUID] = mapped_column(
@@ -142,6 +216,9 @@ class StopProcedure(_OfAStop, Base):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     minutes: Mapped[float | None] = mapped_column(Float)
+    # 1 for the stop's first run of this procedure, 2 for a second one…: the stops that
+    # required a procedure are its rows with run_number 1, counted without a DISTINCT.
+    run_number: Mapped[int] = mapped_column(Integer)
 
 
 class StopFee(_OfAStop, Base):
@@ -150,6 +227,8 @@ class StopFee(_OfAStop, Base):
         Index(
             "ix_stop_fees_report", "checkpoint_id", "currency", "receipt", "amount", "arrived_at"
         ),
+        Index("ix_stop_fees_by_day", "arrival_day", "currency", "receipt", "amount"),
+        Index("ix_stop_fees_by_chapters", "hs_chapters", "currency", "receipt", "amount"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
