@@ -12,7 +12,14 @@ from app.checkpoints.models import Checkpoint
 from app.shipments import service as shipments
 from app.shipments.schemas import ShipmentRead
 from app.tracking import timeline
-from app.tracking.models import Stop, StopFee, StopHold, StopProcedure, TrackingEvent
+from app.tracking.models import (
+    Stop,
+    StopFee,
+    StopHold,
+    StopProcedure,
+    StoredEvent,
+    TrackingEvent,
+)
 from app.tracking.schemas import (
     AnomalyRead,
     CheckpointBrief,
@@ -64,7 +71,7 @@ def _events(session: Session, shipment_id: uuid.UUID) -> list[EventRead]:
     return [event_read(row) for row in ordered]
 
 
-def event_read(row: TrackingEvent) -> EventRead:
+def event_read(row: StoredEvent) -> EventRead:
     fee = None
     if row.fee_amount is not None and row.fee_currency is not None:
         fee = FeeRead(

@@ -26,7 +26,7 @@ from app.shipments.repository import (
     may_see,
 )
 from app.tracking import materialize, timeline
-from app.tracking.models import TrackingEvent
+from app.tracking.models import NewEvent, StoredEvent, TrackingEvent
 from app.tracking.schemas import EventIn, SyncResult
 from app.tracking.vocabulary import EventType, HoldReason, Procedure
 
@@ -38,7 +38,7 @@ CENT = Decimal("0.01")
 
 @dataclass(frozen=True)
 class Recorded:
-    event: TrackingEvent
+    event: StoredEvent
     created: bool
 
 
@@ -72,7 +72,7 @@ def record_events(
     checkpoints = _known_checkpoints(session, [s.data.checkpoint_id for s in submissions])
     outcomes: list[Recorded | AppError] = []
     changed: dict[uuid.UUID, ShipmentKeys] = {}
-    added: dict[uuid.UUID, list[TrackingEvent]] = {}
+    added: dict[uuid.UUID, list[NewEvent]] = {}
     for submission in submissions:
         shipment = shipments.get(submission.shipment_id)
         if shipment is None or not may_see(submission.principal, shipment):
@@ -94,6 +94,7 @@ def record_events(
             continue
         known_events[result.event.event_id] = result.event  # a replay later in the batch
         if result.created:
+            assert isinstance(result.event, NewEvent)  # what _store_one makes
             changed[shipment.id] = shipment
             added.setdefault(shipment.id, []).append(result.event)
         outcomes.append(result)
@@ -120,7 +121,7 @@ def sync(
     existing = _existing_events(session, shipment.id, [e.event_id for e in valid])
     checkpoints = _known_checkpoints(session, [e.checkpoint_id for e in valid])
     results: list[SyncResult] = []
-    created: list[TrackingEvent] = []
+    created: list[NewEvent] = []
     for raw, item in zip(raw_events, parsed, strict=True):
         if not isinstance(item, EventIn):
             results.append(SyncResult(event_id=_raw_id(raw), status="rejected", reason=item))
@@ -134,6 +135,7 @@ def sync(
             continue
         existing[outcome.event.event_id] = outcome.event
         if outcome.created:
+            assert isinstance(outcome.event, NewEvent)  # what _store_one makes
             created.append(outcome.event)
         status = "created" if outcome.created else "duplicate"
         results.append(SyncResult(event_id=str(item.event_id), status=status))
@@ -165,7 +167,7 @@ def _refuse_if_cancelled(shipment: ShipmentKeys) -> None:
 
 def _existing_events_by_shipment(
     session: Session, submissions: Sequence[Submission]
-) -> dict[uuid.UUID, dict[uuid.UUID, TrackingEvent]]:
+) -> dict[uuid.UUID, dict[uuid.UUID, StoredEvent]]:
     wanted = {(s.shipment_id, s.data.event_id) for s in submissions}
     rows = session.scalars(
         # Both columns: the unique index (shipment_id, event_id) serves the lookup.
@@ -174,7 +176,7 @@ def _existing_events_by_shipment(
             TrackingEvent.event_id.in_({e for _, e in wanted}),
         )
     )
-    found: dict[uuid.UUID, dict[uuid.UUID, TrackingEvent]] = {}
+    found: dict[uuid.UUID, dict[uuid.UUID, StoredEvent]] = {}
     for row in rows:
         if (row.shipment_id, row.event_id) in wanted:
             found.setdefault(row.shipment_id, {})[row.event_id] = row
@@ -183,7 +185,7 @@ def _existing_events_by_shipment(
 
 def _existing_events(
     session: Session, shipment_id: uuid.UUID, event_ids: Iterable[uuid.UUID]
-) -> dict[uuid.UUID, TrackingEvent]:
+) -> dict[uuid.UUID, StoredEvent]:
     wanted = set(event_ids)
     if not wanted:
         return {}
@@ -207,7 +209,7 @@ def _store_one(
     shipment: ShipmentKeys,
     data: EventIn,
     now: datetime,
-    existing: dict[uuid.UUID, TrackingEvent],
+    existing: Mapping[uuid.UUID, StoredEvent],
     known_checkpoints: set[uuid.UUID],
 ) -> Recorded:
     fingerprint = content_hash(data)
@@ -226,7 +228,7 @@ def _store_one(
         raise _invalid("occurred_at", "is more than 5 minutes in the future")
     if data.checkpoint_id is not None and data.checkpoint_id not in known_checkpoints:
         raise _invalid("checkpoint_id", f"no checkpoint with id {data.checkpoint_id}")
-    event = TrackingEvent(
+    event = NewEvent(
         id=uuid.uuid4(),
         shipment_id=shipment.id,
         event_id=data.event_id,
@@ -248,7 +250,7 @@ def _store_one(
     return Recorded(event, created=True)  # the caller inserts it (insert_events)
 
 
-def insert_events(session: Session, events: Sequence[TrackingEvent]) -> None:
+def insert_events(session: Session, events: Sequence[NewEvent]) -> None:
     """One executemany for all the new events. Core, not the ORM's unit of work: tracking
     each event as an entity cost more than the insert itself (~0.3 ms an event)."""
     if events:
@@ -435,7 +437,7 @@ def _events_of(
     return events
 
 
-def as_stored(event: TrackingEvent) -> timeline.Event:
+def as_stored(event: StoredEvent) -> timeline.Event:
     """A just-stored event as the database will give it back (UTC, enums, cents), so that a
     projection built from it digests exactly like one read back from the database."""
     return timeline.Event(

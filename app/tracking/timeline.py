@@ -188,6 +188,10 @@ class Progress:
     events: list[Event]  # in order, each once
     timeline: Timeline
     _builder: "_Builder"
+    # The event ids of this build and of every extension made from it, shared along the
+    # chain rather than copied at each event. An id of an abandoned extension (its
+    # transaction rolled back) only makes `extend` refuse that event: always safe.
+    _ids: set[uuid.UUID]
 
 
 def start(events: list[Event]) -> Progress:
@@ -195,7 +199,7 @@ def start(events: list[Event]) -> Progress:
     builder = _Builder()
     for instant in _instants(ordered):
         builder.apply_instant(instant)
-    return Progress(ordered, builder.finish(), builder)
+    return Progress(ordered, builder.finish(), builder, {e.event_id for e in ordered})
 
 
 def extend(progress: Progress, events: list[Event]) -> tuple[Progress, set[int]] | None:
@@ -204,7 +208,7 @@ def extend(progress: Progress, events: list[Event]) -> tuple[Progress, set[int]]
     not strictly later than all of `progress`'s, or repeats one of them: only a full
     `start` puts those in their place."""
     before = progress._builder
-    known = {event.event_id for event in progress.events}
+    known = progress._ids
     if any(
         event.event_id in known
         or (before.last_event_at is not None and event.occurred_at <= before.last_event_at)
@@ -219,7 +223,8 @@ def extend(progress: Progress, events: list[Event]) -> tuple[Progress, set[int]]
     touched = set(builder.owned)
     if builder.open_stop is not None:
         touched.add(builder.open_stop.seq)  # finish() decides its `current` and may flag it
-    return Progress(progress.events + added, timeline, builder), touched
+    known.update(event.event_id for event in added)
+    return Progress(progress.events + added, timeline, builder, known), touched
 
 
 def _instants(events: list[Event]) -> list[list[Event]]:
