@@ -9,7 +9,7 @@ from sqlalchemy import create_engine, func, select
 
 from app.cli import alembic_config
 from app.tracking.models import Stop
-from bench import databases, ingest, reports, seed
+from bench import cpu_budget, databases, ingest, reports, seed
 from bench.synthetic_stops import load
 
 
@@ -64,3 +64,19 @@ def test_seed_bench_times_the_demo_load(monkeypatch: pytest.MonkeyPatch) -> None
         assert results[db]["shipments"] == 30
         assert results[db]["stops"] > 30
         assert results[db]["seconds"] > 0
+
+
+def test_cpu_budget_bench_measures_the_request_path_and_the_writer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    dbs = ["sqlite"]
+    if os.environ.get("TEST_POSTGRES_URL"):
+        dbs.append("postgres")
+        monkeypatch.setattr(databases, "PG_ADMIN", os.environ["TEST_POSTGRES_URL"])
+    argv = ["--db", *dbs, "--requests", "50", "--events", "64", "--batch", "16"]
+    results = cpu_budget.main(argv)
+
+    # The service's path does all the bare endpoint does, and more (middleware, auth).
+    assert 0 < results["bare_path_us"] < results["service_path_us"]
+    for db in dbs:
+        assert results[f"writer_{db}_us"] > 0

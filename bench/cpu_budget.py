@@ -1,0 +1,243 @@
+"""Where an event's CPU time goes: the request path and the event writer, each measured in
+the CPU time of the thread that does the work, so a busy machine changes little.
+
+    .venv/bin/python bench/cpu_budget.py --db sqlite postgres
+
+- Request path: the service's ASGI app called in-process (no sockets), its event writer
+  answering at once, against bench/bare_app.py's `async def` endpoint called the same way:
+  what the middleware, routing, authentication dependency and response cost per request.
+- Writer: batches of `--batch` events (the wrk load's walk over 300 shipments, each trip
+  already 10 events long) through the event writer's group write, as its thread runs it:
+  checks, inserts, stop rebuilds, commit. CPU time only (the fsync is not CPU).
+
+Both share one interpreter lock in one worker, so an event costs their sum, plus the HTTP
+layer (sockets, parsing) that the bare endpoint pays as well: the ratio printed, bare path /
+(service path + writer), leaves that layer out on both sides; with it (bench/ingest.py's bare
+req/s gives its size) the ceiling is a little higher.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from alembic import command  # noqa: E402
+from fastapi.testclient import TestClient  # noqa: E402
+
+from app.cli import alembic_config  # noqa: E402
+from app.config import Settings  # noqa: E402
+from app.main import create_app  # noqa: E402
+from app.tracking import writer  # noqa: E402
+from app.tracking.schemas import EventIn  # noqa: E402
+from bench import databases, ingest  # noqa: E402
+from bench.bare_app import _echo, async_app  # noqa: E402
+
+SHIPMENTS = 300
+
+
+def settings_for(url: str, log_level: str = "warning") -> Settings:
+    return Settings(
+        database_url=url,
+        secret_key="bench-" + "x" * 40,
+        bootstrap_admin_email=ingest.ADMIN[0],
+        bootstrap_admin_password=ingest.ADMIN[1],
+        log_level=log_level,
+    )
+
+
+# --- the request path --------------------------------------------------------------------
+
+
+def request_path_us(app: Any, requests: int) -> float:
+    """CPU µs per POST /shipments/{id}/events through `app`, called as uvicorn calls it."""
+    body = json.dumps(
+        {
+            "event_id": str(uuid.uuid4()),
+            "occurred_at": "2026-01-01T00:00:00Z",
+            "type": "arrived",
+            "checkpoint_id": str(uuid.uuid4()),
+        }
+    ).encode()
+    path = f"/api/v1/shipments/{uuid.uuid4()}/events"
+    headers = [
+        (b"host", b"bench"),
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"authorization", b"Bearer not-checked-the-writer-answers-at-once"),
+    ]
+    statuses: list[int] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            statuses.append(message["status"])
+
+    def scope() -> dict[str, Any]:
+        return {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "root_path": "",
+            "headers": headers,
+            "client": ("127.0.0.1", 40000),
+            "server": ("127.0.0.1", 8000),
+            "state": {},
+        }
+
+    async def run() -> float:
+        for _ in range(min(200, requests)):  # warm-up: caches, lazily built routes
+            await app(scope(), receive, send)
+        best = float("inf")
+        rounds = 5
+        for _ in range(rounds):  # the best of five: the least disturbed by other work
+            started = time.thread_time()
+            for _ in range(max(1, requests // rounds)):
+                await app(scope(), receive, send)
+            best = min(best, (time.thread_time() - started) / max(1, requests // rounds))
+        return best * 1e6
+
+    async def with_lifespan() -> float:
+        if hasattr(app, "router") and app is not async_app:
+            async with app.router.lifespan_context(app):
+                return await run()
+        return await run()
+
+    micros = asyncio.run(with_lifespan())
+    if set(statuses) != {201}:
+        raise RuntimeError(f"unexpected statuses {set(statuses)}")
+    return micros
+
+
+def service_request_path_us(requests: int) -> float:
+    """The service's own path, its writer replaced by one that answers at once."""
+    url = databases.url_for("sqlite", "cpu-budget-path")
+    databases.recreate("sqlite", url)
+    command.upgrade(alembic_config(url), "head")
+    # As deployed: one JSON access-log line per request (written to /dev/null here).
+    stderr, sys.stderr = sys.stderr, open(os.devnull, "w")  # noqa: SIM115
+    try:
+        app = create_app(settings_for(url, log_level="info"))
+    finally:
+        sys.stderr = stderr
+
+    async def answer_at_once(token: str, shipment_id: uuid.UUID, data: EventIn) -> writer.Written:
+        return writer.Written(_echo(data), True)
+
+    app.state.event_writer.submit = answer_at_once
+    return request_path_us(app, requests)
+
+
+# --- the writer --------------------------------------------------------------------------
+
+
+def writer_us(db: str, events: int, batch: int) -> float:
+    """CPU µs per event of the writer thread's group write, batches of `batch` events."""
+    url = databases.url_for(db, "cpu-budget-writer")
+    databases.recreate(db, url)
+    command.upgrade(alembic_config(url), "head")
+    app = create_app(settings_for(url))
+    with TestClient(app) as client:
+        token, checkpoints, shipments = ingest.prepare_world(client, SHIPMENTS)
+        event_writer: writer.EventWriter = app.state.event_writer
+        walk = _Walk(token, checkpoints, shipments)
+        for _ in range(SHIPMENTS * 10 // batch):  # trips of ~10 events before measuring
+            event_writer._write([walk.next() for _ in range(batch)])
+        batches = [[walk.next() for _ in range(batch)] for _ in range(max(1, events // batch))]
+        started = time.thread_time()
+        for requests in batches:
+            outcomes = event_writer._write(requests)
+            failed = [o for o in outcomes if isinstance(o, BaseException)]
+            if failed:
+                raise RuntimeError(f"the writer refused events: {failed[:3]}")
+        spent = time.thread_time() - started
+    app.state.engine.dispose()
+    return spent / (len(batches) * batch) * 1e6
+
+
+class _Walk:
+    """bench/wrk_events.lua's load: each shipment walks arrived -> procedure started ->
+    completed -> fee paid -> released, checkpoint after checkpoint, 7 minutes apart."""
+
+    STEPS: list[Callable[[str], dict[str, Any]]] = [
+        lambda cp: {"type": "arrived", "checkpoint_id": cp},
+        lambda cp: {"type": "procedure_started", "procedure": "document_check"},
+        lambda cp: {"type": "procedure_completed", "procedure": "document_check"},
+        lambda cp: {
+            "type": "fee_paid",
+            "fee": {"amount": 25000, "currency": "IQD", "receipt": True},
+        },
+        lambda cp: {"type": "released"},
+    ]
+
+    def __init__(self, token: str, checkpoints: list[str], shipments: list[str]) -> None:
+        self.token, self.checkpoints, self.shipments = token, checkpoints, shipments
+        self.steps: dict[int, int] = {}
+        self.random = random.Random(1)
+        self.base = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def next(self) -> Any:
+        index = self.random.randrange(len(self.shipments))
+        n = self.steps[index] = self.steps.get(index, -1) + 1
+        checkpoint = self.checkpoints[(n // len(self.STEPS)) % len(self.checkpoints)]
+        at = self.base + timedelta(days=index, minutes=7 * n)
+        body = {
+            "event_id": str(uuid.uuid4()),
+            "occurred_at": at.isoformat(),
+            **self.STEPS[n % len(self.STEPS)](checkpoint),
+        }
+        shipment_id = uuid.UUID(self.shipments[index])
+        return writer._Request(self.token, shipment_id, EventIn.model_validate(body), None)  # type: ignore[arg-type]
+
+
+# --- the run -----------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--db", nargs="+", default=["sqlite", "postgres"])
+    parser.add_argument("--requests", type=int, default=5000)
+    parser.add_argument("--events", type=int, default=6000)
+    parser.add_argument("--batch", type=int, default=32, help="events per group write")
+    args = parser.parse_args(argv)
+
+    bare = request_path_us(async_app, args.requests)
+    service = service_request_path_us(args.requests)
+    results: dict[str, Any] = {
+        "machine": ingest.machine(),
+        "bare_path_us": bare,
+        "service_path_us": service,
+    }
+    print(json.dumps(results["machine"]))
+    print(f"request path, bare FastAPI         {bare:7.0f} µs CPU")
+    print(f"request path, service (no writer)  {service:7.0f} µs CPU  ×{service / bare:.1f}")
+    for db in args.db:
+        spent = writer_us(db, args.events, args.batch)
+        results[f"writer_{db}_us"] = spent
+        ceiling = bare / (service + spent)
+        print(
+            f"writer, {db:10} batch {args.batch:3}     {spent:7.0f} µs CPU per event;"
+            f" bare / (path + writer) = {ceiling:.2f}"
+        )
+    return results
+
+
+if __name__ == "__main__":
+    main()
