@@ -45,38 +45,45 @@ class Formatter:
 
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
-        self._plans: dict[tuple[str, frozenset[str]], _Plan] = {}
-        # A chunk's datetimes repeat across its tables (an event's time is its stop's arrival,
-        # its hold's start, ...): each is formatted once.
-        self._datetimes = _Memo(_sqlite_datetime if dialect.name == "sqlite" else _iso_datetime)
+        self._plans: dict[tuple[str, frozenset[str], bool], _Plan] = {}
 
-    def table_rows(self, table: Table, rows: Sequence[Mapping[str, Any]]) -> TableRows:
+    def converter(self, table: Table, key: str) -> Converter:
+        """The conversion of one column's values (for rows made already converted)."""
+        return converter(table.c[key], self.dialect) or _same
+
+    def table_rows(
+        self, table: Table, rows: Sequence[Mapping[str, Any]], *, converted: bool = False
+    ) -> TableRows:
+        """`converted`: the rows' values are already in the driver's representation."""
         keys = frozenset(rows[0])
-        plan = self._plans.get((table.name, keys))
+        plan = self._plans.get((table.name, keys, converted))
         if plan is None:
-            plan = self._plans[table.name, keys] = _Plan(table, keys, self._converter)
-        # Column by column: a converter mapped over a column costs far less than a Python
-        # loop over every value of every row.
-        columns: list[Iterable[Any]] = list(zip(*map(plan.values, rows), strict=True))
-        columns += [(default,) * len(rows) for default in plan.defaults]
-        for i, convert in plan.conversions:
-            columns[i] = map(convert, columns[i])
-        return TableRows(table.name, plan.columns, list(zip(*columns, strict=True)))
+            plan = _Plan(table, keys, self.dialect, converted=converted)
+            self._plans[table.name, keys, converted] = plan
+        values, defaults, conversions = plan.values, plan.defaults, plan.conversions
+        if not conversions:
+            made = (
+                [(*values(row), *defaults) for row in rows] if defaults else list(map(values, rows))
+            )
+            return TableRows(table.name, plan.columns, made)
+        out = []
+        for row in rows:
+            value = [*values(row), *defaults]
+            for i, convert in conversions:
+                value[i] = convert(value[i])
+            out.append(tuple(value))
+        return TableRows(table.name, plan.columns, out)
 
-    def _converter(self, column: Column[Any]) -> Converter | None:
-        if isinstance(column.type, UTCDateTime):
-            return self._datetimes.__getitem__
-        return converter(column, self.dialect)
+
+def _same(value: Any) -> Any:
+    return value
 
 
 class _Plan:
     """A table's columns for rows with these keys, and how each value is converted."""
 
     def __init__(
-        self,
-        table: Table,
-        keys: frozenset[str],
-        converter: Callable[[Column[Any]], Converter | None],
+        self, table: Table, keys: frozenset[str], dialect: Dialect, *, converted: bool
     ) -> None:
         present = [column for column in table.columns if column.key in keys]
         unknown = keys - {column.key for column in present}
@@ -91,19 +98,12 @@ class _Plan:
         ]
         self.columns = [column.name for column in present + defaulted]
         self.values = _getter([column.key for column in present])
-        self.defaults = [getattr(column.default, "arg", None) for column in defaulted]
-        converters = [converter(column) for column in present + defaulted]
+        self.defaults = [
+            (converter(column, dialect) or _same)(getattr(column.default, "arg", None))
+            for column in defaulted
+        ]
+        converters = [None if converted else converter(column, dialect) for column in present]
         self.conversions = [(i, convert) for i, convert in enumerate(converters) if convert]
-
-
-class _Memo(dict[Any, Any]):
-    def __init__(self, convert: Converter) -> None:
-        super().__init__()
-        self.convert = convert
-
-    def __missing__(self, key: Any) -> Any:
-        value = self[key] = self.convert(key)
-        return value
 
 
 def _getter(keys: list[str]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
@@ -131,6 +131,11 @@ def converter(column: Column[Any], dialect: Dialect) -> Converter | None:
     return processor
 
 
+def uuid_text(value: int) -> str:
+    """What the converter of a UUID column makes of UUID(int=value), on both databases."""
+    return f"{value:032x}"
+
+
 def _hex(value: UUID | None) -> str | None:
     return None if value is None else value.hex
 
@@ -138,18 +143,23 @@ def _hex(value: UUID | None) -> str | None:
 def _utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("naive datetimes are not accepted; attach a time zone")
-    return value if value.tzinfo is UTC else value.astimezone(UTC)
+    return value.astimezone(UTC)
 
 
 def _sqlite_datetime(value: datetime | None) -> str | None:
-    # SQLAlchemy's SQLite storage format for naive UTC: "YYYY-MM-DD HH:MM:SS.ffffff".
+    # SQLAlchemy's SQLite storage format for naive UTC: "YYYY-MM-DD HH:MM:SS.ffffff" (the
+    # first 26 characters of isoformat with microseconds; what follows is the UTC offset).
     if value is None:
         return None
-    return _utc(value).replace(tzinfo=None).isoformat(" ", "microseconds")
+    if value.tzinfo is not UTC:
+        value = _utc(value)
+    return value.isoformat(" ", "microseconds")[:26]
 
 
 def _iso_datetime(value: datetime | None) -> str | None:
-    return None if value is None else _utc(value).isoformat()
+    if value is None:
+        return None
+    return (value if value.tzinfo is UTC else _utc(value)).isoformat()
 
 
 def _text_or_none(value: object) -> str | None:
