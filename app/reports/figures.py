@@ -148,7 +148,7 @@ def _rolled_up(
     sizes = [(raw, fine[normalize(raw)].timed_stops) for raw in raw_keys]
     runs = order_stats.sorted_runs(session, source, keys, Stop.dwell_minutes, sizes)
     for key, group in coarse.items():
-        found = order_stats.merged([runs[raw] for raw in members[key] if raw in runs])
+        found = order_stats.merged(runs, members[key])
         if found is not None:
             group.p50_dwell_minutes = found.percentiles[0.5]
             group.p90_dwell_minutes = found.percentiles[0.9]

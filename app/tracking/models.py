@@ -104,16 +104,16 @@ class Stop(Base):
             "organization_id",
         ),
         # The reports that roll fine groups up (see app/reports/figures.py): trends per
-        # arrival day, commodities per set of HS chapters; both covering, like ix_stops_report.
+        # arrival day, commodities per set of HS chapters. Narrow on purpose: they cover the
+        # unfiltered report (counts, the sorted pass, exporters) and read twice as fast as a
+        # copy of ix_stops_report would; filtered reports go through the other indexes.
         Index(
             "ix_stops_by_day",
             "arrival_day",
             "dwell_minutes",
             "outcome",
             "hold_count",
-            "checkpoint_id",
             "organization_id",
-            "arrived_at",
         ),
         Index(
             "ix_stops_by_chapters",
@@ -121,9 +121,7 @@ class Stop(Base):
             "dwell_minutes",
             "outcome",
             "hold_count",
-            "checkpoint_id",
             "organization_id",
-            "arrived_at",
         ),
         Index("ix_stops_shipment", "shipment_id"),
         Index("ix_stops_checkpoint_organization", "checkpoint_id", "organization_id"),

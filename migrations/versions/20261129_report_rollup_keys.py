@@ -19,7 +19,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 TABLES = ("stops", "stop_holds", "stop_procedures", "stop_fees")
-ROLLUP_COLUMNS = ["dwell_minutes", "outcome", "hold_count", "checkpoint_id", "organization_id"]
+ROLLUP_COLUMNS = ["dwell_minutes", "outcome", "hold_count", "organization_id"]
 PROCEDURE_REPORT = [
     "procedure",
     "minutes",
@@ -47,9 +47,7 @@ def upgrade() -> None:
 
     with op.batch_alter_table("stops", schema=None) as batch_op:
         for key, name in (("arrival_day", "by_day"), ("hs_chapters", "by_chapters")):
-            batch_op.create_index(
-                f"ix_stops_{name}", [key, *ROLLUP_COLUMNS, "arrived_at"], unique=False
-            )
+            batch_op.create_index(f"ix_stops_{name}", [key, *ROLLUP_COLUMNS], unique=False)
     for key, name in (("arrival_day", "by_day"), ("hs_chapters", "by_chapters")):
         with op.batch_alter_table("stop_holds", schema=None) as batch_op:
             batch_op.create_index(f"ix_stop_holds_{name}", [key, "reason"], unique=False)
