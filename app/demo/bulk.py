@@ -15,7 +15,7 @@ from operator import itemgetter
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Column, Connection, Numeric, Table, Uuid
+from sqlalchemy import Column, Connection, Enum, Numeric, Table, Uuid
 from sqlalchemy.engine import Dialect, make_url
 
 from app.db import UTCDateTime
@@ -116,11 +116,15 @@ def converter(column: Column[Any], dialect: Dialect) -> Converter | None:
     """What SQLAlchemy would do to a value of this column before the driver binds it.
 
     UUIDs and datetimes, most of the values, get a direct equivalent of SQLAlchemy's
-    processing that is several times cheaper (a test compares the two on every column);
-    everything else goes through the column type's own bind processor. On PostgreSQL the
-    values become text for COPY (UUIDs as hex, datetimes in ISO 8601, decimals as str).
+    processing that is several times cheaper (a test compares what is stored with what
+    SQLAlchemy stores); everything else goes through the column type's own bind processor.
+    On PostgreSQL the values become text for COPY (UUIDs as hex, datetimes in ISO 8601,
+    decimals as str). Enum values are checked against the enum's list, as the column's CHECK
+    constraint does (which a SQLite bulk load skips, see app/demo/generator.py).
     """
     sqlite = dialect.name == "sqlite"
+    if isinstance(column.type, Enum):
+        return _checked(column.type.dialect_impl(dialect).bind_processor(dialect), column)
     if isinstance(column.type, Uuid) and column.type.as_uuid:
         return _hex
     if isinstance(column.type, UTCDateTime):
@@ -129,6 +133,20 @@ def converter(column: Column[Any], dialect: Dialect) -> Converter | None:
         return _text_or_none
     processor: Converter | None = column.type.dialect_impl(dialect).bind_processor(dialect)
     return processor
+
+
+def _checked(processor: Converter | None, column: Column[Any]) -> Converter:
+    assert isinstance(column.type, Enum)
+    allowed = frozenset(column.type.enums)
+    convert = processor or _same
+
+    def check(value: Any) -> Any:
+        stored = convert(value)
+        if stored is not None and stored not in allowed:
+            raise LookupError(f"{stored!r} is not one of {column.table.name}.{column.name}'s")
+        return stored
+
+    return check
 
 
 def uuid_text(value: int) -> str:

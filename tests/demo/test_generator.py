@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from app.db import Base
-from app.demo import generator
+from app.demo import bulk, generator
 from app.main import create_app
 from app.shipments.models import Shipment
 from app.tracking import service, timeline
@@ -253,3 +253,30 @@ def test_the_demo_has_trips_on_the_road_now(app: FastAPI, client: TestClient) ->
         latest = session.scalar(select(func.max(TrackingEvent.occurred_at)))
         assert latest is not None
         assert latest <= NOW
+
+
+def test_a_sqlite_load_skips_check_constraints_only_while_it_runs(tmp_path: Path) -> None:
+    """The load's pragmas are its own: afterwards the connection checks, caches and sorts as
+    before, and the indexes dropped for the load are back."""
+    url = f"sqlite:///{tmp_path / 'pragmas.db'}"
+    migrate(url)
+    engine = create_app(make_settings(url)).state.engine
+    pragmas = ("cache_size", "temp_store", "ignore_check_constraints")
+    with engine.begin() as connection:
+        before = {p: connection.exec_driver_sql(f"PRAGMA {p}").scalar() for p in pragmas}
+        indexes = connection.exec_driver_sql("SELECT count(*) FROM sqlite_master").scalar()
+        with generator._bulk_load(connection):
+            assert connection.exec_driver_sql("PRAGMA ignore_check_constraints").scalar() == 1
+        assert {p: connection.exec_driver_sql(f"PRAGMA {p}").scalar() for p in pragmas} == before
+        assert connection.exec_driver_sql("SELECT count(*) FROM sqlite_master").scalar() == indexes
+    engine.dispose()
+
+
+def test_enum_values_are_checked_before_a_bulk_load_writes_them() -> None:
+    from sqlalchemy.dialects import sqlite
+
+    type_column = Base.metadata.tables["events"].c.type
+    convert = bulk.converter(type_column, sqlite.dialect())
+    assert convert("arrived") == "arrived"
+    with pytest.raises(LookupError):
+        convert("teleported")
