@@ -16,6 +16,7 @@ merged by a sort that only has to merge them.
 pass at 1,000,000 stops, see bench/RESULTS.md.)
 """
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import chain
@@ -126,21 +127,73 @@ def merged(
     spans = sorted(span for span in found_spans if span and span[1] > span[0])
     if not spans:
         return None
-    n = sum(end - start for start, end in spans)
-    if len(spans) == 1:
-        values, first = runs.values, spans[0][0]  # one run: read in place
-    elif all(spans[i][1] == spans[i + 1][0] for i in range(len(spans) - 1)):
-        # adjacent runs (the days of a week): timsort finds them and only merges, in C
-        values, first = sorted(runs.values[spans[0][0] : spans[-1][1]]), 0
-    else:
-        values, first = sorted(chain.from_iterable(runs.values[a:b] for a, b in spans)), 0
+    if len(spans) == 1 or all(spans[i][1] == spans[i + 1][0] for i in range(len(spans) - 1)):
+        # One run, read in place, or adjacent runs (the days of a week), sorted as one slice:
+        # timsort finds the runs and only merges them, in C.
+        start, end = spans[0][0], spans[-1][1]
+        values = runs.values if len(spans) == 1 else sorted(runs.values[start:end])
+        first = start if len(spans) == 1 else 0
+        return _stats(SortedUnion(values, [(first, first + end - start)]), quantiles, tail)
+    # Runs apart (the checkpoints of an agency): their union is never built; each order
+    # statistic is found by binary search over the runs.
+    return _stats(SortedUnion(runs.values, spans), quantiles, tail)
+
+
+@dataclass
+class SortedUnion:
+    """The union of sorted spans of one list, seen as one sorted sequence."""
+
+    values: list[float]
+    spans: list[tuple[int, int]]
+
+    def __len__(self) -> int:
+        return sum(end - start for start, end in self.spans)
+
+    def rank_range(self, value: float) -> tuple[int, int]:
+        """How many values are below `value`, and how many are at most `value`."""
+        below = at_most = 0
+        for start, end in self.spans:
+            below += bisect_left(self.values, value, start, end) - start
+            at_most += bisect_right(self.values, value, start, end) - start
+        return below, at_most
+
+    def kth(self, k: int) -> float:
+        """The k-th smallest value (0-based)."""
+        if len(self.spans) == 1:
+            return self.values[self.spans[0][0] + k]
+        for start, end in self.spans:  # the answer is a value of one of the runs
+            low, high = start, end
+            while low < high:
+                middle = (low + high) // 2
+                below, at_most = self.rank_range(self.values[middle])
+                if k < below:
+                    high = middle
+                elif k >= at_most:
+                    low = middle + 1
+                else:
+                    return self.values[middle]
+        raise IndexError(k)
+
+    def sum_of_largest(self, count: int) -> float:
+        """The sum of the `count` largest values."""
+        if len(self.spans) == 1:
+            end = self.spans[0][1]
+            return sum(self.values[end - count : end])
+        threshold = self.kth(len(self) - count)
+        total, above = 0.0, 0
+        for start, end in self.spans:
+            first_above = bisect_right(self.values, threshold, start, end)
+            total += sum(self.values[first_above:end])
+            above += end - first_above
+        return total + (count - above) * threshold
+
+
+def _stats(union: SortedUnion, quantiles: tuple[float, ...], tail: bool) -> Stats:
+    n = len(union)
     found = {}
     for q in quantiles:
         low, high, weight = positions(n, q)
-        a, b = values[first + low], values[first + high]
+        a, b = union.kth(low), union.kth(high)
         found[q] = a + weight * (b - a)
-    tail_mean = None
-    if tail:
-        size = tail_size(n)
-        tail_mean = sum(values[first + n - size : first + n]) / size
+    tail_mean = union.sum_of_largest(tail_size(n)) / tail_size(n) if tail else None
     return Stats(found, tail_mean)

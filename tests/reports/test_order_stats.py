@@ -44,3 +44,25 @@ def test_no_values_no_figures() -> None:
 
     assert merged(runs, [(1,)]) is None
     assert merged(runs, [(9,)]) is None
+
+
+def test_runs_apart_with_many_ties() -> None:
+    """Order statistics found by binary search over runs, where values repeat across runs."""
+    rnd = random.Random(7)
+    sizes = [50, 3, 80, 1, 64]
+    values: list[float] = []
+    spans = {}
+    for index, n in enumerate(sizes):
+        spans[(index,)] = (len(values), len(values) + n)
+        values += sorted(float(rnd.randint(1, 6)) for _ in range(n))
+    runs = Runs(values, spans)
+    keys = [(0,), (2,), (4,)]  # not adjacent
+    union = sorted(v for k in keys for v in values[slice(*spans[k])])
+
+    found = merged(runs, keys, quantiles=(0.1, 0.5, 0.9, 0.99))
+
+    assert found is not None
+    for q in (0.1, 0.5, 0.9, 0.99):
+        assert found.percentiles[q] == pytest.approx(float(np.percentile(union, q * 100)))
+    tail = union[len(union) - tail_size(len(union)) :]
+    assert found.tail_mean == sum(tail) / len(tail)
