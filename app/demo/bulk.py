@@ -164,14 +164,24 @@ def _utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+# SQLAlchemy's SQLite storage format for datetimes (naive, here UTC).
+_SQLITE_DATETIME = "%04d-%02d-%02d %02d:%02d:%02d.%06d"
+
+
 def _sqlite_datetime(value: datetime | None) -> str | None:
-    # SQLAlchemy's SQLite storage format for naive UTC: "YYYY-MM-DD HH:MM:SS.ffffff" (the
-    # first 26 characters of isoformat with microseconds; what follows is the UTC offset).
     if value is None:
         return None
     if value.tzinfo is not UTC:
         value = _utc(value)
-    return value.isoformat(" ", "microseconds")[:26]
+    return _SQLITE_DATETIME % (
+        value.year,
+        value.month,
+        value.day,
+        value.hour,
+        value.minute,
+        value.second,
+        value.microsecond,
+    )
 
 
 def _iso_datetime(value: datetime | None) -> str | None:
