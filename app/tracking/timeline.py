@@ -166,19 +166,28 @@ def _minutes(start: datetime | None, end: datetime | None) -> float | None:
 
 
 def order(events: list[Event]) -> list[Event]:
-    """One total order whatever the arrival order; duplicates (same event_id) kept once."""
+    """One total order whatever the arrival order; duplicates (same event_id) kept once
+    (the first in that order: the dict keeps insertion order, so no second sort)."""
     unique: dict[uuid.UUID, Event] = {}
     for event in sorted(events, key=_sort_key):
         unique.setdefault(event.event_id, event)
-    return sorted(unique.values(), key=_sort_key)
+    return list(unique.values())
 
 
-def _sort_key(event: Event) -> tuple[datetime, int, str]:
-    return (event.occurred_at, TYPE_RANK[event.type], str(event.event_id))
+def _sort_key(event: Event) -> tuple[datetime, int, int]:
+    # The id's integer orders ids exactly as their fixed-width hex text does, and is free.
+    return (event.occurred_at, TYPE_RANK[event.type], event.event_id.int)
 
 
 def build(events: list[Event]) -> Timeline:
-    return start(events).timeline
+    return _built(order(events)).finish()
+
+
+def _built(ordered: list[Event]) -> "_Builder":
+    builder = _Builder()
+    for instant in _instants(ordered):
+        builder.apply_instant(instant)
+    return builder
 
 
 @dataclass(frozen=True)
@@ -196,9 +205,7 @@ class Progress:
 
 def start(events: list[Event]) -> Progress:
     ordered = order(events)
-    builder = _Builder()
-    for instant in _instants(ordered):
-        builder.apply_instant(instant)
+    builder = _built(ordered)
     return Progress(ordered, builder.finish(), builder, {e.event_id for e in ordered})
 
 
@@ -279,6 +286,9 @@ class _Builder:
         at one checkpoint in one minute is a zero-minute stop). Each choice depends only on
         the events, never on the order they arrived in.
         """
+        if len(instant) == 1:  # the usual case: nothing to choose
+            self.apply(instant[0])
+            return
         pending = list(instant)  # already in (type rank, event_id) order
         while pending:
             event = next((e for e in pending if self._belongs_to_open_stop(e)), pending[0])
@@ -408,15 +418,7 @@ class _Builder:
         return stop
 
     def _at_stop(self, stop: Stop, event: Event) -> None:
-        handlers = {
-            EventType.procedure_started: self._procedure_started,
-            EventType.procedure_completed: self._procedure_completed,
-            EventType.fee_paid: self._fee_paid,
-            EventType.held: self._held,
-            EventType.released: self._close,
-            EventType.turned_back: self._close,
-        }
-        handlers[event.type](stop, event)
+        _AT_STOP[event.type](self, stop, event)
 
     @staticmethod
     def _running(stop: Stop, procedure: str | None) -> ProcedureRun | None:
@@ -528,3 +530,13 @@ class _Builder:
         if self.departed_at is not None or self.stops:
             return "in_transit"
         return "planned"
+
+
+_AT_STOP = {
+    EventType.procedure_started: _Builder._procedure_started,
+    EventType.procedure_completed: _Builder._procedure_completed,
+    EventType.fee_paid: _Builder._fee_paid,
+    EventType.held: _Builder._held,
+    EventType.released: _Builder._close,
+    EventType.turned_back: _Builder._close,
+}
