@@ -11,10 +11,15 @@ OUT = Path(__file__).resolve().parent / "out"
 PG_ADMIN = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
+# The test suite's smoke runs use their own (tests/test_bench_smoke.py), so that a suite run
+# never drops the database of a benchmark running beside it.
+PG_PREFIX = "bench_"
+
+
 def url_for(db: str, name: str) -> str:
     if db == "sqlite":
         return f"sqlite:///{OUT / f'{name}.db'}"
-    return make_url(PG_ADMIN).set(database=f"bench_{name}").render_as_string(False)
+    return make_url(PG_ADMIN).set(database=f"{PG_PREFIX}{name}").render_as_string(False)
 
 
 def exists(db: str, url: str) -> bool:

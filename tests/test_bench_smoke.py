@@ -13,6 +13,14 @@ from bench import cpu_budget, databases, ingest, reports, seed
 from bench.synthetic_stops import load
 
 
+@pytest.fixture(autouse=True)
+def _own_databases(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Files and PostgreSQL databases apart from a real benchmark's, which may be running."""
+    monkeypatch.setattr(databases, "OUT", tmp_path)
+    monkeypatch.setattr(databases, "PG_PREFIX", "bench_smoke_")
+    monkeypatch.setattr(reports, "OUT", tmp_path)
+
+
 def test_report_bench_loads_stops_and_times_every_report(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'bench.db'}"
     command.upgrade(alembic_config(url), "head")
@@ -26,7 +34,6 @@ def test_report_bench_loads_stops_and_times_every_report(tmp_path: Path) -> None
 
     assert set(timings) >= {"checkpoints", "corridors", "trends (week)", "checkpoints over HTTP"}
     assert all(seconds > 0 for seconds in timings.values())
-    reports.OUT = tmp_path
     assert reports.time_duckdb(url, repeat=1) > 0
 
 
