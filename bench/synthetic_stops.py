@@ -18,7 +18,7 @@ from app.checkpoints.models import Authority, Checkpoint, CheckpointKind, Jurisd
 from app.geography import Province
 from app.organizations.models import Organization
 from app.shipments.models import CargoLine, Shipment, ShipmentStatus
-from app.tracking.materialize import arrival_day
+from app.tracking.materialize import arrival_day, trip_keys
 from app.tracking.models import Stop, StopFee, StopHold, StopProcedure
 from app.tracking.vocabulary import HoldReason, Procedure, StopOutcome
 
@@ -213,6 +213,15 @@ def _one_shipment(
             "updated_at": departed,
         }
     )
+    trip = buffers[Shipment][-1]
+    for model in (Stop, StopFee):
+        for row in buffers[model][first[model] :]:
+            trip_keys(
+                row,
+                trip["origin_province"],
+                trip["destination_province"],
+                trip["distance_km"] is not None,
+            )
     buffers[CargoLine].append(
         {
             "id": uuid.uuid4(),

@@ -84,6 +84,18 @@ def test_migrations_fill_new_columns_of_existing_rows(empty_db_url: str) -> None
                 text(f"SELECT shipment_id, organization_id, checkpoint_id FROM {table}")
             ).one()
             assert [str(v).replace("-", "") for v in row] == [SHIPMENT, ORG, CHECKPOINT]
+        for table in ("stops", "stop_fees"):  # the trip's corridor; no distance was given
+            origin, destination, has_distance = connection.execute(
+                text(
+                    f"SELECT origin_province, destination_province, trip_has_distance FROM {table}"
+                )
+            ).one()
+            assert (origin, destination, has_distance is not None, bool(has_distance)) == (
+                "erbil",
+                "baghdad",
+                True,
+                False,
+            )
     engine.dispose()
 
 

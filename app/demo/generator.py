@@ -516,7 +516,7 @@ def _trip(
         for i, c in enumerate(route)
     ]
     out.events += out.event_format.rows(rnd, n, shipment_id, log.events)
-    _add_stops(out.stops, shipment_id, org, built, goods)
+    _add_stops(out.stops, shipment_id, org, built, goods, out.shipments[-1])
 
 
 def _add_stops(
@@ -525,6 +525,7 @@ def _add_stops(
     org: uuid.UUID,
     built: timeline.Timeline,
     goods: Goods,
+    trip: dict[str, Any],
 ) -> None:
     tables = (rows.stops, rows.holds, rows.procedures, rows.fees)
     firsts = [len(table) for table in tables]
@@ -535,9 +536,18 @@ def _add_stops(
         for table, first in zip(tables, firsts, strict=True):
             for row in table[first:]:
                 row["hs_chapters"] = goods.chapter
+    if _STOPS_CARRY_CORRIDORS:
+        # The trip's corridor, as StopRows.insert adds it (from the shipments table).
+        known = trip["distance_km"] is not None
+        for table, first in ((rows.stops, firsts[0]), (rows.fees, firsts[3])):
+            for row in table[first:]:
+                materialize.trip_keys(
+                    row, trip["origin_province"], trip["destination_province"], known
+                )
 
 
 _STOPS_CARRY_CHAPTERS = "hs_chapters" in Stop.__table__.c
+_STOPS_CARRY_CORRIDORS = "origin_province" in Stop.__table__.c
 
 
 def _departure(rnd: random.Random, start: datetime, end: datetime) -> datetime:

@@ -39,6 +39,18 @@ class Shipment(Base):
         UniqueConstraint("organization_id", "reference", name="uq_shipments_org_reference"),
         # The list endpoint's default order, scoped to an organisation.
         Index("ix_shipments_org_created", "organization_id", "created_at", "id"),
+        # Covers the corridor report's trip counts and its sorted pass over transit times
+        # (the departure window and an exporter's own trips too).
+        Index(
+            "ix_shipments_corridor",
+            "origin_province",
+            "destination_province",
+            "transit_minutes",
+            "status",
+            "distance_km",
+            "departed_at",
+            "organization_id",
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)

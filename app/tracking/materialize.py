@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from app.shipments.models import CargoLine, ShipmentStatus
+from app.shipments.models import CargoLine, Shipment, ShipmentStatus
 from app.tracking import timeline
 from app.tracking.models import Stop, StopFee, StopHold, StopProcedure
 
@@ -29,6 +29,7 @@ class StopRows:
 
     def insert(self, session: Session) -> None:
         _add_hs_chapters(session, self)
+        _add_trip_keys(session, self)
         for model, rows in (
             (Stop, self.stops),
             (StopHold, self.holds),
@@ -225,6 +226,34 @@ def _add_hs_chapters(session: Session, rows: StopRows) -> None:
     for table in (rows.stops, rows.holds, rows.procedures, rows.fees):
         for row in table:
             row["hs_chapters"] = joined.get(row["shipment_id"])
+
+
+def _add_trip_keys(session: Session, rows: StopRows) -> None:
+    """Stops and fees get their shipment's origin and destination province and whether its
+    distance is known (one query per batch). Fixed once a shipment has stops, like the
+    chapters: only a planned shipment can be changed."""
+    shipments = {row["shipment_id"] for row in rows.stops}
+    keys: dict[uuid.UUID, tuple[str, str, bool]] = {}
+    for batch in _batches(sorted(shipments), 10_000):
+        for shipment_id, origin, destination, km in session.execute(
+            select(
+                Shipment.id,
+                Shipment.origin_province,
+                Shipment.destination_province,
+                Shipment.distance_km,
+            ).where(Shipment.id.in_(batch))
+        ):
+            keys[shipment_id] = (origin, destination, km is not None)
+    for table in (rows.stops, rows.fees):
+        for row in table:
+            trip_keys(row, *keys[row["shipment_id"]])
+
+
+def trip_keys(row: Row, origin: str, destination: str, has_distance: bool) -> None:
+    """The corridor columns of a stop or fee row (see app/tracking/models.py _OnATrip)."""
+    row["origin_province"] = str(origin)  # a Province's value, as the shipment stores it
+    row["destination_province"] = str(destination)
+    row["trip_has_distance"] = has_distance
 
 
 def _batches(items: list[Any], size: int) -> list[list[Any]]:

@@ -85,7 +85,18 @@ class NewEvent:
 StoredEvent = TrackingEvent | NewEvent
 
 
-class Stop(Base):
+class _OnATrip:
+    """Copied from the shipment when the row is written, so the corridor report groups stops
+    and fees without joining them to their trips: origin and destination province, and
+    whether the trip's distance is known. Only a planned shipment can change them, and a
+    planned shipment has no stops, so they never go stale."""
+
+    origin_province: Mapped[str | None] = mapped_column(String(32))
+    destination_province: Mapped[str | None] = mapped_column(String(32))
+    trip_has_distance: Mapped[bool | None] = mapped_column(Boolean)
+
+
+class Stop(_OnATrip, Base):
     """One visit of a shipment at a checkpoint, derived from its events (see timeline.py)."""
 
     __tablename__ = "stops"
@@ -122,6 +133,17 @@ class Stop(Base):
             "outcome",
             "hold_count",
             "organization_id",
+        ),
+        # The corridor report: covers its stop figures, the trip filter a semi-join on
+        # shipment_id.
+        Index(
+            "ix_stops_by_corridor",
+            "origin_province",
+            "destination_province",
+            "checkpoint_id",
+            "trip_has_distance",
+            "dwell_minutes",
+            "shipment_id",
         ),
         Index("ix_stops_shipment", "shipment_id"),
         Index("ix_stops_checkpoint_organization", "checkpoint_id", "organization_id"),
@@ -219,7 +241,7 @@ class StopProcedure(_OfAStop, Base):
     run_number: Mapped[int] = mapped_column(Integer)
 
 
-class StopFee(_OfAStop, Base):
+class StopFee(_OnATrip, _OfAStop, Base):
     __tablename__ = "stop_fees"
     __table_args__ = (
         Index(
@@ -227,6 +249,16 @@ class StopFee(_OfAStop, Base):
         ),
         Index("ix_stop_fees_by_day", "arrival_day", "currency", "receipt", "amount"),
         Index("ix_stop_fees_by_chapters", "hs_chapters", "currency", "receipt", "amount"),
+        Index(
+            "ix_stop_fees_by_corridor",
+            "origin_province",
+            "destination_province",
+            "currency",
+            "trip_has_distance",
+            "receipt",
+            "amount",
+            "shipment_id",
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
