@@ -4,6 +4,7 @@ demo holds exactly what the API would have stored for the same events."""
 
 import hashlib
 import uuid
+from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -27,9 +28,12 @@ class StopRows:
     procedures: list[Row] = field(default_factory=list)
     fees: list[Row] = field(default_factory=list)
 
-    def insert(self, session: Session) -> None:
-        _add_hs_chapters(session, self)
-        _add_trip_keys(session, self)
+    def insert(
+        self, session: Session, known: Mapping[uuid.UUID, "TripFacts"] | None = None
+    ) -> dict[uuid.UUID, "TripFacts"]:
+        """Writes the rows, with their trips' report keys (`known`, else read); returns the
+        keys of every trip written, for the caller to pass next time (see TripFacts)."""
+        facts = add_trip_facts(session, self, known)
         for model, rows in (
             (Stop, self.stops),
             (StopHold, self.holds),
@@ -40,6 +44,7 @@ class StopRows:
                 # Core, not ORM, insert: one executemany per table (the ORM's bulk path fell
                 # back to a statement per row here: 26,000 of them for 2,000 demo trips).
                 session.execute(insert(model.metadata.tables[model.__tablename__]), rows)
+        return facts
 
     def clear(self) -> None:
         for rows in (self.stops, self.holds, self.procedures, self.fees):
@@ -74,7 +79,8 @@ def replace_stops(
     stored: dict[uuid.UUID, str | None],
     rows: StopRows,
     untouched: AbstractSet[uuid.UUID] = frozenset(),
-) -> None:
+    known: Mapping[uuid.UUID, "TripFacts"] | None = None,
+) -> dict[uuid.UUID, "TripFacts"]:
     """Make the stored stops (`stored`: all the stops, by id, of the shipments `rows` is
     for, with their digests) equal `rows` plus the `untouched` stops (known unchanged, so
     left out of `rows`), writing only what changed.
@@ -83,7 +89,8 @@ def replace_stops(
     one when a new stop opens). Rewriting every stop cost more than all the rest of an event
     write: each stop row touches seven report indexes, and its holds, procedures and fees
     theirs. So stops whose digest is unchanged stay; the others are deleted (their holds,
-    procedures and fees with them, ON DELETE CASCADE) and inserted anew.
+    procedures and fees with them, ON DELETE CASCADE) and inserted anew. Returns the trips'
+    report keys (see StopRows.insert).
     """
     wanted = {row["id"]: row["content_hash"] for row in rows.stops}
     unchanged = {sid for sid, digest in wanted.items() if stored.get(sid) == digest}
@@ -92,7 +99,7 @@ def replace_stops(
         stops = Stop.metadata.tables[Stop.__tablename__]
         # Core delete: the ORM's bulk delete would first look for these stops in the session.
         session.execute(delete(stops).where(stops.c.id.in_(stale)))
-    rows.without_stops(unchanged).insert(session)
+    return rows.without_stops(unchanged).insert(session, known)
 
 
 def stop_id(shipment_id: uuid.UUID, stop: timeline.Stop) -> uuid.UUID:
@@ -209,44 +216,62 @@ def _number_runs(procedures: list[Row]) -> None:
         row["run_number"] = seen[row["procedure"]]
 
 
-def _add_hs_chapters(session: Session, rows: StopRows) -> None:
-    """Each row gets its shipment's HS chapters, read from the cargo lines (one query per
-    batch). They are fixed once a shipment has stops: only a planned shipment's cargo can
-    change, and a planned shipment has none."""
-    shipments = {row["shipment_id"] for row in rows.stops}
-    chapters: dict[uuid.UUID, set[str]] = {}
-    for batch in _batches(sorted(shipments), 10_000):
-        for shipment_id, chapter in session.execute(
-            select(CargoLine.shipment_id, CargoLine.hs_chapter).where(
-                CargoLine.shipment_id.in_(batch)
-            )
-        ):
-            chapters.setdefault(shipment_id, set()).add(chapter)
-    joined = {sid: ",".join(sorted(found)) for sid, found in chapters.items()}
-    for table in (rows.stops, rows.holds, rows.procedures, rows.fees):
-        for row in table:
-            row["hs_chapters"] = joined.get(row["shipment_id"])
+@dataclass(frozen=True)
+class TripFacts:
+    """What the reports group a trip's stop rows by, copied from the shipment: its HS
+    chapters ('04,72') and its corridor. Fixed once a shipment has stops (only a planned
+    shipment can be changed, and a planned shipment has none), so the event writer keeps
+    them with its projections instead of reading them at every event."""
+
+    hs_chapters: str | None
+    origin: str
+    destination: str
+    has_distance: bool
 
 
-def _add_trip_keys(session: Session, rows: StopRows) -> None:
-    """Stops and fees get their shipment's origin and destination province and whether its
-    distance is known (one query per batch). Fixed once a shipment has stops, like the
-    chapters: only a planned shipment can be changed."""
-    shipments = {row["shipment_id"] for row in rows.stops}
-    keys: dict[uuid.UUID, tuple[str, str, bool]] = {}
-    for batch in _batches(sorted(shipments), 10_000):
-        for shipment_id, origin, destination, km in session.execute(
+def _trip_facts(
+    session: Session, shipment_ids: set[uuid.UUID], known: Mapping[uuid.UUID, TripFacts]
+) -> dict[uuid.UUID, TripFacts]:
+    """The facts of these trips: `known` ones as given, the others read (one query per
+    10,000 trips: the shipments with their cargo lines' chapters)."""
+    facts = {sid: known[sid] for sid in shipment_ids if sid in known}
+    missing = sorted(shipment_ids - facts.keys())
+    trips: dict[uuid.UUID, tuple[set[str], str, str, bool]] = {}
+    for batch in _batches(missing, 10_000):
+        for shipment_id, origin, destination, km, chapter in session.execute(
             select(
                 Shipment.id,
                 Shipment.origin_province,
                 Shipment.destination_province,
                 Shipment.distance_km,
-            ).where(Shipment.id.in_(batch))
+                CargoLine.hs_chapter,
+            )
+            .outerjoin(CargoLine, CargoLine.shipment_id == Shipment.id)
+            .where(Shipment.id.in_(batch))
         ):
-            keys[shipment_id] = (origin, destination, km is not None)
+            trip = trips.setdefault(
+                shipment_id, (set(), str(origin), str(destination), km is not None)
+            )
+            if chapter is not None:
+                trip[0].add(chapter)
+    for sid, (chapters, from_, to, has_distance) in trips.items():
+        facts[sid] = TripFacts(",".join(sorted(chapters)) or None, from_, to, has_distance)
+    return facts
+
+
+def add_trip_facts(
+    session: Session, rows: StopRows, known: Mapping[uuid.UUID, TripFacts] | None = None
+) -> dict[uuid.UUID, TripFacts]:
+    """Gives every row its trip's report keys (`known`, else read); returns them by trip."""
+    facts = _trip_facts(session, {row["shipment_id"] for row in rows.stops}, known or {})
+    for table in (rows.stops, rows.holds, rows.procedures, rows.fees):
+        for row in table:
+            row["hs_chapters"] = facts[row["shipment_id"]].hs_chapters
     for table in (rows.stops, rows.fees):
         for row in table:
-            trip_keys(row, *keys[row["shipment_id"]])
+            trip = facts[row["shipment_id"]]
+            trip_keys(row, trip.origin, trip.destination, trip.has_distance)
+    return facts
 
 
 def trip_keys(row: Row, origin: str, destination: str, has_distance: bool) -> None:

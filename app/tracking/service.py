@@ -5,7 +5,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -319,6 +319,7 @@ class Projection:
     version: int
     progress: timeline.Progress  # the events, the timeline, and the state to go on from
     digests: dict[uuid.UUID, str | None]
+    trip: materialize.TripFacts | None = None  # known once the trip's stops were written
 
     @property
     def built(self) -> timeline.Timeline:
@@ -366,9 +367,13 @@ def rebuild_many(
         version = shipment.events_version + 1
         updates.append({**fields, "b_id": shipment.id, "events_version": version})
         projections[shipment.id] = Projection(version, progress, digests)
-    materialize.replace_stops(session, stored, stop_rows, untouched)
+    known_trips = {sid: p.trip for sid, p in current.items() if p.trip is not None}
+    trips = materialize.replace_stops(session, stored, stop_rows, untouched, known_trips)
     _update_shipments(session, updates)
-    return projections
+    return {
+        sid: replace(projection, trip=trips.get(sid, known_trips.get(sid)))
+        for sid, projection in projections.items()
+    }
 
 
 def _update_shipments(session: Session, updates: list[dict[str, Any]]) -> None:

@@ -192,6 +192,7 @@ def expected_stop_rows(session: Session, shipment_id: uuid.UUID) -> dict[str, li
     rows = materialize.StopRows()
     built = timeline.build([timeline.Event(*row) for row in events])
     materialize.add_stops(rows, shipment_id, shipment.organization_id, built.stops)
+    materialize.add_trip_facts(session, rows)  # the report keys, read afresh
     return {name: sorted(getattr(rows, name), key=_row_order) for name in TABLES}
 
 
