@@ -41,6 +41,7 @@ from sqlalchemy import create_engine, func, select  # noqa: E402
 from app.cli import alembic_config  # noqa: E402
 from app.tracking.models import TrackingEvent  # noqa: E402
 from bench import databases  # noqa: E402
+from bench.profiling import py_spy  # noqa: E402
 
 API = "/api/v1"
 ADMIN = ("bench-admin@example.org", "bench-admin-password")
@@ -257,32 +258,14 @@ def bench_service(
 
 @contextmanager
 def profiled(server: Server, db: str) -> Iterator[None]:
-    """With --profile: py-spy samples the server during the load (collapsed stacks)."""
+    """With --profile: py-spy samples the server during the load (only the thread holding
+    the interpreter lock: where the lock goes)."""
     if not PROFILE:
         yield
         return
     out = databases.OUT / f"ingest-profile-{db}.txt"
-    spy = subprocess.Popen(
-        [
-            "py-spy",
-            "record",
-            "--pid",
-            str(server.process.pid),
-            "--format",
-            "raw",
-            "--threads",
-            "--gil",
-        ]
-        + ["--rate", "200", "--output", str(out), "--nonblocking"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
+    with py_spy(server.process.pid, out, "--threads", "--gil", "--nonblocking", rate=200):
         yield
-    finally:
-        spy.send_signal(signal.SIGINT)
-        spy.wait(timeout=60)
-        print(f"  profile: {out}")
 
 
 def count_events(url: str) -> int:

@@ -11,8 +11,6 @@ bench/out/seed-profile-<db>.txt; each stack starts with its process).
 
 import argparse
 import os
-import signal
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -29,6 +27,7 @@ from app.config import Settings  # noqa: E402
 from app.db import create_db_engine, make_session_factory  # noqa: E402
 from app.demo import generator  # noqa: E402
 from bench import databases  # noqa: E402
+from bench.profiling import py_spy  # noqa: E402
 
 
 def time_seed(
@@ -53,23 +52,13 @@ def time_seed(
 
 @contextmanager
 def profiled(db: str, profile: bool) -> Iterator[None]:
+    """With --profile: this process and its workers, sampled while the load runs."""
     if not profile:
         yield
         return
     out = databases.OUT / f"seed-profile-{db}.txt"
-    spy = subprocess.Popen(
-        [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(os.getpid())]
-        + ["--subprocesses", "--format", "raw", "--rate", "50", "--output", str(out)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    time.sleep(1)  # py-spy attaches
-    try:
+    with py_spy(os.getpid(), out, "--subprocesses", rate=50):
         yield
-    finally:
-        spy.send_signal(signal.SIGINT)
-        spy.wait(timeout=60)
-        print(f"  profile: {out}")
 
 
 def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
