@@ -530,24 +530,17 @@ def _add_stops(
     tables = (rows.stops, rows.holds, rows.procedures, rows.fees)
     firsts = [len(table) for table in tables]
     materialize.add_stops(rows, shipment_id, org, built.stops)
-    if _STOPS_CARRY_CHAPTERS:
-        # The shipment's HS chapters, sorted and comma-separated, as StopRows.insert adds
-        # them when the API writes stops (from the cargo lines; a demo trip has one line).
-        for table, first in zip(tables, firsts, strict=True):
-            for row in table[first:]:
-                row["hs_chapters"] = goods.chapter
-    if _STOPS_CARRY_CORRIDORS:
-        # The trip's corridor, as StopRows.insert adds it (from the shipments table).
-        known = trip["distance_km"] is not None
-        for table, first in ((rows.stops, firsts[0]), (rows.fees, firsts[3])):
-            for row in table[first:]:
-                materialize.trip_keys(
-                    row, trip["origin_province"], trip["destination_province"], known
-                )
-
-
-_STOPS_CARRY_CHAPTERS = "hs_chapters" in Stop.__table__.c
-_STOPS_CARRY_CORRIDORS = "origin_province" in Stop.__table__.c
+    # The report keys, as StopRows.insert adds them when the API writes stops (there from the
+    # cargo lines and the shipments table; a demo trip has one cargo line).
+    facts = materialize.TripFacts(
+        goods.chapter,
+        str(trip["origin_province"]),
+        str(trip["destination_province"]),
+        trip["distance_km"] is not None,
+    )
+    trip_rows = zip(tables, firsts, strict=True)
+    added = materialize.StopRows(*(table[first:] for table, first in trip_rows))
+    materialize.apply_trip_facts(added, {shipment_id: facts})
 
 
 def _departure(rnd: random.Random, start: datetime, end: datetime) -> datetime:

@@ -264,6 +264,12 @@ def add_trip_facts(
 ) -> dict[uuid.UUID, TripFacts]:
     """Gives every row its trip's report keys (`known`, else read); returns them by trip."""
     facts = _trip_facts(session, {row["shipment_id"] for row in rows.stops}, known or {})
+    apply_trip_facts(rows, facts)
+    return facts
+
+
+def apply_trip_facts(rows: StopRows, facts: Mapping[uuid.UUID, TripFacts]) -> None:
+    """Every row gets its trip's report keys (the demo, which knows them, calls this too)."""
     for table in (rows.stops, rows.holds, rows.procedures, rows.fees):
         for row in table:
             row["hs_chapters"] = facts[row["shipment_id"]].hs_chapters
@@ -271,7 +277,6 @@ def add_trip_facts(
         for row in table:
             trip = facts[row["shipment_id"]]
             trip_keys(row, trip.origin, trip.destination, trip.has_distance)
-    return facts
 
 
 def trip_keys(row: Row, origin: str, destination: str, has_distance: bool) -> None:
