@@ -164,24 +164,14 @@ def _utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
-# SQLAlchemy's SQLite storage format for datetimes (naive, here UTC).
-_SQLITE_DATETIME = "%04d-%02d-%02d %02d:%02d:%02d.%06d"
-
-
 def _sqlite_datetime(value: datetime | None) -> str | None:
+    """SQLAlchemy's SQLite storage of a datetime ("%04d-%02d-%02d %02d:%02d:%02d.%06d" of the
+    naive UTC time), made by one C call instead of seven attribute reads and a % format."""
     if value is None:
         return None
     if value.tzinfo is not UTC:
         value = _utc(value)
-    return _SQLITE_DATETIME % (
-        value.year,
-        value.month,
-        value.day,
-        value.hour,
-        value.minute,
-        value.second,
-        value.microsecond,
-    )
+    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def _iso_datetime(value: datetime | None) -> str | None:

@@ -1,8 +1,10 @@
 """The demo data: deterministic, and exactly what the API would have stored for its events."""
 
 import os
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -270,6 +272,37 @@ def test_a_sqlite_load_skips_check_constraints_only_while_it_runs(tmp_path: Path
         assert {p: connection.exec_driver_sql(f"PRAGMA {p}").scalar() for p in pragmas} == before
         assert connection.exec_driver_sql("SELECT count(*) FROM sqlite_master").scalar() == indexes
     engine.dispose()
+
+
+@pytest.mark.parametrize("another_connection", [False, True])
+def test_a_sqlite_load_writes_its_pages_once_when_it_can(
+    tmp_path: Path, another_connection: bool
+) -> None:
+    """Alone with the file (as `seed-demo` is), the load goes through a rollback journal and
+    writes its pages once, not into the write-ahead log and again at the checkpoint; beside
+    another connection the mode cannot change, and the load goes through the log. Either
+    way the data is all there and the file is in WAL mode afterwards."""
+    path = tmp_path / "journal.db"
+    migrate(f"sqlite:///{path}")
+    app = create_app(make_settings(f"sqlite:///{path}"))
+    with closing(sqlite3.connect(path)) as other:
+        if another_connection:  # as a running server's connections are, having read
+            other.execute("PRAGMA journal_mode=WAL").fetchall()
+            other.execute("SELECT count(*) FROM shipments").fetchall()
+        with app.state.session_factory() as session:
+            assert generator.is_empty(session)  # as the command does: a read first
+            generator.seed(session, passwords=app.state.passwords, shipments=200, seed=3, now=NOW)
+        # Measured while connections are open: the last one to close removes the log.
+        wal = path.with_name("journal.db-wal")
+        logged = wal.stat().st_size if wal.exists() else 0
+        assert other.execute("SELECT count(*) FROM shipments").fetchone()[0] == 200
+    app.state.engine.dispose()
+    with closing(sqlite3.connect(path)) as fresh:
+        assert fresh.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    if another_connection:
+        assert logged > 500_000  # the pages went through the log (and back at the checkpoint)
+    else:
+        assert logged == 0
 
 
 def test_enum_values_are_checked_before_a_bulk_load_writes_them() -> None:
