@@ -45,21 +45,17 @@ class Formatter:
 
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
-        self._plans: dict[tuple[str, frozenset[str], bool], _Plan] = {}
+        self._plans: dict[tuple[str, frozenset[str]], _Plan] = {}
 
     def converter(self, table: Table, key: str) -> Converter:
         """The conversion of one column's values (for rows made already converted)."""
         return converter(table.c[key], self.dialect) or _same
 
-    def table_rows(
-        self, table: Table, rows: Sequence[Mapping[str, Any]], *, converted: bool = False
-    ) -> TableRows:
-        """`converted`: the rows' values are already in the driver's representation."""
+    def table_rows(self, table: Table, rows: Sequence[Mapping[str, Any]]) -> TableRows:
         keys = frozenset(rows[0])
-        plan = self._plans.get((table.name, keys, converted))
+        plan = self._plans.get((table.name, keys))
         if plan is None:
-            plan = _Plan(table, keys, self.dialect, converted=converted)
-            self._plans[table.name, keys, converted] = plan
+            plan = self._plans[table.name, keys] = _Plan(table, keys, self.dialect)
         values, defaults, conversions = plan.values, plan.defaults, plan.conversions
         if not conversions:
             made = (
@@ -82,9 +78,7 @@ def _same(value: Any) -> Any:
 class _Plan:
     """A table's columns for rows with these keys, and how each value is converted."""
 
-    def __init__(
-        self, table: Table, keys: frozenset[str], dialect: Dialect, *, converted: bool
-    ) -> None:
+    def __init__(self, table: Table, keys: frozenset[str], dialect: Dialect) -> None:
         present = [column for column in table.columns if column.key in keys]
         unknown = keys - {column.key for column in present}
         if unknown:
@@ -102,7 +96,7 @@ class _Plan:
             (converter(column, dialect) or _same)(getattr(column.default, "arg", None))
             for column in defaulted
         ]
-        converters = [None if converted else converter(column, dialect) for column in present]
+        converters = [converter(column, dialect) for column in present]
         self.conversions = [(i, convert) for i, convert in enumerate(converters) if convert]
 
 
@@ -171,7 +165,7 @@ def _sqlite_datetime(value: datetime | None) -> str | None:
         return None
     if value.tzinfo is not UTC:
         value = _utc(value)
-    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+    return value.isoformat(" ", "microseconds")[:26]  # without its "+00:00"
 
 
 def _iso_datetime(value: datetime | None) -> str | None:
