@@ -3,6 +3,11 @@ endpoint (the same Pydantic models, the same path), with no database behind it.
 
     uvicorn bench.bare_app:async_app   # `async def` endpoint: no thread hand-off
     uvicorn bench.bare_app:sync_app    # `def` endpoint: runs in the threadpool, as DB code does
+    uvicorn --factory bench.bare_app:service_path_app   # the service, its writer stubbed out
+
+The last is the service's own request path (its middleware, routing, validation, access
+log) with an event writer that answers at once: where the service stands before any
+database work, in the same terms.
 """
 
 import uuid
@@ -11,6 +16,7 @@ from datetime import UTC, datetime
 from fastapi import FastAPI, status
 
 from app.tracking.schemas import EventIn, EventRead, SyncRequest
+from app.tracking.writer import Written
 
 
 def _echo(body: EventIn) -> EventRead:
@@ -27,6 +33,25 @@ def _echo(body: EventIn) -> EventRead:
         location=body.location,
         source="exporter",
     )
+
+
+def answer_at_once(app: FastAPI) -> FastAPI:
+    """The service's event writer replaced by one that stores nothing and answers at once
+    (it checks no token either: the writer would)."""
+
+    async def submit(token: str, shipment_id: uuid.UUID, data: EventIn) -> Written:
+        return Written(_echo(data), True)
+
+    app.state.event_writer.submit = submit
+    return app
+
+
+def service_path_app() -> FastAPI:
+    """A uvicorn factory: the service as configured by the environment (DATABASE_URL…),
+    writer stubbed out."""
+    from app.main import create_app
+
+    return answer_at_once(create_app())
 
 
 async_app = FastAPI()

@@ -42,7 +42,7 @@ from app.main import create_app  # noqa: E402
 from app.tracking import writer  # noqa: E402
 from app.tracking.schemas import EventIn  # noqa: E402
 from bench import databases, ingest  # noqa: E402
-from bench.bare_app import _echo, async_app  # noqa: E402
+from bench.bare_app import answer_at_once, async_app  # noqa: E402
 
 SHIPMENTS = 300
 
@@ -142,10 +142,7 @@ def service_request_path_us(requests: int) -> float:
     finally:
         sys.stderr = stderr
 
-    async def answer_at_once(token: str, shipment_id: uuid.UUID, data: EventIn) -> writer.Written:
-        return writer.Written(_echo(data), True)
-
-    app.state.event_writer.submit = answer_at_once
+    answer_at_once(app)
     return request_path_us(app, requests)
 
 

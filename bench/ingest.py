@@ -234,6 +234,17 @@ def bench_bare(kind: str, targets: Path, duration: int, connections: int) -> Loa
         return run_wrk(server.url, targets, duration, connections, f"bare FastAPI, {kind} def")
 
 
+def bench_service_path(targets: Path, duration: int, connections: int) -> LoadResult:
+    """The service with its event writer answering at once (bench/bare_app.py): the ceiling
+    of its own request path, before any database work."""
+    url = databases.url_for("sqlite", "ingest-path")
+    databases.recreate("sqlite", url)
+    command.upgrade(alembic_config(url), "head")
+    with serve("bench.bare_app:service_path_app", app_env(url), factory=True) as server:
+        run_wrk(server.url, targets, max(1, duration // 5), connections, "warm-up")
+        return run_wrk(server.url, targets, duration, connections, "service, writer stubbed")
+
+
 def bench_service(
     db: str, duration: int, connections: int, shipments: int, sync_repeat: int = 5
 ) -> tuple[LoadResult, dict[str, float]]:
@@ -368,14 +379,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         kind: bench_bare(kind, bare_targets, args.duration, args.connections)
         for kind in ("async", "sync")
     }
+    path = bench_service_path(bare_targets, args.duration, args.connections)
     bare_sync_s = time_bare_sync(fake_checkpoints, args.sync_repeat)
     results: dict[str, Any] = {
         "machine": machine(),
         "bare": {k: asdict(v) for k, v in bare.items()},
+        "service_path": asdict(path),
     }
     print(json.dumps(results["machine"]))
     _print(bare["async"], bare["async"].requests_per_s)
     _print(bare["sync"], bare["async"].requests_per_s)
+    _print(path, bare["async"].requests_per_s)
     for db in args.db:
         service, sync_times = bench_service(
             db, args.duration, args.connections, args.shipments, args.sync_repeat

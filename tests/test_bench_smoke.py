@@ -52,6 +52,8 @@ def test_ingest_bench_loads_the_service_and_its_baselines_over_http(
     for kind in ("async", "sync"):
         assert results["bare"][kind]["requests_per_s"] > 0
         assert results["bare"][kind]["errors"] == 0
+    assert results["service_path"]["requests_per_s"] > 0
+    assert results["service_path"]["errors"] == 0
     for db in dbs:
         service = results[db]
         assert service["errors"] == 0
