@@ -197,13 +197,13 @@ def _pages_written_once(session: Session) -> Iterator[None]:
     """SQLite: the load in a rollback journal instead of the write-ahead log, when it can.
 
     In WAL mode every page of the load is written twice, into the log and then, at the
-    checkpoint after the commit, into the database file: at 1M stops ~6 GB more written and
-    about a tenth of the load's time. A rollback journal keeps copies only of pages that
-    existed before the transaction, none of the pages an empty database grows by, so they
-    are written once, and the load is as atomic. The mode can only change while this is the
-    file's one connection (say, not beside a running server); otherwise the load stays in
-    WAL. WAL again afterwards (every new connection asks for it anyway, see app/db.py).
-    """
+    checkpoint after the commit, into the database file: at 1M stops 17 GB written for a
+    5.8 GB file, and a fifth of the load's time (bench/RESULTS.md). A rollback journal
+    keeps copies only of pages that existed before the transaction, none of the pages an
+    empty database grows by, so they are written once, and the load is as atomic. The mode
+    can only change while this is the file's one connection (say, not beside a running
+    server); otherwise the load stays in WAL. WAL again afterwards (every new connection
+    asks for it anyway, see app/db.py)."""
     engine = session.get_bind()
     if not isinstance(engine, Engine) or engine.dialect.name != "sqlite":
         yield
@@ -451,21 +451,20 @@ class _Rows:
         self.stops = materialize.StopRows()
 
     def for_database(self) -> "_Chunk":
-        tables = []
-        for model, rows in (
-            (Shipment, self.shipments),
-            (CargoLine, self.cargo),
-            (RoutePoint, self.route),
-            (TrackingEvent, None),
-            (Stop, self.stops.stops),
-            (StopHold, self.stops.holds),
-            (StopProcedure, self.stops.procedures),
-            (StopFee, self.stops.fees),
-        ):
-            if rows is None:
-                tables.append(bulk.TableRows(_table(model).name, list(EVENT_COLUMNS), self.events))
-            elif rows:
-                tables.append(self.formatter.table_rows(_table(model), rows))
+        def formatted(model: type[Base], rows: list[dict[str, Any]]) -> list[bulk.TableRows]:
+            return [self.formatter.table_rows(_table(model), rows)] if rows else []
+
+        events = _table(TrackingEvent).name, list(EVENT_COLUMNS), self.events
+        tables = [  # in _BULK_TABLES' order: foreign keys first
+            *formatted(Shipment, self.shipments),
+            *formatted(CargoLine, self.cargo),
+            *formatted(RoutePoint, self.route),
+            *([bulk.TableRows(*events)] if self.events else []),
+            *formatted(Stop, self.stops.stops),
+            *formatted(StopHold, self.stops.holds),
+            *formatted(StopProcedure, self.stops.procedures),
+            *formatted(StopFee, self.stops.fees),
+        ]
         return _Chunk(tables, {"events": len(self.events), "stops": len(self.stops.stops)})
 
 
@@ -691,7 +690,8 @@ class _EventFormat:
         table = _table(TrackingEvent)
         if tuple(table.c.keys()) != EVENT_COLUMNS:  # a column added to events: add it here
             raise RuntimeError(
-                f"the demo's event rows miss {set(table.c.keys()) ^ set(EVENT_COLUMNS)}"
+                f"the demo's event columns {EVENT_COLUMNS} are not the events table's "
+                f"{tuple(table.c.keys())}"
             )
         self.uuid = formatter.converter(table, "event_id")
         self.time = formatter.converter(table, "occurred_at")
