@@ -95,10 +95,12 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         # Take transaction control away from the sqlite3 module so that BEGIN is ours.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
+        # The timeout first: asking for WAL needs a lock too, and without it a connection
+        # opened while another writes in a rollback journal (the demo load) fails at once.
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -9,6 +9,7 @@ by day, fewer on Fridays, and the mornings are slowest.
 """
 
 import hashlib
+import logging
 import math
 import random
 import uuid
@@ -41,6 +42,7 @@ from app.tracking.models import Stop, StopFee, StopHold, StopProcedure, Tracking
 from app.tracking.service import CENT
 from app.tracking.vocabulary import EventType, HoldReason, Procedure
 
+logger = logging.getLogger(__name__)
 DEMO_PASSWORD = "demo-password"
 ADVOCATE_EMAIL = "advocate@demo.example"
 DAYS = 180
@@ -150,7 +152,8 @@ def seed(
     now: datetime | None = None,
 ) -> dict[str, int]:
     """Fill an empty database with trips over the DAYS before `now`; the same seed and `now`
-    give the same data. Returns how many of each thing were written."""
+    give the same data. Returns how many of each thing were written. Commits (on SQLite,
+    anything already pending in the session first: see _pages_written_once)."""
     with _pages_written_once(session):
         return _seed(session, passwords=passwords, shipments=shipments, seed=seed, now=now)
 
@@ -202,8 +205,10 @@ def _pages_written_once(session: Session) -> Iterator[None]:
     keeps copies only of pages that existed before the transaction, none of the pages an
     empty database grows by, so they are written once, and the load is as atomic. The mode
     can only change while this is the file's one connection (say, not beside a running
-    server); otherwise the load stays in WAL. WAL again afterwards (every new connection
-    asks for it anyway, see app/db.py)."""
+    server); otherwise the load stays in WAL. While it runs, no other connection can open
+    the file (it waits for the busy timeout, then fails; in WAL mode it would have read the
+    empty database until the commit). WAL again afterwards (every new connection asks for
+    it too, see app/db.py)."""
     engine = session.get_bind()
     if not isinstance(engine, Engine) or engine.dialect.name != "sqlite":
         yield
@@ -215,7 +220,9 @@ def _pages_written_once(session: Session) -> Iterator[None]:
     finally:
         if switched:
             session.rollback()  # after a failure: the connection back to the pool, unlocked
-            _sqlite_journal_mode(engine, "WAL")
+            if _sqlite_journal_mode(engine, "WAL") != "wal":
+                # Not lost: the next connection the app opens asks for WAL again.
+                logger.warning("the demo load could not put the SQLite file back in WAL mode")
 
 
 def _sqlite_journal_mode(engine: Engine, mode: str) -> str | None:
