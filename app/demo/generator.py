@@ -456,11 +456,13 @@ class _Rows:
         self.route: list[dict[str, Any]] = []
         self.events: list[tuple[Any, ...]] = []  # in the database's representation
         self.stops = materialize.StopRows()
+        self.trips: dict[uuid.UUID, materialize.TripFacts] = {}  # the stop rows' report keys
 
     def for_database(self) -> "_Chunk":
         def formatted(model: type[Base], rows: list[dict[str, Any]]) -> list[bulk.TableRows]:
             return [self.formatter.table_rows(_table(model), rows)] if rows else []
 
+        materialize.apply_trip_facts(self.stops, self.trips)
         events = _table(TrackingEvent).name, list(EVENT_COLUMNS), self.events
         tables = [  # in _BULK_TABLES' order: foreign keys first
             *formatted(Shipment, self.shipments),
@@ -567,31 +569,12 @@ def _trip(
         for i, c in enumerate(route)
     ]
     out.events += out.event_format.rows(rnd, n, shipment_id, log.events)
-    _add_stops(out.stops, shipment_id, org, built, goods, out.shipments[-1])
-
-
-def _add_stops(
-    rows: materialize.StopRows,
-    shipment_id: uuid.UUID,
-    org: uuid.UUID,
-    built: timeline.Timeline,
-    goods: Goods,
-    trip: dict[str, Any],
-) -> None:
-    tables = (rows.stops, rows.holds, rows.procedures, rows.fees)
-    firsts = [len(table) for table in tables]
-    materialize.add_stops(rows, shipment_id, org, built.stops)
+    materialize.add_stops(out.stops, shipment_id, org, built.stops)
     # The report keys, as StopRows.insert adds them when the API writes stops (there from the
     # cargo lines and the shipments table; a demo trip has one cargo line).
-    facts = materialize.TripFacts(
-        goods.chapter,
-        str(trip["origin_province"]),
-        str(trip["destination_province"]),
-        trip["distance_km"] is not None,
+    out.trips[shipment_id] = materialize.TripFacts(
+        goods.chapter, str(home), str(destination), out.shipments[-1]["distance_km"] is not None
     )
-    trip_rows = zip(tables, firsts, strict=True)
-    added = materialize.StopRows(*(table[first:] for table, first in trip_rows))
-    materialize.apply_trip_facts(added, {shipment_id: facts})
 
 
 def _departure(rnd: random.Random, start: datetime, end: datetime) -> datetime:
