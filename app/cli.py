@@ -9,7 +9,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-from app.config import Settings, get_settings
+from app.config import Settings, get_settings, production_admin_password_problem
 
 
 def alembic_config(database_url: str) -> Config:
@@ -70,6 +70,12 @@ def _create_admin(args: argparse.Namespace) -> None:
     password = args.password or os.environ.get("ADMIN_PASSWORD") or getpass.getpass("Password: ")
     if len(password) < 8:
         raise SystemExit("the password must have at least 8 characters")
+    if settings.environment == "production" and (
+        problem := production_admin_password_problem(
+            password, setting="the password (--password or $ADMIN_PASSWORD)"
+        )
+    ):
+        raise SystemExit(problem)
     engine = create_db_engine(settings)
     try:
         with make_session_factory(engine)() as session:

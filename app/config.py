@@ -7,11 +7,34 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SECRET_KEY = "dev-only-secret-change-me-before-production-use"
+# The local first admin's password in `scripts/run` and the README: public, so not for production.
+DEFAULT_BOOTSTRAP_ADMIN_PASSWORD = "change-me-now"
+PRODUCTION_MIN_ADMIN_PASSWORD_CHARS = 12
 MIB = 1024 * 1024
 
 
+def production_admin_password_problem(password: str, *, setting: str) -> str | None:
+    """Why `password` may not be an admin's password in production (None if it may).
+
+    `setting` names where the operator sets it, so the message says what to change.
+    """
+    if password == DEFAULT_BOOTSTRAP_ADMIN_PASSWORD:
+        return (
+            f"{setting} is the documented default {DEFAULT_BOOTSTRAP_ADMIN_PASSWORD!r}, which "
+            "anyone can read: set it to a passphrase of your own of at least "
+            f"{PRODUCTION_MIN_ADMIN_PASSWORD_CHARS} characters when ENVIRONMENT=production"
+        )
+    if len(password) < PRODUCTION_MIN_ADMIN_PASSWORD_CHARS:
+        return (
+            f"{setting} has {len(password)} characters: set it to a passphrase of at least "
+            f"{PRODUCTION_MIN_ADMIN_PASSWORD_CHARS} characters when ENVIRONMENT=production"
+        )
+    return None
+
+
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    # hide_input_in_errors: a refusal must not print the secrets it refuses into a log.
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", hide_input_in_errors=True)
 
     environment: Literal["development", "test", "production"] = "development"
     database_url: str = "sqlite:///./data/clearance.db"
@@ -39,19 +62,26 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> "Settings":
-        # A guessable signing key lets anyone mint admin tokens; refuse to start rather than warn.
-        if self.environment == "production":
-            if self.secret_key == DEFAULT_SECRET_KEY or len(self.secret_key) < 32:
-                raise ValueError(
-                    "SECRET_KEY must be set to a random value of at least 32 characters "
-                    "when ENVIRONMENT=production (e.g. `python -c 'import secrets; "
-                    "print(secrets.token_urlsafe(48))'`)"
-                )
+        # A guessable signing key lets anyone mint admin tokens, a guessable bootstrap password
+        # lets anyone sign in as the first admin: refuse to start rather than warn.
+        if self.environment != "production":
+            return self
+        problems = []
+        if self.secret_key == DEFAULT_SECRET_KEY or len(self.secret_key) < 32:
+            problems.append(
+                "SECRET_KEY must be set to a random value of at least 32 characters "
+                "when ENVIRONMENT=production (e.g. `python -c 'import secrets; "
+                "print(secrets.token_urlsafe(48))'`)"
+            )
+        if self.bootstrap_admin_password:  # empty: no bootstrap admin is made
+            problem = production_admin_password_problem(
+                self.bootstrap_admin_password, setting="BOOTSTRAP_ADMIN_PASSWORD"
+            )
+            if problem:
+                problems.append(f"{problem} (or unset it and run `clearance create-admin`)")
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
-
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
 
 
 @lru_cache

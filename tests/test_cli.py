@@ -147,3 +147,50 @@ def test_create_admin_rejects_a_short_password(tmp_path: Path) -> None:
     )
     assert result.returncode != 0
     assert "8 characters" in result.stderr
+
+
+def test_serve_refuses_to_start_in_production_with_the_default_admin_password(
+    tmp_path: Path,
+) -> None:
+    env = _env(
+        tmp_path,
+        ENVIRONMENT="production",
+        SECRET_KEY="k" * 48,
+        BOOTSTRAP_ADMIN_EMAIL="ops@example.org",
+        BOOTSTRAP_ADMIN_PASSWORD="change-me-now",
+    )
+    result = subprocess.run(
+        [*CLEARANCE, "serve", "--port", str(_free_port())],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "BOOTSTRAP_ADMIN_PASSWORD" in result.stderr
+    assert "at least 12 characters" in result.stderr
+    assert "k" * 48 not in result.stderr
+
+
+def test_create_admin_in_production_wants_12_characters(tmp_path: Path) -> None:
+    env = _env(tmp_path, ENVIRONMENT="production", SECRET_KEY="k" * 48)
+    short = subprocess.run(
+        [*CLEARANCE, "create-admin", "--email", "a@example.org", "--password", "eleven-char"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert short.returncode != 0
+    assert "at least 12 characters" in short.stderr
+    long_enough = subprocess.run(
+        [*CLEARANCE, "create-admin", "--email", "a@example.org", "--password", "twelve-chars"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert long_enough.returncode == 0, long_enough.stderr
