@@ -1,5 +1,5 @@
 # Everyday tasks. Each is a thin alias for a script, so nothing here is needed to use them.
-.PHONY: run test ci lint
+.PHONY: run test ci lint lock
 
 run:   ## install and serve on http://127.0.0.1:8000
 	./scripts/run
@@ -12,3 +12,6 @@ ci:    ## the tests on SQLite and PostgreSQL, as CI runs them
 
 lint:
 	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy
+
+lock:  ## re-pin requirements*.lock from pyproject.toml (./scripts/lock --upgrade to upgrade)
+	./scripts/lock

@@ -1,5 +1,6 @@
-# Shared by scripts/run and scripts/test: a project virtualenv in .venv, (re)installed from
-# pyproject.toml only when that file changed since the last install.
+# Shared by scripts/run, scripts/test and scripts/lock: a project virtualenv in .venv, installed
+# from a lock file (every version and hash pinned, see scripts/lock), again whenever that lock or
+# pyproject.toml changed since the last install.
 set -euo pipefail
 PYTHON=${PYTHON:-python3}
 if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
@@ -11,14 +12,17 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 
-ensure_installed() {  # $1: the pip extras, e.g. "" or "[test]"
-  local extras=$1
-  local stamp=".venv/.installed${extras}"
+ensure_installed() {  # $1: requirements.lock (the service) or requirements-test.lock (and the test tools)
+  local lock=$1
+  local stamp=".venv/.installed-${lock}"
   local want
-  want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+  want=$(cat "$lock" pyproject.toml | sha256sum | cut -d' ' -f1)
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-    echo "==> installing the service${extras:+ with $extras} into .venv"
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".${extras}"
+    echo "==> installing from $lock into .venv"
+    local pip=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
+    "${pip[@]}" --require-hashes -r "$lock"
+    # The project itself, with the setuptools the lock pinned (no other download).
+    "${pip[@]}" --no-deps --no-build-isolation -e .
     echo "$want" > "$stamp"
   fi
 }
