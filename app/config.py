@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     log_json: bool = True
     public_base_url: str = "http://127.0.0.1:8000"
     report_min_exporters: int = Field(default=3, ge=1)
+    # Advocates' cells (checkpoint × UTC day) need this many completed stops to be shown.
+    report_min_stops: int = Field(default=10, ge=1)
     service_standard_minutes: int = Field(default=60, ge=1)
 
     @model_validator(mode="after")

@@ -1,23 +1,24 @@
 """Corridors (origin province → destination province), trip by trip: the road-governance
 observatories' indicators — controls, delay minutes and informal payments per 100 km."""
 
+import dataclasses
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, false, func, select
+from sqlalchemy import ColumnElement, Integer, Select, and_, case, cast, false, func, select, true
 from sqlalchemy.sql.expression import UnaryExpression
 from sqlalchemy.sql.operators import custom_op
 
 from app.checkpoints.models import Checkpoint
-from app.errors import Forbidden
-from app.reports import order_stats
-from app.reports.figures import CENT, money
+from app.reports import order_stats, privacy
+from app.reports.figures import money
 from app.reports.schemas import CorridorFee, CorridorRow, Report
 from app.reports.service import Scope, checkpoint_codes
 from app.shipments.models import CargoLine, Shipment, ShipmentStatus
 from app.tracking.models import Stop, StopFee
+from app.types import CENT
 
 Corridor = tuple[str, str]
 KEYS = (Shipment.origin_province, Shipment.destination_province)
@@ -47,11 +48,8 @@ def trips(scope: Scope, *columns: Any) -> Select[Any]:
         .select_from(Shipment)
         .where(Shipment.status.not_in([ShipmentStatus.planned, ShipmentStatus.cancelled]))
     )
-    principal, filters = scope.principal, scope.filters
-    if principal.is_exporter:
-        stmt = stmt.where(Shipment.organization_id == principal.organization_id)
-    elif principal.role is None:
-        raise Forbidden("Reports are for advocates, admins and exporters.")
+    filters = scope.filters
+    stmt = privacy.readable(scope.principal, stmt, Shipment.organization_id)
     if filters.from_ is not None:
         stmt = stmt.where(Shipment.departed_at >= filters.from_)
     if filters.to is not None:
@@ -110,6 +108,16 @@ def _of_trips_in_scope(scope: Scope, model: type[Stop] | type[StopFee]) -> list[
 
 
 def corridor_report(scope: Scope) -> Report[CorridorRow]:
+    groups = _protected_groups(scope) if scope.protected else _exact_groups(scope)
+    worst = {c for g in groups.values() for c in g.delay_by_checkpoint}
+    codes = checkpoint_codes(scope.session, worst)
+    rows = [_row(scope, corridor, group, codes) for corridor, group in groups.items()]
+    rows.sort(key=lambda r: (r.suppressed, -(r.delay_hours_per_trip or 0), r.origin_province))
+    return scope.report("corridors", CorridorRow, rows)
+
+
+def _exact_groups(scope: Scope) -> dict[Corridor, _Trips]:
+    """Per corridor, every trip in scope (admins, and an exporter's own trips)."""
     session = scope.session
     groups: dict[Corridor, _Trips] = defaultdict(_Trips)
     for row in session.execute(
@@ -147,14 +155,7 @@ def corridor_report(scope: Scope) -> Report[CorridorRow]:
         .where(*_of_trips_in_scope(scope, Stop))
         .group_by(*stop_keys, Stop.checkpoint_id, Stop.trip_has_distance)
     ):
-        group = groups[_key(row)]
-        stops, delay = int(row[4]), float(row[5] or 0.0)
-        group.stops += stops
-        group.delay_minutes += delay
-        if row[3]:
-            group.stops_on_known_km += stops
-            group.delay_on_known_km += delay
-        group.delay_by_checkpoint[row[2]] += delay
+        _add_stops(groups[_key(row)], row[2], bool(row[3]), int(row[4]), float(row[5] or 0.0))
 
     fee_keys = (StopFee.origin_province, StopFee.destination_province)
     unreceipted = case((StopFee.receipt == false(), StopFee.amount), else_=0)
@@ -169,20 +170,143 @@ def corridor_report(scope: Scope) -> Report[CorridorRow]:
         .where(*_of_trips_in_scope(scope, StopFee))
         .group_by(*fee_keys, StopFee.currency, StopFee.trip_has_distance)
     ):
-        fees = groups[_key(row)].fees.setdefault(row[2], [ZERO] * 4)
-        total, unpaid = money(row[4]), money(row[5])
-        fees[0] += total
-        fees[1] += unpaid
-        if row[3]:
-            fees[2] += total
-            fees[3] += unpaid
+        _add_fees(groups[_key(row)], row[2], bool(row[3]), row[4], row[5])
 
     _median_transit(scope, groups, delivered)
-    worst = {c for g in groups.values() for c in g.delay_by_checkpoint}
-    codes = checkpoint_codes(session, worst)
-    rows = [_row(scope, corridor, group, codes) for corridor, group in groups.items()]
-    rows.sort(key=lambda r: (r.suppressed, -(r.delay_hours_per_trip or 0), r.origin_province))
-    return scope.report("corridors", CorridorRow, rows)
+    return groups
+
+
+# --- an advocate's corridors: protected cells ---------------------------------------------
+
+CorridorCell = tuple[str, str, int]  # origin, destination, UTC day of departure
+
+
+def departure_day(scope: Scope) -> ColumnElement[Any]:
+    """A trip's UTC day of departure, as days since 1970-01-01 (the corridors' cell)."""
+    if scope.session.get_bind().dialect.name == "sqlite":
+        # SQLite keeps UTC times as text: julianday() reads them.
+        return cast(func.julianday(Shipment.departed_at) - 2440587.5, Integer)
+    return cast(func.floor(func.extract("epoch", Shipment.departed_at) / 86400), Integer)
+
+
+def _allowed_cells(scope: Scope, day: ColumnElement[Any]) -> set[privacy.Cell]:
+    """The corridor cells (origin × destination × departure day) an advocate may see: enough
+    trips from enough exporters and, when the question cuts the cells (trips carrying a
+    chapter, or through a checkpoint or province), a passing or empty rest as well."""
+    whole = dataclasses.replace(
+        scope,
+        filters=scope.filters.model_copy(
+            update={"hs_chapter": None, "checkpoint_id": None, "province": None}
+        ),
+    )
+    cut = [Shipment.id.in_(trips(scope, Shipment.id))] if whole.filters != scope.filters else []
+    inside: dict[privacy.Cell, privacy.Tally] = defaultdict(privacy.Tally)
+    outside: dict[privacy.Cell, privacy.Tally] = defaultdict(privacy.Tally)
+    matched = case((and_(*cut), True), else_=False) if cut else true()
+    keys = [*KEYS, day, Shipment.organization_id, matched]
+    for row in scope.session.execute(trips(whole, *keys, func.count()).group_by(*keys)):
+        cell, organization, found, count = (
+            (str(row[0]), str(row[1]), row[2]),
+            row[3],
+            row[4],
+            row[5],
+        )
+        side = inside if found else outside
+        side[cell].add(privacy.Tally(int(count), int(count), {organization}))
+    thresholds = privacy.thresholds_of(scope.settings)
+    return privacy.complement_passes(thresholds, inside, outside)
+
+
+def _protected_groups(scope: Scope) -> dict[Corridor, _Trips]:
+    """Per corridor, the trips of the cells an advocate may see: each figure grouped per cell
+    in SQL and summed here over the allowed cells (the median merged from their runs)."""
+    session = scope.session
+    day = departure_day(scope)
+    allowed = _allowed_cells(scope, day)
+    cell_keys = [*KEYS, day]
+    groups: dict[Corridor, _Trips] = defaultdict(_Trips)
+    delivered: list[tuple[privacy.Cell, int]] = []
+    for row in session.execute(
+        trips(
+            scope,
+            *cell_keys,
+            func.count(),
+            func.count(Shipment.transit_minutes),
+            func.count(Shipment.distance_km),
+            func.coalesce(func.sum(Shipment.distance_km), 0.0),
+        )
+        .group_by(*cell_keys)
+        .order_by(*cell_keys)
+    ):
+        cell = _cell(row)
+        delivered.append((tuple(row[:3]), int(row[4])))
+        group = groups[cell[:2]]
+        if cell not in allowed:
+            continue
+        group.trips += int(row[3])
+        group.delivered += int(row[4])
+        group.with_distance += int(row[5])
+        group.km += float(row[6])
+    exporters: dict[Corridor, set[Any]] = defaultdict(set)
+    for row in session.execute(trips(scope, *cell_keys, Shipment.organization_id).distinct()):
+        if _cell(row) in allowed:
+            exporters[_key(row)].add(row[3])
+    for corridor, found in exporters.items():
+        groups[corridor].organizations = len(found)
+    has_distance = Shipment.distance_km.is_not(None)
+    stop_keys = [*cell_keys, Stop.checkpoint_id, has_distance]
+    for row in session.execute(
+        trips(scope, *stop_keys, func.count(), func.coalesce(func.sum(Stop.dwell_minutes), 0.0))
+        .join(Stop, Stop.shipment_id == Shipment.id)
+        .group_by(*stop_keys)
+    ):
+        if _cell(row) not in allowed:
+            scope.excluded_stops += int(row[5])
+            continue
+        _add_stops(groups[_key(row)], row[3], bool(row[4]), int(row[5]), float(row[6] or 0.0))
+    unreceipted = case((StopFee.receipt == false(), StopFee.amount), else_=0)
+    fee_keys = [*cell_keys, StopFee.currency, has_distance]
+    for row in session.execute(
+        trips(scope, *fee_keys, func.sum(StopFee.amount), func.sum(unreceipted))
+        .join(StopFee, StopFee.shipment_id == Shipment.id)
+        .group_by(*fee_keys)
+    ):
+        if _cell(row) in allowed:
+            _add_fees(groups[_key(row)], row[3], bool(row[4]), row[5], row[6])
+    runs = order_stats.sorted_runs(
+        session, lambda *c: trips(scope, *c), cell_keys, Shipment.transit_minutes, delivered
+    )
+    members: dict[Corridor, list[privacy.Cell]] = defaultdict(list)
+    for cell, _ in delivered:
+        if _cell(cell) in allowed:
+            members[_key(cell)].append(cell)
+    for corridor, cells in members.items():
+        found_stats = order_stats.merged(runs, cells, quantiles=(0.5,), tail=False)
+        if found_stats is not None:
+            groups[corridor].median_transit_minutes = found_stats.percentiles[0.5]
+    return groups
+
+
+def _cell(row: Any) -> CorridorCell:
+    return (str(row[0]), str(row[1]), int(row[2]))
+
+
+def _add_stops(group: _Trips, checkpoint: Any, known_km: bool, stops: int, delay: float) -> None:
+    group.stops += stops
+    group.delay_minutes += delay
+    if known_km:
+        group.stops_on_known_km += stops
+        group.delay_on_known_km += delay
+    group.delay_by_checkpoint[checkpoint] += delay
+
+
+def _add_fees(group: _Trips, currency: str, known_km: bool, total: Any, unpaid: Any) -> None:
+    fees = group.fees.setdefault(currency, [ZERO] * 4)
+    fees[0] += money(total)
+    fees[1] += money(unpaid)
+    if known_km:
+        fees[2] += money(total)
+        fees[3] += money(unpaid)
 
 
 def _count_exporters(scope: Scope, groups: dict[Corridor, _Trips]) -> None:

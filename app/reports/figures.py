@@ -25,10 +25,10 @@ from sqlalchemy.orm import Session
 from app.reports import order_stats
 from app.tracking.models import Stop, StopFee, StopHold
 from app.tracking.vocabulary import StopOutcome
+from app.types import CENT
 
 Key = tuple[Any, ...]
 Source = Callable[..., Select[Any]]  # (*columns) -> SELECT columns FROM the scoped stops
-CENT = Decimal("0.01")
 
 
 @dataclass

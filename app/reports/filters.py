@@ -2,7 +2,7 @@
 
 import re
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime, time
 from typing import Annotated, Any
 
 from fastapi import Query
@@ -11,8 +11,9 @@ from sqlalchemy import Select, select
 
 from app.auth.principal import Principal
 from app.checkpoints.models import Checkpoint
-from app.errors import Forbidden
+from app.errors import InvalidInput
 from app.geography import Province
+from app.reports import privacy
 from app.rfc3339 import Rfc3339
 from app.shipments.models import CargoLine, Shipment
 from app.tracking.models import Stop
@@ -73,17 +74,24 @@ def scoped_rows(
     principal: Principal, filters: ReportFilters, table: Any, *columns: Any
 ) -> Select[Any]:
     """SELECT columns FROM the stops (or their holds, procedures or fees: `table`) that this
-    principal may count, narrowed by the filters.
-
-    Exporters see their own organisation's rows only; advocates and admins see all (the
-    advocates' view is anonymised per group afterwards, see privacy.py).
-    """
-    stmt = select(*columns).select_from(table)
-    if principal.is_exporter:
-        stmt = stmt.where(table.organization_id == principal.organization_id)
-    elif principal.kind == "driver" or principal.role is None:
-        raise Forbidden("Reports are for advocates, admins and exporters.")
+    principal may count (privacy.readable), narrowed by the filters. An advocate's rows are
+    then counted through protected cells (privacy.StopCells)."""
+    stmt = privacy.readable(principal, select(*columns).select_from(table), table.organization_id)
     return narrow(stmt, filters, table)
+
+
+def whole_days(principal: Principal, filters: ReportFilters) -> None:
+    """Advocates' windows are whole UTC days: their answers are sums of day cells."""
+    if not privacy.is_protected(principal):
+        return
+    for name, value in (("from", filters.from_), ("to", filters.to)):
+        if value is not None and value.astimezone(UTC).time() != time(0):
+            day = value.astimezone(UTC).date().isoformat()
+            raise InvalidInput(
+                f"`{name}` must be a whole UTC day for advocates' reports, e.g. "
+                f"{day}T00:00:00Z: answers are built from whole days of stops.",
+                errors=[{"loc": ["query", name], "msg": "not midnight UTC", "type": "value_error"}],
+            )
 
 
 def narrow(stmt: Select[Any], filters: ReportFilters, table: Any = Stop) -> Select[Any]:

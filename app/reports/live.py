@@ -1,8 +1,12 @@
 """Live checkpoint status for planning a trip: how many trucks are there now, how many are
-held, how long stops took in the last six hours, and how fresh each figure is."""
+held, how long stops took in the last six hours, and how fresh each figure is.
+
+The medians are a sliding window for admins only. Everyone else gets the last six completed
+clock hours, built from protected cells (checkpoint × clock hour of closing, see privacy.py):
+a window that slides would let two answers a minute apart tell one truck's dwell."""
 
 from collections import defaultdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -11,6 +15,7 @@ from app.auth.principal import Principal
 from app.checkpoints.models import Checkpoint
 from app.config import Settings
 from app.db import utcnow
+from app.reports import privacy
 from app.reports.percentiles import positions
 from app.reports.schemas import LiveCheckpointRow, LiveStatus
 from app.shipments.models import Shipment, ShipmentStatus
@@ -27,7 +32,6 @@ def median(values: list[float]) -> float:
 
 def live_status(session: Session, *, principal: Principal, settings: Settings) -> LiveStatus:
     now = utcnow()
-    since = now - WINDOW
     present: dict[object, tuple[int, int]] = {}
     for checkpoint_id, status, count in session.execute(
         select(Shipment.current_checkpoint_id, Shipment.status, func.count())
@@ -42,19 +46,8 @@ def live_status(session: Session, *, principal: Principal, settings: Settings) -
         held_here = count if status == ShipmentStatus.held else 0
         present[checkpoint_id] = (trucks + count, held + held_here)
 
-    # Six hours of closed stops are few: read them (no GROUP BY, so SQLite walks the closed_at
-    # index rather than the whole table) and take each checkpoint's exact median here.
-    recent: dict[object, list[float]] = defaultdict(list)
-    exporters: dict[object, set[object]] = defaultdict(set)
-    for checkpoint_id, organization_id, dwell in session.execute(
-        select(Stop.checkpoint_id, Stop.organization_id, Stop.dwell_minutes).where(
-            Stop.closed_at >= since, Stop.dwell_minutes.is_not(None)
-        )
-    ):
-        recent[checkpoint_id].append(float(dwell or 0.0))  # never None: filtered above
-        exporters[checkpoint_id].add(organization_id)
-    sizes = {c: (len(dwells), len(exporters[c])) for c, dwells in recent.items()}
-    medians = {c: median(sorted(dwells)) for c, dwells in recent.items()}
+    window = _window(now, exact=privacy.live_is_exact(principal))
+    medians, sizes, excluded = _medians(session, window, principal, settings)
     freshness = {
         checkpoint_id: last
         for checkpoint_id, last in session.execute(
@@ -63,13 +56,7 @@ def live_status(session: Session, *, principal: Principal, settings: Settings) -
     }
     rows = []
     for checkpoint in session.scalars(select(Checkpoint).order_by(Checkpoint.code)):
-        closed, organizations = sizes.get(checkpoint.id, (0, 0))
-        # A median over one or two exporters' trucks would tell on them; admins see it anyway.
-        hidden = (
-            closed > 0
-            and not principal.is_admin
-            and (organizations < settings.report_min_exporters)
-        )
+        closed, shown = sizes.get(checkpoint.id, (0, 0))
         middle = medians.get(checkpoint.id)
         trucks, held = present.get(checkpoint.id, (0, 0))
         rows.append(
@@ -84,10 +71,63 @@ def live_status(session: Session, *, principal: Principal, settings: Settings) -
                 longitude=checkpoint.longitude,
                 trucks_now=trucks,
                 held_now=held,
-                closed_stops_6h=closed,
-                median_dwell_minutes_6h=None if hidden else middle,
-                median_suppressed=hidden,
+                closed_stops_6h=shown,
+                median_dwell_minutes_6h=middle,
+                # Stops closed in the window, none of them in a cell that may be shown.
+                median_suppressed=closed > 0 and shown == 0,
                 last_event_at=freshness.get(checkpoint.id),
             )
         )
-    return LiveStatus(generated_at=now, items=rows)
+    return LiveStatus(
+        generated_at=now,
+        as_of=now,
+        window_start=window[0],
+        window_end=window[1],
+        excluded_stops=excluded,
+        items=rows,
+    )
+
+
+def _window(now: datetime, *, exact: bool) -> tuple[datetime, datetime]:
+    """The last six hours for admins; else the last six completed clock hours, fixed, so
+    two answers an hour apart differ by whole protected cells, never by one truck."""
+    if exact:
+        return now - WINDOW, now
+    end = now.replace(minute=0, second=0, microsecond=0)
+    return end - WINDOW, end
+
+
+def _medians(
+    session: Session, window: tuple[datetime, datetime], principal: Principal, settings: Settings
+) -> tuple[dict[object, float], dict[object, tuple[int, int]], int]:
+    """Each checkpoint's exact median dwell over the window, and (closed stops, stops in the
+    median) per checkpoint, and the stops left out. Six hours of closed stops are few: read
+    them (no GROUP BY, so SQLite walks the closed_at index rather than the whole table)."""
+    cells: dict[tuple[object, datetime], list[tuple[object, float | None]]] = defaultdict(list)
+    for checkpoint_id, organization_id, dwell, closed_at in session.execute(
+        select(Stop.checkpoint_id, Stop.organization_id, Stop.dwell_minutes, Stop.closed_at).where(
+            Stop.closed_at >= window[0],
+            Stop.closed_at < window[1],
+            Stop.dwell_minutes.is_not(None),
+        )
+    ):
+        assert closed_at is not None  # bounded by the WHERE
+        hour = closed_at.replace(minute=0, second=0, microsecond=0)
+        cells[(checkpoint_id, hour)].append((organization_id, dwell))
+    thresholds = privacy.thresholds_of(settings)
+    exact = privacy.live_is_exact(principal)
+    dwells: dict[object, list[float]] = defaultdict(list)
+    closed: dict[object, int] = defaultdict(int)
+    shown: dict[object, int] = defaultdict(int)
+    excluded = 0
+    for (place, _hour), stops in cells.items():
+        closed[place] += len(stops)
+        tally = privacy.Tally(len(stops), len(stops), {org for org, _ in stops})
+        if not exact and not thresholds.passes(tally):
+            excluded += len(stops)
+            continue
+        shown[place] += len(stops)
+        dwells[place] += [d for _, d in stops if d is not None]
+    medians = {c: median(sorted(values)) for c, values in dwells.items() if values}
+    sizes = {c: (closed[c], shown[c]) for c in closed}
+    return medians, sizes, excluded

@@ -1,11 +1,299 @@
-"""k-anonymity for advocates: a group spanning fewer than REPORT_MIN_EXPORTERS exporter
-organisations is shown as suppressed, with no figures at all (not even its counts), so no
-report can single out one exporter's trucks. Admins see everything; an exporter's reports
-cover its own organisation only and need no suppression."""
+"""Who may see which figures: the one home of the rules that every report, export and the
+live status follow (the threat model is in the README, "Report privacy").
+
+Scoping. An exporter counts its own organisation's rows only, exactly. An admin counts every
+row, exactly. A driver reads no report. An advocate counts every exporter's rows, but only
+through *protected cells*:
+
+- An advocate's answer is a sum of fixed cells: checkpoint × UTC day of arrival (for the
+  corridors: origin × destination × UTC day of departure), cut by the filter values asked
+  (HS chapter, destination province, …). A window (`from`/`to`) is whole days, so two
+  answers can only differ by whole cells.
+- A cell enters an answer only if it passes the thresholds: at least `REPORT_MIN_EXPORTERS`
+  exporters and `REPORT_MIN_STOPS` completed stops. A cell that fails is left out of every
+  answer that would contain it, so no difference of two answers can reveal it.
+- A filtered cell (the stops of the cell carrying chapter 25) enters only if what it leaves
+  behind in its cell (the stops not carrying 25) is empty or passes too, since the answer
+  without the filter minus the answer with it would show the rest (complementary
+  suppression, as statistical offices publish tables). Within one cell the published values
+  of a dimension never leave a failing remainder either: if the chapters that fail together
+  fail, the smallest passing chapter is withheld with them, so that the whole cell minus the
+  published chapters never singles out a few stops.
+- Each answer says how many stops it left out (`excluded_stops`).
+
+Only what passes here reaches `figures.py`, which computes the same exact figures over the
+cells that are left.
+"""
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, func
+from sqlalchemy.orm import Session
 
 from app.auth.principal import Principal
+from app.errors import Forbidden
 from app.organizations.models import Role
+
+Cell = tuple[Any, ...]  # (checkpoint_id, arrival_day), or (origin, destination, departure day)
+# One condition that cuts a cell: ("hs", "25") the stops carrying chapter 25, ("to", "basra")
+# those bound for Basra, ("procedure", "xray_scan") those that needed an X-ray scan …
+Condition = tuple[str, str]
+
+
+# --- who sees what -------------------------------------------------------------------------
+
+
+def require_report_reader(principal: Principal) -> None:
+    if principal.kind == "driver" or principal.role is None:
+        raise Forbidden("Reports are for advocates, admins and exporters.")
+
+
+def is_protected(principal: Principal) -> bool:
+    """True when this principal's answers are built from protected cells: an advocate's.
+    Admins see exact figures; an exporter's reports cover its own organisation only."""
+    return principal.role == Role.advocate
+
+
+def live_is_exact(principal: Principal) -> bool:
+    """The live status covers every exporter's trucks: exact for admins only."""
+    return principal.is_admin
+
+
+def readable(principal: Principal, stmt: Select[Any], organization: Any) -> Select[Any]:
+    """`stmt` narrowed to the rows this principal may count (`organization`: the rows'
+    exporter organisation column)."""
+    require_report_reader(principal)
+    if principal.is_exporter:
+        return stmt.where(organization == principal.organization_id)
+    return stmt
+
+
+# --- thresholds -----------------------------------------------------------------------------
+
+
+@dataclass
+class Tally:
+    """How many stops (or trips) a set of rows holds, how many completed, and whose."""
+
+    stops: int = 0
+    completed: int = 0
+    exporters: set[Any] = field(default_factory=set)
+
+    def add(self, other: "Tally") -> None:
+        self.stops += other.stops
+        self.completed += other.completed
+        self.exporters |= other.exporters
+
+    @classmethod
+    def union(cls, parts: Iterable["Tally"]) -> "Tally":
+        total = cls()
+        for part in parts:
+            total.add(part)
+        return total
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    min_exporters: int
+    min_stops: int
+
+    def passes(self, tally: Tally) -> bool:
+        return len(tally.exporters) >= self.min_exporters and tally.completed >= self.min_stops
+
+    def hides(self, tally: Tally) -> bool:
+        """A set of rows that may not be shown, nor be left over as a difference. An empty
+        set reveals nothing."""
+        return tally.stops > 0 and not self.passes(tally)
+
+
+# --- protected cells ------------------------------------------------------------------------
+
+# The stops of one cell that share what a filter can cut by: (the trip's HS chapters, "25,72";
+# its destination province). Conditions are tested against an atom.
+Atom = tuple[str | None, str | None]
+
+
+def matches(atom: Atom, condition: Condition) -> bool:
+    kind, value = condition
+    if kind == "hs":
+        return atom[0] is not None and value in atom[0].split(",")
+    if kind == "to":
+        return atom[1] == value
+    raise ValueError(condition)
+
+
+def _values(atom: Atom, kind: str) -> set[str]:
+    if kind == "hs":
+        return set(atom[0].split(",")) if atom[0] else set()
+    return {atom[1]} if atom[1] else set()
+
+
+class StopCells:
+    """The cells of one advocate's stop-based question, and which of them an answer may use.
+
+    `atoms`: per cell, per atom, the tally of the stops in the report's scope *before* the
+    HS-chapter and destination filters (a filtered cell's complement must be known).
+    `asked`: the conditions the query's own filters put on every cell."""
+
+    def __init__(
+        self,
+        atoms: dict[Cell, dict[Atom, Tally]],
+        thresholds: Thresholds,
+        asked: frozenset[Condition],
+    ) -> None:
+        self.atoms = atoms
+        self.thresholds = thresholds
+        self.asked = asked
+        self._published: dict[tuple[Cell, str], set[str]] = {}
+        self._allowed: dict[tuple[Cell, frozenset[Condition]], bool] = {}
+
+    def allows(self, cell: Cell, extra: Iterable[Condition] = ()) -> bool:
+        """May the stops of `cell` meeting the asked conditions (and `extra`) enter an answer?"""
+        conditions = self.asked | frozenset(extra)
+        key = (cell, conditions)
+        if key not in self._allowed:
+            self._allowed[key] = self._decide(cell, conditions)
+        return self._allowed[key]
+
+    def _decide(self, cell: Cell, conditions: frozenset[Condition]) -> bool:
+        atoms = self.atoms.get(cell)
+        if not atoms:
+            return False
+        if not self.thresholds.passes(Tally.union(atoms.values())):
+            return False
+        for kind, value in conditions:
+            if value not in self.published_values(cell, kind):
+                return False
+        if len(conditions) < 2:
+            return True
+        # Several conditions at once (chapter 25 bound for Basra): the crossed cell passes,
+        # and it leaves no failing remainder in the cell nor in any cell it is cut from.
+        inside = self._tally(atoms, conditions)
+        if not self.thresholds.passes(inside):
+            return False
+        for dropped in conditions:
+            parent = self._tally(atoms, conditions - {dropped})
+            remainder = Tally(
+                parent.stops - inside.stops,
+                parent.completed - inside.completed,
+                self._exporters_outside(atoms, conditions - {dropped}, conditions),
+            )
+            if self.thresholds.hides(remainder):
+                return False
+        return True
+
+    def _tally(self, atoms: dict[Atom, Tally], conditions: frozenset[Condition]) -> Tally:
+        return Tally.union(
+            t for atom, t in atoms.items() if all(matches(atom, c) for c in conditions)
+        )
+
+    def _exporters_outside(
+        self, atoms: dict[Atom, Tally], parent: frozenset[Condition], child: frozenset[Condition]
+    ) -> set[Any]:
+        found: set[Any] = set()
+        for atom, tally in atoms.items():
+            if all(matches(atom, c) for c in parent) and not all(matches(atom, c) for c in child):
+                found |= tally.exporters
+        return found
+
+    def published_values(self, cell: Cell, kind: str) -> set[str]:
+        """The values of one dimension (chapters, destinations) whose filtered cell may be
+        shown: each passes, leaves a passing (or empty) complement, and together they leave
+        a passing (or empty) remainder."""
+        key = (cell, kind)
+        if key in self._published:
+            return self._published[key]
+        atoms = self.atoms.get(cell, {})
+        subsets: dict[str, list[Atom]] = defaultdict(list)
+        for atom in atoms:
+            for value in _values(atom, kind):
+                subsets[value].append(atom)
+
+        def tally_of(selected: Iterable[Atom]) -> Tally:
+            return Tally.union(atoms[a] for a in selected)
+
+        published = set()
+        for value, inside in subsets.items():
+            outside = [a for a in atoms if a not in inside]
+            if self.thresholds.passes(tally_of(inside)) and not self.thresholds.hides(
+                tally_of(outside)
+            ):
+                published.add(value)
+        while published:
+            remainder = [a for a in atoms if not (_values(a, kind) & published)]
+            if not self.thresholds.hides(tally_of(remainder)):
+                break
+            smallest = min(published, key=lambda v: (tally_of(subsets[v]).completed, v))
+            published.discard(smallest)
+        self._published[key] = published
+        return published
+
+    def excluded_stops(self, rows_of: Callable[[Atom], list[frozenset[Condition]]]) -> int:
+        """Stops in the question's scope left out of at least one row they belong to.
+        `rows_of(atom)`: the extra conditions of each row an atom's stops count in (one
+        empty set for a report whose rows take whole cells)."""
+        excluded = 0
+        for cell, atoms in self.atoms.items():
+            for atom, tally in atoms.items():
+                if not all(matches(atom, c) for c in self.asked):
+                    continue
+                if any(not self.allows(cell, extra) for extra in rows_of(atom)):
+                    excluded += tally.stops
+        return excluded
+
+
+def stop_atoms(
+    session: Session,
+    source: Callable[..., Select[Any]],
+    cell_columns: list[Any],
+    chapters: Any | None,
+    destination: Any | None,
+    organization: Any,
+    completed: ColumnElement[Any],
+) -> dict[Cell, dict[Atom, Tally]]:
+    """Tallies per cell and atom from one GROUP BY. `source(*columns)`: SELECT columns FROM
+    the rows in scope. `chapters`/`destination`: the columns of a dimension the question cuts
+    by, or None (its atoms then hold the whole cell)."""
+    atom_columns = [c for c in (chapters, destination) if c is not None]
+    keys = [*cell_columns, *atom_columns, organization]
+    width = len(cell_columns)
+    found: dict[Cell, dict[Atom, Tally]] = defaultdict(dict)
+    for row in session.execute(source(*keys, func.count(), completed).group_by(*keys)):
+        rest = iter(row[width : width + len(atom_columns)])
+        atom: Atom = (
+            next(rest) if chapters is not None else None,
+            next(rest) if destination is not None else None,
+        )
+        tally = found[tuple(row[:width])].setdefault(atom, Tally())
+        tally.add(Tally(int(row[-2]), int(row[-1] or 0), {row[-3]}))
+    return found
+
+
+def passes_alone(thresholds: Thresholds, tallies: dict[Cell, Tally]) -> set[Cell]:
+    """The cells (of a dimension nothing else cuts) that pass on their own."""
+    return {cell for cell, tally in tallies.items() if thresholds.passes(tally)}
+
+
+def complement_passes(
+    thresholds: Thresholds, inside: dict[Cell, Tally], outside: dict[Cell, Tally]
+) -> set[Cell]:
+    """Cells whose filtered part (`inside`) passes and whose rest (`outside`) passes or is
+    empty: for questions cut by one yes/no condition (the corridors' trips through a
+    checkpoint, or carrying a chapter)."""
+    return {
+        cell
+        for cell, tally in inside.items()
+        if thresholds.passes(tally) and not thresholds.hides(outside.get(cell, Tally()))
+    }
 
 
 def must_suppress(principal: Principal, organizations: int, min_exporters: int) -> bool:
-    return principal.role == Role.advocate and organizations < min_exporters
+    """A whole group too small for an advocate (kept for groups that no cell can cut)."""
+    return is_protected(principal) and organizations < min_exporters
+
+
+def thresholds_of(settings: Any) -> Thresholds:
+    return Thresholds(settings.report_min_exporters, settings.report_min_stops)

@@ -5,7 +5,7 @@ from typing import Generic, Literal, TypeVar
 from pydantic import BaseModel, Field
 
 from app.reports.figures import Figures
-from app.shipments.schemas import JsonDecimal
+from app.types import JsonDecimal
 
 Row = TypeVar("Row", bound=BaseModel)
 
@@ -172,7 +172,9 @@ class LiveCheckpointRow(BaseModel):
     longitude: float | None
     trucks_now: int
     held_now: int
-    median_dwell_minutes_6h: float | None = Field(description="Stops closed in the last 6 hours.")
+    median_dwell_minutes_6h: float | None = Field(
+        description="Stops closed in the last 6 completed clock hours (sliding, for admins)."
+    )
     closed_stops_6h: int
     median_suppressed: bool = Field(description="Too few exporters in 6 hours to show a median.")
     last_event_at: datetime | None = Field(description="How fresh these figures are.")
@@ -181,16 +183,34 @@ class LiveCheckpointRow(BaseModel):
 class Report(BaseModel, Generic[Row]):
     report: str
     generated_at: datetime
+    as_of: datetime = Field(description="Every write acknowledged before this time is counted.")
     filters: dict[str, str]
     service_standard_minutes: int
     min_exporters: int | None = Field(
-        description="Groups spanning fewer exporters are suppressed (advocates only)."
+        description="Advocates only: a cell (checkpoint × UTC day) with fewer exporters is "
+        "left out of every answer."
+    )
+    min_stops: int | None = Field(
+        default=None,
+        description="Advocates only: a cell with fewer completed stops is left out of every "
+        "answer.",
+    )
+    excluded_stops: int = Field(
+        default=0,
+        description="Stops in the question's scope left out of at least one row to protect "
+        "exporters (always 0 for admins and for an exporter's own figures). Corridors: trips.",
     )
     items: list[Row]
 
 
 class LiveStatus(BaseModel):
     generated_at: datetime
+    as_of: datetime = Field(description="Every write acknowledged before this time is counted.")
+    window_start: datetime = Field(description="The medians' window: whole clock hours.")
+    window_end: datetime
+    excluded_stops: int = Field(
+        default=0, description="Closed stops left out of the medians to protect exporters."
+    )
     items: list[LiveCheckpointRow]
 
 

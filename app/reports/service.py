@@ -2,8 +2,8 @@
 
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from datetime import date, timedelta
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import Date, Select, case, cast, func, literal_column, select
@@ -13,12 +13,10 @@ from app.auth.principal import Principal
 from app.checkpoints.models import Checkpoint
 from app.config import Settings
 from app.db import utcnow
-from app.organizations.models import Role
 from app.reports import figures as fig
-from app.reports import order_stats
-from app.reports.filters import ReportFilters, scoped_rows, scoped_stops
+from app.reports import order_stats, privacy
+from app.reports.filters import ReportFilters, scoped_rows, scoped_stops, whole_days
 from app.reports.hs_chapters import chapter_name
-from app.reports.privacy import must_suppress
 from app.reports.schemas import (
     AgencyRow,
     CheckpointRow,
@@ -29,11 +27,13 @@ from app.reports.schemas import (
     TrendRow,
 )
 from app.tracking.models import Stop, StopProcedure
+from app.tracking.vocabulary import StopOutcome
+from app.types import EPOCH
 
 Interval = Literal["week", "month"]
 
 
-@dataclass(frozen=True)
+@dataclass
 class Scope:
     """Who asks, with which filters, under which settings: what every report needs."""
 
@@ -41,6 +41,18 @@ class Scope:
     principal: Principal
     filters: ReportFilters
     settings: Settings
+    as_of: datetime = field(default_factory=utcnow)
+    excluded_stops: int = 0
+    _cells: privacy.StopCells | None = None
+
+    def __post_init__(self) -> None:
+        privacy.require_report_reader(self.principal)
+        whole_days(self.principal, self.filters)
+
+    @property
+    def protected(self) -> bool:
+        """An advocate's answer: built from protected cells only (see privacy.py)."""
+        return privacy.is_protected(self.principal)
 
     def stops(self, *columns: Any) -> Select[Any]:
         return scoped_stops(self.principal, self.filters, *columns)
@@ -50,7 +62,15 @@ class Scope:
         return lambda *columns: scoped_rows(self.principal, self.filters, table, *columns)
 
     def suppressed(self, organizations: int) -> bool:
-        return must_suppress(self.principal, organizations, self.settings.report_min_exporters)
+        return privacy.must_suppress(
+            self.principal, organizations, self.settings.report_min_exporters
+        )
+
+    def cells(self, *, by_chapter: bool = False) -> privacy.StopCells:
+        """The advocate's cells for this question (read once per report)."""
+        if self._cells is None:
+            self._cells = stop_cells(self, by_chapter=by_chapter)
+        return self._cells
 
     def figures(
         self,
@@ -58,36 +78,117 @@ class Scope:
         joined: Callable[[Any, Select[Any]], Select[Any]] = lambda table, stmt: stmt,
         normalize: Callable[[fig.Key], fig.Key] = lambda key: key,
         rollup: Callable[[fig.Key], Iterable[fig.Key]] | None = None,
+        conditions: Callable[[fig.Key], Iterable[privacy.Condition]] = lambda key: (),
     ) -> dict[fig.Key, fig.Figures]:
         """The delay figures per group; `joined` adds what the keys need to each table's rows;
-        `rollup` maps fine keys to the report's groups (see figures.py)."""
+        `rollup` maps fine keys to the report's groups (see figures.py). For an advocate the
+        groups are built from the protected cells they may use; `conditions(group)`: what a
+        group cuts its cells by beyond the filters (a commodity row: its chapter)."""
 
         def source(table: Any) -> fig.Source:
             return lambda *columns: joined(table, self.rows(table)(*columns))
 
+        seen: set[fig.Key] = set()
+        if self.protected:
+            keys, normalize, rollup = self._by_cell(keys, normalize, rollup, conditions, seen)
         grouping = fig.Grouping(source, keys, normalize, rollup)
-        return fig.stop_figures(
+        groups = fig.stop_figures(
             self.session,
             grouping,
             standard_minutes=self.settings.service_standard_minutes,
             organizations=self.counts_exporters,
         )
+        for group in seen - groups.keys():
+            groups[group] = fig.Figures()  # every cell left out: a suppressed row, as before
+        return groups
+
+    def _by_cell(
+        self,
+        keys: Callable[[Any], list[Any]],
+        normalize: Callable[[fig.Key], fig.Key],
+        rollup: Callable[[fig.Key], Iterable[fig.Key]] | None,
+        conditions: Callable[[fig.Key], Iterable[privacy.Condition]],
+        seen: set[fig.Key],
+    ) -> tuple[
+        Callable[[Any], list[Any]],
+        Callable[[fig.Key], fig.Key],
+        Callable[[fig.Key], Iterable[fig.Key]],
+    ]:
+        """The report's groups, each cut into cells (checkpoint × UTC day) and rolled back up
+        from the cells the advocate may see."""
+        cells = self.cells()
+        to_groups = rollup or (lambda key: [key])
+
+        def cell_keys(table: Any) -> list[Any]:
+            return [*keys(table), table.checkpoint_id, table.arrival_day]
+
+        def cell_normalize(key: fig.Key) -> fig.Key:
+            return (*normalize(key[:-2]), *key[-2:])
+
+        def cell_rollup(key: fig.Key) -> list[fig.Key]:
+            cell, groups = key[-2:], list(to_groups(key[:-2]))
+            seen.update(groups)
+            return [g for g in groups if cells.allows(cell, conditions(g))]
+
+        return cell_keys, cell_normalize, cell_rollup
+
+    def leave_out(
+        self, rows_of: Callable[[privacy.Atom], list[frozenset[privacy.Condition]]]
+    ) -> None:
+        """Counts, for the answer, the stops its protected cells left out."""
+        if self.protected:
+            self.excluded_stops = self.cells().excluded_stops(rows_of)
 
     @property
     def counts_exporters(self) -> bool:
         """Only the k-anonymity rule needs each group's distinct exporters: an advocate's."""
-        return self.principal.role == Role.advocate
+        return self.protected
 
     def report(self, name: str, row_type: type[Any], items: list[Any]) -> Report[Any]:
-        advocate = self.principal.role == "advocate"
         return Report[row_type](  # type: ignore[valid-type]
             report=name,
             generated_at=utcnow(),
+            as_of=self.as_of,
             filters=self.filters.described(),
             service_standard_minutes=self.settings.service_standard_minutes,
-            min_exporters=self.settings.report_min_exporters if advocate else None,
+            min_exporters=self.settings.report_min_exporters if self.protected else None,
+            min_stops=self.settings.report_min_stops if self.protected else None,
+            excluded_stops=self.excluded_stops,
             items=items,
         )
+
+
+def stop_cells(scope: Scope, *, by_chapter: bool) -> privacy.StopCells:
+    """Tallies of the advocate's cells: the stops in scope by checkpoint and UTC day, cut by
+    chapters and destination where the question does, before the chapter and destination
+    filters (a filtered cell's complement is part of the decision)."""
+    filters = scope.filters
+    whole = filters.model_copy(update={"hs_chapter": None, "destination_province": None})
+    asked: set[privacy.Condition] = set()
+    if filters.hs_chapter is not None:
+        asked.add(("hs", filters.hs_chapter))
+    if filters.destination_province is not None:
+        asked.add(("to", str(filters.destination_province)))
+    atoms = privacy.stop_atoms(
+        scope.session,
+        lambda *columns: scoped_stops(scope.principal, whole, *columns),
+        [Stop.checkpoint_id, Stop.arrival_day],
+        Stop.hs_chapters if (by_chapter or filters.hs_chapter) else None,
+        Stop.destination_province if filters.destination_province else None,
+        Stop.organization_id,
+        func.coalesce(func.sum(case((Stop.outcome != StopOutcome.open, 1), else_=0)), 0),
+    )
+    return privacy.StopCells(atoms, privacy.thresholds_of(scope.settings), frozenset(asked))
+
+
+def whole_cells(atom: privacy.Atom) -> list[frozenset[privacy.Condition]]:
+    """A report whose rows take whole (filtered) cells: one row per stop."""
+    return [frozenset()]
+
+
+def each_chapter(atom: privacy.Atom) -> list[frozenset[privacy.Condition]]:
+    """The commodity report: a stop counts in the row of each chapter it carries."""
+    return [frozenset({("hs", chapter)}) for chapter in (atom[0] or "").split(",") if chapter]
 
 
 def _checkpoints(session: Session, ids: set[Any]) -> dict[uuid.UUID, Checkpoint]:
@@ -119,6 +220,7 @@ SORTABLE = (
 
 def checkpoint_report(scope: Scope, *, sort: str) -> Report[CheckpointRow]:
     groups = scope.figures(lambda table: [table.checkpoint_id])
+    scope.leave_out(whole_cells)
     checkpoints = _checkpoints(scope.session, {key[0] for key in groups})
     rows = []
     for (checkpoint_id,), figures in groups.items():
@@ -160,6 +262,8 @@ def agency_report(scope: Scope) -> Report[AgencyRow]:
         )
     }
     groups = scope.figures(lambda table: [table.checkpoint_id], rollup=lambda key: [agency[key[0]]])
+    scope.leave_out(whole_cells)
+    shown = _checkpoints_shown(scope, agency) if scope.protected else {}
     rows = []
     for (authority, jurisdiction), figures in groups.items():
         suppressed = scope.suppressed(figures.organizations)
@@ -168,12 +272,27 @@ def agency_report(scope: Scope) -> Report[AgencyRow]:
                 authority=authority,
                 jurisdiction=jurisdiction,
                 # A count like any other: an advocate sees none for a suppressed group.
-                checkpoints=None if suppressed else figures.fine_groups,
+                checkpoints=None
+                if suppressed
+                else shown.get((authority, jurisdiction), figures.fine_groups),
                 **DelayFigures.of(figures, suppressed),
             )
         )
     rows.sort(key=lambda r: (r.suppressed, -(r.total_delay_hours or 0), r.authority))
     return scope.report("agencies", AgencyRow, rows)
+
+
+def _checkpoints_shown(
+    scope: Scope, agency: dict[Any, tuple[str, str]]
+) -> dict[tuple[str, str], int]:
+    """Per agency, for an advocate, its checkpoints with any cell shown (cells, not
+    checkpoints, are the fine groups then)."""
+    cells = scope.cells()
+    ids = {cell[0] for cell in cells.atoms if cells.allows(cell)}
+    counts: dict[tuple[str, str], int] = {}
+    for checkpoint_id in ids:
+        counts[agency[checkpoint_id]] = counts.get(agency[checkpoint_id], 0) + 1
+    return counts
 
 
 # --- commodities -------------------------------------------------------------------------
@@ -185,11 +304,15 @@ def commodity_report(scope: Scope) -> Report[CommodityRow]:
     def with_cargo(table: Any, stmt: Select[Any]) -> Select[Any]:
         return stmt.where(table.hs_chapters.is_not(None))
 
+    if scope.protected:
+        scope.cells(by_chapter=True)
     groups = scope.figures(
         lambda table: [table.hs_chapters],
         with_cargo,
         rollup=lambda key: [(chapter,) for chapter in key[0].split(",")],
+        conditions=lambda group: [("hs", group[0])],
     )
+    scope.leave_out(each_chapter)
     rows = [
         CommodityRow(
             hs_chapter=chapter,
@@ -203,8 +326,6 @@ def commodity_report(scope: Scope) -> Report[CommodityRow]:
 
 
 # --- trends ------------------------------------------------------------------------------
-
-EPOCH = date(1970, 1, 1).toordinal()
 
 
 def period_start(interval: Interval, arrival_day: int) -> date:
@@ -231,6 +352,13 @@ def _trend_figures(
     def arrived(table: Any, stmt: Select[Any]) -> Select[Any]:
         return stmt.where(table.arrival_day.is_not(None))
 
+    if by_checkpoint and scope.protected:
+        # An advocate's cells are already per checkpoint and day: rolled up to periods.
+        return scope.figures(
+            lambda table: [table.checkpoint_id, table.arrival_day],
+            arrived,
+            rollup=lambda key: [(period_start(interval, key[1]), key[0])],
+        )
     if not by_checkpoint:
         # Per arrival day (stops.arrival_day, an index order), rolled up to weeks or months.
         return scope.figures(
@@ -256,6 +384,7 @@ def _trend_figures(
 
 def trend_report(scope: Scope, *, interval: Interval, by_checkpoint: bool) -> Report[TrendRow]:
     groups = _trend_figures(scope, interval, by_checkpoint)
+    scope.leave_out(whole_cells)
     codes = checkpoint_codes(scope.session, {k[1] for k in groups if len(k) > 1})
     rows = []
     for key, figures in sorted(groups.items(), key=lambda item: (item[0][1:], item[0][0])):
@@ -294,17 +423,90 @@ def _difference(now: float | None, before: float | None) -> float | None:
 # --- procedures --------------------------------------------------------------------------
 
 
+@dataclass
+class _ProcedureTotals:
+    stops: int = 0  # stops that required it (their first runs)
+    timed: int = 0  # runs with a duration
+    minutes: float = 0.0
+    untimed_minutes: float = 0.0  # its minutes at stops whose own time is unknown
+    organizations: set[Any] = field(default_factory=set)
+    fine: list[fig.Key] = field(default_factory=list)  # the fine groups it sums (advocates)
+
+
 def procedure_report(scope: Scope, *, by_checkpoint: bool) -> Report[ProcedureRow]:
-    """The WCO Time Release Study view: which procedure takes how much of the stop time."""
-    scope_keys: list[Any] = [Stop.checkpoint_id] if by_checkpoint else []
-    # Procedure rows carry their stop's context: counted from their own table, no join.
-    procedures = scope.rows(StopProcedure)
+    """The WCO Time Release Study view: which procedure takes how much of the stop time.
+
+    For an advocate, each row sums the cells (checkpoint × day) where its procedure was done
+    at enough stops by enough exporters (a procedure's runs in a cell are a part of the cell
+    as a chapter is; no figure describes the stops without it, so no complement is needed),
+    and its shares compare it with the stops of those same cells."""
     keys = [StopProcedure.procedure, *([StopProcedure.checkpoint_id] if by_checkpoint else [])]
     width = len(keys)
+    cell_keys = [StopProcedure.checkpoint_id, StopProcedure.arrival_day] if scope.protected else []
+    fine_keys = [*keys, *cell_keys]
+    fine = _procedure_fine_totals(scope, fine_keys, by_checkpoint)
+    allowed = _procedure_cells_allowed(scope, fine, width) if scope.protected else set(fine)
+    totals: dict[fig.Key, _ProcedureTotals] = {}
+    for key, part in fine.items():
+        total = totals.setdefault(key[:width], _ProcedureTotals())
+        if key not in allowed:
+            scope.excluded_stops += part.stops
+            continue
+        total.stops += part.stops
+        total.timed += part.timed
+        total.minutes += part.minutes
+        total.untimed_minutes += part.untimed_minutes
+        total.organizations |= part.organizations
+        total.fine.append(key)
+    if scope.protected:
+        scope.excluded_stops += scope.cells().excluded_stops(whole_cells)
+    stats = _procedure_stats(scope, fine_keys, fine, totals, width)
+    context = _stop_totals(scope, by_checkpoint)
+    codes = checkpoint_codes(scope.session, {k[1] for k in totals if len(k) > 1})
+    rows = []
+    for key, total in totals.items():
+        row = ProcedureRow(
+            procedure=str(key[0]),
+            checkpoint_id=key[1] if by_checkpoint else None,
+            checkpoint_code=codes.get(key[1]) if by_checkpoint else None,
+        )
+        if scope.suppressed(len(total.organizations)) or (scope.protected and not total.fine):
+            row.suppressed = True
+        else:
+            _procedure_figures(row, total, stats.get(key), _context_of(scope, context, key, total))
+        rows.append(row)
+    rows.sort(key=lambda r: (r.checkpoint_code or "", r.suppressed, -(r.total_hours or 0)))
+    return scope.report("procedures", ProcedureRow, rows)
+
+
+def _procedure_figures(
+    row: ProcedureRow,
+    total: _ProcedureTotals,
+    found: order_stats.Stats | None,
+    context: tuple[int, float],
+) -> None:
+    # The share of stop time compares like with like: the procedure minutes of the stops
+    # whose time is known (a stop never released has none) against those stops' time.
+    all_stops, all_minutes = context
+    row.stops_requiring = total.stops
+    row.share_of_stops = total.stops / all_stops if all_stops else None
+    row.p50_minutes = found.percentiles[0.5] if found else None
+    row.p90_minutes = found.percentiles[0.9] if found else None
+    row.total_hours = total.minutes / 60
+    timed_minutes = total.minutes - total.untimed_minutes
+    row.share_of_stop_time = timed_minutes / all_minutes if all_minutes else None
+
+
+def _procedure_fine_totals(
+    scope: Scope, keys: list[Any], by_checkpoint: bool
+) -> dict[fig.Key, _ProcedureTotals]:
+    """Per procedure (and checkpoint, and for an advocate cell), in the database's key order
+    (the order the sorted pass over minutes follows)."""
     # A stop that ran a procedure twice requires it once: its first runs count the stops.
     first_runs = func.coalesce(func.sum(case((StopProcedure.run_number == 1, 1), else_=0)), 0)
+    # Procedure rows carry their stop's context: counted from their own table, no join.
     stmt = (
-        procedures(
+        scope.rows(StopProcedure)(
             *keys,
             first_runs,
             func.count(StopProcedure.minutes),
@@ -312,62 +514,79 @@ def procedure_report(scope: Scope, *, by_checkpoint: bool) -> Report[ProcedureRo
         )
         .group_by(*keys)
         .order_by(*keys)
-    )  # the key order the sorted pass will follow
-    exporters = _procedure_exporters(scope, keys) if scope.counts_exporters else {}
+    )
+    width = len(keys)
     totals = {
-        tuple(r[:width]): (
-            int(r[width]),
-            int(r[width + 1]),
-            float(r[width + 2]),
-            exporters.get(tuple(r[:width]), 0),
-        )
+        tuple(r[:width]): _ProcedureTotals(int(r[width]), int(r[width + 1]), float(r[width + 2]))
         for r in scope.session.execute(stmt)
     }
-    untimed = _minutes_on_untimed_stops(scope, by_checkpoint)
-    sizes = [(key, timed) for key, (_, timed, *_) in totals.items()]
-    stats = order_stats.exact(
-        scope.session, procedures, keys, StopProcedure.minutes, sizes, tail=False
+    if scope.counts_exporters:
+        for key, organization in _procedure_exporters(scope, keys):
+            totals[key].organizations.add(organization)
+    for key, minutes in _minutes_on_untimed_stops(scope, by_checkpoint).items():
+        if key in totals:
+            totals[key].untimed_minutes = minutes
+    return totals
+
+
+def _procedure_cells_allowed(
+    scope: Scope, fine: dict[fig.Key, _ProcedureTotals], width: int
+) -> set[fig.Key]:
+    """The fine groups an advocate may see: the cell (with the filters) may be shown, and the
+    procedure was done there at enough stops by enough exporters."""
+    cells = scope.cells()
+    thresholds = privacy.thresholds_of(scope.settings)
+    return {
+        key
+        for key, part in fine.items()
+        if cells.allows(key[width:])
+        and thresholds.passes(privacy.Tally(part.stops, part.stops, part.organizations))
+    }
+
+
+def _procedure_stats(
+    scope: Scope,
+    keys: list[Any],
+    fine: dict[fig.Key, _ProcedureTotals],
+    totals: dict[fig.Key, _ProcedureTotals],
+    width: int,
+) -> dict[fig.Key, order_stats.Stats]:
+    """p50 and p90 of each row's run minutes, exactly: in one sorted pass, merged from the
+    cells for an advocate."""
+    procedures = scope.rows(StopProcedure)
+    sizes = [(key, part.timed) for key, part in fine.items()]
+    minutes = StopProcedure.minutes
+    if not scope.protected:
+        return order_stats.exact(scope.session, procedures, keys, minutes, sizes, tail=False)
+    runs = order_stats.sorted_runs(scope.session, procedures, keys, minutes, sizes)
+    stats = {}
+    for key, total in totals.items():
+        found = order_stats.merged(runs, total.fine, tail=False)
+        if found is not None:
+            stats[key] = found
+    return stats
+
+
+def _procedure_exporters(scope: Scope, keys: list[Any]) -> Iterable[tuple[fig.Key, Any]]:
+    """The exporters whose stops required each procedure (per fine group): a grouped DISTINCT
+    of the first runs."""
+    stmt = (
+        scope.rows(StopProcedure)(*keys, StopProcedure.organization_id)
+        .where(StopProcedure.run_number == 1)
+        .distinct()
     )
-    context = _stop_totals(scope, scope_keys)
-    codes = checkpoint_codes(scope.session, {k[1] for k in totals if len(k) > 1})
-    rows = []
-    for key, (stops, _timed, minutes, organizations) in totals.items():
-        # The share of stop time compares like with like: the procedure minutes of the stops
-        # whose time is known (a stop never released has none) against those stops' time.
-        timed_minutes = minutes - untimed.get(key, 0.0)
-        all_stops, all_minutes = context.get(tuple(key[1:]), (0, 0.0))
-        row = ProcedureRow(
-            procedure=str(key[0]),
-            checkpoint_id=key[1] if by_checkpoint else None,
-            checkpoint_code=codes.get(key[1]) if by_checkpoint else None,
-        )
-        if scope.suppressed(organizations):
-            row.suppressed = True
-        else:
-            found = stats.get(key)
-            row.stops_requiring = stops
-            row.share_of_stops = stops / all_stops if all_stops else None
-            row.p50_minutes = found.percentiles[0.5] if found else None
-            row.p90_minutes = found.percentiles[0.9] if found else None
-            row.total_hours = minutes / 60
-            row.share_of_stop_time = timed_minutes / all_minutes if all_minutes else None
-        rows.append(row)
-    rows.sort(key=lambda r: (r.checkpoint_code or "", r.suppressed, -(r.total_hours or 0)))
-    return scope.report("procedures", ProcedureRow, rows)
-
-
-def _procedure_exporters(scope: Scope, keys: list[Any]) -> dict[fig.Key, int]:
-    """Distinct exporters per procedure (and checkpoint): a grouped DISTINCT."""
-    pairs = scope.rows(StopProcedure)(*keys, StopProcedure.organization_id).distinct().subquery()
-    columns = list(pairs.c)[:-1]
-    stmt = select(*columns, func.count()).group_by(*columns)
-    return {tuple(r[:-1]): int(r[-1]) for r in scope.session.execute(stmt)}
+    for row in scope.session.execute(stmt):
+        yield tuple(row[:-1]), row[-1]
 
 
 def _minutes_on_untimed_stops(scope: Scope, by_checkpoint: bool) -> dict[fig.Key, float]:
     """Procedure minutes spent at stops whose own time is unknown (few: open or contradictory
-    stops), per procedure (and checkpoint)."""
-    keys = [StopProcedure.procedure, *([Stop.checkpoint_id] if by_checkpoint else [])]
+    stops), per procedure (and checkpoint, and cell for an advocate)."""
+    keys = [
+        StopProcedure.procedure,
+        *([Stop.checkpoint_id] if by_checkpoint else []),
+        *_cell_columns(scope),
+    ]
     stmt = (
         scope.stops(*keys, func.coalesce(func.sum(StopProcedure.minutes), 0.0))
         .join(StopProcedure, StopProcedure.stop_id == Stop.id)
@@ -377,9 +596,30 @@ def _minutes_on_untimed_stops(scope: Scope, by_checkpoint: bool) -> dict[fig.Key
     return {tuple(r[:-1]): float(r[-1]) for r in scope.session.execute(stmt)}
 
 
-def _stop_totals(scope: Scope, keys: list[Any]) -> dict[fig.Key, tuple[int, float]]:
-    """Stops and their total dwell minutes in the report's scope (per checkpoint if asked)."""
+def _cell_columns(scope: Scope) -> list[Any]:
+    return [Stop.checkpoint_id, Stop.arrival_day] if scope.protected else []
+
+
+def _stop_totals(scope: Scope, by_checkpoint: bool) -> dict[fig.Key, tuple[int, float]]:
+    """Stops and their total dwell minutes in the report's scope: per checkpoint if asked,
+    per cell for an advocate."""
+    keys = _cell_columns(scope) or ([Stop.checkpoint_id] if by_checkpoint else [])
     stmt = scope.stops(*keys, func.count(), func.coalesce(func.sum(Stop.dwell_minutes), 0.0))
     if keys:
         stmt = stmt.group_by(*keys)
     return {tuple(r[:-2]): (int(r[-2]), float(r[-1])) for r in scope.session.execute(stmt)}
+
+
+def _context_of(
+    scope: Scope,
+    totals: dict[fig.Key, tuple[int, float]],
+    key: fig.Key,
+    row: _ProcedureTotals,
+) -> tuple[int, float]:
+    """The stops (and their minutes) a procedure row is compared with: those of its scope,
+    or for an advocate those of the very cells the row sums."""
+    if not scope.protected:
+        return totals.get(tuple(key[1:]), (0, 0.0))
+    cells = {fine[-2:] for fine in row.fine}
+    parts = [totals.get(cell, (0, 0.0)) for cell in cells]
+    return sum(p[0] for p in parts), sum(p[1] for p in parts)

@@ -132,7 +132,7 @@ def test_the_numbers_are_really_numbers(world: World) -> None:
 
 
 def test_xlsx_lists_the_filters_used_and_when_it_was_made(world: World) -> None:
-    params = {"hs_chapter": "72", "province": "baghdad", "from": "2026-10-12T00:00:00+03:00"}
+    params = {"hs_chapter": "72", "province": "baghdad", "from": "2026-10-12T00:00:00Z"}
     started = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
     response = get(world, "checkpoints", params, "xlsx", who="advocate")
