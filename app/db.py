@@ -4,11 +4,12 @@ SQLite is made safe for concurrent requests here: WAL (readers never block the w
 a busy timeout (writers queue instead of failing), foreign keys on, synchronous=FULL
 (an acknowledged commit survives power loss), and write transactions that start with
 BEGIN IMMEDIATE. A deferred transaction that reads and then writes cannot wait for the
-lock — SQLite answers SQLITE_BUSY at once whatever the timeout — so services call
-`begin_write()` before their first statement.
+lock — SQLite answers SQLITE_BUSY at once whatever the timeout — so services write inside
+`with write_transaction(session):`, which opens the transaction that way.
 """
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any
 from sqlalchemy import DateTime, Engine, Enum, MetaData, create_engine, event, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.engine.url import make_url
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, ORMExecuteState, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from app.config import Settings
@@ -123,21 +124,70 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
-def begin_write(session: Session) -> None:
-    """Start the session's transaction as a write transaction.
+class PendingChanges(RuntimeError):
+    """A write transaction was asked for on a session that already holds changes: they would
+    be committed (or lost) with it unseen. A programming error, hence a 500."""
 
-    Ends any read-only transaction the request already had open (e.g. the one the
-    authentication lookup used), so that the next one starts with BEGIN IMMEDIATE on
-    SQLite. On PostgreSQL it only starts a transaction; row locks are taken where needed.
+
+_WRITTEN = "clearance_written"  # session.info: changes flushed or executed in its transaction
+_WRITING = "clearance_writing"  # session.info: inside write_transaction
+
+
+@contextmanager
+def write_transaction(session: Session) -> Iterator[Session]:
+    """The one way to write: the block runs in a write transaction that commits when the
+    block ends and rolls back when it raises (the commit's own failure included).
+
+    Refuses a session with pending changes (added, changed or deleted objects not yet
+    flushed, or rows already written in its open transaction) and a nested call, instead of
+    committing them silently. A read-only transaction the session has open (the
+    authentication lookup's, say) is ended first, so that the write one starts with BEGIN
+    IMMEDIATE on SQLite: the database's single write lock is taken at the start, and
+    whatever was read before it is read again under the lock (the rollback expires it).
+    On PostgreSQL it only starts a transaction; row locks are taken where needed.
+
+    Do the expensive work that needs no lock (password hashing, credential checks, parsing)
+    before the block: on SQLite every other writer waits while it runs.
     """
+    if session.info.get(_WRITING):
+        raise PendingChanges("write_transaction() inside write_transaction()")
+    if has_pending_changes(session):
+        raise PendingChanges(
+            "the session has changes outside write_transaction(); write inside the block"
+        )
     if session.in_transaction():
-        session.commit()
+        session.rollback()  # read-only: nothing is lost, and BEGIN IMMEDIATE needs a new one
     session.connection(execution_options={WRITE_OPTION: True})
-
-
-def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
-    session = factory()
+    session.info[_WRITING] = True
     try:
         yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
     finally:
-        session.close()
+        session.info.pop(_WRITING, None)
+
+
+def has_pending_changes(session: Session) -> bool:
+    """Objects added, changed or deleted and not yet flushed, or rows written (by a flush or
+    an INSERT/UPDATE/DELETE through the session) in its open transaction. Raw SQL text is
+    not seen: services do not write that way."""
+    return bool(session.new or session.dirty or session.deleted or session.info.get(_WRITTEN))
+
+
+@event.listens_for(Session, "after_flush")
+def _flushed(session: Session, _context: Any) -> None:
+    session.info[_WRITTEN] = True
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _executed(state: ORMExecuteState) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        state.session.info[_WRITTEN] = True
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _ended(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:  # the outermost one: committed or rolled back
+        session.info.pop(_WRITTEN, None)

@@ -10,7 +10,7 @@ from app.auth.passwords import Passwords, digest, new_secret
 from app.auth.principal import Principal
 from app.auth.tokens import issue_access_token, read_access_token
 from app.config import Settings
-from app.db import begin_write, utcnow
+from app.db import utcnow, write_transaction
 from app.errors import NotFound, Unauthorized
 from app.organizations.models import User
 from app.tracking import driver_tokens
@@ -57,17 +57,16 @@ def _principal_from_api_key(session: Session, token: str) -> Principal | None:
 
 
 def create_api_key(session: Session, *, principal: Principal, name: str) -> tuple[ApiKey, str]:
-    begin_write(session)
     secret = new_secret(API_KEY_PREFIX)
     assert principal.user_id is not None
-    key = ApiKey(
-        user_id=principal.user_id,
-        name=name,
-        prefix=secret[: len(API_KEY_PREFIX) + 6],
-        key_hash=digest(secret),
-    )
-    session.add(key)
-    session.commit()
+    with write_transaction(session):
+        key = ApiKey(
+            user_id=principal.user_id,
+            name=name,
+            prefix=secret[: len(API_KEY_PREFIX) + 6],
+            key_hash=digest(secret),
+        )
+        session.add(key)
     return key, secret
 
 
@@ -81,12 +80,11 @@ def list_api_keys(session: Session, *, principal: Principal) -> list[ApiKey]:
 
 
 def revoke_api_key(session: Session, *, principal: Principal, key_id: uuid.UUID) -> None:
-    begin_write(session)
-    key = session.scalar(
-        select(ApiKey).where(ApiKey.id == key_id, ApiKey.user_id == principal.user_id)
-    )
-    if key is None:
-        raise NotFound("No such API key.")
-    if key.revoked_at is None:
-        key.revoked_at = utcnow()
-    session.commit()
+    with write_transaction(session):
+        key = session.scalar(
+            select(ApiKey).where(ApiKey.id == key_id, ApiKey.user_id == principal.user_id)
+        )
+        if key is None:
+            raise NotFound("No such API key.")
+        if key.revoked_at is None:
+            key.revoked_at = utcnow()

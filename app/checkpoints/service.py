@@ -9,23 +9,22 @@ from sqlalchemy.orm import Session
 
 from app.checkpoints.models import Checkpoint, CheckpointKind
 from app.checkpoints.schemas import HALF_A_POSITION, CheckpointCreate, CheckpointUpdate
-from app.db import begin_write
+from app.db import write_transaction
 from app.errors import Conflict, InvalidInput, NotFound
 from app.geography import Province
 from app.pagination import paginate
 
 
 def create_checkpoint(session: Session, *, data: CheckpointCreate) -> Checkpoint:
-    begin_write(session)
-    if session.scalar(select(Checkpoint.id).where(Checkpoint.code == data.code)):
-        raise Conflict(f"A checkpoint with code {data.code} already exists.")
-    checkpoint = Checkpoint(**data.model_dump())
-    session.add(checkpoint)
+    taken = f"A checkpoint with code {data.code} already exists."
     try:
-        session.commit()
-    except IntegrityError as exc:
-        session.rollback()
-        raise Conflict(f"A checkpoint with code {data.code} already exists.") from exc
+        with write_transaction(session):
+            if session.scalar(select(Checkpoint.id).where(Checkpoint.code == data.code)):
+                raise Conflict(taken)
+            checkpoint = Checkpoint(**data.model_dump())
+            session.add(checkpoint)
+    except IntegrityError as exc:  # a concurrent insert won the race (PostgreSQL)
+        raise Conflict(taken) from exc
     return checkpoint
 
 
@@ -81,20 +80,19 @@ def get_checkpoint(session: Session, *, checkpoint_id: uuid.UUID) -> Checkpoint:
 def update_checkpoint(
     session: Session, *, checkpoint_id: uuid.UUID, data: CheckpointUpdate
 ) -> Checkpoint:
-    begin_write(session)
-    checkpoint = get_checkpoint(session, checkpoint_id=checkpoint_id)
-    for field, value in data.model_dump(exclude_unset=True).items():
-        if value is None and field not in {"name_ar", "name_ckb", "latitude", "longitude"}:
-            continue  # null means "leave as is" for fields that cannot be empty
-        setattr(checkpoint, field, value)
-    if (checkpoint.latitude is None) != (checkpoint.longitude is None):
-        # The session is closed without commit: the change is discarded.
-        raise InvalidInput(
-            "The checkpoint would have only half a position: give latitude and longitude "
-            "together, or clear both.",
-            errors=[{"loc": ["body"], "msg": HALF_A_POSITION, "type": "value_error"}],
-        )
-    session.commit()
+    with write_transaction(session):
+        checkpoint = get_checkpoint(session, checkpoint_id=checkpoint_id)
+        for field, value in data.model_dump(exclude_unset=True).items():
+            if value is None and field not in {"name_ar", "name_ckb", "latitude", "longitude"}:
+                continue  # null means "leave as is" for fields that cannot be empty
+            setattr(checkpoint, field, value)
+        if (checkpoint.latitude is None) != (checkpoint.longitude is None):
+            # Raised inside the transaction: it rolls back, the change is discarded.
+            raise InvalidInput(
+                "The checkpoint would have only half a position: give latitude and longitude "
+                "together, or clear both.",
+                errors=[{"loc": ["body"], "msg": HALF_A_POSITION, "type": "value_error"}],
+            )
     return checkpoint
 
 

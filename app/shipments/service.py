@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from app.auth.principal import Principal
 from app.checkpoints.models import Checkpoint
-from app.db import begin_write, utcnow
+from app.db import utcnow, write_transaction
 from app.errors import Conflict, InvalidInput, NotFound
 from app.geography import PROVINCE_CAPITALS, Province, estimate_road_km
 from app.pagination import paginate
@@ -32,17 +32,15 @@ _WITH_LINES = (selectinload(Shipment.cargo), selectinload(Shipment.route))
 
 
 def create_shipment(session: Session, *, principal: Principal, data: ShipmentCreate) -> Shipment:
-    begin_write(session)
-    errors = _route_errors(session, data.route, loc=("body", "route"))
-    if errors:
-        raise InvalidInput("The route names checkpoints that do not exist.", errors=errors)
-    if data.reference and _reference_taken(session, principal, data.reference):
-        raise Conflict(
-            f"Your organisation already has a shipment with reference {data.reference!r}."
-        )
-    with reference_race(session):
+    with reference_race(), write_transaction(session):
+        errors = _route_errors(session, data.route, loc=("body", "route"))
+        if errors:
+            raise InvalidInput("The route names checkpoints that do not exist.", errors=errors)
+        if data.reference and _reference_taken(session, principal, data.reference):
+            raise Conflict(
+                f"Your organisation already has a shipment with reference {data.reference!r}."
+            )
         shipment = add_shipment(session, principal, data)
-        session.commit()
     return shipment
 
 
@@ -62,19 +60,17 @@ def create_batch(
                 {"loc": ["body", index, *err["loc"]], "msg": err["msg"], "type": err["type"]}
                 for err in exc.errors()
             ]
-    begin_write(session)
-    errors += validate_rows(
-        session, principal=principal, items=items, loc_prefix=("body",), positions=positions
-    )
-    if errors:
-        errors.sort(key=lambda e: e["loc"][1])
-        failed = len({e["loc"][1] for e in errors})
-        raise InvalidInput(
-            f"{failed} of {len(rows)} shipments are invalid; none was stored.", errors=errors
+    with reference_race(), write_transaction(session):
+        errors += validate_rows(
+            session, principal=principal, items=items, loc_prefix=("body",), positions=positions
         )
-    with reference_race(session):
+        if errors:
+            errors.sort(key=lambda e: e["loc"][1])
+            failed = len({e["loc"][1] for e in errors})
+            raise InvalidInput(
+                f"{failed} of {len(rows)} shipments are invalid; none was stored.", errors=errors
+            )
         shipments = [add_shipment(session, principal, item) for item in items]
-        session.commit()
     return shipments
 
 
@@ -118,13 +114,13 @@ def _route_errors(
 
 
 @contextmanager
-def reference_race(session: Session) -> Iterator[None]:
+def reference_race() -> Iterator[None]:
     """409, not 500, when a concurrent request took the reference after it was checked
-    (PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises the writers)."""
+    (PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises the writers). Around
+    write_transaction, which has rolled back by then."""
     try:
         yield
     except IntegrityError as exc:
-        session.rollback()
         message = str(exc.orig)
         if "uq_shipments_org_reference" in message or "shipments.reference" in message:
             raise Conflict("Your organisation already has a shipment with this reference.") from exc
@@ -252,21 +248,21 @@ def get_shipment(session: Session, *, principal: Principal, shipment_id: uuid.UU
     return shipment
 
 
-def _get_for_write(session: Session, principal: Principal, shipment_id: uuid.UUID) -> Shipment:
-    begin_write(session)
+def _lock_for_write(session: Session, principal: Principal, shipment_id: uuid.UUID) -> Shipment:
     return lock_visible_shipment(session, principal, shipment_id, *_WITH_LINES)
 
 
 def update_shipment(
     session: Session, *, principal: Principal, shipment_id: uuid.UUID, data: ShipmentUpdate
 ) -> Shipment:
-    shipment = _get_for_write(session, principal, shipment_id)
-    if shipment.status != ShipmentStatus.planned:
-        raise Conflict(f"Only a planned shipment can be changed; this one is {shipment.status}.")
     changes = data.model_dump(exclude_unset=True)
-    with reference_race(session):
+    with reference_race(), write_transaction(session):
+        shipment = _lock_for_write(session, principal, shipment_id)
+        if shipment.status != ShipmentStatus.planned:
+            raise Conflict(
+                f"Only a planned shipment can be changed; this one is {shipment.status}."
+            )
         _apply_changes(session, principal, shipment, changes, data)
-        session.commit()
     return shipment
 
 
@@ -330,22 +326,21 @@ def _apply_changes(
 def cancel_shipment(
     session: Session, *, principal: Principal, shipment_id: uuid.UUID, reason: str | None
 ) -> Shipment:
-    shipment = _get_for_write(session, principal, shipment_id)
-    if shipment.status == ShipmentStatus.cancelled:
-        session.commit()
-        return shipment  # cancelling twice is harmless
-    if shipment.status in (ShipmentStatus.delivered, ShipmentStatus.turned_back):
-        raise Conflict(f"A {shipment.status} shipment is finished and cannot be cancelled.")
-    # The shipment and any events stay; only its status changes, so history is kept.
-    shipment.status = ShipmentStatus.cancelled
-    shipment.cancelled_at = utcnow()
-    shipment.cancel_reason = reason
-    # The stops stay (they happened); the truck is just no longer anywhere "now".
-    shipment.current_checkpoint_id = None
-    session.execute(
-        update(Stop)
-        .where(Stop.shipment_id == shipment.id, Stop.is_current)
-        .values(is_current=False)
-    )
-    session.commit()
+    with write_transaction(session):
+        shipment = _lock_for_write(session, principal, shipment_id)
+        if shipment.status == ShipmentStatus.cancelled:
+            return shipment  # cancelling twice is harmless
+        if shipment.status in (ShipmentStatus.delivered, ShipmentStatus.turned_back):
+            raise Conflict(f"A {shipment.status} shipment is finished and cannot be cancelled.")
+        # The shipment and any events stay; only its status changes, so history is kept.
+        shipment.status = ShipmentStatus.cancelled
+        shipment.cancelled_at = utcnow()
+        shipment.cancel_reason = reason
+        # The stops stay (they happened); the truck is just no longer anywhere "now".
+        shipment.current_checkpoint_id = None
+        session.execute(
+            update(Stop)
+            .where(Stop.shipment_id == shipment.id, Stop.is_current)
+            .values(is_current=False)
+        )
     return shipment

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.principal import Principal
 from app.checkpoints.models import Checkpoint
-from app.db import begin_write, utcnow
+from app.db import utcnow, write_transaction
 from app.errors import AppError, Conflict, InvalidInput, NotFound
 from app.shipments.models import Shipment, ShipmentStatus
 from app.shipments.repository import (
@@ -113,10 +113,20 @@ def sync(
 ) -> list[SyncResult]:
     """A phone's offline queue: each event stored, recognised as a duplicate, or rejected
     with its reason — one transaction, one rebuild of the stops at the end."""
-    begin_write(session)
+    parsed = [_parse(raw) for raw in raw_events]  # needs no lock: before the transaction
+    with write_transaction(session):
+        return _sync(session, principal, shipment_id, raw_events, parsed)
+
+
+def _sync(
+    session: Session,
+    principal: Principal,
+    shipment_id: uuid.UUID,
+    raw_events: list[Any],
+    parsed: list[EventIn | str],
+) -> list[SyncResult]:
     shipment = lock_visible_shipment(session, principal, shipment_id)
     now = utcnow()
-    parsed = [_parse(raw) for raw in raw_events]
     valid = [p for p in parsed if isinstance(p, EventIn)]
     existing = _existing_events(session, shipment.id, [e.event_id for e in valid])
     checkpoints = _known_checkpoints(session, [e.checkpoint_id for e in valid])
@@ -142,7 +152,6 @@ def sync(
     if created:
         insert_events(session, created)
         rebuild(session, shipment)
-    session.commit()
     return results
 
 

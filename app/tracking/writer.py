@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.auth.dependencies import check_tracker, principal_for
 from app.auth.principal import Principal
 from app.config import Settings
-from app.db import begin_write
+from app.db import write_transaction
 from app.errors import AppError
 from app.tracking import service
 from app.tracking.queries import event_read
@@ -137,8 +137,7 @@ class EventWriter:
             return [self._write([request])[0] for request in batch]
 
     def _write_together(self, batch: list[_Request]) -> list[Outcome]:
-        with self._session_factory() as session:
-            begin_write(session)
+        with self._session_factory() as session, write_transaction(session):
             outcomes: list[Outcome | None] = [None] * len(batch)
             submissions: list[service.Submission] = []
             positions: list[int] = []
@@ -160,7 +159,6 @@ class EventWriter:
                     if isinstance(result, AppError)
                     else Written(event_read(result.event), result.created)
                 )
-            session.commit()
         self._projections.keep(written.projections)  # only what is committed
         return [outcome for outcome in outcomes if outcome is not None]
 
