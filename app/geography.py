@@ -1,7 +1,10 @@
-"""Iraq's provinces (as API slugs) and the great-circle distance used to estimate trip length."""
+"""Iraq's provinces (as API slugs, with their names in three languages) and the great-circle
+distance used to estimate trip length."""
 
 import math
 from enum import StrEnum
+
+from app.languages import Words
 
 
 class Province(StrEnum):
@@ -68,3 +71,27 @@ def estimate_road_km(points: list[tuple[float, float]]) -> float:
     """Road length along the given points: the sum of legs times the detour factor."""
     legs = sum(great_circle_km(a, b) for a, b in zip(points, points[1:], strict=False))
     return round(legs * ROAD_DETOUR_FACTOR, 1)
+
+
+# The provinces' names as people read them. Sorani spells Wasit "واست" (no ط in Kurdish).
+PROVINCE_NAMES: dict[Province, Words] = {
+    Province.baghdad: Words("Baghdad", "بغداد", "بەغدا"),
+    Province.basra: Words("Basra", "البصرة", "بەسرە"),
+    Province.nineveh: Words("Nineveh", "نينوى", "نەینەوا"),
+    Province.erbil: Words("Erbil", "أربيل", "هەولێر"),
+    Province.sulaymaniyah: Words("Sulaymaniyah", "السليمانية", "سلێمانی"),
+    Province.duhok: Words("Duhok", "دهوك", "دهۆک"),
+    Province.halabja: Words("Halabja", "حلبجة", "هەڵەبجە"),
+    Province.kirkuk: Words("Kirkuk", "كركوك", "کەرکووک"),
+    Province.diyala: Words("Diyala", "ديالى", "دیالە"),
+    Province.anbar: Words("Anbar", "الأنبار", "ئەنبار"),
+    Province.babil: Words("Babil", "بابل", "بابل"),
+    Province.karbala: Words("Karbala", "كربلاء", "کەربەلا"),
+    Province.najaf: Words("Najaf", "النجف", "نەجەف"),
+    Province.wasit: Words("Wasit", "واسط", "واست"),
+    Province.maysan: Words("Maysan", "ميسان", "مەیسان"),
+    Province.dhi_qar: Words("Dhi Qar", "ذي قار", "زیقار"),
+    Province.muthanna: Words("Muthanna", "المثنى", "موسەننا"),
+    Province.qadisiyyah: Words("Qadisiyyah", "القادسية", "قادسیە"),
+    Province.salahaddin: Words("Salahaddin", "صلاح الدين", "سەلاحەدین"),
+}

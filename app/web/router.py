@@ -9,7 +9,7 @@ from functools import cache
 from importlib.resources import files
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
@@ -17,6 +17,7 @@ from app.auth.dependencies import PrincipalDep, SessionDep
 from app.errors import Forbidden, problem_responses
 from app.tracking import queries
 from app.tracking.schemas import ShipmentDetail
+from app.web.words import words_script
 
 WEB = Path(str(files("app.web")))
 STATIC = WEB / "static"
@@ -64,6 +65,17 @@ def driver_manifest() -> FileResponse:
     )
 
 
+@pages.get(f"{ASSETS}/words.js")
+def words(request: Request) -> Response:
+    """The shared words (provinces, procedures, hold reasons … in three languages), made from
+    their Python definitions; revalidated by ETag like the files beside it."""
+    body, etag = words_script()
+    headers = {**NO_STALE, "ETag": etag}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="text/javascript; charset=utf-8", headers=headers)
+
+
 @pages.get("/")
 def home() -> Response:
     return HTMLResponse(_page("index.html"), headers=NO_STALE)
@@ -85,5 +97,5 @@ def driver_shipment(principal: PrincipalDep, session: SessionDep) -> ShipmentDet
 def install(app: FastAPI, *, api_prefix: str) -> None:
     """Add the pages, their assets and the driver's API call to the app."""
     app.include_router(api, prefix=api_prefix)
-    app.include_router(pages)
+    app.include_router(pages)  # before the mount: /static/web/words.js is made, not a file
     app.mount(ASSETS, StaticFiles(directory=str(STATIC)), name="web-assets")

@@ -3,54 +3,39 @@
  * The sign-in token lives in sessionStorage (gone when the tab closes). */
 "use strict";
 (function () {
-  const API = "/api/v1";
   const TOKEN = "clearance.dashboard.token";
   const $ = (id) => document.getElementById(id);
   const t = (k, v) => I18N.t(k, v);
-  // Province capitals, for orientation on the map (the same points the API uses for distances).
-  const CAPITALS = {
-    baghdad: [33.315, 44.366], basra: [30.508, 47.783], nineveh: [36.34, 43.13],
-    erbil: [36.191, 44.009], sulaymaniyah: [35.557, 45.435], duhok: [36.867, 42.988],
-    halabja: [35.178, 45.986], kirkuk: [35.468, 44.392], diyala: [33.75, 44.643],
-    anbar: [33.426, 43.299], babil: [32.483, 44.433], karbala: [32.616, 44.025],
-    najaf: [31.996, 44.315], wasit: [32.512, 45.818], maysan: [31.836, 47.145],
-    dhi_qar: [31.052, 46.257], muthanna: [31.318, 45.282], qadisiyyah: [31.987, 44.925],
-    salahaddin: [34.607, 43.678],
-  };
-
   let token = sessionStorage.getItem(TOKEN);
   let checkpoints = [];
   let reports = {};
   let loadSeq = 0;
 
-  class Expired extends Error {}
-
-  async function api(path) {
-    const r = await fetch(API + path, { headers: { Authorization: "Bearer " + token } });
-    if (r.status === 401) throw new Expired();
-    if (!r.ok) {
-      let detail = r.statusText;
-      try { detail = (await r.json()).detail || detail; } catch (e) { /* not JSON */ }
-      throw new Error(detail);
-    }
-    return r;
-  }
+  const api = (path) => Common.get(path, token);
+  const expired = (e) => e instanceof Common.HttpError && e.status === 401;
 
   // ---- formatting: what the API says, rounded for reading only
   const num = (v, d) => (v == null ? "—" : I18N.number(v, d));
   const pct = (v) => (v == null ? "—" : I18N.number(v * 100, 1) + "%");
   const signed = (v, d) => (v == null ? "—" : (v > 0 ? "+" : "") + I18N.number(v, d));
-  const provinceName = (slug) => (slug ? t("province." + slug) : "");
-  const reason = (r) => (I18N.has("hold." + r) ? t("hold." + r) : r);
-  const procedureName = (p) => (I18N.has("procedure." + p) ? t("procedure." + p) : p);
+  const provinceName = (slug) => I18N.word("province", slug);
+  const reason = (r) => I18N.word("hold", r);
+  const procedureName = (p) => I18N.word("procedure", p);
+  const checkpointName = (c) => Common.checkpointName(c);
+
+  // ---- the date filters are whole UTC days: from its midnight, up to the midnight after `to`
+  function utcMidnight(day, plusDays) {
+    const [y, m, d] = day.split("-").map(Number);
+    return new Date(Date.UTC(y, m - 1, d + plusDays)).toISOString().replace(".000Z", "Z");
+  }
 
   // ---- filters <-> query
   function filterQuery(report) {
     const q = new URLSearchParams();
     const from = $("f-from").value;
     const to = $("f-to").value;
-    if (from) q.set("from", from + "T00:00:00Z");
-    if (to) q.set("to", to + "T00:00:00Z");
+    if (from) q.set("from", utcMidnight(from, 0));
+    if (to) q.set("to", utcMidnight(to, 1));
     for (const [id, name] of [["f-province", "province"], ["f-checkpoint", "checkpoint_id"],
       ["f-hs", "hs_chapter"], ["f-destination", "destination_province"]]) {
       const v = $(id).value.trim();
@@ -67,7 +52,7 @@
     for (const id of ["f-province", "f-destination"]) {
       const was = keep(id);
       $(id).replaceChildren(option("", t("dash.all")),
-        ...PROVINCES.map((p) => option(p, provinceName(p)))
+        ...WORDS.lists.province.map((p) => option(p, provinceName(p)))
           .sort((a, b) => a.textContent.localeCompare(b.textContent)));
       $(id).value = was;
     }
@@ -76,11 +61,6 @@
     $("f-checkpoint").replaceChildren(option("", t("dash.all")),
       ...sorted.map((c) => option(c.id, `${c.code} — ${checkpointName(c)}`)));
     $("f-checkpoint").value = was;
-  }
-
-  function checkpointName(c) {
-    const local = I18N.lang === "ar" ? c.name_ar : I18N.lang === "ckb" ? c.name_ckb : null;
-    return local || c.name;
   }
 
   // ---- loading
@@ -93,14 +73,7 @@
     document.body.dataset.loaded = "false";
     try {
       if (!checkpoints.length) {
-        let cursor = null;
-        do {
-          const q = new URLSearchParams({ limit: "500" });
-          if (cursor) q.set("cursor", cursor);
-          const page = await (await api("/checkpoints?" + q)).json();
-          checkpoints.push(...page.items);
-          cursor = page.next_cursor;
-        } while (cursor);
+        checkpoints = await Common.allPages("/checkpoints", token);
         fillSelects();
       }
       const answers = await Promise.all(REPORTS.map((name) =>
@@ -110,7 +83,7 @@
       renderAll();
       document.body.dataset.loaded = "true";
     } catch (e) {
-      if (e instanceof Expired) { signOut("dash.expired"); return; }
+      if (expired(e)) { signOut("dash.expired"); return; }
       $("error").textContent = String(e.message || e);
       $("error").hidden = false;
       $("status").textContent = "";
@@ -155,7 +128,7 @@
         td.colSpan = columns.length - keyCount;
         td.className = "suppressed";
         td.dataset.field = "suppressed";
-        td.textContent = t("dash.suppressedRow", { k: reports.checkpoints.min_exporters ?? "" });
+        td.textContent = t("dash.suppressedRow");
       }
     });
   }
@@ -166,9 +139,16 @@
   function renderAll() {
     const meta = reports.checkpoints;
     const when = I18N.dateTime(new Date(meta.generated_at));
-    $("status").textContent = meta.min_exporters
-      ? t("dash.generated", { time: when, k: meta.min_exporters })
-      : t("dash.generatedNoK", { time: when });
+    let status = !meta.min_exporters ? t("dash.generatedNoK", { time: when })
+      : meta.min_stops ? t("dash.generatedKS", { time: when, k: meta.min_exporters, s: meta.min_stops })
+        : t("dash.generated", { time: when, k: meta.min_exporters });
+    if (meta.as_of) status += " " + t("dash.asOf", { time: I18N.dateTime(new Date(meta.as_of)) });
+    $("status").textContent = status;
+    // Advocates' answers leave out the stops of cells too small to show (the API says how many).
+    const excluded = Number(meta.excluded_stops) || 0;
+    $("excluded-note").hidden = excluded <= 0;
+    $("excluded-note").textContent = excluded === 1 ? t("dash.excludedOne")
+      : excluded > 0 ? t("dash.excluded", { n: I18N.number(excluded, 0) }) : "";
     renderRanking();
     renderMap();
     renderDwell();
@@ -185,7 +165,7 @@
       { key: true, label: t("col.rank"), render: (r, i) => String(i + 1) },
       { key: true, label: t("col.checkpoint"), field: "checkpoint_code",
         render: (r) => r.checkpoint_code },
-      { key: true, label: "", field: "checkpoint_name", render: (r) => {
+      { key: true, label: t("col.name"), field: "checkpoint_name", render: (r) => {
         const c = checkpoints.find((x) => x.id === r.checkpoint_id);
         return c ? checkpointName(c) : r.checkpoint_name;
       } },
@@ -226,17 +206,22 @@
       const stops = row && !row.suppressed ? row.stops : 0;
       const detail = !row ? t("dash.legend.none")
         : row.suppressed ? t("dash.suppressed")
-          : `p50 ${num(row.p50_dwell_minutes, 1)} · p90 ${num(row.p90_dwell_minutes, 1)} min · ${num(row.stops, 0)} ${t("col.stops")}`;
+          : t("dash.mapTip", {
+            p50: num(row.p50_dwell_minutes, 1), p90: num(row.p90_dwell_minutes, 1), stops: num(row.stops, 0),
+          });
       return {
         id: c.id, lat: c.latitude, lon: c.longitude, cls: delayClass(row),
         r: 4 + 8 * Math.sqrt(stops / maxStops), title: `${c.code} ${checkpointName(c)}\n${detail}`,
       };
     });
-    const towns = Object.entries(CAPITALS).map(([slug, [lat, lon]]) => ({ lat, lon, label: provinceName(slug) }));
+    const towns = Object.entries(WORDS.capitals).map(([slug, [lat, lon]]) => ({ lat, lon, label: provinceName(slug) }));
     Charts.map($("map"), places, towns, { label: t("dash.map") });
     const legend = $("map-legend");
     legend.replaceChildren();
-    const entries = [["c0", "p90 < 60 min"], ["c1", "60–180"], ["c2", "180–360"], ["c3", "≥ 360"],
+    const n = (v) => I18N.number(v, 0);
+    const entries = [["c0", t("dash.legend.under", { m: n(60) })],
+      ["c1", t("dash.legend.range", { a: n(60), b: n(180) })],
+      ["c2", t("dash.legend.range", { a: n(180), b: n(360) })], ["c3", t("dash.legend.over", { m: n(360) })],
       ["cs", t("dash.legend.suppressed")], ["cn", t("dash.legend.none")]];
     for (const [cls, label] of entries) {
       const item = document.createElement("span");
@@ -287,7 +272,7 @@
     Charts.bars($("procedure-chart"), items.map((r) => ({
       label: procedureName(r.procedure), suppressed: r.suppressed,
       values: { share: r.share_of_stop_time == null ? null : r.share_of_stop_time * 100 },
-    })), [{ key: "share", cls: "bar-share", name: t("series.share") + " (%)" }],
+    })), [{ key: "share", cls: "bar-share", name: t("series.share") }],
     { labelWidth: 150, width: 520, fmt: (v) => I18N.number(v, 0), suppressedText: t("dash.suppressed") });
     table($("procedure-table"), [
       { key: true, label: t("col.procedure"), field: "procedure", render: (r) => procedureName(r.procedure) },
@@ -337,8 +322,8 @@
 
   function renderAgencies() {
     table($("agency-table"), [
-      { key: true, label: t("col.authority"), field: "authority" },
-      { key: true, label: t("col.jurisdiction"), field: "jurisdiction" },
+      { key: true, label: t("col.authority"), field: "authority", render: (r) => I18N.word("authority", r.authority) },
+      { key: true, label: t("col.jurisdiction"), field: "jurisdiction", render: (r) => I18N.word("jurisdiction", r.jurisdiction) },
       { label: t("col.checkpoints"), field: "checkpoints", num: true, render: (r) => num(r.checkpoints, 0) },
       { label: t("col.stops"), field: "stops", num: true, render: (r) => num(r.stops, 0) },
       { label: t("col.p50"), field: "p50_dwell_minutes", num: true, render: (r) => num(r.p50_dwell_minutes, 1) },
@@ -381,7 +366,7 @@
       a.remove();
       setTimeout(() => URL.revokeObjectURL(a.href), 10000);
     } catch (e) {
-      if (e instanceof Expired) { signOut("dash.expired"); return; }
+      if (expired(e)) { signOut("dash.expired"); return; }
       $("error").textContent = String(e.message || e);
       $("error").hidden = false;
     }
@@ -393,7 +378,7 @@
     $("login-error").hidden = true;
     const body = new URLSearchParams({ username: $("login-email").value, password: $("login-password").value });
     try {
-      const r = await fetch(API + "/auth/token", { method: "POST", body });
+      const r = await Common.api("/auth/token", null, { method: "POST", body });
       if (!r.ok) throw new Error(t("dash.loginFailed"));
       token = (await r.json()).access_token;
       sessionStorage.setItem(TOKEN, token);
@@ -423,7 +408,7 @@
       const me = await (await api("/users/me")).json();
       $("who-email").textContent = me.email;
     } catch (e) {
-      if (e instanceof Expired) { signOut("dash.expired"); return; }
+      if (expired(e)) { signOut("dash.expired"); return; }
     }
     $("login").hidden = true;
     $("who").hidden = false;

@@ -1,14 +1,17 @@
-/* The driver's page works offline: its shell is cached here, network first (so an update
- * shows at once when online), the cache when the network fails. API calls are never
- * cached: the page keeps its own queue and copy of the trip. Scope: /driver. */
+/* The driver's page works offline: its shell — words.js, the names made from the Python
+ * definitions, included — is cached here, network first (so an update shows at once when
+ * online), the cache when the network fails. API calls are never cached: the page keeps its
+ * own queue and copy of the trip. Scope: /driver. */
 "use strict";
-const CACHE = "clearance-driver-v1";
+const CACHE = "clearance-driver-v2";
 const SHELL = [
   "/driver",
   "/driver/manifest.webmanifest",
   "/static/web/common.css",
   "/static/web/driver.css",
+  "/static/web/words.js",
   "/static/web/i18n.js",
+  "/static/web/common.js",
   "/static/web/driver-strings.js",
   "/static/web/driver.js",
   "/static/web/icon.svg",

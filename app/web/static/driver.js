@@ -4,11 +4,13 @@
  * moment of the tap), put in a queue kept in localStorage, then sent with POST /api/v1/sync
  * whenever the phone is online. A retry sends the same event_id again, so the server stores
  * each event exactly once; an event leaves the queue only when the server answered
- * "created" or "duplicate". A "rejected" one stays on screen with the reason.
+ * "created" or "duplicate". A "rejected" one stays on screen with the reason. A whole batch
+ * refused with a 4xx is not sent again and again: too large (413), it goes in halves; else
+ * every event stays queued, the driver is told, and it goes again when they tap "Try again"
+ * (or open the page again).
  */
 "use strict";
 (function () {
-  const API = "/api/v1";
   const RETRY_MS = 15000;
   const SYNC_BATCH = 1000;
   const $ = (id) => document.getElementById(id);
@@ -28,7 +30,8 @@
 
   // ---- persistent state per link
   const storeKey = token ? "clearance.driver." + token.slice(-16) : null;
-  let state = { shipment: null, checkpoints: [], queue: [] };
+  // stuck: {status, detail} while a whole batch refused with a 4xx waits for the driver.
+  let state = { shipment: null, checkpoints: [], queue: [], stuck: null };
   function load() {
     if (!storeKey) return;
     try {
@@ -51,10 +54,7 @@
   }
 
   // ---- talking to the API
-  function api(path, options) {
-    const headers = Object.assign({ Authorization: "Bearer " + token }, (options || {}).headers);
-    return fetch(API + path, Object.assign({}, options, { headers, cache: "no-store" }));
-  }
+  const api = (path, options) => Common.api(path, token, options);
 
   let linkInvalid = false;
   async function refresh() {
@@ -71,17 +71,12 @@
   }
 
   async function loadCheckpoints() {
-    const all = [];
-    let cursor = null;
-    do {
-      const q = new URLSearchParams({ limit: "500", active: "true" });
-      if (cursor) q.set("cursor", cursor);
-      const r = await api("/checkpoints?" + q);
-      if (!r.ok) return;
-      const page = await r.json();
-      all.push(...page.items);
-      cursor = page.next_cursor;
-    } while (cursor);
+    let all;
+    try {
+      all = await Common.allPages("/checkpoints", token, { active: "true" });
+    } catch (e) {
+      return; // offline or refused: keep what we have
+    }
     state.checkpoints = all.map((c) => ({
       id: c.id, code: c.code, name: c.name, name_ar: c.name_ar, name_ckb: c.name_ckb,
       province: c.province, lat: c.latitude, lon: c.longitude,
@@ -102,10 +97,15 @@
     retryTimer = setTimeout(sync, backoff);
   }
 
+  // A 4xx for the whole batch (the request, not one event) would come again for the same
+  // request: no retry loop then. 408 and 429 are "later", so they are retried like a 5xx.
+  const refusedForGood = (status) => status >= 400 && status < 500 && status !== 408 && status !== 429;
+  let batchSize = SYNC_BATCH;
+
   let syncing = false;
   async function sync() {
-    if (syncing || linkInvalid || !navigator.onLine) return;
-    const batch = state.queue.filter((q) => q.state === "pending").slice(0, SYNC_BATCH);
+    if (syncing || linkInvalid || state.stuck || !navigator.onLine) return;
+    const batch = state.queue.filter((q) => q.state === "pending").slice(0, batchSize);
     if (!batch.length) return;
     syncing = true;
     renderNet();
@@ -117,6 +117,17 @@
         body: JSON.stringify({ events: batch.map((q) => q.event) }),
       });
       if (r.status === 401 || r.status === 403) { invalidLink(); return; }
+      if (r.status === 413 && batch.length > 1) { // too large: the same events, in halves
+        batchSize = Math.ceil(batch.length / 2);
+        more = true;
+        return;
+      }
+      if (refusedForGood(r.status)) { // keep all, say so, wait for the driver
+        const problem = await Common.problem(r);
+        state.stuck = { status: r.status, detail: problem.message };
+        save();
+        return;
+      }
       if (!r.ok) { retrySoon(); return; } // keep all; the next try sends the same event_ids
       const answer = await r.json();
       const byId = new Map(answer.results.map((x) => [x.event_id, x]));
@@ -192,11 +203,7 @@
     return s;
   }
 
-  function checkpointName(c) {
-    if (!c) return "?";
-    const local = I18N.lang === "ar" ? c.name_ar : I18N.lang === "ckb" ? c.name_ckb : null;
-    return local || c.name;
-  }
+  const checkpointName = (c) => Common.checkpointName(c);
   const checkpointById = (id) => state.checkpoints.find((c) => c.id === id);
 
   function duration(ms) {
@@ -224,9 +231,18 @@
     const pending = state.queue.filter((q) => q.state === "pending").length;
     const queueState = $("queue-state");
     queueState.dataset.pending = String(pending);
+    const stuck = state.stuck && pending ? state.stuck : null;
     queueState.textContent = syncing
       ? I18N.t("drv.sending")
-      : pending ? I18N.t("drv.pending", { n: I18N.number(pending, 0) }) : I18N.t("drv.allSent");
+      : stuck ? I18N.t("drv.stuckCount", { n: I18N.number(pending, 0) })
+        : pending ? I18N.t("drv.pending", { n: I18N.number(pending, 0) }) : I18N.t("drv.allSent");
+    $("stuck").hidden = !stuck;
+    if (stuck) {
+      $("stuck").dataset.status = String(stuck.status);
+      $("stuck-text").textContent = I18N.t("drv.stuck");
+      // The server's own words, for the company: in its language, on a line of their own.
+      $("stuck-detail").textContent = `HTTP ${stuck.status}${stuck.detail ? " — " + stuck.detail : ""}`;
+    }
   }
 
   function render() {
@@ -244,8 +260,8 @@
     const sh = state.shipment;
     $("tracking-code").textContent = sh.tracking_code;
     const arrow = document.documentElement.dir === "rtl" ? " ← " : " → ";
-    $("trip-route").textContent = I18N.t("province." + sh.origin_province) + arrow +
-      I18N.t("province." + sh.destination_province);
+    $("trip-route").textContent = I18N.word("province", sh.origin_province) + arrow +
+      I18N.word("province", sh.destination_province);
     renderNet();
 
     const s = situation();
@@ -263,13 +279,13 @@
       if (s.held) {
         $("current-held").hidden = false;
         $("current-held").textContent = I18N.t("drv.heldFor", {
-          reason: I18N.t("hold." + s.held.reason), time: I18N.time(new Date(s.held.since)),
+          reason: I18N.word("hold", s.held.reason), time: I18N.time(new Date(s.held.since)),
         });
       }
       if (s.procs.length) {
         $("current-procs").hidden = false;
         $("current-procs").textContent = I18N.t("drv.openProcs", {
-          list: s.procs.map((p) => I18N.t("procedure." + p)).join(I18N.lang === "en" ? ", " : "، "),
+          list: s.procs.map((p) => I18N.word("procedure", p)).join(I18N.lang === "en" ? ", " : "، "),
         });
       }
     } else if (s.delivered) {
@@ -299,10 +315,10 @@
   }
 
   function describe(e) {
-    let text = I18N.t("drv.act." + e.type);
+    let text = I18N.word("event", e.type);
     if (e.type === "arrived") text += " — " + checkpointName(checkpointById(e.checkpoint_id));
-    if (e.procedure) text += " — " + I18N.t("procedure." + e.procedure);
-    if (e.hold_reason) text += " — " + I18N.t("hold." + e.hold_reason);
+    if (e.procedure) text += " — " + I18N.word("procedure", e.procedure);
+    if (e.hold_reason) text += " — " + I18N.word("hold", e.hold_reason);
     if (e.fee) {
       const receipt = I18N.t(e.fee.receipt ? "drv.yes" : "drv.no");
       text += ` — ${e.fee.amount} ${e.fee.currency} (${I18N.t("drv.receipt")} ${receipt})`;
@@ -428,15 +444,13 @@
     for (const { c, d, r } of withDistance) {
       const detail = d != null
         ? I18N.t("drv.km", { km: I18N.number(d, d < 10 ? 1 : 0) })
-        : r >= 0 ? I18N.t("drv.onRoute") : I18N.t("province." + c.province);
+        : r >= 0 ? I18N.t("drv.onRoute") : I18N.word("province", c.province);
       choice(checkpointName(c), detail, () => record("arrived", { checkpoint_id: c.id }), c.id);
     }
   }
 
-  const PROCEDURES = ["document_check", "physical_inspection", "xray_scan", "permit_verification",
-    "quality_testing", "fee_payment", "transshipment", "escort_wait", "queue", "other"];
-  const HOLD_REASONS = ["missing_document", "permit_required", "classification_dispute",
-    "product_banned", "quality_test_pending", "fee_dispute", "security", "road_closed", "other"];
+  const PROCEDURES = WORDS.lists.procedure;
+  const HOLD_REASONS = WORDS.lists.hold;
 
   function act(action) {
     const s = situation();
@@ -450,21 +464,21 @@
       case "procedure_started":
         openPanel(action, "drv.pickProcedure");
         for (const p of PROCEDURES) {
-          choice(I18N.t("procedure." + p), null, () => record(action, { procedure: p }), p);
+          choice(I18N.word("procedure", p), null, () => record(action, { procedure: p }), p);
         }
         break;
       case "procedure_completed": {
         openPanel(action, "drv.pickProcedure");
         const open = s.procs.length ? s.procs : PROCEDURES;
         for (const p of open) {
-          choice(I18N.t("procedure." + p), null, () => record(action, { procedure: p }), p);
+          choice(I18N.word("procedure", p), null, () => record(action, { procedure: p }), p);
         }
         break;
       }
       case "held":
         openPanel(action, "drv.pickReason");
         for (const r of HOLD_REASONS) {
-          choice(I18N.t("hold." + r), null, () => record(action, { hold_reason: r }), r);
+          choice(I18N.word("hold", r), null, () => record(action, { hold_reason: r }), r);
         }
         break;
       case "fee_paid":
@@ -491,7 +505,16 @@
   }
 
   // ---- start
+  function retryNow() {
+    state.stuck = null;
+    batchSize = SYNC_BATCH;
+    save();
+    render();
+    sync();
+  }
+
   function start() {
+    $("fee-currency").replaceChildren(...WORDS.currencies.map((code) => new Option(code, code)));
     I18N.start();
     I18N.onChange(() => { render(); if (panelKind === "arrived") fillCheckpoints(); });
     document.querySelectorAll("[data-action]").forEach((b) => {
@@ -500,6 +523,7 @@
     $("panel-cancel").addEventListener("click", closePanel);
     $("fee-form").addEventListener("submit", submitFee);
     $("checkpoint-search").addEventListener("input", fillCheckpoints);
+    $("stuck-retry").addEventListener("click", retryNow);
     window.addEventListener("online", () => { renderNet(); sync(); refresh(); });
     window.addEventListener("offline", renderNet);
     document.addEventListener("visibilitychange", () => { if (!document.hidden) sync(); });
@@ -510,6 +534,7 @@
     }
     if (!token) { render(); return; }
     load();
+    state.stuck = null; // opening the page again is a new try
     render();
     sync();
     refresh();

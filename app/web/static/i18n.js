@@ -1,11 +1,11 @@
-/* Translations for the web pages: English, Arabic, Kurdish (Sorani).
+/* Translations for the web pages: English, Arabic, Kurdish (Sorani). Needs words.js first.
  * Elements carry data-i18n="key" (text), data-i18n-placeholder, data-i18n-label (aria-label).
  * The language comes from ?lang=, then the last choice, then the browser; English is the
  * fallback for any missing string. Arabic and Sorani set dir="rtl" on <html>. */
 "use strict";
 (function () {
-  const LANGS = ["en", "ar", "ckb"];
-  const RTL = new Set(["ar", "ckb"]);
+  const LANGS = window.WORDS.languages;
+  const RTL = new Set(window.WORDS.rightToLeft);
   const STORE = "clearance.lang";
   const dict = { en: {}, ar: {}, ckb: {} };
   const listeners = [];
@@ -25,6 +25,13 @@
 
   function has(key) {
     return dict.en[key] !== undefined || dict[lang][key] !== undefined;
+  }
+
+  /* The name of an API value ("province", "kirkuk"), or the value itself if it has none. */
+  function word(vocabulary, value) {
+    if (value == null || value === "") return "";
+    const key = vocabulary + "." + value;
+    return has(key) ? t(key) : String(value);
   }
 
   function apply(root) {
@@ -69,23 +76,30 @@
     return "en";
   }
 
-  /* Numbers with the page's digits (Arabic-Indic for ar and ckb). */
+  /* The page's locale for numbers and dates, where the browser knows it: a browser without
+   * Sorani data would otherwise fall back to its own default (US dates, a 12-hour clock). */
+  const LOCALES = { en: "en-GB", ar: "ar-IQ", ckb: "ckb-IQ" };
+  function locale() {
+    const want = LOCALES[lang];
+    return Intl.DateTimeFormat.supportedLocalesOf([want]).length ? want : "en-GB";
+  }
+
+  /* Numbers with the page's digits (Arabic-Indic for ar, and ckb where the browser knows it). */
   function number(value, digits) {
-    const locale = { en: "en-GB", ar: "ar-IQ", ckb: "ckb-IQ" }[lang];
-    return new Intl.NumberFormat(locale, {
+    return new Intl.NumberFormat(locale(), {
       minimumFractionDigits: digits, maximumFractionDigits: digits,
     }).format(value);
   }
 
   function time(date) {
-    const locale = { en: "en-GB", ar: "ar-IQ", ckb: "ckb-IQ" }[lang];
-    return new Intl.DateTimeFormat(locale, { hour: "2-digit", minute: "2-digit" }).format(date);
+    return new Intl.DateTimeFormat(locale(), { hour: "2-digit", minute: "2-digit" }).format(date);
   }
 
   function dateTime(date) {
-    const locale = { en: "en-GB", ar: "ar-IQ", ckb: "ckb-IQ" }[lang];
-    return new Intl.DateTimeFormat(locale, {
-      day: "numeric", month: "short", hour: "2-digit", minute: "2-digit",
+    // Without the language's month names, a month number rather than an English name.
+    const named = locale() === LOCALES[lang];
+    return new Intl.DateTimeFormat(locale(), {
+      day: "numeric", month: named ? "short" : "2-digit", hour: "2-digit", minute: "2-digit",
     }).format(date);
   }
 
@@ -96,45 +110,13 @@
   }
 
   window.I18N = {
-    add, t, has, apply, set, number, time, dateTime, wireSwitch,
+    add, t, has, word, apply, set, number, time, dateTime, wireSwitch,
     get lang() { return lang; },
     onChange(fn) { listeners.push(fn); },
     start() { wireSwitch(); set(initial(), false); },
   };
 
-  /* Shared by both pages: the provinces, as the API's slugs. */
-  add({
-    en: {
-      "province.baghdad": "Baghdad", "province.basra": "Basra", "province.nineveh": "Nineveh",
-      "province.erbil": "Erbil", "province.sulaymaniyah": "Sulaymaniyah", "province.duhok": "Duhok",
-      "province.halabja": "Halabja", "province.kirkuk": "Kirkuk", "province.diyala": "Diyala",
-      "province.anbar": "Anbar", "province.babil": "Babil", "province.karbala": "Karbala",
-      "province.najaf": "Najaf", "province.wasit": "Wasit", "province.maysan": "Maysan",
-      "province.dhi_qar": "Dhi Qar", "province.muthanna": "Muthanna",
-      "province.qadisiyyah": "Qadisiyyah", "province.salahaddin": "Salahaddin",
-    },
-    ar: {
-      "province.baghdad": "بغداد", "province.basra": "البصرة", "province.nineveh": "نينوى",
-      "province.erbil": "أربيل", "province.sulaymaniyah": "السليمانية", "province.duhok": "دهوك",
-      "province.halabja": "حلبجة", "province.kirkuk": "كركوك", "province.diyala": "ديالى",
-      "province.anbar": "الأنبار", "province.babil": "بابل", "province.karbala": "كربلاء",
-      "province.najaf": "النجف", "province.wasit": "واسط", "province.maysan": "ميسان",
-      "province.dhi_qar": "ذي قار", "province.muthanna": "المثنى",
-      "province.qadisiyyah": "القادسية", "province.salahaddin": "صلاح الدين",
-    },
-    ckb: {
-      "province.baghdad": "بەغدا", "province.basra": "بەسرە", "province.nineveh": "نەینەوا",
-      "province.erbil": "هەولێر", "province.sulaymaniyah": "سلێمانی", "province.duhok": "دهۆک",
-      "province.halabja": "هەڵەبجە", "province.kirkuk": "کەرکووک", "province.diyala": "دیالە",
-      "province.anbar": "ئەنبار", "province.babil": "بابل", "province.karbala": "کەربەلا",
-      "province.najaf": "نەجەف", "province.wasit": "واسیت", "province.maysan": "مەیسان",
-      "province.dhi_qar": "زیقار", "province.muthanna": "موسەننا",
-      "province.qadisiyyah": "قادسیە", "province.salahaddin": "سەلاحەدین",
-    },
-  });
-  window.PROVINCES = [
-    "baghdad", "basra", "nineveh", "erbil", "sulaymaniyah", "duhok", "halabja", "kirkuk",
-    "diyala", "anbar", "babil", "karbala", "najaf", "wasit", "maysan", "dhi_qar", "muthanna",
-    "qadisiyyah", "salahaddin",
-  ];
+  /* The words shared with the API (provinces, procedures, hold reasons, event types, checkpoint
+   * kinds, authorities, jurisdictions): made from their Python definitions, /static/web/words.js. */
+  add(window.WORDS.labels);
 })();
