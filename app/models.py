@@ -1,8 +1,8 @@
 """Every model, imported once so that Alembic and the mappers see the whole schema."""
 
-from app.auth.models import ApiKey
+from app.auth.models import ApiKey, User
 from app.checkpoints.models import Checkpoint
-from app.organizations.models import Organization, User
+from app.organizations.models import Organization
 from app.shipments.models import CargoLine, RoutePoint, Shipment
 from app.tracking.models import DriverToken, Stop, StopFee, StopHold, StopProcedure, TrackingEvent
 

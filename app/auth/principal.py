@@ -2,7 +2,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Literal
 
-from app.organizations.models import Role
+from app.auth.models import Role
 
 
 @dataclass(frozen=True)

@@ -39,8 +39,8 @@ from app.shipments.models import CargoLine, RoutePoint, Shipment
 from app.shipments.tracking_codes import ALPHABET
 from app.tracking import materialize, timeline
 from app.tracking.models import Stop, StopFee, StopHold, StopProcedure, TrackingEvent
-from app.tracking.service import CENT
 from app.tracking.vocabulary import EventType, HoldReason, Procedure
+from app.types import CENT
 
 logger = logging.getLogger(__name__)
 DEMO_PASSWORD = "demo-password"

@@ -3,9 +3,9 @@ import uuid
 from fastapi import APIRouter, status
 
 from app.auth.dependencies import AdminDep, PasswordsDep, PrincipalDep, SessionDep
+from app.auth.models import Role
 from app.errors import Forbidden, problem_responses
 from app.organizations import service
-from app.organizations.models import Role
 from app.organizations.schemas import (
     OrganizationCreate,
     OrganizationRead,

@@ -3,8 +3,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictBool
 
+from app.auth.models import Role
 from app.geography import Province
-from app.organizations.models import Role
 
 
 class OrganizationCreate(BaseModel):

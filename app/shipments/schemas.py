@@ -9,13 +9,13 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    PlainSerializer,
     field_validator,
 )
 
 from app.geography import Province
 from app.rfc3339 import Rfc3339
 from app.shipments.models import ShipmentStatus
+from app.types import JsonDecimal as JsonDecimal  # re-exported until app/reports imports app.types
 
 
 def _strip_hs_separators(value: object) -> object:
@@ -32,8 +32,6 @@ HsCode = Annotated[
         examples=["252329"],
     ),
 ]
-# Decimals keep money exact in the database and travel as JSON numbers.
-JsonDecimal = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
 Text100 = Annotated[str, Field(min_length=1, max_length=100)]
 # Stored in UTC, and returned in UTC straight away (the session does not reload after commit).
 UtcDatetime = Annotated[Rfc3339, AfterValidator(lambda value: value.astimezone(UTC))]

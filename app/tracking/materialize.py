@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from app.shipments.models import CargoLine, Shipment, ShipmentStatus
 from app.tracking import timeline
 from app.tracking.models import Stop, StopFee, StopHold, StopProcedure
+from app.types import EPOCH
 
 Row = dict[str, Any]
 
@@ -196,9 +197,6 @@ def add_stops(
             row["arrival_day"] = day
         for row in rows.fees[first_fee:]:
             row["arrival_day"] = day
-
-
-EPOCH = date(1970, 1, 1).toordinal()
 
 
 def arrival_day(arrived_at: datetime | None) -> int | None:

@@ -6,8 +6,9 @@ from typing import Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.rfc3339 import Rfc3339
-from app.shipments.schemas import JsonDecimal, ShipmentRead
+from app.shipments.schemas import ShipmentRead
 from app.tracking.vocabulary import Currency, EventType, HoldReason, Procedure, StopOutcome
+from app.types import JsonDecimal
 
 MAX_SYNC_EVENTS = 1000
 _PROCEDURE_EVENTS = {EventType.procedure_started, EventType.procedure_completed}
