@@ -68,10 +68,6 @@ class InvalidInput(AppError):
     status, title, slug = 422, "Invalid input", "validation-error"
 
 
-class PayloadTooLarge(AppError):
-    status, title, slug = 413, "Payload too large", "payload-too-large"
-
-
 class UnsupportedMediaType(AppError):
     status, title, slug = 415, "Unsupported media type", "unsupported-media-type"
 

@@ -15,7 +15,6 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from app.errors import InvalidInput
 
 T = TypeVar("T")
-DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 
 LimitQuery = Annotated[

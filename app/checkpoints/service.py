@@ -1,7 +1,6 @@
 """The checkpoint registry: admins write it, every signed-in caller reads it."""
 
 import uuid
-from collections.abc import Iterable
 
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
@@ -94,10 +93,3 @@ def update_checkpoint(
                 errors=[{"loc": ["body"], "msg": HALF_A_POSITION, "type": "value_error"}],
             )
     return checkpoint
-
-
-def existing_ids(session: Session, ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
-    wanted = set(ids)
-    if not wanted:
-        return set()
-    return set(session.scalars(select(Checkpoint.id).where(Checkpoint.id.in_(wanted))))

@@ -1,11 +1,9 @@
 """Human tracking codes like KRD-7Q4M-2XHC: easy to read aloud over a bad phone line."""
 
-import re
 import secrets
 
 # No 0/O, 1/I/L: the characters people confuse when they read a code out.
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
-PATTERN = re.compile(rf"^KRD-[{ALPHABET}]{{4}}-[{ALPHABET}]{{4}}$")
 
 
 def new_tracking_code() -> str:
