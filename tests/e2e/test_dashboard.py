@@ -4,6 +4,7 @@ import csv
 import io
 import re
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from playwright.sync_api import Browser, Page, expect
 
@@ -141,5 +142,140 @@ def test_dashboard_asks_for_a_sign_in_and_rejects_a_wrong_password(
         page.click("#login-form button[type=submit]")
         expect(page.locator("#login-error")).to_be_visible()
         expect(page.locator("#app")).to_be_hidden()
+    finally:
+        page.close()
+
+
+def sign_in_on(browser: Browser, site: Site, *, width: int, height: int, lang: str) -> Page:
+    page = browser.new_page(viewport={"width": width, "height": height}, locale="en-GB")
+    page.goto(f"{site.base}/dashboard?lang={lang}")
+    page.fill("#login-email", ADVOCATE)
+    page.fill("#login-password", DEMO_PASSWORD)
+    page.click("#login-form button[type=submit]")
+    expect(page.locator("body")).to_have_attribute("data-loaded", "true", timeout=20_000)
+    return page
+
+
+def test_dashboard_fits_a_phone_390_px_wide(browser: Browser, site: Site) -> None:
+    """No sideways scrolling of the page on a phone, in any language: wide tables scroll
+    inside their own card."""
+    for lang in ("en", "ar", "ckb"):
+        page = sign_in_on(browser, site, width=390, height=844, lang=lang)
+        try:
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= 390, (lang, width)
+            for selector in ("#filters", "#ranking", "#map-card", "#corridors", "#agencies"):
+                box = page.locator(selector).bounding_box()
+                assert box
+                assert box["x"] >= 0, (lang, selector)
+                assert box["x"] + box["width"] <= 390 + 0.5, (lang, selector)
+            # The ranking is wider than the phone: it scrolls in its card, all its columns there.
+            wrap = page.locator("#ranking .table-wrap")
+            assert wrap.evaluate("el => el.scrollWidth > el.clientWidth"), lang
+            assert wrap.evaluate("el => getComputedStyle(el).overflowX") == "auto"
+        finally:
+            page.close()
+
+
+def test_dashboard_speaks_arabic_and_sorani_throughout(browser: Browser, site: Site) -> None:
+    """Column headers, notes, legends and agency names are translated, not English."""
+    page = sign_in_on(browser, site, width=1400, height=1000, lang="en")
+    try:
+
+        def words_on_screen() -> list[str]:
+            texts: list[str] = page.evaluate(
+                """() => [...document.querySelectorAll(
+                    '#app th, #app h2, #app label > span, #map-legend > span, #suppressed-note,'
+                    + ' #agency-table td[data-field=authority],'
+                    + ' #agency-table td[data-field=jurisdiction]'
+                  )].map(e => e.textContent.trim()).filter(Boolean)"""
+            )
+            return texts
+
+        english = words_on_screen()
+        assert "Army" in english or "Police" in english or "Customs" in english
+        missing = [text for text in english if re.fullmatch(r"[a-z]+\.[A-Za-z.]+", text)]
+        assert missing == [], f"keys without a string: {missing}"
+        for lang in ("ar", "ckb"):
+            page.click(f'[data-lang="{lang}"]')
+            expect(page.locator("html")).to_have_attribute("lang", lang)
+            shown = words_on_screen()
+            assert len(shown) == len(english)
+            untranslated = [
+                en
+                for en, local in zip(english, shown, strict=True)
+                if en == local and re.search(r"[A-Za-z]{3,}", en) and en != "HS"
+            ]
+            assert untranslated == [], (lang, untranslated)
+            assert page.evaluate("getComputedStyle(document.body).direction") == "rtl"
+    finally:
+        page.close()
+
+
+def test_dashboard_tells_how_many_stops_privacy_left_out(browser: Browser, site: Site) -> None:
+    page = sign_in_on(browser, site, width=1400, height=1000, lang="en")
+    note = page.locator("#excluded-note")
+    try:
+        report = site.get("/reports/checkpoints", site.token(ADVOCATE)).json()
+        excluded = report.get("excluded_stops") or 0
+        if excluded > 0:
+            expect(note).to_be_visible()
+            expect(note).to_contain_text(f"{excluded:,} stops left out to protect")
+        else:
+            expect(note).to_be_hidden()
+
+        # Whatever the API says: present and positive, zero, or absent (an older server).
+        def answer_with(value: int | None) -> Any:
+            def handle(route: Any) -> None:
+                response = route.fetch()
+                body = response.json()
+                body.pop("excluded_stops", None)
+                if value is not None:
+                    body["excluded_stops"] = value
+                route.fulfill(response=response, json=body)
+
+            return handle
+
+        for value, shown in [(1234, "1,234 stops left out"), (1, "1 stop left out"), (0, None)]:
+            page.unroute("**/api/v1/reports/checkpoints*")
+            page.route("**/api/v1/reports/checkpoints*", answer_with(value))
+            page.click("#filters button[type=submit]")
+            expect(page.locator("body")).to_have_attribute("data-loaded", "true")
+            if shown:
+                expect(note).to_have_text(re.compile(shown))
+            else:
+                expect(note).to_be_hidden()
+        page.unroute("**/api/v1/reports/checkpoints*")
+        page.route("**/api/v1/reports/checkpoints*", answer_with(None))
+        page.click("#filters button[type=submit]")
+        expect(page.locator("body")).to_have_attribute("data-loaded", "true")
+        expect(note).to_be_hidden()
+        expect(page.locator("#ranking-table tbody tr")).to_have_count(len(report["items"]))
+
+        page.unroute("**/api/v1/reports/checkpoints*")
+        page.route("**/api/v1/reports/checkpoints*", answer_with(5))
+        page.click("#filters button[type=submit]")
+        expect(note).to_have_text(re.compile("5 stops left out"))
+        page.click('[data-lang="ar"]')
+        expect(note).to_contain_text("خصوصية المصدّرين")
+        page.click('[data-lang="ckb"]')
+        expect(note).to_contain_text("هەناردەکاران")
+    finally:
+        page.close()
+
+
+def test_date_filters_send_whole_utc_days(browser: Browser, site: Site) -> None:
+    """`from` is the chosen day's midnight UTC; `to` the midnight after the last chosen day."""
+    page = sign_in_on(browser, site, width=1400, height=1000, lang="en")
+    try:
+        page.fill("#f-from", "2026-11-01")
+        page.fill("#f-to", "2026-11-30")
+        with page.expect_request("**/api/v1/reports/checkpoints*") as asked:
+            page.click("#filters button[type=submit]")
+        query = parse_qs(urlsplit(asked.value.url).query)
+        assert query["from"] == ["2026-11-01T00:00:00Z"]
+        assert query["to"] == ["2026-12-01T00:00:00Z"]
+        expect(page.locator("body")).to_have_attribute("data-loaded", "true")
+        expect(page.locator("#error")).to_be_hidden()
     finally:
         page.close()

@@ -1,9 +1,12 @@
 """The driver's phone page in a real browser: offline queue, exactly-once sync, languages."""
 
+import json
 from typing import Any
 
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
+from app.geography import PROVINCE_NAMES, Province
+from app.tracking.vocabulary import HOLD_REASON_NAMES, Currency, HoldReason
 from tests.e2e.conftest import EXPORTER, PHONE, Site
 
 
@@ -224,3 +227,128 @@ def test_without_a_link_the_page_says_what_to_do(browser: Browser, site: Site) -
         expect(page.locator("#message")).to_contain_text("no longer valid")
     finally:
         page.close()
+
+
+REFUSED = (
+    '{"type": "/problems/validation-error", "title": "Invalid input", "status": 422,'
+    ' "detail": "events: a list of at most 1000 items"}'
+)
+
+
+def test_a_whole_batch_refused_stays_on_the_phone_and_the_driver_is_told(
+    browser: Browser, site: Site
+) -> None:
+    """A 4xx for the whole /sync request is not retried for ever in silence: the events stay
+    queued, the driver reads why in their language, and "Try again" sends them."""
+    shipment, token = site.driver_link()
+    # Service workers off, so that the test can intercept the page's own requests.
+    context = browser.new_context(viewport=PHONE, service_workers="block")
+    asked: list[str] = []
+
+    def refuse(route: Any) -> None:
+        asked.append(route.request.post_data or "")
+        route.fulfill(status=422, content_type="application/problem+json", body=REFUSED)
+
+    try:
+        page = open_driver(context, site, token, lang="ar")
+        page.route("**/api/v1/sync", refuse)
+        page.click("[data-action=departed]")
+        stuck = page.locator("#stuck")
+        expect(stuck).to_be_visible()
+        expect(stuck).to_have_attribute("data-status", "422")
+        expect(page.locator("#stuck-text")).to_contain_text("تعذّر إرسال ضغطاتك")
+        expect(page.locator("#stuck-detail")).to_contain_text("422")
+        expect(page.locator("#stuck-detail")).to_contain_text("at most 1000")
+        page.click("[data-action=arrived]")
+        page.locator("#choices .choice").first.click()
+
+        # Kept: both taps wait on the phone, shown as waiting.
+        queue = page.locator("#queue-state")
+        expect(queue).to_have_attribute("data-pending", "2")
+        expect(page.locator("#log-list li[data-state=pending]")).to_have_count(2)
+        # Not retried: not on a new tap, not when the network "returns", not after the backoff.
+        page.evaluate("window.dispatchEvent(new Event('online'))")
+        page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+        page.wait_for_timeout(4_500)
+        assert len(asked) == 1, f"{len(asked)} requests for one refused batch"
+        assert server_events(site, shipment) == []
+
+        # The driver tries again (the server has been fixed): everything goes, exactly once.
+        page.unroute("**/api/v1/sync", refuse)
+        page.click("#stuck-retry")
+        expect(queue).to_have_attribute("data-pending", "0", timeout=20_000)
+        expect(stuck).to_be_hidden()
+        assert [e["type"] for e in server_events(site, shipment)] == ["departed", "arrived"]
+    finally:
+        context.close()
+
+
+def test_a_batch_too_large_goes_in_halves(browser: Browser, site: Site) -> None:
+    """413 for a batch of several events: the same events again, fewer at a time."""
+    shipment, token = site.driver_link()
+    context = browser.new_context(viewport=PHONE, service_workers="block")
+    sizes: list[int] = []
+
+    def at_most_one(route: Any) -> None:
+        size = len(json.loads(route.request.post_data or "{}")["events"])
+        sizes.append(size)
+        if size > 1:
+            route.fulfill(
+                status=413,
+                content_type="application/problem+json",
+                body='{"type": "about:blank", "title": "Too large", "status": 413,'
+                ' "detail": "The body is larger than allowed."}',
+            )
+        else:
+            route.continue_()
+
+    try:
+        page = open_driver(context, site, token)
+        page.route("**/api/v1/sync", at_most_one)
+        context.set_offline(True)
+        page.click("[data-action=departed]")
+        page.click("[data-action=arrived]")
+        page.locator("#choices .choice").first.click()
+        page.click("[data-action=procedure_started]")
+        page.click('#choices [data-value="document_check"]')
+        expect(page.locator("#queue-state")).to_have_attribute("data-pending", "3")
+        context.set_offline(False)
+        expect(page.locator("#queue-state")).to_have_attribute("data-pending", "0", timeout=20_000)
+        expect(page.locator("#stuck")).to_be_hidden()
+        assert sizes[0] == 3, sizes
+        assert sizes[-3:] == [1, 1, 1]
+        events = server_events(site, shipment)
+        assert [e["type"] for e in events] == ["departed", "arrived", "procedure_started"]
+    finally:
+        context.close()
+
+
+def test_the_shared_names_come_from_python_and_work_offline(browser: Browser, site: Site) -> None:
+    """Province and hold-reason names are the Python definitions, and the page still has them
+    with no network (the service worker keeps words.js)."""
+    shipment, token = site.driver_link()
+    context = browser.new_context(viewport=PHONE)
+    try:
+        page = open_driver(context, site, token, lang="ckb")
+        assert page.evaluate(
+            "navigator.serviceWorker.ready.then(r => r.active.scriptURL)"
+        ).endswith("/driver/sw.js")
+        context.set_offline(True)
+        page.reload()
+        expect(page.locator("#trip")).to_be_visible()
+        origin = PROVINCE_NAMES[Province(shipment["origin_province"])].ckb
+        destination = PROVINCE_NAMES[Province(shipment["destination_province"])].ckb
+        expect(page.locator("#trip-route")).to_have_text(f"{origin} ← {destination}")
+        page.click("[data-action=arrived]")
+        page.locator("#choices .choice").first.click()
+        page.click("[data-action=held]")
+        for reason in HoldReason:
+            expect(page.locator(f'#choices [data-value="{reason}"]')).to_have_text(
+                HOLD_REASON_NAMES[reason].ckb
+            )
+        currencies = page.locator("#fee-currency option").evaluate_all(
+            "options => options.map(o => o.value)"
+        )
+        assert currencies == [c.value for c in Currency]
+    finally:
+        context.close()

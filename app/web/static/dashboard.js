@@ -278,8 +278,8 @@
       { key: true, label: t("col.procedure"), field: "procedure", render: (r) => procedureName(r.procedure) },
       { label: t("col.stopsRequiring"), field: "stops_requiring", num: true, render: (r) => num(r.stops_requiring, 0) },
       { label: t("col.shareOfStops"), field: "share_of_stops", num: true, render: (r) => pct(r.share_of_stops) },
-      { label: t("col.p50Proc"), field: "p50_minutes", num: true, render: (r) => num(r.p50_minutes, 1) },
-      { label: t("col.p90Proc"), field: "p90_minutes", num: true, render: (r) => num(r.p90_minutes, 1) },
+      { label: t("col.p50"), field: "p50_minutes", num: true, render: (r) => num(r.p50_minutes, 1) },
+      { label: t("col.p90"), field: "p90_minutes", num: true, render: (r) => num(r.p90_minutes, 1) },
       { label: t("col.totalHours"), field: "total_hours", num: true, render: (r) => num(r.total_hours, 1) },
       { label: t("col.shareOfTime"), field: "share_of_stop_time", num: true, render: (r) => pct(r.share_of_stop_time) },
     ], items);

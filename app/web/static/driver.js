@@ -119,7 +119,7 @@
       if (r.status === 401 || r.status === 403) { invalidLink(); return; }
       if (r.status === 413 && batch.length > 1) { // too large: the same events, in halves
         batchSize = Math.ceil(batch.length / 2);
-        more = true;
+        setTimeout(sync, 0); // once this try has let go (a return skips the lines after it)
         return;
       }
       if (refusedForGood(r.status)) { // keep all, say so, wait for the driver
