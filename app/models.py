@@ -1,10 +1,10 @@
 """Every model, imported once so that Alembic and the mappers see the whole schema."""
 
-from app.auth.models import ApiKey, User
+from app.auth.models import ApiKey, DriverToken, User
 from app.checkpoints.models import Checkpoint
 from app.organizations.models import Organization
 from app.shipments.models import CargoLine, RoutePoint, Shipment
-from app.tracking.models import DriverToken, Stop, StopFee, StopHold, StopProcedure, TrackingEvent
+from app.tracking.models import Stop, StopFee, StopHold, StopProcedure, TrackingEvent
 
 __all__ = [
     "ApiKey",

@@ -19,6 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.auth.models import DriverToken as DriverToken  # re-exported: credentials live in auth
 from app.db import Base, UTCDateTime, str_enum
 from app.tracking.vocabulary import EventType, HoldReason, Procedure, StopOutcome
 
@@ -270,21 +271,3 @@ class StopFee(_OnATrip, _OfAStop, Base):
     receipt: Mapped[bool] = mapped_column(Boolean)
     paid_at: Mapped[datetime] = mapped_column(UTCDateTime)
     event_id: Mapped[uuid.UUID] = mapped_column(Uuid)
-
-
-class DriverToken(Base):
-    """A link for one shipment's driver. Only its SHA-256 is kept; it expires and can be revoked."""
-
-    __tablename__ = "driver_tokens"
-
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
-    shipment_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("shipments.id", ondelete="CASCADE"), index=True
-    )
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_by: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL")
-    )
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
