@@ -11,7 +11,8 @@ ci:    ## the tests on SQLite and PostgreSQL, as CI runs them
 	./.ci/run
 
 lint:
-	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy
+	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy \
+	  && .venv/bin/lint-imports --no-logo
 
 lock:  ## re-pin requirements*.lock from pyproject.toml (./scripts/lock --upgrade to upgrade)
 	./scripts/lock
