@@ -93,9 +93,14 @@
       el("line", { x1: m.l, x2: o.width - m.r, y1: y(v), y2: y(v), class: "grid-line" }, axis);
       el("text", { x: m.l - 6, y: y(v) + 4, "text-anchor": "end", class: "muted-text" }, axis, o.fmt(v));
     }
-    const every = Math.max(1, Math.ceil(points.length / 12));
+    // As many period labels as fit (about 80 px each), at most 12.
+    const every = Math.max(1, Math.ceil(points.length / Math.min(12, Math.max(2, Math.floor(w / 80)))));
     points.forEach((p, i) => {
-      if (i % every === 0) el("text", { x: x(i), y: o.height - 18, "text-anchor": "middle", class: "muted-text" }, axis, p.label);
+      if (i % every === 0) {
+        // A label near either edge is anchored inside the picture rather than cut in half.
+        const anchor = x(i) + 35 > o.width ? "end" : x(i) - 35 < 0 ? "start" : "middle";
+        el("text", { x: x(i), y: o.height - 18, "text-anchor": anchor, class: "muted-text" }, axis, p.label);
+      }
       if (p.suppressed) el("text", { x: x(i), y: o.height - 4, "text-anchor": "middle", class: "suppressed-mark" }, axis, "×");
     });
     let legendX = m.l;

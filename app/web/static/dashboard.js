@@ -16,7 +16,7 @@
 
   // ---- formatting: what the API says, rounded for reading only
   const num = (v, d) => (v == null ? "—" : I18N.number(v, d));
-  const pct = (v) => (v == null ? "—" : I18N.number(v * 100, 1) + "%");
+  const pct = (v) => (v == null ? "—" : I18N.percent(v, 1));
   const signed = (v, d) => (v == null ? "—" : (v > 0 ? "+" : "") + I18N.number(v, d));
   const provinceName = (slug) => I18N.word("province", slug);
   const reason = (r) => I18N.word("hold", r);
@@ -198,6 +198,16 @@
     return "c3";
   }
 
+  // ---- charts are drawn at their box's width in pixels, so that their text keeps its size on a
+  // phone instead of shrinking with the whole picture (widest: the desktop layout's width).
+  function fit(el, widest) {
+    return Math.round(Math.min(widest, Math.max(300, el.clientWidth || widest)));
+  }
+  const barOptions = (el, widest, labelWidth) => {
+    const width = fit(el, widest);
+    return { width, labelWidth: Math.min(labelWidth, Math.round(width * 0.4)) };
+  };
+
   function renderMap() {
     const byId = new Map(reports.checkpoints.items.map((r) => [r.checkpoint_id, r]));
     const maxStops = Math.max(1, ...reports.checkpoints.items.map((r) => r.stops || 0));
@@ -215,7 +225,8 @@
       };
     });
     const towns = Object.entries(WORDS.capitals).map(([slug, [lat, lon]]) => ({ lat, lon, label: provinceName(slug) }));
-    Charts.map($("map"), places, towns, { label: t("dash.map") });
+    const side = fit($("map"), 520);
+    Charts.map($("map"), places, towns, { label: t("dash.map"), width: side, height: side });
     const legend = $("map-legend");
     legend.replaceChildren();
     const n = (v) => I18N.number(v, 0);
@@ -244,7 +255,9 @@
     Charts.bars($("dwell-chart"), rows, [
       { key: "p90", cls: "bar-p90", name: t("series.p90") },
       { key: "p50", cls: "bar-p50", name: t("series.p50") },
-    ], { label: t("dash.dwell"), suppressedText: t("dash.suppressed"), fmt: (v) => I18N.number(v, 0) });
+    ], Object.assign(barOptions($("dwell-chart"), 640, 170), {
+      label: t("dash.dwell"), suppressedText: t("dash.suppressed"), fmt: (v) => I18N.number(v, 0),
+    }));
   }
 
   function renderTrends() {
@@ -255,7 +268,7 @@
     })), [
       { key: "p90", lineCls: "line-p90", dotCls: "dot-p90", name: t("series.p90") },
       { key: "p50", lineCls: "line-p50", dotCls: "dot-p50", name: t("series.p50") },
-    ], { label: t("dash.trends"), fmt: (v) => I18N.number(v, 0) });
+    ], { label: t("dash.trends"), width: fit($("trend-chart"), 900), fmt: (v) => I18N.number(v, 0) });
     table($("trend-table"), [
       { key: true, label: t("col.period"), field: "period_start" },
       { label: t("col.stops"), field: "stops", num: true, render: (r) => num(r.stops, 0) },
@@ -273,7 +286,9 @@
       label: procedureName(r.procedure), suppressed: r.suppressed,
       values: { share: r.share_of_stop_time == null ? null : r.share_of_stop_time * 100 },
     })), [{ key: "share", cls: "bar-share", name: t("series.share") }],
-    { labelWidth: 150, width: 520, fmt: (v) => I18N.number(v, 0), suppressedText: t("dash.suppressed") });
+    Object.assign(barOptions($("procedure-chart"), 520, 150), {
+      label: t("dash.procedures"), fmt: (v) => I18N.number(v, 0), suppressedText: t("dash.suppressed"),
+    }));
     table($("procedure-table"), [
       { key: true, label: t("col.procedure"), field: "procedure", render: (r) => procedureName(r.procedure) },
       { label: t("col.stopsRequiring"), field: "stops_requiring", num: true, render: (r) => num(r.stops_requiring, 0) },
@@ -287,13 +302,17 @@
 
   function renderCommodities() {
     const items = reports.commodities.items;
+    const options = barOptions($("commodity-chart"), 520, 170);
+    const chars = Math.floor((options.labelWidth - 8) / 6.5);
     Charts.bars($("commodity-chart"), items.map((r) => ({
-      label: `${r.hs_chapter} ${r.chapter_name}`.slice(0, 26), suppressed: r.suppressed, title: r.chapter_name,
+      label: `${r.hs_chapter} ${r.chapter_name}`.slice(0, chars), suppressed: r.suppressed, title: r.chapter_name,
       values: { p50: r.p50_dwell_minutes, p90: r.p90_dwell_minutes },
     })), [
       { key: "p90", cls: "bar-p90", name: t("series.p90") },
       { key: "p50", cls: "bar-p50", name: t("series.p50") },
-    ], { labelWidth: 170, width: 520, fmt: (v) => I18N.number(v, 0), suppressedText: t("dash.suppressed") });
+    ], Object.assign(options, {
+      label: t("dash.commodities"), fmt: (v) => I18N.number(v, 0), suppressedText: t("dash.suppressed"),
+    }));
     table($("commodity-table"), [
       { key: true, label: t("col.chapter"), field: "hs_chapter" },
       { key: true, label: t("col.goods"), field: "chapter_name" },
@@ -429,6 +448,16 @@
     $("logout").addEventListener("click", () => signOut(null));
     $("filters").addEventListener("submit", (ev) => { ev.preventDefault(); loadAll(); });
     $("f-reset").addEventListener("click", () => { $("filters").reset(); loadAll(); });
+    let resized = null;
+    let drawnAt = window.innerWidth;
+    window.addEventListener("resize", () => { // a phone turned: charts drawn again at the new width
+      clearTimeout(resized);
+      resized = setTimeout(() => {
+        if (Math.abs(window.innerWidth - drawnAt) < 40 || !reports.checkpoints) return;
+        drawnAt = window.innerWidth;
+        renderAll();
+      }, 250);
+    });
     if (token) showApp();
     else signOut(null);
   }

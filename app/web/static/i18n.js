@@ -91,6 +91,13 @@
     }).format(value);
   }
 
+  /* A share (0.164) as a percentage in the page's language (16.4%, ١٦٫٤٪). */
+  function percent(value, digits) {
+    return new Intl.NumberFormat(locale(), {
+      style: "percent", minimumFractionDigits: digits, maximumFractionDigits: digits,
+    }).format(value);
+  }
+
   function time(date) {
     return new Intl.DateTimeFormat(locale(), { hour: "2-digit", minute: "2-digit" }).format(date);
   }
@@ -110,7 +117,7 @@
   }
 
   window.I18N = {
-    add, t, has, word, apply, set, number, time, dateTime, wireSwitch,
+    add, t, has, word, apply, set, number, percent, time, dateTime, wireSwitch,
     get lang() { return lang; },
     onChange(fn) { listeners.push(fn); },
     start() { wireSwitch(); set(initial(), false); },
