@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 
 from fastapi import FastAPI, status
 
+from app.auth.principal import Principal
+from app.organizations.models import Role
 from app.tracking.schemas import EventIn, EventRead, SyncRequest
 from app.tracking.writer import Written
 
@@ -36,13 +38,20 @@ def _echo(body: EventIn) -> EventRead:
 
 
 def answer_at_once(app: FastAPI) -> FastAPI:
-    """The service's event writer replaced by one that stores nothing and answers at once
-    (it checks no token either: the writer would)."""
+    """The service's event writer replaced by one that stores nothing and answers at once,
+    and its credential check by one that accepts any token as an exporter's: the request
+    path before any database work."""
 
-    async def submit(token: str, shipment_id: uuid.UUID, data: EventIn) -> Written:
+    async def submit(principal: Principal, shipment_id: uuid.UUID, data: EventIn) -> Written:
         return Written(_echo(data), True)
 
+    exporter = Principal("user", Role.exporter, uuid.uuid4(), uuid.uuid4())
+
+    async def principal(token: str) -> Principal:
+        return exporter
+
     app.state.event_writer.submit = submit
+    app.state.event_writer.credentials.principal = principal
     return app
 
 

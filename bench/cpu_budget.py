@@ -9,6 +9,10 @@ the CPU time of the thread that does the work, so a busy machine changes little.
 - Writer: batches of `--batch` events (the wrk load's walk over 300 shipments, each trip
   already 10 events long) through the event writer's group write, as its thread runs it:
   checks, inserts, stop rebuilds, commit. CPU time only (the fsync is not CPU).
+- Credentials: the check every event request passes before it is queued for the writer
+  (auth/credentials.py), batches of `--batch` requests as its thread runs it: the wrk
+  load's (every request with the exporter's one access token) and a flood's (every request
+  a different made-up driver token, each looked up and refused).
 
 Both share one interpreter lock in one worker, so an event costs their sum, plus the HTTP
 layer (sockets, parsing) that the bare endpoint pays as well: the ratio printed, bare path /
@@ -36,10 +40,15 @@ sys.path.insert(0, str(ROOT))
 from alembic import command  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
+from app.auth.credentials import CredentialChecker  # noqa: E402
+from app.auth.passwords import new_secret  # noqa: E402
+from app.auth.principal import Principal  # noqa: E402
+from app.auth.service import authenticate_bearer  # noqa: E402
 from app.cli import alembic_config  # noqa: E402
 from app.config import Settings  # noqa: E402
 from app.main import create_app  # noqa: E402
 from app.tracking import writer  # noqa: E402
+from app.tracking.driver_tokens import DRIVER_TOKEN_PREFIX  # noqa: E402
 from app.tracking.schemas import EventIn  # noqa: E402
 from bench import databases, ingest  # noqa: E402
 from bench.bare_app import answer_at_once, async_app  # noqa: E402
@@ -158,7 +167,10 @@ def writer_us(db: str, events: int, batch: int) -> float:
     with TestClient(app) as client:
         token, checkpoints, shipments = ingest.prepare_world(client, SHIPMENTS)
         event_writer: writer.EventWriter = app.state.event_writer
-        walk = _Walk(token, checkpoints, shipments)
+        with app.state.session_factory() as session:
+            principal = authenticate_bearer(session, settings=app.state.settings, token=token)
+        assert principal is not None
+        walk = _Walk(principal, checkpoints, shipments)
         for _ in range(SHIPMENTS * 10 // batch):  # trips of ~10 events before measuring
             event_writer._write([walk.next() for _ in range(batch)])
         batches = [[walk.next() for _ in range(batch)] for _ in range(max(1, events // batch))]
@@ -188,8 +200,8 @@ class _Walk:
         lambda cp: {"type": "released"},
     ]
 
-    def __init__(self, token: str, checkpoints: list[str], shipments: list[str]) -> None:
-        self.token, self.checkpoints, self.shipments = token, checkpoints, shipments
+    def __init__(self, principal: Principal, checkpoints: list[str], shipments: list[str]) -> None:
+        self.principal, self.checkpoints, self.shipments = principal, checkpoints, shipments
         self.steps: dict[int, int] = {}
         self.random = random.Random(1)
         self.base = datetime(2026, 1, 1, tzinfo=UTC)
@@ -205,7 +217,37 @@ class _Walk:
             **self.STEPS[n % len(self.STEPS)](checkpoint),
         }
         shipment_id = uuid.UUID(self.shipments[index])
-        return writer._Request(self.token, shipment_id, EventIn.model_validate(body), None)  # type: ignore[arg-type]
+        return writer._Request(self.principal, shipment_id, [EventIn.model_validate(body)])
+
+
+# --- the credential check ----------------------------------------------------------------
+
+
+def credentials_us(db: str, requests: int, batch: int) -> dict[str, float]:
+    """CPU µs per request of the credential check's batch (its thread's work): the honest
+    load's requests (one access token) and a flood's (a made-up driver token each)."""
+    url = databases.url_for(db, "cpu-budget-credentials")
+    databases.recreate(db, url)
+    command.upgrade(alembic_config(url), "head")
+    app = create_app(settings_for(url))
+    with TestClient(app) as client:
+        token, _, _ = ingest.prepare_world(client, 1)
+        checker = CredentialChecker(app.state.session_factory, app.state.settings)
+        rounds = max(1, requests // batch)
+        honest = [[token] * batch for _ in range(rounds)]
+        flood = [[new_secret(DRIVER_TOKEN_PREFIX) for _ in range(batch)] for _ in range(rounds)]
+        spent = {}
+        for name, batches in (("honest", honest), ("flood", flood)):
+            checker._check(batches[0])  # warm-up
+            started = time.thread_time()
+            for tokens in batches:
+                outcomes = checker._check(tokens)
+            spent[name] = (time.thread_time() - started) / (rounds * batch) * 1e6
+            refused = sum(isinstance(o, BaseException) for o in outcomes)
+            if refused != (batch if name == "flood" else 0):
+                raise RuntimeError(f"{name}: {refused} of {batch} refused")
+    app.state.engine.dispose()
+    return spent
 
 
 # --- the run -----------------------------------------------------------------------------
@@ -231,11 +273,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(f"request path, service (no writer)  {service:7.0f} µs CPU  ×{service / bare:.1f}")
     for db in args.db:
         spent = writer_us(db, args.events, args.batch)
+        checks = credentials_us(db, args.requests, args.batch)
         results[f"writer_{db}_us"] = spent
-        ceiling = bare / (service + spent)
+        results[f"credentials_{db}_us"] = checks
+        ceiling = bare / (service + checks["honest"] + spent)
         print(
             f"writer, {db:10} batch {args.batch:3}     {spent:7.0f} µs CPU per event;"
-            f" bare / (path + writer) = {ceiling:.2f}"
+            f" bare / (path + credentials + writer) = {ceiling:.2f}"
+        )
+        print(
+            f"credentials, {db:10} batch {args.batch:3} {checks['honest']:7.1f} µs CPU per "
+            f"request (one token); {checks['flood']:.1f} µs per made-up driver token"
         )
     return results
 

@@ -94,7 +94,7 @@ def check_roles(
 
 
 def check_tracker(principal: Principal) -> Principal:
-    """Reporting events: the shipment's driver or its exporter (TrackerDep, as a function)."""
+    """Reporting events: the shipment's driver or its exporter (see tracking/router.py)."""
     return check_roles(principal, Role.exporter, allow_driver=True)
 
 
@@ -105,7 +105,5 @@ ShipmentReaderDep = Annotated[Principal, Depends(require_roles(Role.exporter, Ro
 ShipmentViewerDep = Annotated[
     Principal, Depends(require_roles(Role.exporter, Role.admin, allow_driver=True))
 ]
-# Reporting events: the shipment's driver or its exporter.
-TrackerDep = Annotated[Principal, Depends(require_roles(Role.exporter, allow_driver=True))]
 # Keys are made and revoked by a person who signed in, so a leaked key cannot mint more keys.
 KeyManagerDep = Annotated[Principal, Depends(require_roles(Role.exporter, allow_api_key=False))]

@@ -1,6 +1,7 @@
 """Sign-in, bearer credential lookup and API keys."""
 
 import uuid
+from collections.abc import Iterable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -31,29 +32,48 @@ def login(
 
 
 def authenticate_bearer(session: Session, *, settings: Settings, token: str) -> Principal | None:
-    if token.startswith(API_KEY_PREFIX):
-        return _principal_from_api_key(session, token)
-    if token.startswith(DRIVER_TOKEN_PREFIX):
-        return driver_tokens.principal_for(session, token)
-    user_id = read_access_token(settings, token)
-    if user_id is None:
-        return None
-    user = session.get(User, user_id)
-    if user is None or not user.is_active:
-        return None
-    return Principal("user", user.role, user.id, user.organization_id)
+    return authenticate_many(session, settings=settings, tokens=[token])[token]
 
 
-def _principal_from_api_key(session: Session, token: str) -> Principal | None:
-    row = session.execute(
-        select(ApiKey, User)
+def authenticate_many(
+    session: Session, *, settings: Settings, tokens: Iterable[str]
+) -> dict[str, Principal | None]:
+    """Who each bearer credential belongs to (None: invalid, expired or revoked), with one
+    query per kind of credential however many there are (see auth/credentials.py). Reads
+    only: it never needs, and must never run inside, a write transaction."""
+    found: dict[str, Principal | None] = dict.fromkeys(tokens)
+    keys = [t for t in found if t.startswith(API_KEY_PREFIX)]
+    drivers = [t for t in found if t.startswith(DRIVER_TOKEN_PREFIX)]
+    access: dict[str, uuid.UUID] = {}
+    for token in found.keys() - {*keys, *drivers}:
+        user_id = read_access_token(settings, token)  # signature and expiry: no database
+        if user_id is not None:
+            access[token] = user_id
+    found.update(_principals_from_api_keys(session, keys))
+    found.update(driver_tokens.principals_for(session, drivers))
+    if access:
+        users = session.scalars(select(User).where(User.id.in_(set(access.values()))))
+        active = {user.id: user for user in users if user.is_active}
+        for token, user_id in access.items():
+            if (user := active.get(user_id)) is not None:
+                found[token] = Principal("user", user.role, user.id, user.organization_id)
+    return found
+
+
+def _principals_from_api_keys(session: Session, tokens: list[str]) -> dict[str, Principal]:
+    if not tokens:
+        return {}
+    by_digest = {digest(token): token for token in tokens}
+    rows = session.execute(
+        select(ApiKey.key_hash, User)
         .join(User, User.id == ApiKey.user_id)
-        .where(ApiKey.key_hash == digest(token), ApiKey.revoked_at.is_(None))
-    ).first()
-    if row is None or not row.User.is_active:
-        return None
-    user = row.User
-    return Principal("api_key", user.role, user.id, user.organization_id)
+        .where(ApiKey.key_hash.in_(by_digest), ApiKey.revoked_at.is_(None))
+    )
+    return {
+        by_digest[key_hash]: Principal("api_key", user.role, user.id, user.organization_id)
+        for key_hash, user in rows
+        if user.is_active
+    }
 
 
 def create_api_key(session: Session, *, principal: Principal, name: str) -> tuple[ApiKey, str]:

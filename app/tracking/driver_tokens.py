@@ -63,14 +63,19 @@ def _revoke_all(session: Session, shipment_id: uuid.UUID, now: datetime) -> None
     )
 
 
-def principal_for(session: Session, token: str) -> Principal | None:
-    row = session.scalar(
-        select(DriverToken).where(
-            DriverToken.token_hash == digest(token),
+def principals_for(session: Session, tokens: list[str]) -> dict[str, Principal]:
+    """The live driver links among `tokens` (one query however many), by token."""
+    if not tokens:
+        return {}
+    by_digest = {digest(token): token for token in tokens}
+    rows = session.execute(
+        select(DriverToken.token_hash, DriverToken.shipment_id).where(
+            DriverToken.token_hash.in_(by_digest),
             DriverToken.revoked_at.is_(None),
             DriverToken.expires_at > utcnow(),
         )
     )
-    if row is None:
-        return None
-    return Principal("driver", None, None, None, shipment_id=row.shipment_id)
+    return {
+        by_digest[token_hash]: Principal("driver", None, None, None, shipment_id=shipment_id)
+        for token_hash, shipment_id in rows
+    }

@@ -8,13 +8,14 @@ from app.auth.dependencies import (
     SessionDep,
     SettingsDep,
     ShipmentViewerDep,
-    TrackerDep,
+    check_tracker,
     oauth2_scheme,
     require_token,
 )
+from app.auth.principal import Principal
 from app.errors import InvalidInput, problem_responses
 from app.pagination import Page
-from app.tracking import driver_tokens, queries, service
+from app.tracking import driver_tokens, queries
 from app.tracking.schemas import (
     DriverTokenCreate,
     DriverTokenCreated,
@@ -29,6 +30,19 @@ from app.tracking.writer import EventWriter
 router = APIRouter(tags=["tracking"])
 
 
+async def event_reporter(
+    request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> Principal:
+    """The shipment's driver or its exporter, checked before anything is queued for the event
+    writer (auth/credentials.py): a bad credential is a 401 here and never reaches the writer
+    or its write transaction."""
+    writer: EventWriter = request.app.state.event_writer
+    return check_tracker(await writer.credentials.principal(require_token(token)))
+
+
+ReporterDep = Annotated[Principal, Depends(event_reporter)]
+
+
 @router.post(
     "/shipments/{shipment_id}/events",
     status_code=status.HTTP_201_CREATED,
@@ -41,17 +55,16 @@ router = APIRouter(tags=["tracking"])
 async def post_event(
     shipment_id: uuid.UUID,
     body: EventIn,
-    token: Annotated[str | None, Depends(oauth2_scheme)],
+    principal: ReporterDep,
     request: Request,
     response: Response,
 ) -> EventRead:
     """Record one event. Safe to retry: the same `event_id` with the same content answers 200
     with the stored event and stores nothing; with other content it is a 409. The answer
     comes after the event is committed to disk."""
-    # The shipment's driver or its exporter; checked by the writer, in the transaction
-    # that stores the event (see tracking/writer.py: concurrent events commit together).
+    # Concurrent events commit together (tracking/writer.py).
     writer: EventWriter = request.app.state.event_writer
-    written = await writer.submit(require_token(token), shipment_id, body)
+    written = await writer.submit(principal, shipment_id, body)
     if not written.created:
         response.status_code = status.HTTP_200_OK
     return written.event
@@ -60,7 +73,7 @@ async def post_event(
 @router.post(
     "/sync", response_model=SyncResponse, responses=problem_responses(401, 403, 404, 413, 422)
 )
-def sync(body: SyncRequest, principal: TrackerDep, session: SessionDep) -> SyncResponse:
+async def sync(body: SyncRequest, principal: ReporterDep, request: Request) -> SyncResponse:
     """A phone's offline queue (up to 1,000 events) in one request: one result per event, in
     the order sent — `created`, `duplicate`, or `rejected` with the reason."""
     shipment_id = principal.shipment_id if principal.kind == "driver" else body.shipment_id
@@ -76,9 +89,8 @@ def sync(body: SyncRequest, principal: TrackerDep, session: SessionDep) -> SyncR
                 {"loc": ["body", "shipment_id"], "msg": "not this link's", "type": "value_error"}
             ],
         )
-    results = service.sync(
-        session, principal=principal, shipment_id=shipment_id, raw_events=body.events
-    )
+    writer: EventWriter = request.app.state.event_writer  # the same path as POST …/events
+    results = await writer.sync(principal, shipment_id, body.events)
     return SyncResponse(
         created=sum(r.status == "created" for r in results),
         duplicates=sum(r.status == "duplicate" for r in results),

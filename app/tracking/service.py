@@ -16,15 +16,10 @@ from sqlalchemy.orm import Session
 
 from app.auth.principal import Principal
 from app.checkpoints.models import Checkpoint
-from app.db import utcnow, write_transaction
+from app.db import utcnow
 from app.errors import AppError, Conflict, InvalidInput, NotFound
 from app.shipments.models import Shipment, ShipmentStatus
-from app.shipments.repository import (
-    ShipmentKeys,
-    lock_shipments,
-    lock_visible_shipment,
-    may_see,
-)
+from app.shipments.repository import ShipmentKeys, lock_shipments, may_see
 from app.tracking import materialize, timeline
 from app.tracking.models import NewEvent, StoredEvent, TrackingEvent
 from app.tracking.schemas import EventIn, SyncResult
@@ -44,16 +39,21 @@ class Recorded:
 
 @dataclass(frozen=True)
 class Submission:
-    """One caller's event for one shipment, already authenticated."""
+    """One caller's events for one shipment (one event, or a phone's offline queue), its
+    credential already checked."""
 
     principal: Principal
     shipment_id: uuid.UUID
-    data: EventIn
+    events: Sequence[EventIn]
+
+
+# Each event's outcome, in order; or NotFound for the whole submission.
+SubmissionOutcome = list[Recorded | AppError] | NotFound
 
 
 @dataclass(frozen=True)
 class BatchWritten:
-    outcomes: list[Recorded | AppError]  # one per submission, in order
+    outcomes: list[SubmissionOutcome]  # one per submission, in order
     projections: dict[uuid.UUID, "Projection"]  # of the shipments that changed
 
 
@@ -62,15 +62,19 @@ def record_events(
     submissions: Sequence[Submission],
     known: Mapping[uuid.UUID, "Projection"] | None = None,
 ) -> BatchWritten:
-    """Several callers' events in the caller's write transaction (group commit): each gets
-    its own outcome, the event stored (or recognised as a replay) or the error that refused
-    it, and each changed shipment's stops are rebuilt once. The caller commits, and only
-    then may it acknowledge any of them (or keep the projections, see rebuild_many)."""
+    """The one ingestion path (POST …/events and /sync, through tracking/writer.py): several
+    callers' events in the caller's write transaction (group commit). Each event gets its
+    own outcome, stored (or recognised as a replay, also later in the same batch) or the
+    error that refused it, and each changed shipment's stops are rebuilt once. A shipment
+    the caller may not see refuses its whole submission. The caller commits, and only then
+    may it acknowledge any of them (or keep the projections, see rebuild_many)."""
     now = utcnow()
     shipments = lock_shipments(session, {s.shipment_id for s in submissions})
-    existing = _existing_events_by_shipment(session, submissions)
-    checkpoints = _known_checkpoints(session, [s.data.checkpoint_id for s in submissions])
-    outcomes: list[Recorded | AppError] = []
+    existing = _existing_events(session, submissions)
+    checkpoints = _known_checkpoints(
+        session, [event.checkpoint_id for s in submissions for event in s.events]
+    )
+    outcomes: list[SubmissionOutcome] = []
     changed: dict[uuid.UUID, ShipmentKeys] = {}
     added: dict[uuid.UUID, list[NewEvent]] = {}
     for submission in submissions:
@@ -80,78 +84,51 @@ def record_events(
             outcomes.append(NotFound("No such shipment."))
             continue
         known_events = existing.setdefault(shipment.id, {})
-        try:
-            result = _store_one(
-                submission.principal,
-                shipment,
-                submission.data,
-                now,
-                known_events,
-                checkpoints,
-            )
-        except (InvalidInput, Conflict) as exc:
-            outcomes.append(exc)
-            continue
-        known_events[result.event.event_id] = result.event  # a replay later in the batch
-        if result.created:
-            assert isinstance(result.event, NewEvent)  # what _store_one makes
-            changed[shipment.id] = shipment
-            added.setdefault(shipment.id, []).append(result.event)
-        outcomes.append(result)
+        results: list[Recorded | AppError] = []
+        for data in submission.events:
+            try:
+                result = _store_one(
+                    submission.principal, shipment, data, now, known_events, checkpoints
+                )
+            except (InvalidInput, Conflict) as exc:
+                results.append(exc)
+                continue
+            known_events[result.event.event_id] = result.event  # a replay later in the batch
+            if result.created:
+                assert isinstance(result.event, NewEvent)  # what _store_one makes
+                changed[shipment.id] = shipment
+                added.setdefault(shipment.id, []).append(result.event)
+            results.append(result)
+        outcomes.append(results)
     insert_events(session, [event for events in added.values() for event in events])
     stored = {sid: [as_stored(event) for event in events] for sid, events in added.items()}
     projections = rebuild_many(session, list(changed.values()), known, stored) if changed else {}
     return BatchWritten(outcomes, projections)
 
 
-def sync(
-    session: Session,
-    *,
-    principal: Principal,
-    shipment_id: uuid.UUID,
-    raw_events: list[Any],
-) -> list[SyncResult]:
-    """A phone's offline queue: each event stored, recognised as a duplicate, or rejected
-    with its reason — one transaction, one rebuild of the stops at the end."""
-    parsed = [_parse(raw) for raw in raw_events]  # needs no lock: before the transaction
-    with write_transaction(session):
-        return _sync(session, principal, shipment_id, raw_events, parsed)
+def parse_events(raw_events: list[Any]) -> list[EventIn | str]:
+    """A /sync body's events, each parsed on its own: the event, or why it is not one."""
+    return [_parse(raw) for raw in raw_events]
 
 
-def _sync(
-    session: Session,
-    principal: Principal,
-    shipment_id: uuid.UUID,
-    raw_events: list[Any],
-    parsed: list[EventIn | str],
+def sync_results(
+    raw_events: list[Any], parsed: list[EventIn | str], outcomes: list[Recorded | AppError]
 ) -> list[SyncResult]:
-    shipment = lock_visible_shipment(session, principal, shipment_id)
-    now = utcnow()
-    valid = [p for p in parsed if isinstance(p, EventIn)]
-    existing = _existing_events(session, shipment.id, [e.event_id for e in valid])
-    checkpoints = _known_checkpoints(session, [e.checkpoint_id for e in valid])
+    """One result per event of a /sync body, in the order sent; `outcomes` are
+    record_events' for the parsed ones, in order."""
+    written = iter(outcomes)
     results: list[SyncResult] = []
-    created: list[NewEvent] = []
     for raw, item in zip(raw_events, parsed, strict=True):
         if not isinstance(item, EventIn):
             results.append(SyncResult(event_id=_raw_id(raw), status="rejected", reason=item))
             continue
-        try:
-            outcome = _store_one(principal, shipment, item, now, existing, checkpoints)
-        except (InvalidInput, Conflict) as exc:
-            results.append(
-                SyncResult(event_id=str(item.event_id), status="rejected", reason=exc.detail)
-            )
-            continue
-        existing[outcome.event.event_id] = outcome.event
-        if outcome.created:
-            assert isinstance(outcome.event, NewEvent)  # what _store_one makes
-            created.append(outcome.event)
-        status = "created" if outcome.created else "duplicate"
-        results.append(SyncResult(event_id=str(item.event_id), status=status))
-    if created:
-        insert_events(session, created)
-        rebuild(session, shipment)
+        outcome = next(written)
+        event_id = str(item.event_id)
+        if isinstance(outcome, AppError):
+            results.append(SyncResult(event_id=event_id, status="rejected", reason=outcome.detail))
+        else:
+            status = "created" if outcome.created else "duplicate"
+            results.append(SyncResult(event_id=event_id, status=status))
     return results
 
 
@@ -174,10 +151,12 @@ def _refuse_if_cancelled(shipment: ShipmentKeys) -> None:
         raise Conflict("The shipment is cancelled; it takes no more events.")
 
 
-def _existing_events_by_shipment(
+def _existing_events(
     session: Session, submissions: Sequence[Submission]
 ) -> dict[uuid.UUID, dict[uuid.UUID, StoredEvent]]:
-    wanted = {(s.shipment_id, s.data.event_id) for s in submissions}
+    wanted = {(s.shipment_id, event.event_id) for s in submissions for event in s.events}
+    if not wanted:
+        return {}
     rows = session.scalars(
         # Both columns: the unique index (shipment_id, event_id) serves the lookup.
         select(TrackingEvent).where(
@@ -190,20 +169,6 @@ def _existing_events_by_shipment(
         if (row.shipment_id, row.event_id) in wanted:
             found.setdefault(row.shipment_id, {})[row.event_id] = row
     return found
-
-
-def _existing_events(
-    session: Session, shipment_id: uuid.UUID, event_ids: Iterable[uuid.UUID]
-) -> dict[uuid.UUID, StoredEvent]:
-    wanted = set(event_ids)
-    if not wanted:
-        return {}
-    rows = session.scalars(
-        select(TrackingEvent).where(
-            TrackingEvent.shipment_id == shipment_id, TrackingEvent.event_id.in_(wanted)
-        )
-    )
-    return {row.event_id: row for row in rows}
 
 
 def _known_checkpoints(session: Session, ids: Iterable[uuid.UUID | None]) -> set[uuid.UUID]:

@@ -1,36 +1,46 @@
-"""Group commit for POST /shipments/{id}/events.
+"""Group commit for POST /shipments/{id}/events and POST /sync.
 
 One request, one transaction, one fsync caps a phone-facing endpoint at the disk's sync rate
 and makes concurrent writers queue on SQLite's single write lock. Instead, requests that
 arrive while a write is in progress wait together; the next write takes all of them (up to
-`max_batch`) in one transaction — authentication, checks, inserts, one stop rebuild per
-changed shipment — and one commit. Each request is answered only after the commit that
-holds its event has returned: an acknowledged event is on disk, exactly as before.
+`MAX_REQUESTS`, and `MAX_EVENTS` events unless one request alone has more) in one
+transaction — checks, inserts, one stop rebuild per changed shipment — and one commit.
+Each request is answered only after the commit that holds its events has returned: an
+acknowledged event is on disk, exactly as before.
 
-The writes run on one dedicated thread, so the event loop keeps parsing requests while the
-database works, and the batch grows with the load instead of the queue of threads.
+The writes run on one dedicated thread (app/batching.py), so the event loop keeps parsing
+requests while the database works, and the batch grows with the load instead of the queue
+of threads. Only work that needs the lock runs there: a request's credential is checked
+before it is queued (auth/credentials.py, `EventWriter.credentials`), and a /sync body is
+parsed before it is queued, so neither a flood of bad credentials nor a big body holds the
+write lock. Both routes write through `service.record_events`, with the trips'
+projections kept between writes.
 """
 
-import asyncio
 import logging
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
-from app.auth.dependencies import check_tracker, principal_for
+from app.auth.credentials import CredentialChecker
 from app.auth.principal import Principal
+from app.batching import Batcher
 from app.config import Settings
 from app.db import write_transaction
 from app.errors import AppError
 from app.tracking import service
 from app.tracking.queries import event_read
-from app.tracking.schemas import EventIn, EventRead
+from app.tracking.schemas import EventIn, EventRead, SyncResult
 
 logger = logging.getLogger(__name__)
+
+MAX_REQUESTS = 256
+MAX_EVENTS = 1_000  # a full /sync; bounds the statements' parameter lists too
 
 
 @dataclass(frozen=True)
@@ -39,15 +49,14 @@ class Written:
     created: bool
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Request:
-    token: str
+    principal: Principal
     shipment_id: uuid.UUID
-    data: EventIn
-    answer: "asyncio.Future[Written]"
+    events: Sequence[EventIn]
 
 
-Outcome = Written | BaseException
+Outcome = list[service.Recorded | AppError] | BaseException
 # Trips being reported on right now. A 30-event trip's projection (events, built timeline,
 # stop digests) takes ~16 KiB (tracemalloc): 1,000 of them, ~16 MiB, well inside the
 # worker's 200 MB budget.
@@ -75,54 +84,42 @@ class _RecentProjections:
 
 
 class EventWriter:
-    def __init__(
-        self, session_factory: sessionmaker[Session], settings: Settings, max_batch: int = 256
-    ) -> None:
+    def __init__(self, session_factory: sessionmaker[Session], settings: Settings) -> None:
         self._session_factory = session_factory
-        self._settings = settings
-        self._max_batch = max_batch
-        self._executor: ThreadPoolExecutor | None = None
-        self._waiting: list[_Request] = []
         self._projections = _RecentProjections(PROJECTIONS_KEPT)
-        self._drainer: asyncio.Task[None] | None = None
+        self._batcher: Batcher[_Request, list[service.Recorded | AppError]] = Batcher(
+            self._write,
+            thread_name="event-writer",
+            max_items=MAX_REQUESTS,
+            max_weight=MAX_EVENTS,
+            weight=lambda request: len(request.events),
+        )
+        # The gate in front of the writer: the event routes check their callers here first.
+        self.credentials = CredentialChecker(session_factory, settings)
 
-    async def submit(self, token: str, shipment_id: uuid.UUID, data: EventIn) -> Written:
+    async def submit(self, principal: Principal, shipment_id: uuid.UUID, data: EventIn) -> Written:
         """Store one event; returns once it is committed, raises the AppError that refused it."""
-        answer: asyncio.Future[Written] = asyncio.get_running_loop().create_future()
-        self._waiting.append(_Request(token, shipment_id, data, answer))
-        if self._drainer is None or self._drainer.done():
-            self._drainer = asyncio.create_task(self._drain())
-        return await answer
+        [outcome] = await self._batcher.submit(_Request(principal, shipment_id, [data]))
+        if isinstance(outcome, AppError):
+            raise outcome
+        return Written(event_read(outcome.event), outcome.created)
+
+    async def sync(
+        self, principal: Principal, shipment_id: uuid.UUID, raw_events: list[Any]
+    ) -> list[SyncResult]:
+        """A phone's offline queue in one transaction: each event stored, recognised as a
+        duplicate, or rejected with its reason. NotFound if the shipment is not the caller's."""
+        # Parsing a thousand events takes milliseconds: neither on the event loop nor under
+        # the write lock.
+        parsed = await run_in_threadpool(service.parse_events, raw_events)
+        valid = [item for item in parsed if isinstance(item, EventIn)]
+        outcomes = await self._batcher.submit(_Request(principal, shipment_id, valid))
+        return service.sync_results(raw_events, parsed, outcomes)
 
     def close(self) -> None:
         """At shutdown: lets the write in progress finish (its callers get their answers)."""
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
-            self._executor = None
-
-    async def _drain(self) -> None:
-        loop = asyncio.get_running_loop()
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="event-writer")
-        while self._waiting:
-            batch = self._waiting[: self._max_batch]
-            del self._waiting[: self._max_batch]
-            try:
-                outcomes = await loop.run_in_executor(self._executor, self._write, batch)
-            except asyncio.CancelledError as exc:  # shutting down: nobody may wait forever
-                self._answer(batch, [exc] * len(batch))
-                raise
-            self._answer(batch, outcomes)
-
-    @staticmethod
-    def _answer(batch: list[_Request], outcomes: list[Outcome]) -> None:
-        for request, outcome in zip(batch, outcomes, strict=True):
-            if request.answer.done():  # the client went away; its event stays stored
-                continue
-            if isinstance(outcome, BaseException):
-                request.answer.set_exception(outcome)
-            else:
-                request.answer.set_result(outcome)
+        self._batcher.close()
+        self.credentials.close()
 
     def _write(self, batch: list[_Request]) -> list[Outcome]:
         """Never raises: an unexpected error becomes that request's outcome (a 500)."""
@@ -133,37 +130,13 @@ class EventWriter:
                 return [exc]
             # One request broke the shared transaction (nothing of it was committed): write
             # each on its own, so that only the request at fault fails.
-            logger.warning("group write of %d events failed; writing one by one", len(batch))
+            logger.warning("group write of %d requests failed; writing one by one", len(batch))
             return [self._write([request])[0] for request in batch]
 
     def _write_together(self, batch: list[_Request]) -> list[Outcome]:
+        submissions = [service.Submission(r.principal, r.shipment_id, r.events) for r in batch]
         with self._session_factory() as session, write_transaction(session):
-            outcomes: list[Outcome | None] = [None] * len(batch)
-            submissions: list[service.Submission] = []
-            positions: list[int] = []
-            principals: dict[str, Principal | AppError] = {}
-            for position, request in enumerate(batch):
-                principal = principals.get(request.token)
-                if principal is None:
-                    principal = principals[request.token] = self._authorize(session, request)
-                if isinstance(principal, AppError):
-                    outcomes[position] = principal
-                    continue
-                submissions.append(service.Submission(principal, request.shipment_id, request.data))
-                positions.append(position)
             known = self._projections.recall(s.shipment_id for s in submissions)
             written = service.record_events(session, submissions, known)
-            for position, result in zip(positions, written.outcomes, strict=True):
-                outcomes[position] = (
-                    result
-                    if isinstance(result, AppError)
-                    else Written(event_read(result.event), result.created)
-                )
         self._projections.keep(written.projections)  # only what is committed
-        return [outcome for outcome in outcomes if outcome is not None]
-
-    def _authorize(self, session: Session, request: _Request) -> Principal | AppError:
-        try:
-            return check_tracker(principal_for(session, self._settings, request.token))
-        except AppError as exc:
-            return exc
+        return list(written.outcomes)
