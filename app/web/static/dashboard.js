@@ -22,6 +22,8 @@
   const reason = (r) => I18N.word("hold", r);
   const procedureName = (p) => I18N.word("procedure", p);
   const checkpointName = (c) => Common.checkpointName(c);
+  const agency = (c) => `${I18N.word("kind", c.kind)} · ${I18N.word("authority", c.authority)}` +
+    ` (${I18N.word("jurisdiction", c.jurisdiction)})`;
 
   // ---- the date filters are whole UTC days: from its midnight, up to the midnight after `to`
   function utcMidnight(day, plusDays) {
@@ -221,7 +223,8 @@
           });
       return {
         id: c.id, lat: c.latitude, lon: c.longitude, cls: delayClass(row),
-        r: 4 + 8 * Math.sqrt(stops / maxStops), title: `${c.code} ${checkpointName(c)}\n${detail}`,
+        r: 4 + 8 * Math.sqrt(stops / maxStops),
+        title: `${c.code} ${checkpointName(c)}\n${agency(c)}\n${detail}`,
       };
     });
     const towns = Object.entries(WORDS.capitals).map(([slug, [lat, lon]]) => ({ lat, lon, label: provinceName(slug) }));
