@@ -21,6 +21,7 @@ sulaymaniyah → basra (D only), procedure transshipment (D only), and the week 
 and the month of September (A's lone early trip).
 """
 
+import dataclasses
 import math
 import random
 import uuid
@@ -55,6 +56,7 @@ WEEKS = 7  # trips depart in the weeks of 5 October … 16 November 2026
 TRIPS_PER_ORG = 12
 STANDARD_MINUTES = 60  # SERVICE_STANDARD_MINUTES' default
 MIN_EXPORTERS = 3  # REPORT_MIN_EXPORTERS' default
+MIN_STOPS = 10  # REPORT_MIN_STOPS' default
 CENT = Decimal("0.01")
 
 
@@ -478,39 +480,65 @@ def _finished_trip(
     world.trips.append(truth)
 
 
+def floor_hour(when: datetime) -> datetime:
+    return when.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
 def _live_trips(world: World) -> None:
     """Trucks on the road now: at KRK-01 (D), at BGD-01 (A), held at BGD-01 (B); C is between
-    checkpoints; A's second truck left BGD-02 seven hours ago (outside the six-hour window)."""
+    checkpoints; A's second truck left BGD-02 seven hours ago (outside the six-hour window).
+
+    A's, B's and C's stops at KRK-01 closed within one clock hour, four hours before the hour
+    the world was built in (dwell 60, 80 and 45 minutes), and C's at BGD-01 in the hour before
+    it (50 minutes): whatever the minute, and for five hours after, they are in the sliding
+    six hours and in the last six completed clock hours, each checkpoint's in one hour."""
     now = world.now
+    four_hours_back = floor_hour(now) - timedelta(hours=4)
+    last_hour = floor_hour(now) - timedelta(hours=1)
 
     def ago(minutes: int) -> datetime:
         return now - timedelta(minutes=minutes)
 
-    Visit = tuple[str, int, int | None, str | None]  # checkpoint, arrived and closed
-    plans: list[tuple[str, str, list[Visit]]] = [  # minutes ago, and the hold reason if held
-        ("A", "sulaymaniyah-baghdad", [("KRK-01", 300, 240, None), ("BGD-01", 100, None, None)]),
+    def at(hour: datetime, minutes: int) -> datetime:
+        return hour + timedelta(minutes=minutes)
+
+    Visit = tuple[str, datetime, datetime | None, str | None]  # arrived, closed, hold reason
+    plans: list[tuple[str, str, list[Visit]]] = [
+        (
+            "A",
+            "sulaymaniyah-baghdad",
+            [("KRK-01", at(four_hours_back, -55), at(four_hours_back, 5), None)]
+            + [("BGD-01", ago(100), None, None)],
+        ),
         (
             "B",
             "sulaymaniyah-baghdad",
-            [("KRK-01", 280, 200, None), ("BGD-01", 90, None, "permit_required")],
+            [("KRK-01", at(four_hours_back, -45), at(four_hours_back, 35), None)]
+            + [("BGD-01", ago(90), None, "permit_required")],
         ),
-        ("C", "erbil-baghdad", [("KRK-01", 260, 215, None), ("BGD-01", 70, 20, None)]),
-        ("D", "sulaymaniyah-basra", [("KRK-01", 30, None, None)]),
-        ("A", "erbil-baghdad", [("BGD-02", 480, 420, None)]),
+        (
+            "C",
+            "erbil-baghdad",
+            [("KRK-01", at(four_hours_back, -25), at(four_hours_back, 20), None)]
+            + [("BGD-01", at(last_hour, -20), at(last_hour, 30), None)],
+        ),
+        ("D", "sulaymaniyah-basra", [("KRK-01", ago(30), None, None)]),
+        ("A", "erbil-baghdad", [("BGD-02", ago(480), ago(420), None)]),
     ]
     rng = random.Random(SEED + 1)
     for n, (org, route_name, visits) in enumerate(plans):
         route = ROUTES[route_name]
-        truth = TruthTrip(org, route.origin, route.destination, ("25",), ago(visits[0][1] + 60))
+        departed = visits[0][1] - timedelta(minutes=60)
+        truth = TruthTrip(org, route.origin, route.destination, ("25",), departed)
         _create_shipment(world, org, route, truth, f"{org}-LIVE-{n}")
         trip = _Trip(rng, truth, tz=UTC)
         trip.depart()
         for code, arrived, closed, reason in visits:
-            trip.arrive(code, ago(arrived))
+            trip.arrive(code, arrived)
             if reason is not None:
-                trip.hold(ago(arrived - 30), reason)
+                trip.hold(arrived + timedelta(minutes=30), reason)
             if closed is not None:
-                trip.close(ago(closed), "released")
+                trip.close(closed, "released")
         _send(world, trip)
         world.trips.append(truth)
 
@@ -716,17 +744,164 @@ def _grouped(
     return groups
 
 
-def _hidden(stops: Iterable[TruthStop], min_exporters: int | None) -> bool:
-    """Suppressed for this viewer? `min_exporters` is None for admins and exporters."""
-    return min_exporters is not None and organisations(stops) < min_exporters
+# --- an advocate's protected cells, from the truth -----------------------------------------
+#
+# The rule (app/reports/privacy.py), written again here over the truth, in plain Python: an
+# advocate's answer sums cells (checkpoint × UTC day of arrival; for the corridors origin ×
+# destination × UTC day of departure). A cell passes with enough exporters and enough
+# completed stops (trips); a filtered part of a cell is shown only if it passes and what it
+# leaves behind in the cell is empty or passes.
+
+Condition = tuple[str, str]  # ("hs", "25"): carrying chapter 25; ("to", "basra"): bound there
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    min_exporters: int
+    min_stops: int
+
+    def passes(self, items: list[Any]) -> bool:
+        """Stops (completed: not open) or trips (each counts)."""
+        completed = sum(1 for i in items if getattr(i, "outcome", "released") != "open")
+        return len({i.org for i in items}) >= self.min_exporters and completed >= self.min_stops
+
+    def hides(self, items: list[Any]) -> bool:
+        """Neither shown nor left over as a difference; an empty set reveals nothing."""
+        return bool(items) and not self.passes(items)
+
+
+def stop_cell(stop: TruthStop) -> tuple[str, date]:
+    return (stop.checkpoint, stop.arrived_at.astimezone(UTC).date())
+
+
+def trip_cell(trip: TruthTrip) -> tuple[str, str, date]:
+    return (trip.origin, trip.destination, trip.departed_at.astimezone(UTC).date())
+
+
+def _values_of(stop: TruthStop, kind: str) -> set[str]:
+    return set(stop.trip.chapters) if kind == "hs" else {stop.trip.destination}
+
+
+def _meets(stop: TruthStop, condition: Condition) -> bool:
+    return condition[1] in _values_of(stop, condition[0])
+
+
+class StopCells:
+    """The cells of an advocate's stop-based question. `whole`: the stops in scope before the
+    chapter and destination filters; `asked`: the conditions those filters put on a cell."""
+
+    def __init__(
+        self, whole: list[TruthStop], thresholds: Thresholds, asked: frozenset[Condition]
+    ) -> None:
+        self.cells = _grouped(whole, stop_cell)
+        self.thresholds = thresholds
+        self.asked = asked
+
+    def published(self, cell: Any, kind: str) -> set[str]:
+        """The values of a dimension a cell may be cut by: each part passes and leaves an
+        empty or passing rest; together they leave an empty or passing remainder, else the
+        smallest (fewest completed stops, then the value) is withheld too, and so on."""
+        stops = self.cells.get(cell, [])
+        rule = self.thresholds
+
+        def having(value: str) -> list[TruthStop]:
+            return [s for s in stops if value in _values_of(s, kind)]
+
+        def without(values: set[str]) -> list[TruthStop]:
+            return [s for s in stops if not _values_of(s, kind) & values]
+
+        values = {v for s in stops for v in _values_of(s, kind)}
+        shown = {v for v in values if rule.passes(having(v)) and not rule.hides(without({v}))}
+        while shown and rule.hides(without(shown)):
+            completed = {v: sum(s.outcome != "open" for s in having(v)) for v in shown}
+            shown.remove(min(shown, key=lambda v: (completed[v], v)))
+        return shown
+
+    def allows(self, cell: Any, extra: Iterable[Condition] = ()) -> bool:
+        conditions = self.asked | frozenset(extra)
+        stops = self.cells.get(cell, [])
+        rule = self.thresholds
+        if not rule.passes(stops):
+            return False
+        if any(value not in self.published(cell, kind) for kind, value in conditions):
+            return False
+        if len(conditions) < 2:
+            return True
+
+        def meeting(these: Iterable[Condition]) -> list[TruthStop]:
+            return [s for s in stops if all(_meets(s, c) for c in these)]
+
+        inside = meeting(conditions)
+        if not rule.passes(inside):
+            return False
+        for dropped in conditions:
+            rest = [s for s in meeting(conditions - {dropped}) if s not in inside]
+            if rule.hides(rest):
+                return False
+        return True
+
+    def keeps(self, stop: TruthStop, extra: Iterable[Condition] = ()) -> bool:
+        return self.allows(stop_cell(stop), extra)
+
+
+def stop_cells(world: World, filters: Params, min_exporters: int, min_stops: int) -> StopCells:
+    whole = {k: v for k, v in filters.items() if k not in ("hs_chapter", "destination_province")}
+    asked = set()
+    if "hs_chapter" in filters:
+        asked.add(("hs", filters["hs_chapter"]))
+    if "destination_province" in filters:
+        asked.add(("to", filters["destination_province"]))
+    return StopCells(
+        stops_matching(world, whole), Thresholds(min_exporters, min_stops), frozenset(asked)
+    )
+
+
+def corridor_cells_allowed(
+    world: World, filters: Params, min_exporters: int, min_stops: int
+) -> set[tuple[str, str, date]]:
+    """The corridor cells an advocate may see: the trips asked pass, and the cell's other
+    trips (not carrying the chapter, not through the checkpoint or province) are none or pass."""
+    rule = Thresholds(min_exporters, min_stops)
+    cut = ("hs_chapter", "checkpoint_id", "province")
+    whole = trips_matching(world, {k: v for k, v in filters.items() if k not in cut})
+    asked = set(map(id, trips_matching(world, filters)))
+    inside = _grouped([t for t in whole if id(t) in asked], trip_cell)  # type: ignore[arg-type]
+    outside = _grouped([t for t in whole if id(t) not in asked], trip_cell)  # type: ignore[arg-type]
+    return {
+        cell
+        for cell, trips in inside.items()
+        if rule.passes(trips) and not rule.hides(outside.get(cell, []))
+    }
+
+
+Keep = Callable[[TruthStop, tuple[Condition, ...]], bool]
+
+
+def _everything(stop: TruthStop, extra: tuple[Condition, ...] = ()) -> bool:
+    return True
+
+
+def without_open_cells(world: World) -> World:
+    """The world without the stops of its cells that hold no completed stop (a cell of open
+    stops only fails even one completed stop a cell): what an advocate sees exactly at one
+    exporter and one completed stop a cell, for questions that do not cut the cells."""
+    cells = _grouped(world.stops, stop_cell)
+    some_completed = {c for c, stops in cells.items() if any(s.outcome != "open" for s in stops)}
+    trips = [
+        dataclasses.replace(t, stops=[s for s in t.stops if stop_cell(s) in some_completed])
+        for t in world.trips
+    ]
+    return dataclasses.replace(world, trips=trips)
 
 
 def expected_checkpoints(
     world: World,
     stops: list[TruthStop],
-    min_exporters: int | None = None,
+    cells: StopCells | None = None,
     standard: int = STANDARD_MINUTES,
 ) -> dict[str, dict[str, Any]]:
+    """`cells`: an advocate's protected cells; None for exact figures."""
+    keep = cells.keeps if cells else _everything
     rows = {}
     for code, group in _grouped(stops, lambda s: s.checkpoint).items():
         labels = {
@@ -735,33 +910,37 @@ def expected_checkpoints(
             "checkpoint_name": SPEC[code].name,
             "province": SPEC[code].province,
         }
-        if _hidden(group, min_exporters):
+        kept = [s for s in group if keep(s)]
+        if not kept:
             rows[code] = suppressed_row(FIGURES, **labels)
         else:
-            rows[code] = {**labels, **delay_figures(group, standard)}
+            rows[code] = {**labels, **delay_figures(kept, standard)}
     return rows
 
 
 def expected_agencies(
-    stops: list[TruthStop], min_exporters: int | None = None
+    stops: list[TruthStop], cells: StopCells | None = None
 ) -> dict[Any, dict[str, Any]]:
+    keep = cells.keeps if cells else _everything
     rows = {}
     for key, group in _grouped(stops, lambda s: (s.spec.authority, s.spec.jurisdiction)).items():
         labels = {"authority": key[0], "jurisdiction": key[1]}
-        if _hidden(group, min_exporters):
+        kept = [s for s in group if keep(s)]
+        if not kept:
             rows[key] = suppressed_row((*FIGURES, "checkpoints"), **labels)
         else:
             rows[key] = {
                 **labels,
-                "checkpoints": len({s.checkpoint for s in group}),
-                **delay_figures(group),
+                "checkpoints": len({s.checkpoint for s in kept}),
+                **delay_figures(kept),
             }
     return rows
 
 
 def expected_commodities(
-    stops: list[TruthStop], min_exporters: int | None = None
+    stops: list[TruthStop], cells: StopCells | None = None
 ) -> dict[str, dict[str, Any]]:
+    keep = cells.keeps if cells else _everything
     by_chapter: dict[str, list[TruthStop]] = defaultdict(list)
     for stop in stops:
         for chapter in set(stop.trip.chapters):  # a stop counts for every chapter carried
@@ -769,10 +948,12 @@ def expected_commodities(
     rows = {}
     for chapter, group in by_chapter.items():
         labels = {"hs_chapter": chapter, "chapter_name": chapter_name(chapter)}
-        if _hidden(group, min_exporters):
+        # Per cell, the stops carrying the chapter, where that part of the cell may be shown.
+        kept = [s for s in group if keep(s, (("hs", chapter),))]
+        if not kept:
             rows[chapter] = suppressed_row(FIGURES, **labels)
         else:
-            rows[chapter] = {**labels, **delay_figures(group)}
+            rows[chapter] = {**labels, **delay_figures(kept)}
     return rows
 
 
@@ -794,14 +975,16 @@ def expected_trends(
     stops: list[TruthStop],
     interval: str,
     by_checkpoint: bool = False,
-    min_exporters: int | None = None,
+    cells: StopCells | None = None,
 ) -> dict[Any, dict[str, Any]]:
+    keep = cells.keeps if cells else _everything
+
     def key(stop: TruthStop) -> tuple[date, str | None]:
         return (period_start(stop.arrived_at, interval), stop.checkpoint if by_checkpoint else None)
 
-    groups = _grouped(stops, key)
+    groups = {k: [s for s in group if keep(s)] for k, group in _grouped(stops, key).items()}
     rows = {}
-    for (start, code), group in groups.items():
+    for (start, code), kept in groups.items():
         labels = {
             "period_start": start.isoformat(),
             "checkpoint_id": world.checkpoint_id(code) if code else None,
@@ -815,12 +998,12 @@ def expected_trends(
                 "change_p90_dwell_minutes",
             )
         )
-        if _hidden(group, min_exporters):
+        if not kept:
             rows[(start, code)] = {**suppressed_row(FIGURES, **labels), **changes}
             continue
-        figures = delay_figures(group)
+        figures = delay_figures(kept)
         before = groups.get((previous_period(start, interval), code))
-        if before is not None and not _hidden(before, min_exporters):
+        if before:  # never against a suppressed period
             previous = delay_figures(before)
             for name in ("stops", "hold_rate", "p50_dwell_minutes", "p90_dwell_minutes"):
                 now, then = figures[name], previous[name]
@@ -839,33 +1022,66 @@ PROCEDURE_FIGURES = (
 )
 
 
+def _procedure_runs(
+    stops: list[TruthStop], by_checkpoint: bool
+) -> dict[tuple[str, str | None], list[tuple[TruthStop, float]]]:
+    runs: dict[tuple[str, str | None], list[tuple[TruthStop, float]]] = defaultdict(list)
+    for stop in stops:
+        for name, minutes in stop.procedures:
+            runs[(name, stop.checkpoint if by_checkpoint else None)].append((stop, minutes))
+    return runs
+
+
+def _procedure_runs_kept(
+    done: list[tuple[TruthStop, float]], cells: StopCells
+) -> list[tuple[TruthStop, float]]:
+    """An advocate's runs of one row: those of the cells that may be shown where enough
+    exporters' stops required the procedure."""
+    kept = []
+    for cell, runs in _grouped(done, lambda run: stop_cell(run[0])).items():  # type: ignore[arg-type, return-value]
+        requiring = list({id(stop): stop for stop, _ in runs}.values())
+        if cells.allows(cell) and _requiring_passes(requiring, cells.thresholds):
+            kept += runs
+    return kept
+
+
+def _requiring_passes(requiring: list[TruthStop], thresholds: Thresholds) -> bool:
+    """Enough stops required it (open or not), from enough exporters."""
+    return (
+        len(requiring) >= thresholds.min_stops
+        and organisations(requiring) >= thresholds.min_exporters
+    )
+
+
 def expected_procedures(
     world: World,
     stops: list[TruthStop],
     by_checkpoint: bool = False,
-    min_exporters: int | None = None,
+    cells: StopCells | None = None,
 ) -> dict[Any, dict[str, Any]]:
     def scope_of(stop: TruthStop) -> str | None:
         return stop.checkpoint if by_checkpoint else None
 
     scope_stops = _grouped(stops, scope_of)
-    runs: dict[tuple[str, str | None], list[tuple[TruthStop, float]]] = defaultdict(list)
-    for stop in stops:
-        for name, minutes in stop.procedures:
-            runs[(name, scope_of(stop))].append((stop, minutes))
     rows = {}
-    for (name, code), done in runs.items():
+    for (name, code), done in _procedure_runs(stops, by_checkpoint).items():
         labels = {
             "procedure": name,
             "checkpoint_id": world.checkpoint_id(code) if code else None,
             "checkpoint_code": code,
         }
-        requiring = {id(stop): stop for stop, _ in done}.values()
-        if _hidden(requiring, min_exporters):
+        if cells is None:
+            in_scope = scope_stops[code]
+        else:
+            # Compared with the stops of the very cells the row sums.
+            done = _procedure_runs_kept(done, cells)
+            summed = {stop_cell(stop) for stop, _ in done}
+            in_scope = [s for s in stops if stop_cell(s) in summed]
+        if not done:
             rows[(name, code)] = suppressed_row(PROCEDURE_FIGURES, **labels)
             continue
+        requiring = {id(stop): stop for stop, _ in done}.values()
         minutes = sorted(m for _, m in done)
-        in_scope = scope_stops[code]
         stop_minutes = sum(s.dwell_minutes or 0.0 for s in in_scope)
         rows[(name, code)] = {
             **labels,
@@ -907,15 +1123,17 @@ CORRIDOR_FIGURES = (
 
 
 def expected_corridors(
-    world: World, trips: list[TruthTrip], min_exporters: int | None = None
+    world: World, trips: list[TruthTrip], allowed: set[tuple[str, str, date]] | None = None
 ) -> dict[tuple[str, str], dict[str, Any]]:
+    """`allowed`: an advocate's corridor cells (corridor_cells_allowed); None: every trip."""
     groups: dict[tuple[str, str], list[TruthTrip]] = defaultdict(list)
     for trip in trips:
         groups[(trip.origin, trip.destination)].append(trip)
     rows = {}
-    for (origin, destination), group in groups.items():
+    for (origin, destination), every in groups.items():
         labels = {"origin_province": origin, "destination_province": destination}
-        if min_exporters is not None and len({t.org for t in group}) < min_exporters:
+        group = [t for t in every if allowed is None or trip_cell(t) in allowed]
+        if not group:
             rows[(origin, destination)] = suppressed_row(CORRIDOR_FIGURES, **labels)
             continue
         n = len(group)
@@ -1067,27 +1285,65 @@ def expected_report(
     params: Params,
     org: str | None = None,
     min_exporters: int | None = None,
+    min_stops: int = MIN_STOPS,
 ) -> tuple[dict[Any, dict[str, Any]], Callable[[dict[str, Any]], Any]]:
-    """Every report's expected rows for one viewer (`org` for an exporter, `min_exporters`
-    for an advocate), and how to key the actual rows. `params` may carry by/interval."""
-    filters = {k: v for k, v in params.items() if k not in ("by", "interval", "sort")}
+    """Every report's expected rows for one viewer (`org` for an exporter; `min_exporters`
+    and `min_stops` for an advocate, whose rows sum the protected cells that pass), and how
+    to key the actual rows. `params` may carry by/interval."""
+    filters = _filters(params)
     stops = stops_matching(world, filters, org)
     by_checkpoint = params.get("by") == "checkpoint"
+    protected = min_exporters is not None
+    cells = stop_cells(world, filters, min_exporters, min_stops) if protected else None
     if name == "checkpoints":
-        return expected_checkpoints(world, stops, min_exporters), checkpoint_key
+        return expected_checkpoints(world, stops, cells), checkpoint_key
     if name == "agencies":
-        return expected_agencies(stops, min_exporters), agency_key
+        return expected_agencies(stops, cells), agency_key
     if name == "commodities":
-        return expected_commodities(stops, min_exporters), commodity_key
+        return expected_commodities(stops, cells), commodity_key
     if name == "procedures":
-        return expected_procedures(world, stops, by_checkpoint, min_exporters), procedure_key
+        return expected_procedures(world, stops, by_checkpoint, cells), procedure_key
     if name == "trends":
         interval = params.get("interval", "week")
-        return expected_trends(world, stops, interval, by_checkpoint, min_exporters), trend_key
+        return expected_trends(world, stops, interval, by_checkpoint, cells), trend_key
     if name == "corridors":
         trips = trips_matching(world, filters, org)
-        return expected_corridors(world, trips, min_exporters), corridor_key
+        allowed = (
+            corridor_cells_allowed(world, filters, min_exporters, min_stops)
+            if min_exporters is not None
+            else None
+        )
+        return expected_corridors(world, trips, allowed), corridor_key
     raise AssertionError(name)
+
+
+def _filters(params: Params) -> Params:
+    return {k: v for k, v in params.items() if k not in ("by", "interval", "sort")}
+
+
+def expected_excluded_stops(
+    world: World, name: str, params: Params, min_exporters: int, min_stops: int = MIN_STOPS
+) -> int:
+    """An advocate's `excluded_stops`: the stops in scope left out of at least one row they
+    count in (the procedures: plus each row's runs left out of it)."""
+    filters = _filters(params)
+    if name == "corridors":
+        allowed = corridor_cells_allowed(world, filters, min_exporters, min_stops)
+        return sum(
+            len(t.stops) for t in trips_matching(world, filters) if trip_cell(t) not in allowed
+        )
+    cells = stop_cells(world, filters, min_exporters, min_stops)
+    stops = stops_matching(world, filters)
+    if name == "commodities":
+        return sum(
+            any(not cells.keeps(s, (("hs", c),)) for c in set(s.trip.chapters)) for s in stops
+        )
+    excluded = sum(not cells.keeps(s) for s in stops)
+    if name == "procedures":
+        for done in _procedure_runs(stops, params.get("by") == "checkpoint").values():
+            kept = {id(stop) for stop, _ in _procedure_runs_kept(done, cells)}
+            excluded += len({id(stop) for stop, _ in done} - kept)
+    return excluded
 
 
 def resolve(world: World, params: Params) -> Params:
@@ -1116,3 +1372,27 @@ def live_truth(world: World) -> dict[str, dict[str, Any]]:
             if stop.last_event_at is not None:
                 row["last"] = max(row["last"] or stop.last_event_at, stop.last_event_at)
     return rows
+
+
+def live_medians(
+    world: World, start: datetime, end: datetime, thresholds: Thresholds
+) -> tuple[dict[str, dict[str, Any]], int]:
+    """The live status for all but admins, from the truth: the stops closed in [start, end),
+    per checkpoint and clock hour of closing; an hour's stops count only if they are enough
+    stops from enough exporters. Per checkpoint code: `closed` (in the window) and `shown`
+    (the dwell of the stops that count); and the stops left out."""
+    hours: dict[tuple[str, datetime], list[TruthStop]] = defaultdict(list)
+    for stop in world.stops:
+        if stop.closed_at is not None and start <= stop.closed_at < end:
+            hours[(stop.checkpoint, floor_hour(stop.closed_at))].append(stop)
+    rows: dict[str, dict[str, Any]] = {
+        code: {"closed": 0, "shown": []} for code in world.checkpoints
+    }
+    excluded = 0
+    for (code, _), stops in hours.items():
+        rows[code]["closed"] += len(stops)
+        if len(stops) >= thresholds.min_stops and organisations(stops) >= thresholds.min_exporters:
+            rows[code]["shown"] += [s.dwell_minutes for s in stops]
+        else:
+            excluded += len(stops)
+    return rows, excluded

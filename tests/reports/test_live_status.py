@@ -1,7 +1,9 @@
 """GET /checkpoints/status: trucks there now, held now, the median dwell of the last six hours
-and how fresh it is — against the trucks still on the road in the world."""
+and how fresh it is — against the trucks still on the road in the world. Admins get a sliding
+six hours, exactly; everyone else the last six completed clock hours, from protected cells
+(checkpoint × clock hour of closing)."""
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -9,7 +11,16 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.factories import API, admin, make_checkpoint
-from tests.reports.builders import MIN_EXPORTERS, World, live_truth
+from tests.reports.builders import (
+    MIN_EXPORTERS,
+    MIN_STOPS,
+    Thresholds,
+    World,
+    floor_hour,
+    live_medians,
+    live_truth,
+)
+from tests.reports.conftest import client_on
 from tests.tracking.helpers import driver_headers, event, from_now, make_trip, sync
 
 
@@ -39,7 +50,8 @@ def test_admin_sees_every_live_figure(world: World) -> None:
 
 def test_the_trucks_on_the_road_now(world: World) -> None:
     """The live trips: A at BGD-01, B held there, D at KRK-01; A's, B's and C's stops at KRK-01
-    closed 4–5 hours ago (60, 80 and 45 minutes); A's stop at BGD-02 closed 7 hours ago."""
+    closed in one clock hour 3–5 hours ago (60, 80 and 45 minutes), C's at BGD-01 in the last
+    hour or two (50 minutes); A's stop at BGD-02 closed 7 hours ago."""
     rows = status(world.client, world.admin.headers)
 
     assert (rows["BGD-01"]["trucks_now"], rows["BGD-01"]["held_now"]) == (2, 1)
@@ -51,10 +63,15 @@ def test_the_trucks_on_the_road_now(world: World) -> None:
     assert sum(r["trucks_now"] for r in rows.values()) == 3  # finished trips are nowhere
 
 
+@pytest.mark.parametrize(
+    ("min_exporters", "min_stops"), [(MIN_EXPORTERS, MIN_STOPS), (MIN_EXPORTERS, 3)]
+)
 @pytest.mark.parametrize("who", ["advocate", "exporter", "driver"])
 def test_a_median_over_too_few_exporters_is_hidden_from_all_but_admins(
-    world: World, who: str
+    world: World, world_url: str, who: str, min_exporters: int, min_stops: int
 ) -> None:
+    """Everyone but admins: the last six completed clock hours, in which a clock hour's stops
+    at a checkpoint count only if they are enough stops from enough exporters."""
     if who == "driver":
         on_the_road = next(t for t in reversed(world.trips) if t.org == "D")
         headers = driver_headers(world.client, world.exporters["D"], on_the_road.shipment)
@@ -62,19 +79,37 @@ def test_a_median_over_too_few_exporters_is_hidden_from_all_but_admins(
         headers = world.exporters["C"].headers  # even C, whose truck it was
     else:
         headers = world.advocate.headers
+    settings = {"report_min_exporters": min_exporters, "report_min_stops": min_stops}
 
-    rows = status(world.client, headers)
+    with client_on(world_url, **settings) as client:
+        asked = datetime.now(UTC)
+        response = client.get(f"{API}/checkpoints/status", headers=headers)
+        answered = datetime.now(UTC)
 
-    truth = live_truth(world)
-    for code, expected in truth.items():
+    assert response.status_code == 200, response.text
+    body = response.json()
+    rows = {item["checkpoint_code"]: item for item in body["items"]}
+    start, end = (datetime.fromisoformat(body[k]) for k in ("window_start", "window_end"))
+    assert floor_hour(asked) <= end <= floor_hour(answered)  # whole clock hours, completed
+    assert end - start == timedelta(hours=6)
+    assert asked - timedelta(seconds=5) <= datetime.fromisoformat(body["as_of"]) <= answered
+    expected, excluded = live_medians(world, start, end, Thresholds(min_exporters, min_stops))
+    trucks = live_truth(world)
+    for code, want in expected.items():
         row = rows[code]
-        hidden = 0 < len(expected["orgs_6h"]) < MIN_EXPORTERS
-        assert row["median_suppressed"] is hidden, code
-        assert row["trucks_now"] == expected["trucks_now"], code
-        if hidden:
-            assert row["median_dwell_minutes_6h"] is None, code
+        assert row["trucks_now"] == trucks[code]["trucks_now"], code
+        assert row["closed_stops_6h"] == len(want["shown"]), code
+        median = float(np.median(want["shown"])) if want["shown"] else None
+        assert row["median_dwell_minutes_6h"] == median, code
+        assert row["median_suppressed"] is (want["closed"] > 0 and not want["shown"]), code
+    assert body["excluded_stops"] == excluded
+    # What the world's live trips make sure of, whatever the minute (see builders.py):
     assert rows["BGD-01"]["median_suppressed"] is True  # C's truck alone
-    assert rows["KRK-01"]["median_dwell_minutes_6h"] == 60.0  # A, B and C
+    krk = rows["KRK-01"]
+    if min_stops <= 3:  # A, B and C within one clock hour
+        assert (krk["closed_stops_6h"], krk["median_dwell_minutes_6h"]) == (3, 60.0)
+    else:
+        assert (krk["median_suppressed"], krk["median_dwell_minutes_6h"]) == (True, None)
 
 
 def test_no_trucks_no_figures(client: TestClient) -> None:

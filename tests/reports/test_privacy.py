@@ -1,6 +1,8 @@
-"""k-anonymity and scoping: advocates see groups of at least REPORT_MIN_EXPORTERS exporters,
-admins see everything, an exporter sees its own organisation's figures only, a driver sees
-no report, and no report ever names an exporter or a shipment."""
+"""Protected cells and scoping: advocates see sums of cells (checkpoint × UTC day) of at least
+REPORT_MIN_EXPORTERS exporters and REPORT_MIN_STOPS completed stops, admins see everything, an
+exporter sees its own organisation's figures only, a driver sees no report, and no report ever
+names an exporter or a shipment. The advocates' rows are checked against the rule computed
+again from the truth (builders.StopCells)."""
 
 import io
 from typing import Any
@@ -12,11 +14,15 @@ from fastapi.testclient import TestClient
 from tests.factories import API, assert_problem
 from tests.reports.builders import (
     MIN_EXPORTERS,
+    MIN_STOPS,
     Params,
     World,
     assert_rows,
+    expected_excluded_stops,
     expected_report,
     report,
+    resolve,
+    without_open_cells,
 )
 from tests.reports.conftest import client_on
 from tests.tracking.helpers import driver_headers
@@ -35,6 +41,20 @@ VARIANTS: list[tuple[str, Params]] = [
     ("trends", {"interval": "month", "hs_chapter": "72", "province": "baghdad"}),
 ]
 IDS = [f"{name}-{'-'.join(params.values()) or 'all'}" for name, params in VARIANTS]
+# Filters that cut the cells (chapters, destinations), where the complements count.
+CUT: list[tuple[str, Params]] = [
+    ("checkpoints", {"hs_chapter": "25"}),
+    ("checkpoints", {"destination_province": "baghdad"}),
+    ("checkpoints", {"hs_chapter": "72", "destination_province": "baghdad"}),
+    ("agencies", {"hs_chapter": "04", "to": "2026-11-01T00:00:00Z"}),
+    ("commodities", {"hs_chapter": "04"}),
+    ("commodities", {"destination_province": "baghdad"}),
+    ("corridors", {"hs_chapter": "72"}),
+    ("corridors", {"checkpoint_id": "@KRK-03"}),
+    ("corridors", {"province": "erbil", "from": "2026-10-19T00:00:00Z"}),
+    ("procedures", {"by": "checkpoint", "hs_chapter": "25"}),
+    ("trends", {"interval": "week", "by": "checkpoint", "destination_province": "baghdad"}),
+]
 
 # The fields that say what a row is about; every other field is a figure.
 LABELS = {
@@ -64,14 +84,15 @@ def _find(items: list[dict[str, Any]], match: dict[str, str]) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(("name", "params"), VARIANTS, ids=IDS)
-def test_advocates_see_only_groups_of_enough_exporters(
+def test_advocates_see_only_cells_of_enough_exporters_and_stops(
     world: World, name: str, params: Params
 ) -> None:
     body = report(world.client, name, world.advocate.headers, **params)
 
     expected, key = expected_report(world, name, params, min_exporters=MIN_EXPORTERS)
     assert_rows(body["items"], expected, key)
-    assert body["min_exporters"] == MIN_EXPORTERS
+    assert (body["min_exporters"], body["min_stops"]) == (MIN_EXPORTERS, MIN_STOPS)
+    assert body["excluded_stops"] == expected_excluded_stops(world, name, params, MIN_EXPORTERS)
 
 
 @pytest.mark.parametrize(
@@ -93,18 +114,20 @@ def test_a_small_group_is_suppressed_for_advocates_and_shown_to_admins(
     assert full.get("stops", full.get("stops_requiring", full.get("trips"))) >= 1
 
 
-def test_no_change_is_reported_against_a_suppressed_period(world: World) -> None:
-    """Else the change would give away the suppressed week's figures."""
-    weeks = {
-        who: {
-            i["period_start"]: i
-            for i in report(world.client, "trends", actor.headers, interval="week")["items"]
+def test_no_change_is_reported_against_a_suppressed_period(world: World, world_url: str) -> None:
+    """Else the change would give away the suppressed week's figures. (Two exporters and one
+    completed stop a cell: the week of 28 September is A's alone, the next ones are shown.)"""
+    with client_on(world_url, report_min_exporters=2, report_min_stops=1) as client:
+        weeks = {
+            who: {
+                i["period_start"]: i
+                for i in report(client, "trends", actor.headers, interval="week")["items"]
+            }
+            for who, actor in (("advocate", world.advocate), ("admin", world.admin))
         }
-        for who, actor in (("advocate", world.advocate), ("admin", world.admin))
-    }
 
     assert weeks["advocate"]["2026-09-28"]["suppressed"] is True
-    assert weeks["advocate"]["2026-10-05"]["stops"] == weeks["admin"]["2026-10-05"]["stops"]
+    assert weeks["advocate"]["2026-10-05"]["suppressed"] is False
     assert weeks["advocate"]["2026-10-05"]["change_stops"] is None
     assert weeks["admin"]["2026-10-05"]["change_stops"] is not None
     assert weeks["advocate"]["2026-10-12"]["change_stops"] is not None
@@ -173,26 +196,64 @@ def test_a_driver_link_opens_no_report(world: World, path: str) -> None:
     assert_problem(response, 403)
 
 
-@pytest.mark.parametrize("minimum", [1, 2, 5])
-def test_report_min_exporters_decides_what_is_suppressed(
-    world: World, world_url: str, minimum: int
+def _assert_exact_but_cells_of_open_stops(
+    world: World, name: str, params: Params, body: dict[str, Any]
 ) -> None:
-    with client_on(world_url, report_min_exporters=minimum) as client:
+    """One exporter and one completed stop a cell: the exact figures, but for the cells whose
+    stops are all open (those fail even one completed stop). The corridors count trips: all
+    exact. (The commodities' rows cut cells by chapter.) A procedure's shares compare it with
+    the stops of the cells where it was done, not with all stops in scope: not the exact ones."""
+    if name == "corridors":
+        exact, key = expected_report(world, name, params)
+        assert_rows(body["items"], exact, key)
+        return
+    if name == "commodities" or {"hs_chapter", "destination_province"} & set(params):
+        return  # cells cut by chapter or destination: their complements decide too
+    exact, key = expected_report(without_open_cells(world), name, params)
+    if name == "procedures":
+        for row in exact.values():
+            row.pop("share_of_stops")
+            row.pop("share_of_stop_time")
+    shown = {key(i): i for i in body["items"] if not i["suppressed"]}
+    assert_rows(list(shown.values()), exact, key)  # a group of open cells only: suppressed
+
+
+THRESHOLDS = [(1, 1), (2, 1), (2, 2), (5, 10)]  # (REPORT_MIN_EXPORTERS, REPORT_MIN_STOPS)
+
+
+@pytest.mark.parametrize(("min_exporters", "min_stops"), THRESHOLDS)
+def test_report_min_exporters_decides_what_is_suppressed(
+    world: World, world_url: str, min_exporters: int, min_stops: int
+) -> None:
+    """Thresholds under which some cells pass and some fail: every advocate's row, and the
+    stops left out, against the rule computed from the truth."""
+    settings = {"report_min_exporters": min_exporters, "report_min_stops": min_stops}
+    with client_on(world_url, **settings) as client:
         bodies = {
-            (name, tuple(params.items())): report(client, name, world.advocate.headers, **params)
-            for name, params in VARIANTS
+            (name, tuple(params.items())): report(
+                client, name, world.advocate.headers, **resolve(world, params)
+            )
+            for name, params in VARIANTS + CUT
         }
 
     for (name, items), body in bodies.items():
-        expected, key = expected_report(world, name, dict(items), min_exporters=minimum)
+        params = resolve(world, dict(items))
+        expected, key = expected_report(world, name, params, None, min_exporters, min_stops)
         assert_rows(body["items"], expected, key)
-        assert body["min_exporters"] == minimum
+        assert (body["min_exporters"], body["min_stops"]) == (min_exporters, min_stops)
+        excluded = expected_excluded_stops(world, name, params, min_exporters, min_stops)
+        assert body["excluded_stops"] == excluded, (name, params)
+        if (min_exporters, min_stops) == (1, 1):
+            _assert_exact_but_cells_of_open_stops(world, name, params, body)
     checkpoints = bodies[("checkpoints", ())]["items"]
     commodities = bodies[("commodities", ())]["items"]
     hidden = {i["checkpoint_code"] for i in checkpoints if i["suppressed"]}
-    assert hidden == {1: set(), 2: set(), 5: {i["checkpoint_code"] for i in checkpoints}}[minimum]
+    if min_exporters == 1:
+        assert hidden == set()
+    if min_exporters >= 5:  # more than there are
+        assert hidden == {i["checkpoint_code"] for i in checkpoints}
     chapter_68 = _find(commodities, {"hs_chapter": "68"})  # one exporter
-    assert chapter_68["suppressed"] is (minimum > 1)
+    assert chapter_68["suppressed"] is (min_exporters > 1)
 
 
 def test_reports_need_credentials(client: TestClient) -> None:
