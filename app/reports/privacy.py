@@ -231,6 +231,15 @@ class StopCells:
         self._published[key] = published
         return published
 
+    def exporters_of(self, cells: Iterable[Cell]) -> set[Any]:
+        """The exporters of these cells' stops (of the cells as a whole: an upper bound for a
+        filtered part, and only a count of them is ever shown)."""
+        found: set[Any] = set()
+        for cell in cells:
+            for tally in self.atoms.get(cell, {}).values():
+                found |= tally.exporters
+        return found
+
     def excluded_stops(self, rows_of: Callable[[Atom], list[frozenset[Condition]]]) -> int:
         """Stops in the question's scope left out of at least one row they belong to.
         `rows_of(atom)`: the extra conditions of each row an atom's stops count in (one
@@ -261,7 +270,12 @@ def stop_atoms(
     keys = [*cell_columns, *atom_columns, organization]
     width = len(cell_columns)
     found: dict[Cell, dict[Atom, Tally]] = defaultdict(dict)
-    for row in session.execute(source(*keys, func.count(), completed).group_by(*keys)):
+    # Read raw off the DB-API cursor: a row per cell, atom and exporter is many rows, and
+    # turning each id into a UUID object cost more than the query. The cells' own keys are
+    # turned into what the reports' queries give (UUIDs) once per cell.
+    stmt = source(*keys, func.count(), completed).group_by(*keys)
+    result = session.connection().execute(stmt)
+    for row in result.cursor.fetchall():
         rest = iter(row[width : width + len(atom_columns)])
         atom: Atom = (
             next(rest) if chapters is not None else None,
@@ -269,7 +283,17 @@ def stop_atoms(
         )
         tally = found[tuple(row[:width])].setdefault(atom, Tally())
         tally.add(Tally(int(row[-2]), int(row[-1] or 0), {row[-3]}))
-    return found
+    result.close()
+    processors = [_result_processor(session, column) for column in cell_columns]
+    return {
+        tuple(p(v) if p else v for p, v in zip(processors, cell, strict=True)): atoms
+        for cell, atoms in found.items()
+    }
+
+
+def _result_processor(session: Session, column: Any) -> Callable[[Any], Any] | None:
+    dialect = session.get_bind().dialect
+    return column.type.result_processor(dialect, None)  # type: ignore[no-any-return]
 
 
 def passes_alone(thresholds: Thresholds, tallies: dict[Cell, Tally]) -> set[Cell]:

@@ -1,6 +1,7 @@
 """The reports: which checkpoint holds which goods, for how long, why, at what cost."""
 
 import uuid
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -88,7 +89,7 @@ class Scope:
         def source(table: Any) -> fig.Source:
             return lambda *columns: joined(table, self.rows(table)(*columns))
 
-        seen: set[fig.Key] = set()
+        seen: dict[fig.Key, set[privacy.Cell]] = defaultdict(set)  # group -> cells shown
         if self.protected:
             keys, normalize, rollup = self._by_cell(keys, normalize, rollup, conditions, seen)
         grouping = fig.Grouping(source, keys, normalize, rollup)
@@ -96,10 +97,13 @@ class Scope:
             self.session,
             grouping,
             standard_minutes=self.settings.service_standard_minutes,
-            organizations=self.counts_exporters,
+            # An advocate's groups count the exporters of the cells they were built from.
+            organizations=False,
         )
-        for group in seen - groups.keys():
-            groups[group] = fig.Figures()  # every cell left out: a suppressed row, as before
+        for group, cells in seen.items():
+            # Every cell left out: no figures, a suppressed row, as before.
+            found = groups.setdefault(group, fig.Figures())
+            found.organizations = len(self.cells().exporters_of(cells))
         return groups
 
     def _by_cell(
@@ -108,7 +112,7 @@ class Scope:
         normalize: Callable[[fig.Key], fig.Key],
         rollup: Callable[[fig.Key], Iterable[fig.Key]] | None,
         conditions: Callable[[fig.Key], Iterable[privacy.Condition]],
-        seen: set[fig.Key],
+        seen: dict[fig.Key, set[privacy.Cell]],
     ) -> tuple[
         Callable[[Any], list[Any]],
         Callable[[fig.Key], fig.Key],
@@ -126,9 +130,13 @@ class Scope:
             return (*normalize(key[:-2]), *key[-2:])
 
         def cell_rollup(key: fig.Key) -> list[fig.Key]:
-            cell, groups = key[-2:], list(to_groups(key[:-2]))
-            seen.update(groups)
-            return [g for g in groups if cells.allows(cell, conditions(g))]
+            cell, shown = key[-2:], []
+            for group in to_groups(key[:-2]):
+                found = seen[group]  # every group of the question, even with nothing shown
+                if cells.allows(cell, conditions(group)):
+                    found.add(cell)
+                    shown.append(group)
+            return shown
 
         return cell_keys, cell_normalize, cell_rollup
 

@@ -146,6 +146,17 @@ class Stop(_OnATrip, Base):
             "dwell_minutes",
             "shipment_id",
         ),
+        # Advocates' protected cells (checkpoint × UTC day, see app/reports/privacy.py):
+        # their tallies and the figures grouped per cell read this index, in its order.
+        Index(
+            "ix_stops_cells",
+            "checkpoint_id",
+            "arrival_day",
+            "organization_id",
+            "outcome",
+            "dwell_minutes",
+            "hold_count",
+        ),
         Index("ix_stops_shipment", "shipment_id"),
         Index("ix_stops_checkpoint_organization", "checkpoint_id", "organization_id"),
         # The live status: stops closed in the last hours, and each checkpoint's latest event.
