@@ -232,7 +232,7 @@ def credentials_us(db: str, requests: int, batch: int) -> dict[str, float]:
     app = create_app(settings_for(url))
     with TestClient(app) as client:
         token, _, _ = ingest.prepare_world(client, 1)
-        checker = CredentialChecker(app.state.session_factory, app.state.settings)
+        checker = CredentialChecker(app.state.engine, app.state.settings)
         rounds = max(1, requests // batch)
         honest = [[token] * batch for _ in range(rounds)]
         flood = [[new_secret(DRIVER_TOKEN_PREFIX) for _ in range(batch)] for _ in range(rounds)]
@@ -246,6 +246,7 @@ def credentials_us(db: str, requests: int, batch: int) -> dict[str, float]:
             refused = sum(isinstance(o, BaseException) for o in outcomes)
             if refused != (batch if name == "flood" else 0):
                 raise RuntimeError(f"{name}: {refused} of {batch} refused")
+        checker.close()
     app.state.engine.dispose()
     return spent
 

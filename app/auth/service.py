@@ -3,7 +3,7 @@
 import uuid
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from app.auth.models import ApiKey
@@ -35,45 +35,55 @@ def authenticate_bearer(session: Session, *, settings: Settings, token: str) -> 
     return authenticate_many(session, settings=settings, tokens=[token])[token]
 
 
+# Built once: on the credential check's path (auth/credentials.py) building a statement cost
+# more than running it.
+_ACTIVE_USERS = select(User.id, User.role, User.organization_id).where(
+    User.id.in_(bindparam("ids", expanding=True)), User.is_active.is_(True)
+)
+_LIVE_API_KEYS = (
+    select(ApiKey.key_hash, User.id, User.role, User.organization_id)
+    .join(User, User.id == ApiKey.user_id)
+    .where(
+        ApiKey.key_hash.in_(bindparam("digests", expanding=True)),
+        ApiKey.revoked_at.is_(None),
+        User.is_active.is_(True),
+    )
+)
+
+
 def authenticate_many(
-    session: Session, *, settings: Settings, tokens: Iterable[str]
+    db: Session | Connection, *, settings: Settings, tokens: Iterable[str]
 ) -> dict[str, Principal | None]:
     """Who each bearer credential belongs to (None: invalid, expired or revoked), with one
-    query per kind of credential however many there are (see auth/credentials.py). Reads
-    only: it never needs, and must never run inside, a write transaction."""
+    query per kind of credential however many there are (see auth/credentials.py), on a
+    session or a plain connection. Reads only: it never needs, and must never run inside,
+    a write transaction."""
     found: dict[str, Principal | None] = dict.fromkeys(tokens)
-    keys = [t for t in found if t.startswith(API_KEY_PREFIX)]
+    keys = {digest(t): t for t in found if t.startswith(API_KEY_PREFIX)}
     drivers = [t for t in found if t.startswith(DRIVER_TOKEN_PREFIX)]
     access: dict[str, uuid.UUID] = {}
-    for token in found.keys() - {*keys, *drivers}:
+    for token in found.keys() - {*keys.values(), *drivers}:
         user_id = read_access_token(settings, token)  # signature and expiry: no database
         if user_id is not None:
             access[token] = user_id
-    found.update(_principals_from_api_keys(session, keys))
-    found.update(driver_tokens.principals_for(session, drivers))
+    if keys:
+        for key_hash, user_id, role, organization_id in db.execute(
+            _LIVE_API_KEYS, {"digests": list(keys)}
+        ):
+            found[keys[key_hash]] = Principal("api_key", role, user_id, organization_id)
+    found.update(driver_tokens.principals_for(db, drivers))
     if access:
-        users = session.scalars(select(User).where(User.id.in_(set(access.values()))))
-        active = {user.id: user for user in users if user.is_active}
+        users = {
+            user_id: (role, organization_id)
+            for user_id, role, organization_id in db.execute(
+                _ACTIVE_USERS, {"ids": list(set(access.values()))}
+            )
+        }
         for token, user_id in access.items():
-            if (user := active.get(user_id)) is not None:
-                found[token] = Principal("user", user.role, user.id, user.organization_id)
+            if user_id in users:
+                role, organization_id = users[user_id]
+                found[token] = Principal("user", role, user_id, organization_id)
     return found
-
-
-def _principals_from_api_keys(session: Session, tokens: list[str]) -> dict[str, Principal]:
-    if not tokens:
-        return {}
-    by_digest = {digest(token): token for token in tokens}
-    rows = session.execute(
-        select(ApiKey.key_hash, User)
-        .join(User, User.id == ApiKey.user_id)
-        .where(ApiKey.key_hash.in_(by_digest), ApiKey.revoked_at.is_(None))
-    )
-    return {
-        by_digest[key_hash]: Principal("api_key", user.role, user.id, user.organization_id)
-        for key_hash, user in rows
-        if user.is_active
-    }
 
 
 def create_api_key(session: Session, *, principal: Principal, name: str) -> tuple[ApiKey, str]:

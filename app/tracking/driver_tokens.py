@@ -3,7 +3,7 @@
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from app.auth.passwords import digest, new_secret
@@ -63,18 +63,21 @@ def _revoke_all(session: Session, shipment_id: uuid.UUID, now: datetime) -> None
     )
 
 
-def principals_for(session: Session, tokens: list[str]) -> dict[str, Principal]:
+# Built once: on the credential check's path (auth/credentials.py) building the statement
+# cost more than running it.
+_LIVE = select(DriverToken.token_hash, DriverToken.shipment_id).where(
+    DriverToken.token_hash.in_(bindparam("digests", expanding=True)),
+    DriverToken.revoked_at.is_(None),
+    DriverToken.expires_at > bindparam("now"),
+)
+
+
+def principals_for(db: Session | Connection, tokens: list[str]) -> dict[str, Principal]:
     """The live driver links among `tokens` (one query however many), by token."""
     if not tokens:
         return {}
     by_digest = {digest(token): token for token in tokens}
-    rows = session.execute(
-        select(DriverToken.token_hash, DriverToken.shipment_id).where(
-            DriverToken.token_hash.in_(by_digest),
-            DriverToken.revoked_at.is_(None),
-            DriverToken.expires_at > utcnow(),
-        )
-    )
+    rows = db.execute(_LIVE, {"digests": list(by_digest), "now": utcnow()})
     return {
         by_digest[token_hash]: Principal("driver", None, None, None, shipment_id=shipment_id)
         for token_hash, shipment_id in rows

@@ -95,7 +95,7 @@ class EventWriter:
             weight=lambda request: len(request.events),
         )
         # The gate in front of the writer: the event routes check their callers here first.
-        self.credentials = CredentialChecker(session_factory, settings)
+        self.credentials = CredentialChecker(session_factory.kw["bind"], settings)
 
     async def submit(self, principal: Principal, shipment_id: uuid.UUID, data: EventIn) -> Written:
         """Store one event; returns once it is committed, raises the AppError that refused it."""
