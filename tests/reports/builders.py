@@ -13,7 +13,9 @@ and the truth about it recorded on the side, independently of the app.
 
 While it sends the events it writes down what the stops must be (`TruthStop`), and the
 second half of this module computes every report figure from that truth with numpy and
-plain counting. The tests compare the two.
+plain counting. The tests compare the two. An advocate's figures are computed the same way over
+the protected cells, the rule written again over the truth (StopCells, corridor_cells_allowed,
+live_medians); `build_cells_world` builds one day laid out for each branch of that rule.
 
 Groups that the privacy tests rely on (fewer than three exporter organisations):
 checkpoint KRK-03 and agency joint/joint (A and B only), chapter 68 (A only), the corridor
@@ -31,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pytest
@@ -58,6 +60,7 @@ STANDARD_MINUTES = 60  # SERVICE_STANDARD_MINUTES' default
 MIN_EXPORTERS = 3  # REPORT_MIN_EXPORTERS' default
 MIN_STOPS = 10  # REPORT_MIN_STOPS' default
 CENT = Decimal("0.01")
+T = TypeVar("T")
 
 
 # --- the world's fixed parts ------------------------------------------------------------
@@ -490,11 +493,11 @@ def _live_trips(world: World) -> None:
 
     A's, B's and C's stops at KRK-01 closed within one clock hour, four hours before the hour
     the world was built in (dwell 60, 80 and 45 minutes), and C's at BGD-01 in the hour before
-    it (50 minutes): whatever the minute, and for five hours after, they are in the sliding
+    it (50 minutes): whatever the minute, and for two hours after, they are in the sliding
     six hours and in the last six completed clock hours, each checkpoint's in one hour."""
     now = world.now
-    four_hours_back = floor_hour(now) - timedelta(hours=4)
-    last_hour = floor_hour(now) - timedelta(hours=1)
+    krk = floor_hour(now) - timedelta(hours=4)  # the hour of the stops closed at KRK-01
+    bgd = floor_hour(now) - timedelta(hours=1)  # and of C's at BGD-01
 
     def ago(minutes: int) -> datetime:
         return now - timedelta(minutes=minutes)
@@ -502,29 +505,24 @@ def _live_trips(world: World) -> None:
     def at(hour: datetime, minutes: int) -> datetime:
         return hour + timedelta(minutes=minutes)
 
-    Visit = tuple[str, datetime, datetime | None, str | None]  # arrived, closed, hold reason
+    # checkpoint, arrived, closed (None: still there), hold reason
+    Visit = tuple[str, datetime, datetime | None, str | None]
     plans: list[tuple[str, str, list[Visit]]] = [
-        (
-            "A",
-            "sulaymaniyah-baghdad",
-            [("KRK-01", at(four_hours_back, -55), at(four_hours_back, 5), None)]
-            + [("BGD-01", ago(100), None, None)],
-        ),
-        (
-            "B",
-            "sulaymaniyah-baghdad",
-            [("KRK-01", at(four_hours_back, -45), at(four_hours_back, 35), None)]
-            + [("BGD-01", ago(90), None, "permit_required")],
-        ),
-        (
-            "C",
-            "erbil-baghdad",
-            [("KRK-01", at(four_hours_back, -25), at(four_hours_back, 20), None)]
-            + [("BGD-01", at(last_hour, -20), at(last_hour, 30), None)],
-        ),
+        ("A", "sulaymaniyah-baghdad", [
+            ("KRK-01", at(krk, -55), at(krk, 5), None),
+            ("BGD-01", ago(100), None, None),
+        ]),
+        ("B", "sulaymaniyah-baghdad", [
+            ("KRK-01", at(krk, -45), at(krk, 35), None),
+            ("BGD-01", ago(90), None, "permit_required"),
+        ]),
+        ("C", "erbil-baghdad", [
+            ("KRK-01", at(krk, -25), at(krk, 20), None),
+            ("BGD-01", at(bgd, -20), at(bgd, 30), None),
+        ]),
         ("D", "sulaymaniyah-basra", [("KRK-01", ago(30), None, None)]),
         ("A", "erbil-baghdad", [("BGD-02", ago(480), ago(420), None)]),
-    ]
+    ]  # fmt: skip
     rng = random.Random(SEED + 1)
     for n, (org, route_name, visits) in enumerate(plans):
         route = ROUTES[route_name]
@@ -543,7 +541,8 @@ def _live_trips(world: World) -> None:
         world.trips.append(truth)
 
 
-def build_world(client: TestClient) -> World:
+def _empty_world(client: TestClient) -> World:
+    """The checkpoints, the four exporter organisations and an advocate; no trips yet."""
     boss = admin(client)
     checkpoints = {}
     for spec in CHECKPOINTS:
@@ -572,6 +571,12 @@ def build_world(client: TestClient) -> World:
         other_shipments=[],
         now=datetime.now(UTC).replace(microsecond=0),
     )
+    return world
+
+
+def build_world(client: TestClient) -> World:
+    world = _empty_world(client)
+    exporters = world.exporters
     rng = random.Random(SEED)
     # A's lone early trip: the week of 28 September and September have one exporter only.
     _finished_trip(world, rng, ORGS[0], 99, datetime(2026, 9, 29, 8, 0, tzinfo=BAGHDAD), 45)
@@ -594,6 +599,58 @@ def build_world(client: TestClient) -> World:
     assert response.status_code == 200, response.text
     world.other_shipments += [planned, cancelled]
     _check_variety(world)
+    return world
+
+
+# One day of one-stop trips, laid out so that the protected-cell rule's every branch decides
+# something at two exporters and two completed stops a cell (see test_privacy.py):
+# (org, checkpoint, chapters, destination, released?)
+CELLS_DAY = datetime(2026, 8, 4, 8, 0, tzinfo=UTC)
+CELLS_TRIPS: list[tuple[str, str, tuple[str, ...], str, bool]] = [
+    # ERB-01: chapters 25 (A, B) and 72 (A, C) each pass, with a passing rest; D's lone milk
+    # truck (never released) fails, and would be the cell minus 25 and 72: 25 is withheld too.
+    ("A", "ERB-01", ("25",), "baghdad", True),
+    ("B", "ERB-01", ("25",), "baghdad", True),
+    ("A", "ERB-01", ("72",), "baghdad", True),
+    ("C", "ERB-01", ("72",), "baghdad", True),
+    ("D", "ERB-01", ("04",), "baghdad", False),
+    # KRK-01: 25 and 72, Baghdad and Basra all pass; crossed, 25 to Baghdad passes and leaves
+    # passing rests; 72 to Basra is B's one truck; 72 to Baghdad and 25 to Basra pass but
+    # would leave it behind.
+    ("A", "KRK-01", ("25",), "baghdad", True),
+    ("B", "KRK-01", ("25",), "baghdad", True),
+    ("C", "KRK-01", ("25",), "basra", True),
+    ("D", "KRK-01", ("25",), "basra", True),
+    ("A", "KRK-01", ("72",), "baghdad", True),
+    ("C", "KRK-01", ("72",), "baghdad", True),
+    ("B", "KRK-01", ("72",), "basra", True),
+]
+
+
+def build_cells_world(client: TestClient) -> World:
+    """The world of CELLS_TRIPS: one day, two checkpoints, every trip from Erbil with one
+    stop (a document check each; an X-ray scan for A's first cement truck only)."""
+    world = _empty_world(client)
+    rng = random.Random(SEED + 2)
+    for n, (org, code, chapters, destination, released) in enumerate(CELLS_TRIPS):
+        departed = CELLS_DAY + timedelta(minutes=7 * n)
+        route = Route("erbil", destination, (code,), 100.0)
+        truth = TruthTrip(org, route.origin, route.destination, chapters, departed)
+        _create_shipment(world, org, route, truth, f"{org}-CELLS-{n}")
+        trip = _Trip(rng, truth, tz=UTC)
+        trip.depart()
+        arrived = departed + timedelta(minutes=90)
+        trip.arrive(code, arrived)
+        trip.procedure("document_check", arrived + timedelta(minutes=5), 10 + n)
+        if n == 0:
+            trip.procedure("xray_scan", arrived + timedelta(minutes=16), 10)
+        if released:
+            trip.close(arrived + timedelta(minutes=30 + 11 * n), "released")
+        else:
+            trip.leave_unreleased()
+        trip.deliver(arrived + timedelta(minutes=300))
+        _send(world, trip)
+        world.trips.append(truth)
     return world
 
 
@@ -735,12 +792,10 @@ def organisations(stops: Iterable[TruthStop]) -> int:
     return len({s.org for s in stops})
 
 
-def _grouped(
-    stops: Iterable[TruthStop], key: Callable[[TruthStop], Any]
-) -> dict[Any, list[TruthStop]]:
-    groups: dict[Any, list[TruthStop]] = defaultdict(list)
-    for stop in stops:
-        groups[key(stop)].append(stop)
+def _grouped(items: Iterable[T], key: Callable[[T], Any]) -> dict[Any, list[T]]:
+    groups: dict[Any, list[T]] = defaultdict(list)
+    for item in items:
+        groups[key(item)].append(item)
     return groups
 
 
@@ -865,8 +920,8 @@ def corridor_cells_allowed(
     cut = ("hs_chapter", "checkpoint_id", "province")
     whole = trips_matching(world, {k: v for k, v in filters.items() if k not in cut})
     asked = set(map(id, trips_matching(world, filters)))
-    inside = _grouped([t for t in whole if id(t) in asked], trip_cell)  # type: ignore[arg-type]
-    outside = _grouped([t for t in whole if id(t) not in asked], trip_cell)  # type: ignore[arg-type]
+    inside = _grouped([t for t in whole if id(t) in asked], trip_cell)
+    outside = _grouped([t for t in whole if id(t) not in asked], trip_cell)
     return {
         cell
         for cell, trips in inside.items()
@@ -1038,7 +1093,7 @@ def _procedure_runs_kept(
     """An advocate's runs of one row: those of the cells that may be shown where enough
     exporters' stops required the procedure."""
     kept = []
-    for cell, runs in _grouped(done, lambda run: stop_cell(run[0])).items():  # type: ignore[arg-type, return-value]
+    for cell, runs in _grouped(done, lambda run: stop_cell(run[0])).items():
         requiring = list({id(stop): stop for stop, _ in runs}.values())
         if cells.allows(cell) and _requiring_passes(requiring, cells.thresholds):
             kept += runs
@@ -1293,8 +1348,9 @@ def expected_report(
     filters = _filters(params)
     stops = stops_matching(world, filters, org)
     by_checkpoint = params.get("by") == "checkpoint"
-    protected = min_exporters is not None
-    cells = stop_cells(world, filters, min_exporters, min_stops) if protected else None
+    cells = None
+    if min_exporters is not None:
+        cells = stop_cells(world, filters, min_exporters, min_stops)
     if name == "checkpoints":
         return expected_checkpoints(world, stops, cells), checkpoint_key
     if name == "agencies":

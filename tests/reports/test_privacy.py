@@ -5,12 +5,14 @@ names an exporter or a shipment. The advocates' rows are checked against the rul
 again from the truth (builders.StopCells)."""
 
 import io
+from collections.abc import Iterator
 from typing import Any
 
 import openpyxl
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.conftest import DatabaseUnderTest, create_pg_database, drop_pg_database, migrate
 from tests.factories import API, assert_problem
 from tests.reports.builders import (
     MIN_EXPORTERS,
@@ -18,6 +20,7 @@ from tests.reports.builders import (
     Params,
     World,
     assert_rows,
+    build_cells_world,
     expected_excluded_stops,
     expected_report,
     report,
@@ -254,6 +257,96 @@ def test_report_min_exporters_decides_what_is_suppressed(
         assert hidden == {i["checkpoint_code"] for i in checkpoints}
     chapter_68 = _find(commodities, {"hs_chapter": "68"})  # one exporter
     assert chapter_68["suppressed"] is (min_exporters > 1)
+
+
+# --- every branch of the rule, on one day laid out for it (builders.CELLS_TRIPS) -------------
+
+
+@pytest.fixture(scope="module")
+def cells(
+    database: DatabaseUnderTest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[World, TestClient]]:
+    """The one-day world, and a client at two exporters and two completed stops a cell."""
+    if database.backend == "postgres":
+        url = create_pg_database("clearance_cells")
+        migrate(url)
+    else:
+        url = database.url_for_test(tmp_path_factory.mktemp("cells"))
+    with client_on(url, report_min_exporters=2, report_min_stops=2) as client:
+        yield build_cells_world(client), client
+    if database.backend == "postgres":
+        drop_pg_database(url)
+
+
+CELL_QUESTIONS: list[tuple[str, Params]] = [
+    ("checkpoints", {}),
+    ("checkpoints", {"hs_chapter": "25"}),
+    ("checkpoints", {"hs_chapter": "72"}),
+    ("checkpoints", {"hs_chapter": "04"}),
+    ("checkpoints", {"destination_province": "basra"}),
+    ("checkpoints", {"hs_chapter": "25", "destination_province": "baghdad"}),
+    ("checkpoints", {"hs_chapter": "25", "destination_province": "basra"}),
+    ("checkpoints", {"hs_chapter": "72", "destination_province": "baghdad"}),
+    ("checkpoints", {"hs_chapter": "72", "destination_province": "basra"}),
+    ("agencies", {"hs_chapter": "25"}),
+    ("commodities", {}),
+    ("commodities", {"destination_province": "baghdad"}),
+    ("commodities", {"hs_chapter": "25"}),
+    ("procedures", {}),
+    ("procedures", {"by": "checkpoint", "destination_province": "baghdad"}),
+    ("trends", {"interval": "week", "by": "checkpoint", "hs_chapter": "72"}),
+    ("corridors", {}),
+    ("corridors", {"hs_chapter": "25"}),
+    ("corridors", {"checkpoint_id": "@ERB-01"}),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "params"),
+    CELL_QUESTIONS,
+    ids=[f"{n}-{'-'.join(p.values()) or 'all'}" for n, p in CELL_QUESTIONS],
+)
+def test_complements_and_crossed_filters_decide_as_the_rule_says(
+    cells: tuple[World, TestClient], name: str, params: Params
+) -> None:
+    world, client = cells
+    params = resolve(world, params)
+
+    body = report(client, name, world.advocate.headers, **params)
+
+    expected, key = expected_report(world, name, params, None, 2, 2)
+    assert_rows(body["items"], expected, key)
+    assert body["excluded_stops"] == expected_excluded_stops(world, name, params, 2, 2)
+
+
+def test_each_branch_of_the_rule_decides_something(cells: tuple[World, TestClient]) -> None:
+    """What builders.CELLS_TRIPS is laid out for, by hand (at 2 exporters, 2 stops)."""
+    world, client = cells
+
+    def stops(code: str, **params: str) -> int | None:
+        items = report(client, "checkpoints", world.advocate.headers, **params)["items"]
+        return next((i["stops"] for i in items if i["checkpoint_code"] == code), None)
+
+    assert stops("ERB-01") == 5  # the lone open stop counts in its passing cell
+    assert stops("ERB-01", hs_chapter="72") == 2
+    # 25 passes with a passing rest, but with 72 published, D's lone truck would be ERB-01
+    # minus both: the smaller (a tie: by number) is withheld.
+    assert stops("ERB-01", hs_chapter="25") is None
+    assert stops("ERB-01", hs_chapter="04") is None  # a cell of one open stop
+    assert stops("KRK-01", hs_chapter="25", destination_province="baghdad") == 2
+    assert stops("KRK-01", hs_chapter="72", destination_province="basra") is None  # B alone
+    # Each passes, but leaves B's 72 to Basra behind within 72 or within Basra.
+    assert stops("KRK-01", hs_chapter="72", destination_province="baghdad") is None
+    assert stops("KRK-01", hs_chapter="25", destination_province="basra") is None
+    corridors = report(client, "corridors", world.advocate.headers, hs_chapter="25")["items"]
+    by_corridor = {(i["origin_province"], i["destination_province"]): i for i in corridors}
+    assert by_corridor[("erbil", "baghdad")]["trips"] == 4
+    assert by_corridor[("erbil", "basra")]["suppressed"] is True  # B's 72 would be the rest
+    procedures = report(client, "procedures", world.advocate.headers)["items"]
+    assert {i["procedure"]: i["suppressed"] for i in procedures} == {
+        "document_check": False,
+        "xray_scan": True,  # one stop
+    }
 
 
 def test_reports_need_credentials(client: TestClient) -> None:
