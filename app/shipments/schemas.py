@@ -15,7 +15,7 @@ from pydantic import (
 from app.geography import Province
 from app.rfc3339 import Rfc3339
 from app.shipments.models import ShipmentStatus
-from app.types import JsonDecimal as JsonDecimal  # re-exported until app/reports imports app.types
+from app.types import JsonDecimal
 
 
 def _strip_hs_separators(value: object) -> object:
