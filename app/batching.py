@@ -26,14 +26,20 @@ class Batcher(Generic[In, Out]):
         max_items: int,
         max_weight: int | None = None,
         weight: Callable[[In], int] = lambda _: 1,
+        linger: float = 0.0,
+        linger_below: int = 0,
     ) -> None:
         """`handle` runs on the thread and returns one outcome per item, in order: a value,
-        or the exception to raise in that item's caller."""
+        or the exception to raise in that item's caller. With `linger`, fewer than
+        `linger_below` waiting items wait that many seconds for company first: requests
+        that arrive one at a time then still share one hand-over to the thread."""
         self._handle = handle
         self._thread_name = thread_name
         self._max_items = max_items
         self._max_weight = max_weight
         self._weight = weight
+        self._linger = linger
+        self._linger_below = linger_below
         self._waiting: list[tuple[In, asyncio.Future[Out]]] = []
         self._executor: ThreadPoolExecutor | None = None
         self._drainer: asyncio.Task[None] | None = None
@@ -56,6 +62,8 @@ class Batcher(Generic[In, Out]):
         if self._executor is None:
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=self._thread_name)
         while self._waiting:
+            if self._linger and len(self._waiting) < self._linger_below:
+                await asyncio.sleep(self._linger)
             batch = self._take()
             items = [item for item, _ in batch]
             try:
