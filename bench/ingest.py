@@ -194,14 +194,25 @@ def write_targets(path: Path, token: str, checkpoints: list[str], shipments: lis
     path.write_text("\n".join([token, " ".join(checkpoints), *shipments]) + "\n")
 
 
-def run_wrk(url: str, targets: Path, duration: int, connections: int, label: str) -> LoadResult:
+def wrk_command(
+    url: str, targets: Path, duration: int, connections: int, script: Path = LUA, arg: str = "1"
+) -> list[str]:
+    """One wrk thread (the server has the other core), `script` given the targets file and
+    `arg` (wrk_events.lua: a seed; wrk_flood.lua: its rate)."""
     wrk = shutil.which("wrk")
     if wrk is None:
         raise SystemExit("wrk is needed: apt-get install wrk")
-    args = [wrk, "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(LUA)]
-    out = subprocess.run(
-        [*args, url, "--", str(targets), "1"], capture_output=True, text=True, check=True
-    ).stdout
+    args = [wrk, "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script)]
+    return [*args, url, "--", str(targets), arg]
+
+
+def run_wrk(url: str, targets: Path, duration: int, connections: int, label: str) -> LoadResult:
+    args = wrk_command(url, targets, duration, connections)
+    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+    return parse_wrk(out, label)
+
+
+def parse_wrk(out: str, label: str) -> LoadResult:
     return LoadResult(
         target=label,
         requests_per_s=float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]

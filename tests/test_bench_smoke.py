@@ -9,7 +9,7 @@ from sqlalchemy import create_engine, func, select
 
 from app.cli import alembic_config
 from app.tracking.models import Stop
-from bench import cpu_budget, databases, ingest, reports, seed
+from bench import cpu_budget, databases, flood, ingest, reports, seed
 from bench.synthetic_stops import load
 
 
@@ -61,6 +61,27 @@ def test_ingest_bench_loads_the_service_and_its_baselines_over_http(
         assert service["stored"] >= service["requests"]  # acknowledged means stored
         assert 0 < service["peak_rss_mb"] < 1000
         assert service["sync"]["median_s"] > 0
+
+
+def test_flood_bench_runs_ingestion_with_and_without_bad_credentials(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """bench/flood.py at a tiny size: the four phases against one server, every bad request
+    answered 401, every honest one stored."""
+    dbs = ["sqlite"]
+    if os.environ.get("TEST_POSTGRES_URL"):
+        dbs.append("postgres")
+        monkeypatch.setattr(databases, "PG_ADMIN", os.environ["TEST_POSTGRES_URL"])
+    argv = ["--db", *dbs, "--duration", "1", "--connections", "4", "--shipments", "5"]
+    results = flood.main([*argv, "--flood-connections", "2", "--flood", "1"])
+
+    for db in dbs:
+        [summary] = results[db]["summary"]
+        assert summary["ratio"] > 0
+        assert summary["flood_requests_per_s"] > 0
+        assert summary["flood_not_401"] == 0
+        assert summary["honest_errors"] == 0
+        assert results[db]["stored"] >= results[db]["honest_requests"] > 0
 
 
 def test_seed_bench_times_the_demo_load(monkeypatch: pytest.MonkeyPatch) -> None:
