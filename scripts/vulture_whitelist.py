@@ -21,9 +21,6 @@ _.process_bind_param  # SQLAlchemy TypeDecorator: value on the way in (db.py)
 _.process_result_value  # SQLAlchemy TypeDecorator: value on the way out (db.py)
 _.model_config  # Pydantic: a model's configuration
 
-# TODO(reports): app/reports/privacy.py's passes_alone is used by nothing yet (the privacy
-# module is being finished): use it or remove it, then remove this line.
-_.passes_alone
 
 # Not a library's: the from-scratch rebuild of a shipment's stops, which the tests compare the
 # incremental one (service.record_events) to (tests/tracking, tests/demo).

@@ -33,9 +33,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, func
 from sqlalchemy.orm import Session
 
+from app.auth.models import Role
 from app.auth.principal import Principal
 from app.errors import Forbidden
-from app.organizations.models import Role
 
 Cell = tuple[Any, ...]  # (checkpoint_id, arrival_day), or (origin, destination, departure day)
 # One condition that cuts a cell: ("hs", "25") the stops carrying chapter 25, ("to", "basra")
@@ -294,11 +294,6 @@ def stop_atoms(
 def _result_processor(session: Session, column: Any) -> Callable[[Any], Any] | None:
     dialect = session.get_bind().dialect
     return column.type.result_processor(dialect, None)  # type: ignore[no-any-return]
-
-
-def passes_alone(thresholds: Thresholds, tallies: dict[Cell, Tally]) -> set[Cell]:
-    """The cells (of a dimension nothing else cuts) that pass on their own."""
-    return {cell for cell, tally in tallies.items() if thresholds.passes(tally)}
 
 
 def complement_passes(

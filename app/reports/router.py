@@ -3,9 +3,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query
 
 from app.auth.dependencies import SessionDep, SettingsDep, require_roles
+from app.auth.models import Role
 from app.auth.principal import Principal
 from app.errors import problem_responses
-from app.organizations.models import Role
 from app.reports import corridors, live, service
 from app.reports.export import XLSX_TYPE, render
 from app.reports.filters import ReportFilters, report_filters
