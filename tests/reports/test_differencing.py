@@ -256,7 +256,12 @@ def test_bisecting_the_window_finds_no_single_stop(town: Town) -> None:
     # The thin day (two trucks) is in neither answer: they are the same figures …
     (before,), (after,) = answers[2]["items"], answers[3]["items"]
     assert before["completed_stops"] == 60
-    assert after == before
+    # (floats to the last bits: PostgreSQL may add a cell's dwell times in another order)
+    for name, value in before.items():
+        if isinstance(value, float):
+            assert after[name] == pytest.approx(value, rel=1e-12), name
+        else:
+            assert after[name] == value, name
     # … where an admin sees the two trucks (the attack that worked before).
     exact = [
         ask(town, "checkpoints", town.admin.headers, checkpoint_id=p, **{"from": day(0)}, to=day(n))
