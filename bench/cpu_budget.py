@@ -43,12 +43,11 @@ from fastapi.testclient import TestClient  # noqa: E402
 from app.auth.credentials import CredentialChecker  # noqa: E402
 from app.auth.passwords import new_secret  # noqa: E402
 from app.auth.principal import Principal  # noqa: E402
-from app.auth.service import authenticate_bearer  # noqa: E402
+from app.auth.service import DRIVER_TOKEN_PREFIX, authenticate_bearer  # noqa: E402
 from app.cli import alembic_config  # noqa: E402
 from app.config import Settings  # noqa: E402
 from app.main import create_app  # noqa: E402
 from app.tracking import writer  # noqa: E402
-from app.tracking.driver_tokens import DRIVER_TOKEN_PREFIX  # noqa: E402
 from app.tracking.schemas import EventIn  # noqa: E402
 from bench import databases, ingest  # noqa: E402
 from bench.bare_app import answer_at_once, async_app  # noqa: E402

@@ -8,11 +8,11 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
 from app.auth import service
+from app.auth.models import Role
 from app.auth.passwords import Passwords
 from app.auth.principal import Principal
 from app.config import Settings
 from app.errors import Forbidden, Unauthorized
-from app.organizations.models import Role
 
 # auto_error=False: a missing token is rendered by our own 401 problem, not FastAPI's.
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)

@@ -6,18 +6,16 @@ from collections.abc import Iterable
 from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
-from app.auth.models import ApiKey
+from app.auth.models import ApiKey, DriverToken, User
 from app.auth.passwords import Passwords, digest, new_secret
 from app.auth.principal import Principal
 from app.auth.tokens import issue_access_token, read_access_token
 from app.config import Settings
 from app.db import utcnow, write_transaction
 from app.errors import NotFound, Unauthorized
-from app.organizations.models import User
-from app.tracking import driver_tokens
-from app.tracking.driver_tokens import DRIVER_TOKEN_PREFIX
 
 API_KEY_PREFIX = "cct_"
+DRIVER_TOKEN_PREFIX = "drv_"  # a driver link (issued in tracking/driver_tokens.py)
 
 
 def login(
@@ -39,6 +37,11 @@ def authenticate_bearer(session: Session, *, settings: Settings, token: str) -> 
 # more than running it.
 _ACTIVE_USERS = select(User.id, User.role, User.organization_id).where(
     User.id.in_(bindparam("ids", expanding=True)), User.is_active.is_(True)
+)
+_LIVE_DRIVER_LINKS = select(DriverToken.token_hash, DriverToken.shipment_id).where(
+    DriverToken.token_hash.in_(bindparam("digests", expanding=True)),
+    DriverToken.revoked_at.is_(None),
+    DriverToken.expires_at > bindparam("now"),
 )
 _LIVE_API_KEYS = (
     select(ApiKey.key_hash, User.id, User.role, User.organization_id)
@@ -71,7 +74,7 @@ def authenticate_many(
             _LIVE_API_KEYS, {"digests": list(keys)}
         ):
             found[keys[key_hash]] = Principal("api_key", role, user_id, organization_id)
-    found.update(driver_tokens.principals_for(db, drivers))
+    found.update(_driver_principals(db, drivers))
     if access:
         users = {
             user_id: (role, organization_id)
@@ -84,6 +87,18 @@ def authenticate_many(
                 role, organization_id = users[user_id]
                 found[token] = Principal("user", role, user_id, organization_id)
     return found
+
+
+def _driver_principals(db: Session | Connection, tokens: list[str]) -> dict[str, Principal]:
+    """The live driver links among `tokens` (one query however many), by token."""
+    if not tokens:
+        return {}
+    by_digest = {digest(token): token for token in tokens}
+    rows = db.execute(_LIVE_DRIVER_LINKS, {"digests": list(by_digest), "now": utcnow()})
+    return {
+        by_digest[token_hash]: Principal("driver", None, None, None, shipment_id=shipment_id)
+        for token_hash, shipment_id in rows
+    }
 
 
 def create_api_key(session: Session, *, principal: Principal, name: str) -> tuple[ApiKey, str]:

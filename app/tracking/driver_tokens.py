@@ -1,21 +1,21 @@
-"""Driver links: a bearer token scoped to one shipment, shown once, stored hashed, expiring."""
+"""Driver links: a bearer token scoped to one shipment, shown once, stored hashed, expiring.
+Issued and revoked here, by the shipment's exporter; checked with every credential in auth."""
 
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from app.auth.models import DriverToken
 from app.auth.passwords import digest, new_secret
 from app.auth.principal import Principal
+from app.auth.service import DRIVER_TOKEN_PREFIX
 from app.config import Settings
 from app.db import utcnow, write_transaction
 from app.errors import Conflict
 from app.shipments.models import ShipmentStatus
 from app.shipments.repository import lock_visible_shipment
-from app.tracking.models import DriverToken
-
-DRIVER_TOKEN_PREFIX = "drv_"
 
 
 def issue(
@@ -61,24 +61,3 @@ def _revoke_all(session: Session, shipment_id: uuid.UUID, now: datetime) -> None
         .where(DriverToken.shipment_id == shipment_id, DriverToken.revoked_at.is_(None))
         .values(revoked_at=now)
     )
-
-
-# Built once: on the credential check's path (auth/credentials.py) building the statement
-# cost more than running it.
-_LIVE = select(DriverToken.token_hash, DriverToken.shipment_id).where(
-    DriverToken.token_hash.in_(bindparam("digests", expanding=True)),
-    DriverToken.revoked_at.is_(None),
-    DriverToken.expires_at > bindparam("now"),
-)
-
-
-def principals_for(db: Session | Connection, tokens: list[str]) -> dict[str, Principal]:
-    """The live driver links among `tokens` (one query however many), by token."""
-    if not tokens:
-        return {}
-    by_digest = {digest(token): token for token in tokens}
-    rows = db.execute(_LIVE, {"digests": list(by_digest), "now": utcnow()})
-    return {
-        by_digest[token_hash]: Principal("driver", None, None, None, shipment_id=shipment_id)
-        for token_hash, shipment_id in rows
-    }

@@ -5,8 +5,12 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from app.auth.passwords import new_secret
-from app.auth.service import API_KEY_PREFIX, authenticate_bearer, authenticate_many
-from app.tracking.driver_tokens import DRIVER_TOKEN_PREFIX
+from app.auth.service import (
+    API_KEY_PREFIX,
+    DRIVER_TOKEN_PREFIX,
+    authenticate_bearer,
+    authenticate_many,
+)
 from tests.factories import API, admin, make_exporter, make_shipment, make_user
 
 

@@ -15,8 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from app.auth.passwords import new_secret
-from app.auth.service import API_KEY_PREFIX
-from app.tracking.driver_tokens import DRIVER_TOKEN_PREFIX
+from app.auth.service import API_KEY_PREFIX, DRIVER_TOKEN_PREFIX
 from tests.factories import API, assert_problem
 from tests.tracking.helpers import Trip, bearer, event, make_trip, post_event, stored_events
 

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text, update
 from sqlalchemy.engine import Engine
 
-from app.tracking.models import DriverToken
+from app.auth.models import DriverToken
 from tests.factories import (
     API,
     assert_problem,
