@@ -3,21 +3,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request, status
 
-from app.auth.dependencies import ExporterDep, SessionDep, ShipmentReaderDep, ShipmentViewerDep
+from app.auth.dependencies import ExporterDep, SessionDep
 from app.errors import UnsupportedMediaType, problem_responses
-from app.pagination import CursorQuery, LimitQuery, Page
 from app.shipments import csv_import, service
 from app.shipments.schemas import (
     ImportResult,
     ShipmentBatch,
-    ShipmentCancel,
     ShipmentCreate,
-    ShipmentFilters,
     ShipmentRead,
     ShipmentUpdate,
 )
-from app.tracking import queries
-from app.tracking.schemas import ShipmentDetail
 
 router = APIRouter(tags=["shipments"])
 MAX_BATCH = 500
@@ -103,36 +98,6 @@ def import_shipments(
     return csv_import.import_csv(session, principal=principal, content=content, atomic=atomic)
 
 
-@router.get(
-    "/shipments", response_model=Page[ShipmentRead], responses=problem_responses(401, 403, 422)
-)
-def list_shipments(
-    principal: ShipmentReaderDep,
-    session: SessionDep,
-    filters: Annotated[ShipmentFilters, Depends()],
-    limit: LimitQuery = 50,
-    cursor: CursorQuery = None,
-) -> Page[ShipmentRead]:
-    """Newest first. `checkpoint_id` finds shipments whose route passes that checkpoint."""
-    rows, next_cursor = service.list_shipments(
-        session, principal=principal, filters=filters, limit=limit, cursor=cursor
-    )
-    return Page(items=[ShipmentRead.model_validate(r) for r in rows], next_cursor=next_cursor)
-
-
-@router.get(
-    "/shipments/{shipment_id}",
-    response_model=ShipmentDetail,
-    responses=problem_responses(401, 403, 404, 422),
-)
-def get_shipment(
-    shipment_id: uuid.UUID, principal: ShipmentViewerDep, session: SessionDep
-) -> ShipmentDetail:
-    """The shipment with its current status, current stop, every stop and the event timeline.
-    A driver link reads its own shipment here, without cargo values."""
-    return queries.shipment_detail(session, principal=principal, shipment_id=shipment_id)
-
-
 @router.patch(
     "/shipments/{shipment_id}",
     response_model=ShipmentRead,
@@ -144,23 +109,5 @@ def update_shipment(
     """Change a shipment while it is still planned; afterwards its record is evidence (409)."""
     shipment = service.update_shipment(
         session, principal=principal, shipment_id=shipment_id, data=body
-    )
-    return ShipmentRead.model_validate(shipment)
-
-
-@router.post(
-    "/shipments/{shipment_id}/cancel",
-    response_model=ShipmentRead,
-    responses=problem_responses(401, 403, 404, 409, 422),
-)
-def cancel_shipment(
-    shipment_id: uuid.UUID,
-    principal: ExporterDep,
-    session: SessionDep,
-    body: Annotated[ShipmentCancel | None, Body()] = None,
-) -> ShipmentRead:
-    """Cancel a shipment that has not finished. It stays on record, with its history."""
-    shipment = service.cancel_shipment(
-        session, principal=principal, shipment_id=shipment_id, reason=body.reason if body else None
     )
     return ShipmentRead.model_validate(shipment)

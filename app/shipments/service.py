@@ -1,18 +1,19 @@
-"""Shipment use cases: create (one or a batch), list, read, change while planned, cancel."""
+"""Shipment use cases: create (one or a batch), list, read, change while planned. Cancelling,
+which ends a truck's stop, is tracking's (tracking/lifecycle.py)."""
 
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import ColumnElement, exists, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from app.auth.principal import Principal
 from app.checkpoints.models import Checkpoint
-from app.db import utcnow, write_transaction
+from app.db import write_transaction
 from app.errors import Conflict, InvalidInput, NotFound
 from app.geography import PROVINCE_CAPITALS, Province, estimate_road_km
 from app.pagination import paginate
@@ -25,7 +26,6 @@ from app.shipments.schemas import (
     ShipmentUpdate,
 )
 from app.shipments.tracking_codes import new_tracking_code, normalize
-from app.tracking.models import Stop
 
 ErrorList = list[dict[str, Any]]
 _WITH_LINES = (selectinload(Shipment.cargo), selectinload(Shipment.route))
@@ -202,7 +202,10 @@ def list_shipments(
     filters: ShipmentFilters,
     limit: int,
     cursor: str | None,
+    stopped_at: Callable[[uuid.UUID], ColumnElement[bool]] | None = None,
 ) -> tuple[list[Shipment], str | None]:
+    """Newest first. `stopped_at(checkpoint)`: the shipments that stopped there, which only
+    tracking knows (tracking/queries.py passes it), besides those planned through it."""
     stmt = visible_shipments(principal).options(*_WITH_LINES)
     if filters.status is not None:
         stmt = stmt.where(Shipment.status == filters.status)
@@ -223,10 +226,10 @@ def list_shipments(
         on_route = exists().where(
             RoutePoint.shipment_id == Shipment.id, RoutePoint.checkpoint_id == filters.checkpoint_id
         )
-        stopped = exists().where(
-            Stop.shipment_id == Shipment.id, Stop.checkpoint_id == filters.checkpoint_id
-        )
-        stmt = stmt.where(or_(on_route, stopped))
+        if stopped_at is None:
+            stmt = stmt.where(on_route)
+        else:
+            stmt = stmt.where(or_(on_route, stopped_at(filters.checkpoint_id)))
     if filters.current_checkpoint_id is not None:
         stmt = stmt.where(Shipment.current_checkpoint_id == filters.current_checkpoint_id)
     return paginate(
@@ -321,26 +324,3 @@ def _apply_changes(
         and changes.keys() & {"route", "origin_province", "destination_province"}
     ):
         _set_distance(session, shipment, changes.get("distance_km"), route)
-
-
-def cancel_shipment(
-    session: Session, *, principal: Principal, shipment_id: uuid.UUID, reason: str | None
-) -> Shipment:
-    with write_transaction(session):
-        shipment = _lock_for_write(session, principal, shipment_id)
-        if shipment.status == ShipmentStatus.cancelled:
-            return shipment  # cancelling twice is harmless
-        if shipment.status in (ShipmentStatus.delivered, ShipmentStatus.turned_back):
-            raise Conflict(f"A {shipment.status} shipment is finished and cannot be cancelled.")
-        # The shipment and any events stay; only its status changes, so history is kept.
-        shipment.status = ShipmentStatus.cancelled
-        shipment.cancelled_at = utcnow()
-        shipment.cancel_reason = reason
-        # The stops stay (they happened); the truck is just no longer anywhere "now".
-        shipment.current_checkpoint_id = None
-        session.execute(
-            update(Stop)
-            .where(Stop.shipment_id == shipment.id, Stop.is_current)
-            .values(is_current=False)
-        )
-    return shipment

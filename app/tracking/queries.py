@@ -4,13 +4,14 @@ import uuid
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.orm import Session
 
 from app.auth.principal import Principal
 from app.checkpoints.models import Checkpoint
 from app.shipments import service as shipments
-from app.shipments.schemas import ShipmentRead
+from app.shipments.models import Shipment
+from app.shipments.schemas import ShipmentFilters, ShipmentRead
 from app.tracking import timeline
 from app.tracking.models import (
     Stop,
@@ -32,6 +33,30 @@ from app.tracking.schemas import (
     StopFeeRead,
     StopRead,
 )
+
+
+def list_shipments(
+    session: Session,
+    *,
+    principal: Principal,
+    filters: ShipmentFilters,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[Shipment], str | None]:
+    """The shipments' list, where `checkpoint_id` also finds the trucks that stopped there
+    (they leave their planned routes)."""
+    return shipments.list_shipments(
+        session,
+        principal=principal,
+        filters=filters,
+        limit=limit,
+        cursor=cursor,
+        stopped_at=_stopped_at,
+    )
+
+
+def _stopped_at(checkpoint_id: uuid.UUID) -> ColumnElement[bool]:
+    return exists().where(Stop.shipment_id == Shipment.id, Stop.checkpoint_id == checkpoint_id)
 
 
 def shipment_detail(

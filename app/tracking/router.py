@@ -7,6 +7,7 @@ from app.auth.dependencies import (
     ExporterDep,
     SessionDep,
     SettingsDep,
+    ShipmentReaderDep,
     ShipmentViewerDep,
     check_tracker,
     oauth2_scheme,
@@ -14,13 +15,15 @@ from app.auth.dependencies import (
 )
 from app.auth.principal import Principal
 from app.errors import InvalidInput, problem_responses
-from app.pagination import Page
-from app.tracking import driver_tokens, queries
+from app.pagination import CursorQuery, LimitQuery, Page
+from app.shipments.schemas import ShipmentCancel, ShipmentFilters, ShipmentRead
+from app.tracking import driver_tokens, lifecycle, queries
 from app.tracking.schemas import (
     DriverTokenCreate,
     DriverTokenCreated,
     EventIn,
     EventRead,
+    ShipmentDetail,
     StopRead,
     SyncRequest,
     SyncResponse,
@@ -28,6 +31,63 @@ from app.tracking.schemas import (
 from app.tracking.writer import EventWriter
 
 router = APIRouter(tags=["tracking"])
+
+
+# --- a shipment as tracking sees it (the shipments' own routes are in shipments/router.py) --
+
+
+@router.get(
+    "/shipments",
+    response_model=Page[ShipmentRead],
+    responses=problem_responses(401, 403, 422),
+    tags=["shipments"],
+)
+def list_shipments(
+    principal: ShipmentReaderDep,
+    session: SessionDep,
+    filters: Annotated[ShipmentFilters, Depends()],
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
+) -> Page[ShipmentRead]:
+    """Newest first. `checkpoint_id` finds shipments whose route passes that checkpoint, or
+    that stopped there."""
+    rows, next_cursor = queries.list_shipments(
+        session, principal=principal, filters=filters, limit=limit, cursor=cursor
+    )
+    return Page(items=[ShipmentRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.get(
+    "/shipments/{shipment_id}",
+    response_model=ShipmentDetail,
+    responses=problem_responses(401, 403, 404, 422),
+    tags=["shipments"],
+)
+def get_shipment(
+    shipment_id: uuid.UUID, principal: ShipmentViewerDep, session: SessionDep
+) -> ShipmentDetail:
+    """The shipment with its current status, current stop, every stop and the event timeline.
+    A driver link reads its own shipment here, without cargo values."""
+    return queries.shipment_detail(session, principal=principal, shipment_id=shipment_id)
+
+
+@router.post(
+    "/shipments/{shipment_id}/cancel",
+    response_model=ShipmentRead,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    tags=["shipments"],
+)
+def cancel_shipment(
+    shipment_id: uuid.UUID,
+    principal: ExporterDep,
+    session: SessionDep,
+    body: Annotated[ShipmentCancel | None, Body()] = None,
+) -> ShipmentRead:
+    """Cancel a shipment that has not finished. It stays on record, with its history."""
+    shipment = lifecycle.cancel_shipment(
+        session, principal=principal, shipment_id=shipment_id, reason=body.reason if body else None
+    )
+    return ShipmentRead.model_validate(shipment)
 
 
 async def event_reporter(
