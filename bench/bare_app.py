@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 
 from fastapi import FastAPI, status
 
+from app.auth.models import Role
 from app.auth.principal import Principal
-from app.organizations.models import Role
 from app.tracking.schemas import EventIn, EventRead, SyncRequest
 from app.tracking.writer import Written
 

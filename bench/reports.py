@@ -29,11 +29,11 @@ from alembic import command  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
+from app.auth.models import Role  # noqa: E402
 from app.auth.principal import Principal  # noqa: E402
 from app.cli import alembic_config  # noqa: E402
 from app.config import Settings  # noqa: E402
 from app.db import create_db_engine, make_session_factory  # noqa: E402
-from app.organizations.models import Role  # noqa: E402
 from app.reports import corridors, live, service  # noqa: E402
 from app.reports.filters import ReportFilters  # noqa: E402
 from bench import databases  # noqa: E402
@@ -114,9 +114,9 @@ def time_reports(url: str, repeat: int) -> dict[str, float]:
 def _http_checkpoint_report(url: str) -> Callable[[], Any]:
     from fastapi.testclient import TestClient
 
+    from app.auth.models import User
     from app.auth.tokens import issue_access_token
     from app.main import create_app
-    from app.organizations.models import User
 
     settings = Settings(_env_file=None, database_url=url, environment="test", log_level="WARNING")  # type: ignore[call-arg]
     app = create_app(settings)

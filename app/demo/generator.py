@@ -28,13 +28,14 @@ from sqlalchemy import Connection, Engine, Table, func, insert, select
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import AddConstraint, DropConstraint
 
+from app.auth.models import Role, User
 from app.auth.passwords import Passwords
 from app.checkpoints.models import Authority, Checkpoint, CheckpointKind, Jurisdiction
 from app.db import Base, utcnow
 from app.demo import bulk
 from app.demo.places import DESTINATION_WEIGHTS, KRG, NAMES, PATHS
 from app.geography import PROVINCE_CAPITALS, Province, estimate_road_km
-from app.organizations.models import Organization, Role, User
+from app.organizations.models import Organization
 from app.shipments.models import CargoLine, RoutePoint, Shipment
 from app.shipments.tracking_codes import ALPHABET
 from app.tracking import materialize, timeline
@@ -150,16 +151,25 @@ def seed(
     shipments: int,
     seed: int,
     now: datetime | None = None,
+    days: int = DAYS,
 ) -> dict[str, int]:
-    """Fill an empty database with trips over the DAYS before `now`; the same seed and `now`
+    """Fill an empty database with trips over the `days` before `now`; the same seed and `now`
     give the same data. Returns how many of each thing were written. Commits (on SQLite,
     anything already pending in the session first: see _pages_written_once)."""
     with _pages_written_once(session):
-        return _seed(session, passwords=passwords, shipments=shipments, seed=seed, now=now)
+        return _seed(
+            session, passwords=passwords, shipments=shipments, seed=seed, now=now, days=days
+        )
 
 
 def _seed(
-    session: Session, *, passwords: Passwords, shipments: int, seed: int, now: datetime | None
+    session: Session,
+    *,
+    passwords: Passwords,
+    shipments: int,
+    seed: int,
+    now: datetime | None,
+    days: int,
 ) -> dict[str, int]:
     rnd = random.Random(seed)
     checkpoints = _checkpoints(session, rnd)
@@ -171,7 +181,7 @@ def _seed(
         seed,
         checkpoints,
         organizations,
-        end - timedelta(days=DAYS),
+        end - timedelta(days=days),
         end,
         dialect.name,
         dialect.driver,

@@ -4,8 +4,6 @@ from datetime import datetime
 from sqlalchemy import String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.auth.models import Role as Role  # re-exported: users and roles now live in app.auth
-from app.auth.models import User as User
 from app.db import Base, UTCDateTime, utcnow
 
 

@@ -8,10 +8,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.auth.models import Role, User
 from app.auth.passwords import Passwords
 from app.db import write_transaction
 from app.errors import Conflict, InvalidInput, NotFound
-from app.organizations.models import Organization, Role, User
+from app.organizations.models import Organization
 from app.organizations.schemas import OrganizationCreate, UserCreate, UserUpdate
 from app.pagination import paginate
 

@@ -19,7 +19,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.auth.models import DriverToken as DriverToken  # re-exported: credentials live in auth
 from app.db import Base, UTCDateTime, str_enum
 from app.tracking.vocabulary import EventType, HoldReason, Procedure, StopOutcome
 

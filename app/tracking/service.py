@@ -7,7 +7,6 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
@@ -24,11 +23,11 @@ from app.tracking import materialize, timeline
 from app.tracking.models import NewEvent, StoredEvent, TrackingEvent
 from app.tracking.schemas import EventIn, SyncResult
 from app.tracking.vocabulary import EventType, HoldReason, Procedure
+from app.types import CENT
 
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 _EVENTS = TrackingEvent.metadata.tables[TrackingEvent.__tablename__]
 _SHIPMENTS = Shipment.metadata.tables[Shipment.__tablename__]
-CENT = Decimal("0.01")
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select, text
 
-from app.organizations.models import User
+from app.auth.models import User
 from tests.conftest import DatabaseUnderTest
 from tests.factories import API, Actor, admin, assert_problem, make_org, make_user
 

@@ -5,8 +5,8 @@ import uuid
 
 import pytest
 
+from app.auth.models import Role
 from app.auth.principal import Principal
-from app.organizations.models import Role
 from app.reports.privacy import StopCells, Tally, Thresholds, is_protected, live_is_exact
 
 RULE = Thresholds(min_exporters=3, min_stops=10)
