@@ -22,10 +22,12 @@ def render(report: Any, fmt: Format) -> Any:
     columns = _columns(report)
     stamp = report.generated_at.strftime("%Y%m%dT%H%M%SZ")
     name = f"{report.report}-{stamp}"
+    # What the JSON body says beside its rows travels in headers (and the XLSX's filters sheet).
+    about = {"X-As-Of": report.as_of.isoformat(), "X-Excluded-Stops": str(report.excluded_stops)}
     if fmt == "csv":
         body = _csv(columns, rows).encode("utf-8-sig")  # the BOM lets Excel read Arabic right
-        return _file(body, "text/csv; charset=utf-8", f"{name}.csv")
-    return _file(_xlsx(report, columns, rows), XLSX_TYPE, f"{name}.xlsx")
+        return _file(body, "text/csv; charset=utf-8", f"{name}.csv", about)
+    return _file(_xlsx(report, columns, rows), XLSX_TYPE, f"{name}.xlsx", about)
 
 
 def _columns(report: Any) -> list[str]:
@@ -73,8 +75,14 @@ def _xlsx(report: Any, columns: list[str], rows: list[dict[str, Any]]) -> bytes:
     about.append(["report", report.report])
     about.append(["generated_at (UTC)", report.generated_at.replace(tzinfo=None)])
     about.append(["service_standard_minutes", report.service_standard_minutes])
+    about.append(["as_of (UTC)", report.as_of.replace(tzinfo=None)])
     if report.min_exporters is not None:
-        about.append(["min_exporters (groups below are suppressed)", report.min_exporters])
+        about.append(["min_exporters (a checkpoint-day below is left out)", report.min_exporters])
+    if report.min_stops is not None:
+        about.append(
+            ["min_stops (completed; a checkpoint-day below is left out)", report.min_stops]
+        )
+    about.append(["excluded_stops (left out to protect exporters)", report.excluded_stops])
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
@@ -93,9 +101,9 @@ def _typed(column: str, value: Any) -> Any:
     return value
 
 
-def _file(body: bytes, media_type: str, filename: str) -> Response:
+def _file(body: bytes, media_type: str, filename: str, about: dict[str, str]) -> Response:
     return Response(
         body,
         media_type=media_type,
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', **about},
     )

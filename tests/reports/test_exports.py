@@ -149,6 +149,21 @@ def test_xlsx_lists_the_filters_used_and_when_it_was_made(world: World) -> None:
     assert started - timedelta(seconds=1) <= generated <= finished + timedelta(seconds=1)
     assert about["service_standard_minutes"] == 60
     assert any(str(k).startswith("min_exporters") and v == 3 for k, v in about.items())
+    json_body = get(world, "checkpoints", params, "json", who="advocate").json()
+    left_out = next(v for k, v in about.items() if str(k).startswith("excluded_stops"))
+    assert left_out == json_body["excluded_stops"] > 0  # the sparse world: most is left out
+    assert response.headers["x-excluded-stops"] == str(left_out)
+    assert any(str(k).startswith("min_stops") and v == 10 for k, v in about.items())
+
+
+def test_a_csv_says_what_it_left_out_in_its_headers(world: World) -> None:
+    json_body = get(world, "checkpoints", {}, "json", who="advocate").json()
+    response = get(world, "checkpoints", {}, "csv", who="advocate")
+
+    assert response.headers["x-excluded-stops"] == str(json_body["excluded_stops"])
+    assert datetime.fromisoformat(response.headers["x-as-of"]).tzinfo is not None
+    exact = get(world, "checkpoints", {}, "csv", who="admin")
+    assert exact.headers["x-excluded-stops"] == "0"
 
 
 def test_json_echoes_the_filters_used(world: World) -> None:
