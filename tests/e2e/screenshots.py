@@ -54,6 +54,8 @@ def main() -> None:
                 shipments=3000,
                 seed=1,
                 now=datetime.now(UTC),
+                # Two weeks: dense enough that checkpoint-days pass the advocates' thresholds.
+                days=14,
             )
         with live_server(app) as base, sync_playwright() as playwright:
             site = Site(base, app)
