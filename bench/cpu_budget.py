@@ -176,7 +176,12 @@ def writer_us(db: str, events: int, batch: int) -> float:
         started = time.thread_time()
         for requests in batches:
             outcomes = event_writer._write(requests)
-            failed = [o for o in outcomes if isinstance(o, BaseException)]
+            failed = [
+                o
+                for outcome in outcomes
+                for o in ([outcome] if isinstance(outcome, BaseException) else outcome)
+                if isinstance(o, BaseException)
+            ]
             if failed:
                 raise RuntimeError(f"the writer refused events: {failed[:3]}")
         spent = time.thread_time() - started
