@@ -3,6 +3,7 @@ answered with its own outcome."""
 
 import asyncio
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -10,7 +11,10 @@ from app.batching import Batcher
 
 
 def _run(coroutine):  # type: ignore[no-untyped-def]
-    return asyncio.run(coroutine)
+    # On a thread of its own: in the whole suite the browser tests' Playwright (sync API)
+    # keeps an event loop running on the main thread, where asyncio.run() refuses to start.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def test_concurrent_items_share_a_batch_and_each_gets_its_own_outcome() -> None:
