@@ -120,18 +120,7 @@ def _exact_groups(scope: Scope) -> dict[Corridor, _Trips]:
     """Per corridor, every trip in scope (admins, and an exporter's own trips)."""
     session = scope.session
     groups: dict[Corridor, _Trips] = defaultdict(_Trips)
-    for row in session.execute(
-        trips(
-            scope,
-            *KEYS,
-            func.count(),
-            func.count(Shipment.transit_minutes),
-            func.count(Shipment.distance_km),
-            func.coalesce(func.sum(Shipment.distance_km), 0.0),
-        )
-        .group_by(*KEYS)
-        .order_by(*KEYS)  # in the database's key order: the median's sizes (see below)
-    ):
+    for row in session.execute(_trip_counts(scope, list(KEYS))):
         group = groups[_key(row)]
         group.trips, group.delivered, group.with_distance = int(row[2]), int(row[3]), int(row[4])
         group.km = float(row[5])
@@ -212,6 +201,23 @@ def _allowed_cells(scope: Scope, day: ColumnElement[Any]) -> set[privacy.Cell]:
     return privacy.complement_passes(thresholds, inside, outside)
 
 
+def _trip_counts(scope: Scope, keys: list[Any]) -> Select[Any]:
+    """Trips, delivered trips, trips with a distance and their km, per group, in the
+    database's key order (the order the median's sorted pass follows)."""
+    return (
+        trips(
+            scope,
+            *keys,
+            func.count(),
+            func.count(Shipment.transit_minutes),
+            func.count(Shipment.distance_km),
+            func.coalesce(func.sum(Shipment.distance_km), 0.0),
+        )
+        .group_by(*keys)
+        .order_by(*keys)
+    )
+
+
 def _protected_groups(scope: Scope) -> dict[Corridor, _Trips]:
     """Per corridor, the trips of the cells an advocate may see: each figure grouped per cell
     in SQL and summed here over the allowed cells (the median merged from their runs)."""
@@ -221,18 +227,7 @@ def _protected_groups(scope: Scope) -> dict[Corridor, _Trips]:
     cell_keys = [*KEYS, day]
     groups: dict[Corridor, _Trips] = defaultdict(_Trips)
     delivered: list[tuple[privacy.Cell, int]] = []
-    for row in session.execute(
-        trips(
-            scope,
-            *cell_keys,
-            func.count(),
-            func.count(Shipment.transit_minutes),
-            func.count(Shipment.distance_km),
-            func.coalesce(func.sum(Shipment.distance_km), 0.0),
-        )
-        .group_by(*cell_keys)
-        .order_by(*cell_keys)
-    ):
+    for row in session.execute(_trip_counts(scope, cell_keys)):
         cell = _cell(row)
         delivered.append((tuple(row[:3]), int(row[4])))
         group = groups[cell[:2]]
