@@ -28,6 +28,13 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def _clearance(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """`clearance …` in a process of its own, with this environment."""
+    return subprocess.run(
+        [*CLEARANCE, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -46,14 +53,7 @@ def test_production_refuses_the_default_secret() -> None:
 def test_serve_refuses_to_start_in_production_with_the_default_secret(tmp_path: Path) -> None:
     env = _env(tmp_path, ENVIRONMENT="production")
     env.pop("SECRET_KEY", None)
-    result = subprocess.run(
-        [*CLEARANCE, "serve", "--port", str(_free_port())],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = _clearance(env, "serve", "--port", str(_free_port()))
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr
 
@@ -102,23 +102,13 @@ def test_serve_migrates_then_serves_docs_and_api_over_http(tmp_path: Path) -> No
 
 def test_create_admin_then_sign_in(tmp_path: Path) -> None:
     env = _env(tmp_path)
-    result = subprocess.run(
-        [*CLEARANCE, "create-admin", "--email", "Ops@Example.org", "--password", "ops-password-1"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
+    result = _clearance(
+        env, "create-admin", "--email", "Ops@Example.org", "--password", "ops-password-1"
     )
     assert result.returncode == 0, result.stderr
     assert "ops@example.org" in result.stdout
-    again = subprocess.run(
-        [*CLEARANCE, "create-admin", "--email", "ops@example.org", "--password", "ops-password-1"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
+    again = _clearance(
+        env, "create-admin", "--email", "ops@example.org", "--password", "ops-password-1"
     )
     assert again.returncode != 0
     assert "already exists" in again.stderr
@@ -137,13 +127,8 @@ def test_create_admin_then_sign_in(tmp_path: Path) -> None:
 
 
 def test_create_admin_rejects_a_short_password(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [*CLEARANCE, "create-admin", "--email", "a@example.org", "--password", "short"],
-        cwd=ROOT,
-        env=_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=60,
+    result = _clearance(
+        _env(tmp_path), "create-admin", "--email", "a@example.org", "--password", "short"
     )
     assert result.returncode != 0
     assert "8 characters" in result.stderr
@@ -159,14 +144,7 @@ def test_serve_refuses_to_start_in_production_with_the_default_admin_password(
         BOOTSTRAP_ADMIN_EMAIL="ops@example.org",
         BOOTSTRAP_ADMIN_PASSWORD="change-me-now",
     )
-    result = subprocess.run(
-        [*CLEARANCE, "serve", "--port", str(_free_port())],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = _clearance(env, "serve", "--port", str(_free_port()))
     assert result.returncode != 0
     assert "BOOTSTRAP_ADMIN_PASSWORD" in result.stderr
     assert "at least 12 characters" in result.stderr
@@ -175,22 +153,10 @@ def test_serve_refuses_to_start_in_production_with_the_default_admin_password(
 
 def test_create_admin_in_production_wants_12_characters(tmp_path: Path) -> None:
     env = _env(tmp_path, ENVIRONMENT="production", SECRET_KEY="k" * 48)
-    short = subprocess.run(
-        [*CLEARANCE, "create-admin", "--email", "a@example.org", "--password", "eleven-char"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    short = _clearance(env, "create-admin", "--email", "a@example.org", "--password", "eleven-char")
     assert short.returncode != 0
     assert "at least 12 characters" in short.stderr
-    long_enough = subprocess.run(
-        [*CLEARANCE, "create-admin", "--email", "a@example.org", "--password", "twelve-chars"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
+    long_enough = _clearance(
+        env, "create-admin", "--email", "a@example.org", "--password", "twelve-chars"
     )
     assert long_enough.returncode == 0, long_enough.stderr
