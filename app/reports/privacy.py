@@ -39,7 +39,7 @@ from app.errors import Forbidden
 
 Cell = tuple[Any, ...]  # (checkpoint_id, arrival_day), or (origin, destination, departure day)
 # One condition that cuts a cell: ("hs", "25") the stops carrying chapter 25, ("to", "basra")
-# those bound for Basra, ("procedure", "xray_scan") those that needed an X-ray scan …
+# those bound for Basra.
 Condition = tuple[str, str]
 
 
@@ -232,8 +232,9 @@ class StopCells:
         return published
 
     def exporters_of(self, cells: Iterable[Cell]) -> set[Any]:
-        """The exporters of these cells' stops (of the cells as a whole: an upper bound for a
-        filtered part, and only a count of them is ever shown)."""
+        """The exporters of these cells' stops, of the cells as a whole: more than a filtered
+        part may hold, but only used to tell whether a group has any cell shown (every cell
+        shown has enough exporters on its own)."""
         found: set[Any] = set()
         for cell in cells:
             for tally in self.atoms.get(cell, {}).values():

@@ -1,5 +1,6 @@
 """The reports: which checkpoint holds which goods, for how long, why, at what cost."""
 
+import dataclasses
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -44,6 +45,9 @@ class Scope:
     settings: Settings
     as_of: datetime = field(default_factory=utcnow)
     excluded_stops: int = 0
+    # The report's rows cut cells by HS chapter (the commodity report): its cells' tallies
+    # must hold each stop's chapters.
+    by_chapter: bool = False
     _cells: privacy.StopCells | None = None
 
     def __post_init__(self) -> None:
@@ -67,10 +71,10 @@ class Scope:
             self.principal, organizations, self.settings.report_min_exporters
         )
 
-    def cells(self, *, by_chapter: bool = False) -> privacy.StopCells:
+    def cells(self) -> privacy.StopCells:
         """The advocate's cells for this question (read once per report)."""
         if self._cells is None:
-            self._cells = stop_cells(self, by_chapter=by_chapter)
+            self._cells = stop_cells(self)
         return self._cells
 
     def figures(
@@ -166,7 +170,7 @@ class Scope:
         )
 
 
-def stop_cells(scope: Scope, *, by_chapter: bool) -> privacy.StopCells:
+def stop_cells(scope: Scope) -> privacy.StopCells:
     """Tallies of the advocate's cells: the stops in scope by checkpoint and UTC day, cut by
     chapters and destination where the question does, before the chapter and destination
     filters (a filtered cell's complement is part of the decision)."""
@@ -181,7 +185,7 @@ def stop_cells(scope: Scope, *, by_chapter: bool) -> privacy.StopCells:
         scope.session,
         lambda *columns: scoped_stops(scope.principal, whole, *columns),
         [Stop.checkpoint_id, Stop.arrival_day],
-        Stop.hs_chapters if (by_chapter or filters.hs_chapter) else None,
+        Stop.hs_chapters if (scope.by_chapter or filters.hs_chapter) else None,
         Stop.destination_province if filters.destination_province else None,
         Stop.organization_id,
         func.coalesce(func.sum(case((Stop.outcome != StopOutcome.open, 1), else_=0)), 0),
@@ -312,8 +316,7 @@ def commodity_report(scope: Scope) -> Report[CommodityRow]:
     def with_cargo(table: Any, stmt: Select[Any]) -> Select[Any]:
         return stmt.where(table.hs_chapters.is_not(None))
 
-    if scope.protected:
-        scope.cells(by_chapter=True)
+    scope = dataclasses.replace(scope, by_chapter=True)
     groups = scope.figures(
         lambda table: [table.hs_chapters],
         with_cargo,
