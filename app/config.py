@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     # Advocates' cells (checkpoint × UTC day) need this many completed stops to be shown.
     report_min_stops: int = Field(default=10, ge=1)
     service_standard_minutes: int = Field(default=60, ge=1)
+    # State several workers share (the login throttle's windows): Redis when set, else the
+    # database. SQLite deployments (one machine) need no Redis.
+    redis_url: str | None = None
+    # Reports and the public feed read here (a read replica) when set; writes never go there.
+    reports_database_url: str | None = None
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> "Settings":
