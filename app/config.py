@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     # State several workers share (the login throttle's windows): Redis when set, else the
     # database. SQLite deployments (one machine) need no Redis.
     redis_url: str | None = None
+    # Put before every key this service writes to Redis: deployments (or test runs) sharing
+    # one Redis keep apart.
+    redis_key_prefix: str = Field(default="clearance", min_length=1, max_length=100)
     # Reports and the public feed read here (a read replica) when set; writes never go there.
     reports_database_url: str | None = None
 
