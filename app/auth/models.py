@@ -1,4 +1,5 @@
-"""Identities and their credentials: users (with their role), API keys and driver links.
+"""Identities and their credentials: users (with their role), API keys and driver links; and
+the login throttle's windows, when the database keeps them.
 
 A user belongs to an organisation (app.organizations) by its id alone, so this module, at the
 bottom of the features, imports none of them.
@@ -8,7 +9,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, ForeignKey, String, Uuid, true
+from sqlalchemy import JSON, Boolean, Double, ForeignKey, Integer, String, Uuid, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UTCDateTime, str_enum, utcnow
@@ -67,3 +68,19 @@ class DriverToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RateLimitWindow(Base):
+    """One key of the login throttle's windows when they are kept in the database (no Redis):
+    what the `limits` library's Redis storage keeps under that key (auth/throttle_storage.py).
+    A row whose `expires_at` has passed holds nothing that still counts, and is deleted."""
+
+    __tablename__ = "rate_limit_windows"
+
+    key: Mapped[str] = mapped_column(String(512), primary_key=True)
+    # Moving window: the newest hits first, at most the limit's amount (older ones never
+    # decide anything), as Unix times.
+    hits: Mapped[list[float]] = mapped_column(JSON)
+    # Fixed window: hits since the window opened.
+    counter: Mapped[int] = mapped_column(Integer, server_default="0")
+    expires_at: Mapped[float] = mapped_column(Double, index=True)  # a Unix time
