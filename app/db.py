@@ -6,6 +6,13 @@ a busy timeout (writers queue instead of failing), foreign keys on, synchronous=
 BEGIN IMMEDIATE. A deferred transaction that reads and then writes cannot wait for the
 lock — SQLite answers SQLITE_BUSY at once whatever the timeout — so services write inside
 `with write_transaction(session):`, which opens the transaction that way.
+
+Reports read through sessions of their own (`make_session_factory(..., read_only=True)`),
+on the primary or, when REPORTS_DATABASE_URL is set, on a read replica
+(`create_reports_engine`). Such a session refuses every write the ORM sees, and the replica's
+connections are read-only in the database itself (PostgreSQL: `default_transaction_read_only`;
+SQLite: the file opened with `mode=ro`), so a stray write fails loudly instead of landing
+where no backup or migration looks.
 """
 
 from collections.abc import Iterator
@@ -17,7 +24,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, Engine, Enum, MetaData, create_engine, event, text
 from sqlalchemy.engine import Dialect
-from sqlalchemy.engine.url import make_url
+from sqlalchemy.engine.url import URL, make_url
 from sqlalchemy.orm import DeclarativeBase, ORMExecuteState, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -32,6 +39,10 @@ NAMING_CONVENTION = {
 }
 
 WRITE_OPTION = "clearance_write"
+READ_ONLY = "clearance_read_only"  # session.info: a reports' session, which never writes
+# libpq options for the reports' connections: every transaction read-only unless it says
+# otherwise (nothing in the app does).
+PG_READ_ONLY_OPTIONS = "-c default_transaction_read_only=on"
 
 
 class Base(DeclarativeBase):
@@ -90,7 +101,51 @@ def create_db_engine(settings: Settings) -> Engine:
     return engine
 
 
-def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
+def create_reports_engine(settings: Settings) -> Engine | None:
+    """The reports' engine over REPORTS_DATABASE_URL (a read replica of the primary), with
+    read-only connections; None when it is not set, and the reports read the primary.
+
+    PostgreSQL: every transaction starts read-only (`default_transaction_read_only`, added to
+    any `options` the URL carries), so an INSERT fails with "cannot execute INSERT in a
+    read-only transaction" even on a server that would accept it. SQLite (a copy kept by
+    Litestream or LiteFS, say): the file is opened with `mode=ro` and `query_only`, and a
+    missing file is an error at the first report rather than a new empty database.
+    """
+    if not settings.reports_database_url:
+        return None
+    url = make_url(settings.reports_database_url)
+    if url.get_backend_name() != "sqlite":
+        given = url.query.get("options")
+        options = f"{given} {PG_READ_ONLY_OPTIONS}" if isinstance(given, str) else None
+        return create_engine(
+            url,
+            pool_pre_ping=True,
+            pool_size=settings.db_pool_size,
+            max_overflow=20,
+            connect_args={"options": options or PG_READ_ONLY_OPTIONS},
+        )
+    engine = create_engine(
+        _read_only_sqlite_url(url),
+        pool_size=settings.db_pool_size,
+        max_overflow=20,
+        connect_args={"check_same_thread": False},
+    )
+    _configure_sqlite(engine, settings.sqlite_busy_timeout_ms, read_only=True)
+    return engine
+
+
+def _read_only_sqlite_url(url: URL) -> URL:
+    """The same file as a SQLite URI opened `mode=ro`. A URL that is a URI already (`uri=true`)
+    is the operator's and is kept; an in-memory database stays one (`query_only` still holds)."""
+    if url.query.get("uri") or not url.database or url.database == ":memory:":
+        return url
+    return url.set(
+        database=Path(url.database).absolute().as_uri(),
+        query={**url.query, "mode": "ro", "uri": "true"},
+    )
+
+
+def _configure_sqlite(engine: Engine, busy_timeout_ms: int, *, read_only: bool = False) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take transaction control away from the sqlite3 module so that BEGIN is ours.
@@ -99,9 +154,13 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         # The timeout first: asking for WAL needs a lock too, and without it a connection
         # opened while another writes in a rollback journal (the demo load) fails at once.
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute("PRAGMA foreign_keys=ON")
+        if read_only:
+            # The journal mode is the writer's to choose; a reader only refuses to write.
+            cursor.execute("PRAGMA query_only=ON")
+        else:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=FULL")
+            cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -120,13 +179,20 @@ def database_answers(engine: Engine) -> bool:
     return True
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False, autoflush=False)
+def make_session_factory(engine: Engine, *, read_only: bool = False) -> sessionmaker[Session]:
+    """Sessions over `engine`; `read_only` ones (the reports') refuse to write (ReadOnlySession)."""
+    info = {READ_ONLY: True} if read_only else None
+    return sessionmaker(engine, expire_on_commit=False, autoflush=False, info=info)
 
 
 class PendingChanges(RuntimeError):
     """A write transaction was asked for on a session that already holds changes: they would
     be committed (or lost) with it unseen. A programming error, hence a 500."""
+
+
+class ReadOnlySession(RuntimeError):
+    """A write through a reports' session, which may be a replica's: a programming error
+    (hence a 500), refused on the primary as well so that tests without a replica catch it."""
 
 
 _WRITTEN = "clearance_written"  # session.info: changes flushed or executed in its transaction
@@ -149,6 +215,7 @@ def write_transaction(session: Session) -> Iterator[Session]:
     Do the expensive work that needs no lock (password hashing, credential checks, parsing)
     before the block: on SQLite every other writer waits while it runs.
     """
+    _refuse_if_read_only(session)
     if session.info.get(_WRITING):
         raise PendingChanges("write_transaction() inside write_transaction()")
     if has_pending_changes(session):
@@ -176,6 +243,17 @@ def has_pending_changes(session: Session) -> bool:
     return bool(session.new or session.dirty or session.deleted or session.info.get(_WRITTEN))
 
 
+def _refuse_if_read_only(session: Session) -> None:
+    if session.info.get(READ_ONLY):
+        raise ReadOnlySession("a reports' session never writes: write through the primary's")
+
+
+@event.listens_for(Session, "before_flush")
+def _flushing(session: Session, _context: Any, _instances: Any) -> None:
+    if session.new or session.dirty or session.deleted:
+        _refuse_if_read_only(session)
+
+
 @event.listens_for(Session, "after_flush")
 def _flushed(session: Session, _context: Any) -> None:
     session.info[_WRITTEN] = True
@@ -184,6 +262,7 @@ def _flushed(session: Session, _context: Any) -> None:
 @event.listens_for(Session, "do_orm_execute")
 def _executed(state: ORMExecuteState) -> None:
     if state.is_insert or state.is_update or state.is_delete:
+        _refuse_if_read_only(state.session)
         state.session.info[_WRITTEN] = True
 
 

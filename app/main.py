@@ -19,7 +19,7 @@ from app.auth.passwords import Passwords
 from app.auth.router import router as auth_router
 from app.checkpoints.router import router as checkpoints_router
 from app.config import Settings, get_settings
-from app.db import create_db_engine, make_session_factory
+from app.db import create_db_engine, create_reports_engine, make_session_factory
 from app.errors import PROBLEM_JSON, UnexpectedErrorMiddleware, install_error_handlers
 from app.observability import (
     BodySizeLimitMiddleware,
@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_json)
     engine = create_db_engine(settings)
+    reports_engine = create_reports_engine(settings)  # None: the reports read the primary
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -50,6 +51,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         app.state.event_writer.close()
         engine.dispose()
+        if reports_engine is not None:
+            reports_engine.dispose()
 
     app = FastAPI(
         title="Checkpoint clearance tracker",
@@ -63,6 +66,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
+    # Reports, exports, the live status (and the public feed) read here: the replica when
+    # REPORTS_DATABASE_URL is set, else the primary; never a write (reports/dependencies.py).
+    app.state.reports_session_factory = make_session_factory(
+        reports_engine or engine, read_only=True
+    )
     app.state.passwords = Passwords(settings)
     app.state.event_writer = EventWriter(app.state.session_factory, settings)
 

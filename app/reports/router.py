@@ -2,11 +2,12 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 
-from app.auth.dependencies import SessionDep, SettingsDep, require_roles
+from app.auth.dependencies import SettingsDep, require_roles
 from app.auth.models import Role
 from app.auth.principal import Principal
 from app.errors import problem_responses
 from app.reports import corridors, live, service
+from app.reports.dependencies import ReportsSessionDep
 from app.reports.export import XLSX_TYPE, render
 from app.reports.filters import ReportFilters, report_filters
 from app.reports.schemas import (
@@ -39,9 +40,10 @@ DOCS = {
 
 
 def report_scope(
-    principal: ReaderDep, session: SessionDep, settings: SettingsDep, filters: FiltersDep
+    principal: ReaderDep, session: ReportsSessionDep, settings: SettingsDep, filters: FiltersDep
 ) -> service.Scope:
-    """Who asks, with which filters: what every report starts from."""
+    """Who asks, with which filters: what every report starts from (read from the replica
+    when there is one; the principal from the primary)."""
     return service.Scope(session, principal, filters, settings)
 
 
@@ -130,7 +132,7 @@ def checkpoint_status(
         Principal,
         Depends(require_roles(Role.exporter, Role.admin, Role.advocate, allow_driver=True)),
     ],
-    session: SessionDep,
+    session: ReportsSessionDep,
     settings: SettingsDep,
 ) -> LiveStatus:
     """Live, for planning a trip: per checkpoint, trucks there now, held now, the median dwell
