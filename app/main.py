@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from app import health, metrics
 from app.auth.passwords import Passwords
 from app.auth.router import router as auth_router
+from app.auth.throttle import build_login_throttle
 from app.checkpoints.router import router as checkpoints_router
 from app.config import Settings, get_settings
 from app.db import create_db_engine, create_reports_engine, make_session_factory
@@ -73,6 +74,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.passwords = Passwords(settings)
     app.state.event_writer = EventWriter(app.state.session_factory, settings)
+    # Failed sign-ins, counted for all workers: in Redis when REDIS_URL is set, else the database.
+    app.state.login_throttle = build_login_throttle(settings, app.state.session_factory)
 
     install_error_handlers(app)
     app.add_middleware(

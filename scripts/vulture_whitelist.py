@@ -20,6 +20,13 @@ _.cache_ok  # SQLAlchemy TypeDecorator: safe to cache its statements (db.py)
 _.process_bind_param  # SQLAlchemy TypeDecorator: value on the way in (db.py)
 _.process_result_value  # SQLAlchemy TypeDecorator: value on the way out (db.py)
 _.model_config  # Pydantic: a model's configuration
+# limits: its Storage interface, which its rate limiters call (auth/throttle_storage.py).
+_.STORAGE_SCHEME  # the URL schemes a storage registers for (none: ours is made by hand)
+_.base_exceptions  # what its error wrapper turns into StorageError
+_.acquire_entry  # MovingWindowRateLimiter.hit
+_.get_moving_window  # MovingWindowRateLimiter.test and get_window_stats
+_.incr  # FixedWindowRateLimiter.hit
+_.get_expiry  # FixedWindowRateLimiter.get_window_stats
 
 
 # Not a library's: the from-scratch rebuild of a shipment's stops, which the tests compare the

@@ -20,7 +20,9 @@ router = APIRouter(tags=["auth"])
 
 
 @router.post(
-    "/auth/token", response_model=TokenResponse, responses=problem_responses(401, 422, 429)
+    "/auth/token",
+    response_model=TokenResponse,
+    responses=problem_responses(401, 422, 429, 503),
 )
 def sign_in(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
@@ -31,7 +33,8 @@ def sign_in(
     throttle: Annotated[LoginThrottle, Depends(login_throttle)],
 ) -> TokenResponse:
     """OAuth2 password flow: `username` is the email. Returns a short-lived bearer token.
-    Repeated failures for one account or from one address get a 429 with `Retry-After`."""
+    Repeated failures for one account or from one address get a 429 with `Retry-After`
+    (counted for all workers together); 503 while the store of those failures is down."""
     account, address = form.username.strip().lower(), client_address(request)
     wait = throttle.retry_after(account=account, address=address)
     if wait is not None:

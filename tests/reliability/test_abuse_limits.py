@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from app.auth.throttle import LoginThrottle
+from app.auth.throttle_storage import DatabaseStorage
 from app.config import Settings
 from app.main import create_app
 from app.pagination import MAX_LIMIT
@@ -74,10 +75,11 @@ def test_successful_sign_ins_are_never_throttled(client: TestClient, settings: S
         assert sign_in(client, ADMIN_EMAIL, ADMIN_PASSWORD).status_code == 200
 
 
-def test_a_success_clears_the_account_count_but_not_the_address_count() -> None:
+def test_a_success_clears_the_account_count_but_not_the_address_count(app: FastAPI) -> None:
     now = [1000.0]
+    storage = DatabaseStorage(app.state.session_factory, clock=lambda: now[0])
     throttle = LoginThrottle(
-        account_limit=3, address_limit=5, window_seconds=60, clock=lambda: now[0]
+        storage, account_limit=3, address_limit=5, window_seconds=60, clock=lambda: now[0]
     )
     for _ in range(2):
         throttle.failed(account="a", address="1.2.3.4")
