@@ -61,6 +61,13 @@ class Settings(BaseSettings):
     # Advocates' cells (checkpoint × UTC day) need this many completed stops to be shown.
     report_min_stops: int = Field(default=10, ge=1)
     service_standard_minutes: int = Field(default=60, ge=1)
+    # Reports read day-cell rollups (reports/rollups.py); false reads every stop, as before
+    # (kept to compare the two, in tests and benchmarks).
+    report_rollups: bool = True
+    # How often each worker recomputes the cells writes have marked (0: never, e.g. tests
+    # that refresh by hand). Reports stay exact whatever the lag: marked cells are read
+    # from the stops.
+    rollup_refresh_seconds: float = Field(default=1.0, ge=0)
     # State several workers share (the login throttle's windows): Redis when set, else the
     # database. SQLite deployments (one machine) need no Redis.
     redis_url: str | None = None

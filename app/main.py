@@ -29,6 +29,7 @@ from app.observability import (
 )
 from app.organizations import service as organizations
 from app.organizations.router import router as organizations_router
+from app.reports.rollups import Refresher
 from app.reports.router import router as reports_router
 from app.security_headers import SecurityHeadersMiddleware
 from app.shipments.router import router as shipments_router
@@ -49,7 +50,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(_bootstrap_admin, app)
+        refresher = None
+        if settings.rollup_refresh_seconds:
+            # Keeps the reports' day cells current (reports/rollups.py); on the primary.
+            refresher = Refresher(app.state.session_factory, settings.rollup_refresh_seconds)
+            refresher.start()
         yield
+        if refresher is not None:
+            refresher.close()
         app.state.event_writer.close()
         engine.dispose()
         if reports_engine is not None:

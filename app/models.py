@@ -3,6 +3,7 @@
 from app.auth.models import ApiKey, DriverToken, User
 from app.checkpoints.models import Checkpoint
 from app.organizations.models import Organization
+from app.reports.models import DayCell, DayCellExporter, DayCellFee, DayCellHold, RollupDirty
 from app.shipments.models import CargoLine, RoutePoint, Shipment
 from app.tracking.models import Stop, StopFee, StopHold, StopProcedure, TrackingEvent
 
@@ -10,8 +11,13 @@ __all__ = [
     "ApiKey",
     "CargoLine",
     "Checkpoint",
+    "DayCell",
+    "DayCellExporter",
+    "DayCellFee",
+    "DayCellHold",
     "DriverToken",
     "Organization",
+    "RollupDirty",
     "RoutePoint",
     "Shipment",
     "Stop",

@@ -117,6 +117,8 @@ def make_settings(db_url: str, **overrides: object) -> Settings:
         "argon2_memory_kib": 1024,
         "log_json": False,
         "log_level": "WARNING",
+        # No refresh thread: tests that need the rollups refreshed do it by hand (or ask).
+        "rollup_refresh_seconds": 0,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

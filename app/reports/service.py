@@ -16,7 +16,7 @@ from app.checkpoints.models import Checkpoint
 from app.config import Settings
 from app.db import utcnow
 from app.reports import figures as fig
-from app.reports import order_stats, privacy
+from app.reports import order_stats, privacy, rollups
 from app.reports.filters import ReportFilters, scoped_rows, scoped_stops, whole_days
 from app.reports.hs_chapters import chapter_name
 from app.reports.schemas import (
@@ -110,6 +110,37 @@ class Scope:
             found.organizations = len(self.cells().exporters_of(cells))
         return groups
 
+    @property
+    def from_cells(self) -> bool:
+        """Whether day cells (rollups.py) answer this question rather than the stops."""
+        return self.settings.report_rollups and rollups.answers(self.principal, self.filters)
+
+    def cell_figures(
+        self, to_groups: Callable[[rollups.Cell], Iterable[fig.Key]]
+    ) -> dict[fig.Key, fig.Figures]:
+        """The delay figures per group from day cells: `to_groups(cell)` names the groups a
+        cell counts in. For an advocate only the cells privacy.py allows are added up; a
+        group with none left is an empty (suppressed) one, as in `figures()`."""
+        cells = rollups.cells_in_scope(self.session, self.filters)
+        if self.protected:
+            self._cells = privacy.StopCells(
+                rollups.tallies(cells), privacy.thresholds_of(self.settings), frozenset()
+            )
+        members: dict[fig.Key, list[rollups.Cell]] = defaultdict(list)
+        for cell in cells:
+            for group in to_groups(cell):
+                shown = members[group]  # every group of the question, even with nothing shown
+                if not self.protected or self.cells().allows(cell):
+                    shown.append(cell)
+        groups = {}
+        for group, shown in members.items():
+            found = _figures_of([cells[cell] for cell in shown], self.settings)
+            found.fine_groups = len({cell[0] for cell in shown})
+            if self.protected:
+                found.organizations = len(self.cells().exporters_of(shown))
+            groups[group] = found
+        return groups
+
     def _by_cell(
         self,
         keys: Callable[[Any], list[Any]],
@@ -168,6 +199,32 @@ class Scope:
             excluded_stops=self.excluded_stops,
             items=items,
         )
+
+
+def _figures_of(parts: list[rollups.CellFigures], settings: Settings) -> fig.Figures:
+    """A group's figures from its cells' (see figures.py for what each one means)."""
+    found = fig.Figures()
+    reasons: dict[str, int] = defaultdict(int)
+    fees: dict[str, fig.Fees] = {}
+    for part in parts:
+        found.stops += part.stops
+        found.completed_stops += part.completed_stops
+        found.timed_stops += part.timed_stops
+        found.total_dwell_minutes += part.total_dwell_minutes
+        found.held_stops += part.held_stops
+        found.turned_back_stops += part.turned_back_stops
+        for reason, count in part.holds.items():
+            reasons[reason] += count
+        for currency, (total, unreceipted) in part.fees.items():
+            fee = fees.setdefault(currency, fig.Fees(currency, fig.money(0), fig.money(0)))
+            fee.total += total
+            fee.unreceipted += unreceipted
+    p50, p90, tail_mean, within = rollups.order_statistics(parts, settings.service_standard_minutes)
+    found.p50_dwell_minutes, found.p90_dwell_minutes = p50, p90
+    found.tail_mean_dwell_minutes, found.within_standard = tail_mean, within
+    found.hold_reasons = sorted(reasons.items(), key=lambda item: (-item[1], item[0]))
+    found.fees = sorted(fees.values(), key=lambda fee: fee.currency)
+    return found
 
 
 def stop_cells(scope: Scope) -> privacy.StopCells:
@@ -231,7 +288,10 @@ SORTABLE = (
 
 
 def checkpoint_report(scope: Scope, *, sort: str) -> Report[CheckpointRow]:
-    groups = scope.figures(lambda table: [table.checkpoint_id])
+    if scope.from_cells:
+        groups = scope.cell_figures(lambda cell: [(cell[0],)])
+    else:
+        groups = scope.figures(lambda table: [table.checkpoint_id])
     scope.leave_out(whole_cells)
     checkpoints = _checkpoints(scope.session, {key[0] for key in groups})
     rows = []
@@ -273,7 +333,12 @@ def agency_report(scope: Scope) -> Report[AgencyRow]:
             select(Checkpoint.id, Checkpoint.authority, Checkpoint.jurisdiction)
         )
     }
-    groups = scope.figures(lambda table: [table.checkpoint_id], rollup=lambda key: [agency[key[0]]])
+    if scope.from_cells:
+        groups = scope.cell_figures(lambda cell: [agency[cell[0]]])
+    else:
+        groups = scope.figures(
+            lambda table: [table.checkpoint_id], rollup=lambda key: [agency[key[0]]]
+        )
     scope.leave_out(whole_cells)
     shown = _checkpoints_shown(scope, agency) if scope.protected else {}
     rows = []
@@ -363,6 +428,16 @@ def _trend_figures(
     def arrived(table: Any, stmt: Select[Any]) -> Select[Any]:
         return stmt.where(table.arrival_day.is_not(None))
 
+    if scope.from_cells:
+
+        def periods(cell: rollups.Cell) -> list[fig.Key]:
+            checkpoint_id, day = cell
+            if day is None:
+                return []  # no arrival logged: in no period
+            start = period_start(interval, day)
+            return [(start, checkpoint_id) if by_checkpoint else (start,)]
+
+        return scope.cell_figures(periods)
     if by_checkpoint and scope.protected:
         # An advocate's cells are already per checkpoint and day: rolled up to periods.
         return scope.figures(

@@ -1,0 +1,538 @@
+"""Reports from day cells: the stops' figures per checkpoint × UTC day of arrival, kept in
+the database (models.py) so that a report reads one row per cell instead of every stop.
+
+Why day cells. They are the advocates' protected cells already (privacy.py): an advocate's
+answer is a sum of whole cells, so one set of rows serves the admin's exact figures and the
+advocate's protected ones. A cell holds additive figures (counts, sums, holds per reason,
+fees per currency, stops per exporter) and its dwell times, sorted: percentiles are order
+statistics of the union of a group's cells, so every value must be kept to stay exact; 8
+bytes a stop, read as one array per cell, merged by numpy.
+
+Freshness without lag. A write marks the cells it touches (database triggers, in the
+writing transaction); a refresh recomputes marked cells from their stops and removes the
+marks it read. A report reads the unmarked cells from the rollups and the marked ones from
+the stops, with the very same code (`compute()`), so every report is as fresh as the stops
+are: `as_of` is the moment it read, whether the refresh is behind or not. A refresh that
+falls behind makes reports slower, never wrong.
+
+What reads stops instead (`answers()` is False): an exporter's own figures (its stops only,
+a small share), and questions filtered by HS chapter or destination (cells do not cut by
+cargo; privacy.py's atoms do that from the stops). Admins' windows that start or end inside
+a day read that day's stops, with the exact time filter.
+"""
+
+import logging
+import math
+import threading
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    case,
+    delete,
+    false,
+    func,
+    insert,
+    or_,
+    select,
+    true,
+    tuple_,
+)
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.db import write_transaction
+from app.reports import privacy
+from app.reports.filters import ReportFilters, narrow
+from app.reports.models import DayCell, DayCellExporter, DayCellFee, DayCellHold, RollupDirty
+from app.reports.percentiles import positions, tail_size
+from app.tracking.models import Stop, StopFee, StopHold
+from app.tracking.vocabulary import StopOutcome
+from app.types import CENT, EPOCH
+
+log = logging.getLogger(__name__)
+
+Cell = tuple[uuid.UUID, int | None]  # (checkpoint, UTC day of arrival); None: no arrival logged
+FLOAT64 = np.dtype("<f8")
+CELLS_PER_STATEMENT = 400  # tuple IN lists stay well under SQLite's 32,766 variables
+REFRESH_BATCH = 200  # cells per refresh transaction: short, so writers never wait long
+ADVISORY_LOCK = 0x726F6C6C  # "roll": one refresh at a time across workers (PostgreSQL)
+
+
+@dataclass
+class CellFigures:
+    """The figures of one cell's stops (or of the part of it a window covers)."""
+
+    stops: int = 0
+    completed_stops: int = 0
+    timed_stops: int = 0
+    total_dwell_minutes: float = 0.0
+    held_stops: int = 0
+    turned_back_stops: int = 0
+    dwell: np.ndarray = field(default_factory=lambda: np.empty(0, FLOAT64))  # sorted
+    holds: dict[str, int] = field(default_factory=dict)
+    fees: dict[str, tuple[Decimal, Decimal]] = field(default_factory=dict)  # total, unreceipted
+    exporters: dict[uuid.UUID, tuple[int, int]] = field(default_factory=dict)  # stops, completed
+
+    def same_as(self, other: "CellFigures") -> bool:
+        """Equal figures (sums compared to 1e-9 relative: their order of addition differs)."""
+        counts = (
+            "stops",
+            "completed_stops",
+            "timed_stops",
+            "held_stops",
+            "turned_back_stops",
+        )
+        return (
+            all(getattr(self, name) == getattr(other, name) for name in counts)
+            and math.isclose(self.total_dwell_minutes, other.total_dwell_minutes, rel_tol=1e-9)
+            and np.array_equal(self.dwell, other.dwell)
+            and self.holds == other.holds
+            and self.fees == other.fees
+            and self.exporters == other.exporters
+        )
+
+
+# --- computing cells from the stops -------------------------------------------------------
+
+Where = Callable[[Any], ColumnElement[bool]]  # table (stops, holds, fees) -> condition
+
+
+def compute(session: Session, where: Where) -> dict[Cell, CellFigures]:
+    """The figures of every cell with stops meeting `where`, from the stops themselves: the
+    one definition of a cell's figures, for refreshing, for marked cells and for checking."""
+    cells: dict[Cell, CellFigures] = {}
+    completed = func.coalesce(func.sum(case((Stop.outcome != StopOutcome.open, 1), else_=0)), 0)
+
+    def count_if(condition: ColumnElement[bool]) -> ColumnElement[Any]:
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+    key = [Stop.checkpoint_id, Stop.arrival_day]
+    counts = (
+        select(
+            *key,
+            func.count(),
+            completed,
+            func.count(Stop.dwell_minutes),
+            func.coalesce(func.sum(Stop.dwell_minutes), 0.0),
+            count_if(Stop.hold_count > 0),
+            count_if(Stop.outcome == StopOutcome.turned_back),
+        )
+        .where(where(Stop))
+        .group_by(*key)
+    )
+    for row in session.execute(counts):
+        cp, day, stops, done, timed, total, held, turned = tuple(row)
+        cells[(cp, day)] = CellFigures(
+            int(stops), int(done), int(timed), float(total), int(held), int(turned)
+        )
+    _read_dwell(session, where, cells)
+    holds = select(
+        StopHold.checkpoint_id, StopHold.arrival_day, StopHold.reason, func.count()
+    ).where(where(StopHold))
+    for cp, day, reason, n in session.execute(holds.group_by(*holds.selected_columns[:3])):
+        cells[(cp, day)].holds[str(reason)] = int(n)
+    unreceipted = func.sum(case((StopFee.receipt == false(), StopFee.amount), else_=0))
+    fees = select(
+        StopFee.checkpoint_id,
+        StopFee.arrival_day,
+        StopFee.currency,
+        func.sum(StopFee.amount),
+        unreceipted,
+    ).where(where(StopFee))
+    for cp, day, currency, total, part in session.execute(
+        fees.group_by(*fees.selected_columns[:3])
+    ):
+        cells[(cp, day)].fees[currency] = (_money(total), _money(part))
+    exporters = (
+        select(*key, Stop.organization_id, func.count(), completed)
+        .where(where(Stop))
+        .group_by(*key, Stop.organization_id)
+    )
+    for row in session.execute(exporters):
+        cp, day, organization, stops, done = tuple(row)
+        cells[(cp, day)].exporters[organization] = (int(stops), int(done))
+    return cells
+
+
+def _read_dwell(session: Session, where: Where, cells: dict[Cell, CellFigures]) -> None:
+    """Each cell's dwell times, sorted by the database, read as floats off the cursor."""
+    stmt = (
+        select(Stop.checkpoint_id, Stop.arrival_day, Stop.dwell_minutes)
+        .where(where(Stop), Stop.dwell_minutes.is_not(None))
+        .order_by(Stop.checkpoint_id, Stop.arrival_day, Stop.dwell_minutes)
+    )
+    runs: dict[Cell, list[float]] = defaultdict(list)
+    for cp, day, minutes in session.execute(stmt):
+        runs[(cp, day)].append(float(minutes or 0.0))  # never None: filtered above
+    for cell, values in runs.items():
+        cells[cell].dwell = np.array(values, dtype=FLOAT64)
+
+
+def _money(value: Any) -> Decimal:
+    # SQLite sums NUMERIC as floating point; amounts have cents, so rounding restores them.
+    return Decimal(str(value or 0)).quantize(CENT)
+
+
+def of_cells(cells: Iterable[Cell]) -> Where:
+    """The condition "in one of these cells" (each with a day: marked cells have one)."""
+    pairs = [(cp, day) for cp, day in cells]
+
+    def where(table: Any) -> ColumnElement[bool]:
+        if not pairs:
+            return false()
+        return tuple_(table.checkpoint_id, table.arrival_day).in_(pairs)
+
+    return where
+
+
+# --- refreshing ---------------------------------------------------------------------------
+
+
+def refresh(sessions: sessionmaker[Session], *, batch: int = REFRESH_BATCH) -> int:
+    """Recomputes up to `batch` marked cells and removes the marks it read. Returns how many
+    cells it recomputed (0: nothing was marked, or another worker is refreshing)."""
+    with sessions() as session, write_transaction(session):
+        if not _refresh_lock(session):
+            return 0
+        marks = session.execute(
+            select(RollupDirty.id, RollupDirty.checkpoint_id, RollupDirty.arrival_day)
+            .order_by(RollupDirty.id)
+            .limit(batch * 20)
+        ).all()
+        cells: list[Cell] = []
+        ids: list[int] = []
+        for mark_id, cp, day in marks:
+            if (cp, day) not in cells:
+                if len(cells) == batch:
+                    continue  # its marks stay for the next round
+                cells.append((cp, day))
+            ids.append(mark_id)
+        if cells:
+            store(session, cells, compute(session, of_cells(cells)))
+            for chunk in _chunks(ids, CELLS_PER_STATEMENT):
+                session.execute(delete(RollupDirty).where(RollupDirty.id.in_(chunk)))
+        return len(cells)
+
+
+def refresh_all(sessions: sessionmaker[Session]) -> int:
+    """Refreshes until no cell is marked; returns how many cells it recomputed."""
+    total = 0
+    while done := refresh(sessions):
+        total += done
+    return total
+
+
+def _refresh_lock(session: Session) -> bool:
+    """Two refreshes of one cell at once could store the older of their two readings last:
+    on PostgreSQL one refresh runs at a time (an advisory lock held to the commit). SQLite's
+    write transaction is already the only one."""
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    return bool(session.scalar(select(func.pg_try_advisory_xact_lock(ADVISORY_LOCK))))
+
+
+def store(session: Session, cells: list[Cell], figures: dict[Cell, CellFigures]) -> None:
+    """Replaces the rollup rows of `cells` by `figures` (a cell without figures: no stops)."""
+    for chunk in _chunks(cells, CELLS_PER_STATEMENT):
+        for table in (DayCell, DayCellHold, DayCellFee, DayCellExporter):
+            session.execute(delete(table).where(of_cells(chunk)(table)))
+    rows: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+    for (cp, day), f in figures.items():
+        key = {"checkpoint_id": cp, "arrival_day": day}
+        rows[DayCell].append(
+            key
+            | {
+                "stops": f.stops,
+                "completed_stops": f.completed_stops,
+                "timed_stops": f.timed_stops,
+                "total_dwell_minutes": f.total_dwell_minutes,
+                "held_stops": f.held_stops,
+                "turned_back_stops": f.turned_back_stops,
+                "dwell_values": f.dwell.astype(FLOAT64).tobytes(),
+            }
+        )
+        for reason, n in f.holds.items():
+            rows[DayCellHold].append(key | {"reason": reason, "holds": n})
+        for currency, (total, part) in f.fees.items():
+            rows[DayCellFee].append(
+                key | {"currency": currency, "total": total, "unreceipted": part}
+            )
+        for organization, (n, done) in f.exporters.items():
+            rows[DayCellExporter].append(
+                key | {"organization_id": organization, "stops": n, "completed_stops": done}
+            )
+    for table, values in rows.items():
+        session.execute(insert(table), values)
+
+
+def rebuild(sessions: sessionmaker[Session], *, days_per_round: int = 7) -> int:
+    """Recomputes every cell from the stops (after a bulk load that bypassed the triggers,
+    or to repair), a few days at a time; returns how many cells it stored."""
+    with sessions() as session:
+        first, last = session.execute(
+            select(func.min(Stop.arrival_day), func.max(Stop.arrival_day))
+        ).one()
+    stored = 0
+    with sessions() as session, write_transaction(session):
+        for table in (DayCell, DayCellHold, DayCellFee, DayCellExporter, RollupDirty):
+            session.execute(delete(table))
+    if first is None:
+        return 0
+    for start in range(first, (last or first) + 1, days_per_round):
+        days = (start, start + days_per_round)
+        with sessions() as session, write_transaction(session):
+            figures = compute(session, _days(*days))
+            store(session, [], figures)
+            stored += len(figures)
+    return stored
+
+
+def _days(start: int, end: int) -> Where:
+    return lambda table: and_(table.arrival_day >= start, table.arrival_day < end)
+
+
+def verify(sessions: sessionmaker[Session], *, days_per_round: int = 7) -> list[str]:
+    """Every unmarked cell's rollup rows against a recomputation from its stops; returns
+    what differs (empty: the rollups are right). Marked cells are read from the stops by the
+    reports, so they are skipped."""
+    problems: list[str] = []
+    with sessions() as session:
+        marked = set(session.execute(select(RollupDirty.checkpoint_id, RollupDirty.arrival_day)))
+        bounds = [session.scalar(select(func.min(t.arrival_day))) for t in (Stop, DayCell)] + [
+            session.scalar(select(func.max(t.arrival_day))) for t in (Stop, DayCell)
+        ]
+        known = [b for b in bounds if b is not None]
+        if not known:
+            return problems
+        for start in range(min(known), max(known) + 1, days_per_round):
+            where = _days(start, start + days_per_round)
+            want = compute(session, where)
+            have = stored(session, where)
+            for cell in sorted(set(want) | set(have), key=str):
+                if cell in marked:
+                    continue
+                if cell not in have or cell not in want or not have[cell].same_as(want[cell]):
+                    problems.append(f"cell {cell[0]} day {cell[1]}: rollup differs from its stops")
+    return problems
+
+
+# --- reading cells ------------------------------------------------------------------------
+
+
+def stored(session: Session, where: Where) -> dict[Cell, CellFigures]:
+    """The rollup rows of the cells meeting `where` (given the rollup tables)."""
+    cells: dict[Cell, CellFigures] = {}
+    rows = select(
+        DayCell.checkpoint_id,
+        DayCell.arrival_day,
+        DayCell.stops,
+        DayCell.completed_stops,
+        DayCell.timed_stops,
+        DayCell.total_dwell_minutes,
+        DayCell.held_stops,
+        DayCell.turned_back_stops,
+        DayCell.dwell_values,
+    ).where(where(DayCell))
+    for cp, day, stops, done, timed, total, held, turned, packed in session.execute(rows):
+        dwell = np.frombuffer(packed, dtype=FLOAT64)
+        cells[(cp, day)] = CellFigures(stops, done, timed, total, held, turned, dwell)
+    holds = select(
+        DayCellHold.checkpoint_id, DayCellHold.arrival_day, DayCellHold.reason, DayCellHold.holds
+    ).where(where(DayCellHold))
+    for cp, day, reason, n in session.execute(holds):
+        if (cp, day) in cells:
+            cells[(cp, day)].holds[reason] = n
+    fees = select(
+        DayCellFee.checkpoint_id,
+        DayCellFee.arrival_day,
+        DayCellFee.currency,
+        DayCellFee.total,
+        DayCellFee.unreceipted,
+    ).where(where(DayCellFee))
+    for cp, day, currency, total_fee, part in session.execute(fees):
+        if (cp, day) in cells:
+            cells[(cp, day)].fees[currency] = (_money(total_fee), _money(part))
+    exporters = select(
+        DayCellExporter.checkpoint_id,
+        DayCellExporter.arrival_day,
+        DayCellExporter.organization_id,
+        DayCellExporter.stops,
+        DayCellExporter.completed_stops,
+    ).where(where(DayCellExporter))
+    for cp, day, organization, n, done in session.execute(exporters):
+        if (cp, day) in cells:
+            cells[(cp, day)].exporters[organization] = (n, done)
+    return cells
+
+
+def answers(principal: Any, filters: ReportFilters) -> bool:
+    """Can day cells answer this question? Not an exporter's own figures (its stops only),
+    nor a question cut by cargo or destination (see the module's docstring)."""
+    return (
+        not principal.is_exporter
+        and filters.hs_chapter is None
+        and filters.destination_province is None
+    )
+
+
+@dataclass(frozen=True)
+class Window:
+    """A report's `from`/`to` as whole days read from cells and edge days read from stops."""
+
+    first_whole: int | None  # the first whole day (None: from the beginning)
+    end_whole: int | None  # the day after the last whole day (None: to the end)
+    edges: tuple[int, ...]  # days the window covers in part
+
+    @classmethod
+    def of(cls, filters: ReportFilters) -> "Window":
+        edges: list[int] = []
+        first = end = None
+        if filters.from_ is not None:
+            first = _day(filters.from_)
+            if not _at_midnight(filters.from_):
+                edges.append(first)
+                first += 1
+        if filters.to is not None:
+            end = _day(filters.to)
+            if not _at_midnight(filters.to):
+                edges.append(end)
+        return cls(first, end, tuple(sorted(set(edges))))
+
+    def whole(self, table: Any) -> ColumnElement[bool]:
+        conditions = [table.arrival_day.is_not(None)]
+        if self.first_whole is not None:
+            conditions.append(table.arrival_day >= self.first_whole)
+        if self.end_whole is not None:
+            conditions.append(table.arrival_day < self.end_whole)
+        return and_(*conditions)
+
+
+def _day(moment: datetime) -> int:
+    return moment.astimezone(UTC).date().toordinal() - EPOCH
+
+
+def _at_midnight(moment: datetime) -> bool:
+    return moment.astimezone(UTC).time() == time(0)
+
+
+def cells_in_scope(session: Session, filters: ReportFilters) -> dict[Cell, CellFigures]:
+    """Every cell of the question with its figures: whole days from the rollups unless
+    marked, marked cells and partial days from the stops. The checkpoint and province
+    filters select whole cells; the window selects days, with the exact time on edge days."""
+    window = Window.of(filters)
+    place = filters.model_copy(update={"from_": None, "to": None})
+
+    def in_place(table: Any) -> ColumnElement[bool]:
+        # narrow() adds the checkpoint and province conditions to a SELECT; its WHERE is all
+        # that is kept here.
+        stmt = narrow(select(table.checkpoint_id), place, table)
+        return stmt.whereclause if stmt.whereclause is not None else true()
+
+    marked = {
+        (cp, day)
+        for cp, day in session.execute(
+            select(RollupDirty.checkpoint_id, RollupDirty.arrival_day)
+            .where(in_place(RollupDirty), window.whole(RollupDirty))
+            .distinct()
+        )
+    }
+    cells = stored(session, lambda table: and_(in_place(table), window.whole(table)))
+    for cell in marked:
+        cells.pop(cell, None)
+    live = [of_cells(marked)]
+
+    def edge_days(table: Any) -> ColumnElement[bool]:
+        stmt = narrow(select(table.checkpoint_id), filters, table)
+        exact = stmt.whereclause if stmt.whereclause is not None else true()
+        return and_(table.arrival_day.in_(window.edges), exact)
+
+    if window.edges:
+        live.append(edge_days)
+    if filters.from_ is None and filters.to is None:
+        live.append(lambda table: table.arrival_day.is_(None))
+    cells.update(
+        compute(session, lambda table: and_(in_place(table), or_(*(w(table) for w in live))))
+    )
+    return cells
+
+
+# --- from cells to a report's groups ------------------------------------------------------
+
+
+def tallies(
+    cells: dict[Cell, CellFigures],
+) -> dict[privacy.Cell, dict[privacy.Atom, privacy.Tally]]:
+    """The cells as privacy.py's atoms (cells not cut by cargo or destination)."""
+    return {
+        cell: {
+            (None, None): privacy.Tally(
+                figures.stops,
+                figures.completed_stops,
+                set(figures.exporters),
+            )
+        }
+        for cell, figures in cells.items()
+    }
+
+
+def order_statistics(
+    parts: list[CellFigures], standard_minutes: float
+) -> tuple[float | None, float | None, float | None, int]:
+    """p50, p90, the mean of the slowest 10% and how many within the standard, exactly, over
+    the union of the parts' sorted dwell times (percentiles as percentiles.py defines)."""
+    within = sum(int(np.searchsorted(p.dwell, standard_minutes, side="right")) for p in parts)
+    runs = [p.dwell for p in parts if len(p.dwell)]
+    if not runs:
+        return None, None, None, within
+    values = runs[0] if len(runs) == 1 else np.concatenate(runs)
+    n = len(values)
+    tail = tail_size(n)
+    ranks = sorted({*positions(n, 0.5)[:2], *positions(n, 0.9)[:2], n - tail})
+    if len(runs) > 1:
+        values = np.partition(values, ranks)
+    found = []
+    for q in (0.5, 0.9):
+        low, high, weight = positions(n, q)
+        a, b = float(values[low]), float(values[high])
+        found.append(a + weight * (b - a))
+    tail_mean = float(np.sum(values[n - tail :])) / tail
+    return found[0], found[1], tail_mean, within
+
+
+def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class Refresher:
+    """Refreshes marked cells every `interval` seconds on a thread of its own, for as long
+    as the server runs (each worker has one; on PostgreSQL one at a time refreshes)."""
+
+    def __init__(self, sessions: sessionmaker[Session], interval: float) -> None:
+        self.sessions = sessions
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rollup-refresh", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                while refresh(self.sessions) and not self._stop.is_set():
+                    pass
+            except Exception:  # a refresh that fails is retried; reports stay exact meanwhile
+                log.exception("rollup refresh failed")

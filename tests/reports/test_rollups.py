@@ -1,0 +1,237 @@
+"""Reports from day-cell rollups (app/reports/rollups.py) give the very figures the stops give.
+
+The reports' world (tests/reports/builders.py) is read twice over HTTP, by an app that reads
+the rollups and by one that reads every stop (REPORT_ROLLUPS=false), for admins, advocates
+and exporters, with and without windows, before the rollups are built (every cell marked:
+read from the stops), after a refresh (read from the rollups), and after new events marked
+some cells again. Then the rollups are checked against the stops (verify), tampered with to
+prove the reports really read them, and the triggers are checked to mark every change.
+"""
+
+import math
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select, text, update
+
+from app.reports import rollups
+from app.reports.models import DayCell, RollupDirty
+from app.tracking.models import Stop
+from tests.reports.builders import World, report
+from tests.reports.conftest import client_on
+
+# Small thresholds so that an advocate's answers in this small world hold cells at all.
+PRIVACY = {"report_min_exporters": 2, "report_min_stops": 2}
+
+QUESTIONS: list[tuple[str, dict[str, str]]] = [
+    ("checkpoints", {}),
+    ("agencies", {}),
+    ("trends", {"interval": "week"}),
+    ("trends", {"interval": "month"}),
+    ("trends", {"interval": "week", "by": "checkpoint"}),
+    ("trends", {"interval": "month", "by": "checkpoint"}),
+]
+
+
+def windows(world: World) -> list[dict[str, str]]:
+    """No window, whole days, and (admins only) windows starting and ending inside a day."""
+    midnight = world.now.replace(hour=0, minute=0, second=0, microsecond=0)
+    whole = {
+        "from": (midnight - timedelta(days=20)).isoformat(),
+        "to": (midnight - timedelta(days=3)).isoformat(),
+    }
+    inside = {
+        "from": (midnight - timedelta(days=20, hours=-7, minutes=-13)).isoformat(),
+        "to": (midnight - timedelta(days=3, hours=-15)).isoformat(),
+    }
+    return [{}, whole, inside]
+
+
+@pytest.fixture(scope="module")
+def stop_reader(world_url: str, world: World) -> Iterator[TestClient]:
+    with client_on(world_url, report_rollups=False, **PRIVACY) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def cell_reader(world_url: str, world: World) -> Iterator[TestClient]:
+    with client_on(world_url, **PRIVACY) as client:
+        yield client
+
+
+def answers(client: TestClient, world: World, who: str) -> list[dict[str, Any]]:
+    headers = {
+        "admin": world.admin.headers,
+        "advocate": world.advocate.headers,
+        "exporter": next(iter(world.exporters.values())).headers,
+    }[who]
+    found = []
+    for name, params in QUESTIONS:
+        for window in windows(world) if who == "admin" else windows(world)[:2]:
+            body = report(client, name, headers, **params, **window)
+            found.append({k: v for k, v in body.items() if k not in ("generated_at", "as_of")})
+    return found
+
+
+def assert_same(got: Any, want: Any, where: str = "") -> None:
+    """Equal, with floats equal to 1e-9 relative (sums are added in another order)."""
+    if isinstance(want, float) and isinstance(got, float):
+        assert math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-9), (where, got, want)
+    elif isinstance(want, dict):
+        assert isinstance(got, dict), (where, got, want)
+        assert got.keys() == want.keys(), (where, got, want)
+        for key in want:
+            assert_same(got[key], want[key], f"{where}.{key}")
+    elif isinstance(want, list):
+        assert isinstance(got, list), (where, got, want)
+        assert len(got) == len(want), (where, got, want)
+        for index, (a, b) in enumerate(zip(got, want, strict=True)):
+            assert_same(a, b, f"{where}[{index}]")
+    else:
+        assert got == want, (where, got, want)
+
+
+def sessions(client: TestClient) -> Any:
+    return client.app.state.session_factory  # type: ignore[attr-defined]
+
+
+def marks(client: TestClient) -> int:
+    with sessions(client)() as session:
+        return int(session.scalar(select(func.count()).select_from(RollupDirty)) or 0)
+
+
+@pytest.mark.parametrize("who", ["admin", "advocate", "exporter"])
+def test_rollups_answer_as_the_stops_do_before_and_after_a_refresh(
+    stop_reader: TestClient, cell_reader: TestClient, world: World, who: str
+) -> None:
+    want = answers(stop_reader, world, who)
+    assert any(item for body in want for item in body["items"])  # the world has figures
+    assert_same(answers(cell_reader, world, who), want, "marked")
+    rollups.refresh_all(sessions(cell_reader))
+    assert marks(cell_reader) == 0
+    assert_same(answers(cell_reader, world, who), want, "refreshed")
+    assert rollups.verify(sessions(cell_reader)) == []
+
+
+def test_reports_read_the_rollups_and_verify_finds_a_wrong_one(
+    stop_reader: TestClient, cell_reader: TestClient, world: World
+) -> None:
+    rollups.refresh_all(sessions(cell_reader))
+    with sessions(cell_reader)() as session:
+        cell = session.execute(select(DayCell.checkpoint_id, DayCell.arrival_day).limit(1)).one()
+        session.execute(
+            update(DayCell)
+            .where(DayCell.checkpoint_id == cell[0], DayCell.arrival_day == cell[1])
+            .values(stops=DayCell.stops + 1000)
+        )
+        session.commit()
+    try:
+        from_cells = report(cell_reader, "checkpoints", world.admin.headers)
+        from_stops = report(stop_reader, "checkpoints", world.admin.headers)
+        assert sum(r["stops"] for r in from_cells["items"]) == 1000 + sum(
+            r["stops"] for r in from_stops["items"]
+        )
+        problems = rollups.verify(sessions(cell_reader))
+        assert len(problems) == 1
+        assert str(cell[0]) in problems[0]
+    finally:
+        rollups.rebuild(sessions(cell_reader))
+    assert rollups.verify(sessions(cell_reader)) == []
+    assert_same(answers(cell_reader, world, "admin"), answers(stop_reader, world, "admin"))
+
+
+def test_a_changed_stop_marks_its_old_and_new_cells_and_a_refresh_follows(
+    cell_reader: TestClient, stop_reader: TestClient, world: World
+) -> None:
+    rollups.refresh_all(sessions(cell_reader))
+    factory = sessions(cell_reader)
+    with factory() as session:
+        stop = session.scalars(
+            select(Stop).where(Stop.arrival_day.is_not(None)).order_by(Stop.id).limit(1)
+        ).one()
+        old_cell = (stop.checkpoint_id, stop.arrival_day)
+        # Moved to the next day (a late correction of its arrival), as a writer would.
+        session.execute(
+            update(Stop).where(Stop.id == stop.id).values(arrival_day=Stop.arrival_day + 1)
+        )
+        session.commit()
+        marked = set(session.execute(select(RollupDirty.checkpoint_id, RollupDirty.arrival_day)))
+    assert marked == {old_cell, (old_cell[0], old_cell[1] + 1)}
+    # Marked cells are read from the stops: the reports agree before any refresh.
+    assert_same(answers(cell_reader, world, "admin"), answers(stop_reader, world, "admin"))
+    assert rollups.refresh_all(sessions(cell_reader)) == 2
+    assert rollups.verify(factory) == []
+    with factory() as session:
+        session.execute(
+            update(Stop).where(Stop.id == stop.id).values(arrival_day=Stop.arrival_day - 1)
+        )
+        session.commit()
+    rollups.refresh_all(factory)
+    assert_same(answers(cell_reader, world, "admin"), answers(stop_reader, world, "admin"))
+
+
+def test_a_refresh_keeps_the_marks_it_did_not_read(cell_reader: TestClient) -> None:
+    """Marks appended after a refresh read its marks stay for the next refresh: deleted by
+    id, never by cell."""
+    factory = sessions(cell_reader)
+    rollups.refresh_all(factory)
+    with factory() as session:
+        cell = session.execute(select(DayCell.checkpoint_id, DayCell.arrival_day).limit(1)).one()
+        session.execute(text("DELETE FROM rollup_dirty"))
+        session.add(RollupDirty(checkpoint_id=cell[0], arrival_day=cell[1]))
+        session.commit()
+    assert rollups.refresh(factory, batch=1) == 1
+    with factory() as session:
+        session.add(RollupDirty(checkpoint_id=cell[0], arrival_day=cell[1]))
+        session.commit()
+    assert marks(cell_reader) == 1
+    assert rollups.refresh(factory) == 1
+    assert marks(cell_reader) == 0
+
+
+def test_a_cell_left_without_stops_leaves_the_rollups(cell_reader: TestClient) -> None:
+    """A cell whose stops all moved away (a rebuilt projection) must vanish from the rollups
+    at its refresh, not keep its old figures."""
+    factory = sessions(cell_reader)
+    rollups.refresh_all(factory)
+    with factory() as session:
+        checkpoint_id = session.scalar(select(DayCell.checkpoint_id).limit(1))
+        session.add(
+            DayCell(
+                checkpoint_id=checkpoint_id,
+                arrival_day=1,  # 1970-01-02: no stop arrived then
+                stops=3,
+                completed_stops=3,
+                timed_stops=0,
+                total_dwell_minutes=0.0,
+                held_stops=0,
+                turned_back_stops=0,
+                dwell_values=b"",
+            )
+        )
+        session.add(RollupDirty(checkpoint_id=checkpoint_id, arrival_day=1))
+        session.commit()
+    assert rollups.refresh_all(factory) == 1
+    with factory() as session:
+        assert session.scalar(select(func.count()).where(DayCell.arrival_day == 1)) == 0
+    assert rollups.verify(factory) == []
+
+
+def test_the_server_refreshes_marked_cells_by_itself(world_url: str, world: World) -> None:
+    """With REFRESH on (every worker's default), marked cells are recomputed within seconds
+    of a write, without anyone asking."""
+    with client_on(world_url, rollup_refresh_seconds=0.2) as client:
+        factory = sessions(client)
+        with factory() as session:
+            cell = session.execute(select(Stop.checkpoint_id, Stop.arrival_day).limit(1)).one()
+            session.add(RollupDirty(checkpoint_id=cell[0], arrival_day=cell[1]))
+            session.commit()
+        deadline = time.monotonic() + 5
+        while marks(client) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert marks(client) == 0
+        assert rollups.verify(factory) == []
