@@ -29,12 +29,26 @@ def migrate(settings: Settings) -> None:
 
 
 def _serve(args: argparse.Namespace) -> None:
+    """Migrate, make the bootstrap admin, then serve with `--workers` processes.
+
+    Workers are processes that uvicorn starts from the import string (each calls create_app,
+    so each has its own engine, event writer and projection cache). What they must agree on
+    lives outside them: the data in the database, the login throttle's windows in Redis or
+    the database. The schema and the first admin are made here, once, before any starts:
+    workers starting together would otherwise race to create the same admin.
+
+    SQLite allows several workers on one machine: each opens the file with WAL, the busy
+    timeout and BEGIN IMMEDIATE, so writers queue on its one write lock; more workers add
+    request-path CPU (parsing, credentials, JSON), not write throughput. PostgreSQL is the
+    database for several workers and for several machines.
+    """
     import uvicorn
 
     settings = get_settings()
     migrate(settings)
+    _ensure_bootstrap_admin(settings)
     uvicorn.run(
-        "app.main:create_app",
+        "app.main:create_app",  # an import string: with workers > 1, each process imports it
         factory=True,
         host=args.host,
         port=args.port,
@@ -53,6 +67,28 @@ def _serve(args: argparse.Namespace) -> None:
         backlog=2048,
         h11_max_incomplete_event_size=16 * 1024,
     )
+
+
+def _ensure_bootstrap_admin(settings: Settings) -> None:
+    """BOOTSTRAP_ADMIN_EMAIL/PASSWORD's admin, unless an admin exists (create_app's start-up
+    does the same, and then finds it made)."""
+    if not (settings.bootstrap_admin_email and settings.bootstrap_admin_password):
+        return
+    from app.auth.passwords import Passwords
+    from app.db import create_db_engine, make_session_factory
+    from app.organizations import service
+
+    engine = create_db_engine(settings)
+    try:
+        with make_session_factory(engine)() as session:
+            service.ensure_admin(
+                session,
+                passwords=Passwords(settings),
+                email=settings.bootstrap_admin_email,
+                password=settings.bootstrap_admin_password,
+            )
+    finally:
+        engine.dispose()
 
 
 def _migrate(_: argparse.Namespace) -> None:
@@ -118,6 +154,12 @@ def _seed_demo(args: argparse.Namespace) -> None:
     )
 
 
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of 1 or more, not {text!r}")
+    return int(text)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="clearance", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -125,7 +167,12 @@ def main(argv: list[str] | None = None) -> None:
     serve = sub.add_parser("serve", help="migrate the database, then serve the API")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        help="worker processes (each with its own event writer); see README 'Several workers'",
+    )
     serve.add_argument(
         "--limit-concurrency",
         type=int,
