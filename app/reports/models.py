@@ -8,9 +8,8 @@ See rollups.py for how reports read them.
 """
 
 import uuid
-from decimal import Decimal
 
-from sqlalchemy import BigInteger, Float, Index, Integer, LargeBinary, Numeric, String, Uuid
+from sqlalchemy import BigInteger, Float, Index, Integer, LargeBinary, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
@@ -31,8 +30,10 @@ class RollupDirty(Base):
 
 
 class DayCell(Base):
-    """The counts and sums of a cell's stops, and its dwell times, sorted, packed as
-    little-endian float64 (about 8 bytes a stop: percentiles need every value)."""
+    """The figures of a cell's stops in one row: counts and sums; its dwell times, sorted,
+    packed as little-endian float64 (8 bytes a stop: percentiles need every value); holds
+    per reason and fees per currency as JSON; and its exporters, for the advocates'
+    thresholds, as their 16-byte ids packed one after the other."""
 
     __tablename__ = "day_cells"
     __table_args__ = (Index("ix_day_cells_by_day", "arrival_day"),)
@@ -46,38 +47,6 @@ class DayCell(Base):
     held_stops: Mapped[int] = mapped_column(Integer)
     turned_back_stops: Mapped[int] = mapped_column(Integer)
     dwell_values: Mapped[bytes] = mapped_column(LargeBinary)
-
-
-class DayCellHold(Base):
-    """Holds per reason in a cell."""
-
-    __tablename__ = "day_cell_holds"
-
-    checkpoint_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
-    arrival_day: Mapped[int] = mapped_column(Integer, primary_key=True)
-    reason: Mapped[str] = mapped_column(String(32), primary_key=True)
-    holds: Mapped[int] = mapped_column(Integer)
-
-
-class DayCellFee(Base):
-    """Fees per currency in a cell: the total and the part paid without a receipt."""
-
-    __tablename__ = "day_cell_fees"
-
-    checkpoint_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
-    arrival_day: Mapped[int] = mapped_column(Integer, primary_key=True)
-    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
-    total: Mapped[Decimal] = mapped_column(Numeric(20, 2))
-    unreceipted: Mapped[Decimal] = mapped_column(Numeric(20, 2))
-
-
-class DayCellExporter(Base):
-    """Stops per exporter in a cell: the advocates' thresholds (privacy.Tally) need whose."""
-
-    __tablename__ = "day_cell_exporters"
-
-    checkpoint_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
-    arrival_day: Mapped[int] = mapped_column(Integer, primary_key=True)
-    organization_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
-    stops: Mapped[int] = mapped_column(Integer)
-    completed_stops: Mapped[int] = mapped_column(Integer)
+    holds: Mapped[str] = mapped_column(Text)  # {"missing_document": 3, …}
+    fees: Mapped[str] = mapped_column(Text)  # {"IQD": ["75000.00", "25000.00"]}: total, unreceipted
+    exporters: Mapped[bytes] = mapped_column(LargeBinary)

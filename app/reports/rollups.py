@@ -21,6 +21,7 @@ cargo; privacy.py's atoms do that from the stops). Admins' windows that start or
 a day read that day's stops, with the exact time filter.
 """
 
+import json
 import logging
 import math
 import threading
@@ -51,7 +52,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.db import write_transaction
 from app.reports import privacy
 from app.reports.filters import ReportFilters, narrow
-from app.reports.models import DayCell, DayCellExporter, DayCellFee, DayCellHold, RollupDirty
+from app.reports.models import DayCell, RollupDirty
 from app.reports.percentiles import positions, tail_size
 from app.tracking.models import Stop, StopFee, StopHold
 from app.tracking.vocabulary import StopOutcome
@@ -79,7 +80,7 @@ class CellFigures:
     dwell: np.ndarray = field(default_factory=lambda: np.empty(0, FLOAT64))  # sorted
     holds: dict[str, int] = field(default_factory=dict)
     fees: dict[str, tuple[Decimal, Decimal]] = field(default_factory=dict)  # total, unreceipted
-    exporters: dict[uuid.UUID, tuple[int, int]] = field(default_factory=dict)  # stops, completed
+    exporters: set[bytes] = field(default_factory=set)  # their ids' 16 bytes
 
     def same_as(self, other: "CellFigures") -> bool:
         """Equal figures (sums compared to 1e-9 relative: their order of addition differs)."""
@@ -151,14 +152,9 @@ def compute(session: Session, where: Where) -> dict[Cell, CellFigures]:
         fees.group_by(*fees.selected_columns[:3])
     ):
         cells[(cp, day)].fees[currency] = (_money(total), _money(part))
-    exporters = (
-        select(*key, Stop.organization_id, func.count(), completed)
-        .where(where(Stop))
-        .group_by(*key, Stop.organization_id)
-    )
-    for row in session.execute(exporters):
-        cp, day, organization, stops, done = tuple(row)
-        cells[(cp, day)].exporters[organization] = (int(stops), int(done))
+    exporters = select(Stop.checkpoint_id, Stop.arrival_day, Stop.organization_id)
+    for cp, day, organization in session.execute(exporters.where(where(Stop)).distinct()):
+        cells[(cp, day)].exporters.add(organization.bytes)
     return cells
 
 
@@ -242,35 +238,29 @@ def _refresh_lock(session: Session) -> bool:
 def store(session: Session, cells: list[Cell], figures: dict[Cell, CellFigures]) -> None:
     """Replaces the rollup rows of `cells` by `figures` (a cell without figures: no stops)."""
     for chunk in _chunks(cells, CELLS_PER_STATEMENT):
-        for table in (DayCell, DayCellHold, DayCellFee, DayCellExporter):
-            session.execute(delete(table).where(of_cells(chunk)(table)))
-    rows: dict[Any, list[dict[str, Any]]] = defaultdict(list)
-    for (cp, day), f in figures.items():
-        key = {"checkpoint_id": cp, "arrival_day": day}
-        rows[DayCell].append(
-            key
-            | {
-                "stops": f.stops,
-                "completed_stops": f.completed_stops,
-                "timed_stops": f.timed_stops,
-                "total_dwell_minutes": f.total_dwell_minutes,
-                "held_stops": f.held_stops,
-                "turned_back_stops": f.turned_back_stops,
-                "dwell_values": f.dwell.astype(FLOAT64).tobytes(),
-            }
-        )
-        for reason, n in f.holds.items():
-            rows[DayCellHold].append(key | {"reason": reason, "holds": n})
-        for currency, (total, part) in f.fees.items():
-            rows[DayCellFee].append(
-                key | {"currency": currency, "total": total, "unreceipted": part}
-            )
-        for organization, (n, done) in f.exporters.items():
-            rows[DayCellExporter].append(
-                key | {"organization_id": organization, "stops": n, "completed_stops": done}
-            )
-    for table, values in rows.items():
-        session.execute(insert(table), values)
+        session.execute(delete(DayCell).where(of_cells(chunk)(DayCell)))
+    rows = [
+        {
+            "checkpoint_id": cp,
+            "arrival_day": day,
+            "stops": f.stops,
+            "completed_stops": f.completed_stops,
+            "timed_stops": f.timed_stops,
+            "total_dwell_minutes": f.total_dwell_minutes,
+            "held_stops": f.held_stops,
+            "turned_back_stops": f.turned_back_stops,
+            "dwell_values": f.dwell.astype(FLOAT64).tobytes(),
+            "holds": json.dumps(f.holds, sort_keys=True),
+            "fees": json.dumps(
+                {currency: [str(total), str(part)] for currency, (total, part) in f.fees.items()},
+                sort_keys=True,
+            ),
+            "exporters": b"".join(sorted(f.exporters)),
+        }
+        for (cp, day), f in figures.items()
+    ]
+    for chunk in _chunks(rows, 2_000):
+        session.execute(insert(DayCell), chunk)
 
 
 def rebuild(sessions: sessionmaker[Session], *, days_per_round: int = 7) -> int:
@@ -282,7 +272,7 @@ def rebuild(sessions: sessionmaker[Session], *, days_per_round: int = 7) -> int:
         ).one()
     stored = 0
     with sessions() as session, write_transaction(session):
-        for table in (DayCell, DayCellHold, DayCellFee, DayCellExporter, RollupDirty):
+        for table in (DayCell, RollupDirty):
             session.execute(delete(table))
     if first is None:
         return 0
@@ -327,10 +317,11 @@ def verify(sessions: sessionmaker[Session], *, days_per_round: int = 7) -> list[
 # --- reading cells ------------------------------------------------------------------------
 
 
-def stored(session: Session, where: Where) -> dict[Cell, CellFigures]:
-    """The rollup rows of the cells meeting `where` (given the rollup tables)."""
+def stored(session: Session, where: Where, *, exporters: bool = True) -> dict[Cell, CellFigures]:
+    """The rollup rows of the cells meeting `where`; `exporters`: read whose stops they are
+    (only the advocates' thresholds need it)."""
     cells: dict[Cell, CellFigures] = {}
-    rows = select(
+    columns = [
         DayCell.checkpoint_id,
         DayCell.arrival_day,
         DayCell.stops,
@@ -340,36 +331,22 @@ def stored(session: Session, where: Where) -> dict[Cell, CellFigures]:
         DayCell.held_stops,
         DayCell.turned_back_stops,
         DayCell.dwell_values,
-    ).where(where(DayCell))
-    for cp, day, stops, done, timed, total, held, turned, packed in session.execute(rows):
-        dwell = np.frombuffer(packed, dtype=FLOAT64)
-        cells[(cp, day)] = CellFigures(stops, done, timed, total, held, turned, dwell)
-    holds = select(
-        DayCellHold.checkpoint_id, DayCellHold.arrival_day, DayCellHold.reason, DayCellHold.holds
-    ).where(where(DayCellHold))
-    for cp, day, reason, n in session.execute(holds):
-        if (cp, day) in cells:
-            cells[(cp, day)].holds[reason] = n
-    fees = select(
-        DayCellFee.checkpoint_id,
-        DayCellFee.arrival_day,
-        DayCellFee.currency,
-        DayCellFee.total,
-        DayCellFee.unreceipted,
-    ).where(where(DayCellFee))
-    for cp, day, currency, total_fee, part in session.execute(fees):
-        if (cp, day) in cells:
-            cells[(cp, day)].fees[currency] = (_money(total_fee), _money(part))
-    exporters = select(
-        DayCellExporter.checkpoint_id,
-        DayCellExporter.arrival_day,
-        DayCellExporter.organization_id,
-        DayCellExporter.stops,
-        DayCellExporter.completed_stops,
-    ).where(where(DayCellExporter))
-    for cp, day, organization, n, done in session.execute(exporters):
-        if (cp, day) in cells:
-            cells[(cp, day)].exporters[organization] = (n, done)
+        DayCell.holds,
+        DayCell.fees,
+        *([DayCell.exporters] if exporters else []),
+    ]
+    for row in session.execute(select(*columns).where(where(DayCell))):
+        cp, day, stops, done, timed, total, held, turned, packed, holds, fees, *ids = tuple(row)
+        figures = CellFigures(stops, done, timed, total, held, turned)
+        figures.dwell = np.frombuffer(packed, dtype=FLOAT64)
+        figures.holds = json.loads(holds)
+        figures.fees = {
+            currency: (Decimal(total_fee), Decimal(part))
+            for currency, (total_fee, part) in json.loads(fees).items()
+        }
+        if ids:
+            figures.exporters = {ids[0][i : i + 16] for i in range(0, len(ids[0]), 16)}
+        cells[(cp, day)] = figures
     return cells
 
 
@@ -423,7 +400,9 @@ def _at_midnight(moment: datetime) -> bool:
     return moment.astimezone(UTC).time() == time(0)
 
 
-def cells_in_scope(session: Session, filters: ReportFilters) -> dict[Cell, CellFigures]:
+def cells_in_scope(
+    session: Session, filters: ReportFilters, *, exporters: bool = True
+) -> dict[Cell, CellFigures]:
     """Every cell of the question with its figures: whole days from the rollups unless
     marked, marked cells and partial days from the stops. The checkpoint and province
     filters select whole cells; the window selects days, with the exact time on edge days."""
@@ -444,7 +423,9 @@ def cells_in_scope(session: Session, filters: ReportFilters) -> dict[Cell, CellF
             .distinct()
         )
     }
-    cells = stored(session, lambda table: and_(in_place(table), window.whole(table)))
+    cells = stored(
+        session, lambda table: and_(in_place(table), window.whole(table)), exporters=exporters
+    )
     for cell in marked:
         cells.pop(cell, None)
     live = [of_cells(marked)]

@@ -121,7 +121,7 @@ class Scope:
         """The delay figures per group from day cells: `to_groups(cell)` names the groups a
         cell counts in. For an advocate only the cells privacy.py allows are added up; a
         group with none left is an empty (suppressed) one, as in `figures()`."""
-        cells = rollups.cells_in_scope(self.session, self.filters)
+        cells = rollups.cells_in_scope(self.session, self.filters, exporters=self.protected)
         if self.protected:
             self._cells = privacy.StopCells(
                 rollups.tallies(cells), privacy.thresholds_of(self.settings), frozenset()

@@ -60,13 +60,6 @@ def _sqlite_triggers(table: str) -> list[str]:
     ]
 
 
-def _cell() -> list[sa.Column[object]]:
-    return [
-        sa.Column("checkpoint_id", sa.Uuid(), nullable=False),
-        sa.Column("arrival_day", sa.Integer(), nullable=False),
-    ]
-
-
 def upgrade() -> None:
     id_type = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
     op.create_table(
@@ -81,7 +74,8 @@ def upgrade() -> None:
     )
     op.create_table(
         "day_cells",
-        *_cell(),
+        sa.Column("checkpoint_id", sa.Uuid(), nullable=False),
+        sa.Column("arrival_day", sa.Integer(), nullable=False),
         sa.Column("stops", sa.Integer(), nullable=False),
         sa.Column("completed_stops", sa.Integer(), nullable=False),
         sa.Column("timed_stops", sa.Integer(), nullable=False),
@@ -89,38 +83,12 @@ def upgrade() -> None:
         sa.Column("held_stops", sa.Integer(), nullable=False),
         sa.Column("turned_back_stops", sa.Integer(), nullable=False),
         sa.Column("dwell_values", sa.LargeBinary(), nullable=False),
+        sa.Column("holds", sa.Text(), nullable=False),
+        sa.Column("fees", sa.Text(), nullable=False),
+        sa.Column("exporters", sa.LargeBinary(), nullable=False),
         sa.PrimaryKeyConstraint("checkpoint_id", "arrival_day", name=op.f("pk_day_cells")),
     )
     op.create_index("ix_day_cells_by_day", "day_cells", ["arrival_day"], unique=False)
-    op.create_table(
-        "day_cell_holds",
-        *_cell(),
-        sa.Column("reason", sa.String(length=32), nullable=False),
-        sa.Column("holds", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint(
-            "checkpoint_id", "arrival_day", "reason", name=op.f("pk_day_cell_holds")
-        ),
-    )
-    op.create_table(
-        "day_cell_fees",
-        *_cell(),
-        sa.Column("currency", sa.String(length=3), nullable=False),
-        sa.Column("total", sa.Numeric(precision=20, scale=2), nullable=False),
-        sa.Column("unreceipted", sa.Numeric(precision=20, scale=2), nullable=False),
-        sa.PrimaryKeyConstraint(
-            "checkpoint_id", "arrival_day", "currency", name=op.f("pk_day_cell_fees")
-        ),
-    )
-    op.create_table(
-        "day_cell_exporters",
-        *_cell(),
-        sa.Column("organization_id", sa.Uuid(), nullable=False),
-        sa.Column("stops", sa.Integer(), nullable=False),
-        sa.Column("completed_stops", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint(
-            "checkpoint_id", "arrival_day", "organization_id", name=op.f("pk_day_cell_exporters")
-        ),
-    )
     if op.get_bind().dialect.name == "postgresql":
         op.execute(POSTGRES_FUNCTION)
         for table in TABLES:
@@ -147,9 +115,6 @@ def downgrade() -> None:
         for table in TABLES:
             for kind in ("insert", "delete", "update_old", "update_new"):
                 op.execute(f"DROP TRIGGER {table}_mark_{kind}")
-    op.drop_table("day_cell_exporters")
-    op.drop_table("day_cell_fees")
-    op.drop_table("day_cell_holds")
     op.drop_index("ix_day_cells_by_day", table_name="day_cells")
     op.drop_table("day_cells")
     op.drop_index("ix_rollup_dirty_cell", table_name="rollup_dirty")

@@ -211,6 +211,9 @@ def test_a_cell_left_without_stops_leaves_the_rollups(cell_reader: TestClient) -
                 held_stops=0,
                 turned_back_stops=0,
                 dwell_values=b"",
+                holds="{}",
+                fees="{}",
+                exporters=b"",
             )
         )
         session.add(RollupDirty(checkpoint_id=checkpoint_id, arrival_day=1))
