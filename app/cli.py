@@ -129,6 +129,7 @@ def _seed_demo(args: argparse.Namespace) -> None:
     from app.auth.passwords import Passwords
     from app.db import create_db_engine, make_session_factory
     from app.demo import generator
+    from app.reports import rollups
 
     settings = get_settings()
     migrate(settings)
@@ -144,6 +145,8 @@ def _seed_demo(args: argparse.Namespace) -> None:
             written = generator.seed(
                 session, passwords=Passwords(settings), shipments=args.shipments, seed=args.seed
             )
+        # Every cell the load touched is marked: built now rather than by the first server.
+        written["report day cells"] = rollups.rebuild(make_session_factory(engine))
     finally:
         engine.dispose()
     counts = ", ".join(f"{n:,} {what}" for what, n in written.items())
@@ -152,6 +155,28 @@ def _seed_demo(args: argparse.Namespace) -> None:
         f"sign in as exporter1@demo.example … exporter12@demo.example or "
         f"{generator.ADVOCATE_EMAIL}, password {generator.DEMO_PASSWORD!r}"
     )
+
+
+def _rollups(args: argparse.Namespace) -> None:
+    """rebuild-rollups / verify-rollups: the reports' day cells against their stops."""
+    from app.db import create_db_engine, make_session_factory
+    from app.reports import rollups
+
+    engine = create_db_engine(get_settings())
+    sessions = make_session_factory(engine)
+    try:
+        if args.command == "rebuild-rollups":
+            print(f"{rollups.rebuild(sessions):,} day cells rebuilt from the stops")
+            return
+        refreshed = rollups.refresh_all(sessions)  # marked cells are not wrong, only pending
+        problems = rollups.verify(sessions)
+    finally:
+        engine.dispose()
+    for problem in problems:
+        print(problem)
+    if problems:
+        sys.exit(f"clearance: {len(problems)} day cells differ from their stops")
+    print(f"every day cell equals its stops ({refreshed:,} marked cells refreshed first)")
 
 
 def _positive(text: str) -> int:
@@ -196,6 +221,14 @@ def main(argv: list[str] | None = None) -> None:
     demo.add_argument("--seed", type=int, default=7, help="the same seed gives the same data")
     demo.add_argument("--if-empty", action="store_true", help="do nothing if data exists")
     demo.set_defaults(func=_seed_demo)
+
+    sub.add_parser(
+        "rebuild-rollups", help="recompute the reports' day cells from the stops"
+    ).set_defaults(func=_rollups)
+    sub.add_parser(
+        "verify-rollups",
+        help="refresh marked day cells, then compare each with its stops (exit 1 if any differ)",
+    ).set_defaults(func=_rollups)
 
     args = parser.parse_args(argv)
     try:

@@ -160,3 +160,26 @@ def test_create_admin_in_production_wants_12_characters(tmp_path: Path) -> None:
         env, "create-admin", "--email", "a@example.org", "--password", "twelve-chars"
     )
     assert long_enough.returncode == 0, long_enough.stderr
+
+
+def test_verify_rollups_finds_a_wrong_day_cell_and_rebuild_mends_it(tmp_path: Path) -> None:
+    import sqlite3
+
+    env = _env(tmp_path)
+    seeded = _clearance(env, "seed-demo", "--shipments", "40")
+    assert seeded.returncode == 0, seeded.stderr
+    assert "report day cells" in seeded.stdout
+    good = _clearance(env, "verify-rollups")
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert "every day cell equals its stops" in good.stdout
+    with sqlite3.connect(tmp_path / "cli.db") as db:
+        db.execute(
+            "UPDATE day_cells SET stops = stops + 1 "
+            "WHERE rowid = (SELECT min(rowid) FROM day_cells)"
+        )
+    bad = _clearance(env, "verify-rollups")
+    assert bad.returncode != 0
+    assert "1 day cells differ from their stops" in bad.stderr
+    rebuilt = _clearance(env, "rebuild-rollups")
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert _clearance(env, "verify-rollups").returncode == 0

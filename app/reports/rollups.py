@@ -49,7 +49,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, sessionmaker
 
+# The tables stops' foreign keys point at: their columns' types (UUIDs) come from there, so
+# a process that imports only this module (the CLI) must import them too.
+from app.checkpoints.models import Checkpoint  # noqa: F401
 from app.db import write_transaction
+from app.organizations.models import Organization  # noqa: F401
 from app.reports import privacy
 from app.reports.filters import ReportFilters, narrow
 from app.reports.models import DayCell, RollupDirty
