@@ -108,7 +108,7 @@ def create_reports_engine(settings: Settings) -> Engine | None:
     PostgreSQL: every transaction starts read-only (`default_transaction_read_only`, added to
     any `options` the URL carries), so an INSERT fails with "cannot execute INSERT in a
     read-only transaction" even on a server that would accept it. SQLite (a copy kept by
-    Litestream or LiteFS, say): the file is opened with `mode=ro` and `query_only`, and a
+    LiteFS, say): the file is opened with `mode=ro` and `query_only`, and a
     missing file is an error at the first report rather than a new empty database.
     """
     if not settings.reports_database_url:

@@ -5,7 +5,7 @@ It reads the replica when REPORTS_DATABASE_URL is set, else the primary, and ref
 either way (`app/db.py`). Who is asking is still looked up on the primary (auth's
 `SessionDep`): a revoked key or a user just made must count at once, whatever the replica's lag.
 
-The live status reads the replica too, like the public board it feeds: it is the most polled
+The live status reads the replica too, like the public board: it is the most polled
 read (every phone planning a trip), its medians move once per completed hour for all but
 admins, and each row says how fresh it is (`last_event_at`), so a lag of a second or two shows
 instead of hiding. Operators watch that lag (README, "Scaling")."""
