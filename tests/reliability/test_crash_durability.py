@@ -253,6 +253,17 @@ def test_acknowledged_events_survive_kill_9_exactly_once(database_url: str, tmp_
                 assert not twice, f"round {round_no}: stored twice: {twice[:5]}"
                 strangers = set(counts) - set(ledger.acked) - set(ledger.unknown)
                 assert not strangers, f"round {round_no}: events nobody sent: {strangers}"
+            # The reports' day cells (refreshed by the server as it ran, killed or not) equal
+            # a recomputation from the stops.
+            verified = subprocess.run(
+                [sys.executable, "-m", "app.cli", "verify-rollups"],
+                cwd=ROOT,
+                env=server.env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert verified.returncode == 0, f"round {round_no}: {verified.stdout}{verified.stderr}"
         # Every client retries what it sent, acknowledged or not, as a phone's queue would.
         with httpx.Client(base_url=server.base, headers=headers, timeout=30) as http:
             before = stored_ids(http, shipments)
