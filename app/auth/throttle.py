@@ -38,8 +38,8 @@ from app.errors import AppError
 
 logger = logging.getLogger(__name__)
 
-# A longer "account" than any email (the form takes any text) is keyed by its hash, so keys
-# stay short whatever an attacker sends.
+# An "account" longer than any email, or with a NUL (PostgreSQL text cannot hold one), is
+# keyed by its hash: the form takes any text, and the key must stay short and storable.
 MAX_KEYED_CHARS = 320
 REDIS_TIMEOUT_SECONDS = 2.0  # a Redis that hangs answers 503 in seconds, not never
 KINDS = ("account", "address")
@@ -137,9 +137,9 @@ def client_address(request: Request) -> str:
 
 
 def _id(value: str) -> str:
-    if len(value) <= MAX_KEYED_CHARS:
+    if len(value) <= MAX_KEYED_CHARS and "\x00" not in value:
         return value
-    return "sha256:" + hashlib.sha256(value.encode()).hexdigest()
+    return "sha256:" + hashlib.sha256(value.encode(errors="surrogatepass")).hexdigest()
 
 
 @contextmanager

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.auth.models import RateLimitWindow
-from app.auth.throttle import build_login_throttle
+from app.auth.throttle import LoginThrottle, build_login_throttle
 from app.auth.throttle_storage import PURGE_EVERY_SECONDS, DatabaseStorage
 from app.config import Settings
 from app.db import create_db_engine, make_session_factory
@@ -148,13 +148,27 @@ def test_storage_stays_bounded_a_key_keeps_its_limit_and_expired_keys_are_delete
 def test_an_overlong_account_name_is_kept_as_its_hash_and_still_throttled(
     client: TestClient, sessions: sessionmaker[Session]
 ) -> None:
+    """The form takes any text: keys stay short whatever is sent."""
     account = "a" * 5000 + "@example.org"
     for _ in range(5):
-        response = client.post(f"{API}/auth/token", data={"username": account, "password": "wrong"})
+        response = client.post(f"{API}/auth/token", data={"username": account, "password": "x"})
         assert_problem(response, 401)
     refused = client.post(f"{API}/auth/token", data={"username": account, "password": "x"})
     assert_problem(refused, 429)
     assert max(len(key) for key in _rows(sessions)) < 200
+
+
+def test_an_account_name_with_a_nul_is_kept_as_its_hash(
+    storage: DatabaseStorage, sessions: sessionmaker[Session], clock: Clock
+) -> None:
+    """PostgreSQL text cannot hold a NUL: such a name is counted under its hash."""
+    throttle = LoginThrottle(
+        storage, account_limit=2, address_limit=10, window_seconds=60, clock=clock
+    )
+    for _ in range(2):
+        throttle.failed(account="nul\x00@example.org", address="10.0.0.1")
+    assert throttle.retry_after(account="nul\x00@example.org", address="10.0.0.2") == 60
+    assert not any("\x00" in key for key in _rows(sessions))
 
 
 def test_redis_windows_are_shared_by_every_client_and_kept_under_the_prefix(
