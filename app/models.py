@@ -1,6 +1,6 @@
 """Every model, imported once so that Alembic and the mappers see the whole schema."""
 
-from app.auth.models import ApiKey, DriverToken, User
+from app.auth.models import ApiKey, DriverToken, RateLimitWindow, User
 from app.checkpoints.models import Checkpoint
 from app.organizations.models import Organization
 from app.reports.models import DayCell, RollupDirty
@@ -14,6 +14,7 @@ __all__ = [
     "DayCell",
     "DriverToken",
     "Organization",
+    "RateLimitWindow",
     "RollupDirty",
     "RoutePoint",
     "Shipment",
