@@ -14,7 +14,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.observability import current_request_id
 
@@ -203,7 +202,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        # Last resort: UnexpectedErrorMiddleware normally answers first, with the request id.
+        # Last resort: RequestMiddleware normally answers first, with the request id.
         logger.exception("unhandled error", extra={"path": request.url.path})
         return _internal_error(request.url.path)
 
@@ -217,36 +216,16 @@ def _internal_error(path: str) -> JSONResponse:
     )
 
 
-class UnexpectedErrorMiddleware:
-    """Turns an unhandled exception into a 500 problem; add it inside RequestContextMiddleware.
+def unexpected_error(path: str) -> JSONResponse:
+    """The answer to an exception nothing handled, called where it was caught: the trace
+    goes to the log, the client gets a 500 problem with only the request id.
 
-    Starlette runs the handler registered for `Exception` in its outermost middleware, after
-    the request id is gone: the 500 would carry neither the `request_id` member nor the
-    `X-Request-ID` header, and the log line no id. Here the id is still set. The trace goes to
-    the log; the client gets only the id.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, receive, tracking_send)
-        except Exception:
-            logger.exception("unhandled error", extra={"path": scope["path"]})
-            if started:
-                raise  # too late for a problem response; the server drops the connection
-            await _internal_error(scope["path"])(scope, receive, send)
+    observability.RequestMiddleware calls it while the request id is still set (Starlette
+    runs the handler registered for `Exception` in its outermost middleware, after the id
+    is gone: the 500 would carry neither the `request_id` member nor the `X-Request-ID`
+    header, and the log line no id)."""
+    logger.exception("unhandled error", extra={"path": path})
+    return _internal_error(path)
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

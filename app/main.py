@@ -21,17 +21,14 @@ from app.auth.throttle import build_login_throttle
 from app.checkpoints.router import router as checkpoints_router
 from app.config import Settings, get_settings
 from app.db import create_db_engine, create_reports_engine, make_session_factory
-from app.errors import PROBLEM_JSON, UnexpectedErrorMiddleware, install_error_handlers
-from app.observability import (
-    BodySizeLimitMiddleware,
-    RequestContextMiddleware,
-    configure_logging,
-)
+from app.errors import PROBLEM_JSON, install_error_handlers, unexpected_error
+from app.observability import RequestMiddleware, configure_logging
 from app.organizations import service as organizations
 from app.organizations.router import router as organizations_router
 from app.reports.rollups import Refresher
 from app.reports.router import router as reports_router
-from app.security_headers import SecurityHeadersMiddleware
+from app.security_headers import HEADERS as SECURITY_HEADERS
+from app.security_headers import policy_for_inline_scripts
 from app.shipments.router import router as shipments_router
 from app.tracking.router import router as tracking_router
 from app.tracking.writer import EventWriter
@@ -86,20 +83,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.login_throttle = build_login_throttle(settings, app.state.session_factory)
 
     install_error_handlers(app)
+    # Every request's own work, in one pass: its id, the body limit, the security headers,
+    # unexpected errors (a 500 problem with the id), the metrics and the access log.
     app.add_middleware(
-        BodySizeLimitMiddleware,
+        RequestMiddleware,
+        headers=SECURITY_HEADERS,
         default_limit=settings.max_body_bytes,
         # Bulk endpoints: a CSV file, and a phone's full offline queue (1,000 events with notes).
         limits={
             f"{API_PREFIX}/shipments/import": settings.max_import_bytes,
             f"{API_PREFIX}/sync": settings.max_import_bytes,
         },
+        observe=metrics.install(app, prefix=API_PREFIX).observe,
+        unexpected=unexpected_error,
     )
-    # Inside the request-id middleware, so that a 500 carries the id (added last = outermost).
-    app.add_middleware(UnexpectedErrorMiddleware)
-    metrics.install(app, prefix=API_PREFIX)
-    app.add_middleware(RequestContextMiddleware)
-    app.add_middleware(SecurityHeadersMiddleware)  # outermost: every answer, 500s too
 
     # Tracking first: FastAPI tries routes in order, and its event POST is the hot path
     # (drivers' phones), so it is matched before anything else (its paths overlap no other
@@ -145,19 +142,28 @@ def _mount_docs(app: FastAPI) -> None:
 
     @app.get("/docs", include_in_schema=False)
     def swagger_ui() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url="/openapi.json",
-            title="Checkpoint clearance tracker — API",
-            oauth2_redirect_url="/docs/oauth2-redirect",
-            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
-            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
-            swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png",
-            swagger_ui_parameters={"persistAuthorization": True},
+        return _own_inline_scripts(
+            get_swagger_ui_html(
+                openapi_url="/openapi.json",
+                title="Checkpoint clearance tracker — API",
+                oauth2_redirect_url="/docs/oauth2-redirect",
+                swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+                swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+                swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png",
+                swagger_ui_parameters={"persistAuthorization": True},
+            )
         )
 
     @app.get("/docs/oauth2-redirect", include_in_schema=False)
     def swagger_ui_redirect() -> HTMLResponse:
-        return get_swagger_ui_oauth2_redirect_html()
+        return _own_inline_scripts(get_swagger_ui_oauth2_redirect_html())
+
+
+def _own_inline_scripts(page: HTMLResponse) -> HTMLResponse:
+    """Swagger UI starts from inline scripts: its pages allow exactly those (their hashes),
+    in a policy of their own that the security headers then leave as it is."""
+    page.headers["content-security-policy"] = policy_for_inline_scripts(bytes(page.body))
+    return page
 
 
 def _openapi_with_problems(app: FastAPI) -> dict[str, Any]:

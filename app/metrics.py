@@ -5,7 +5,7 @@ their template (`/api/v1/shipments/{shipment_id}`), never by the raw path, so th
 series stays bounded whatever clients send.
 """
 
-import time
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import Response
@@ -16,11 +16,12 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 
 class Metrics:
-    def __init__(self) -> None:
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "http_requests_total",
@@ -35,43 +36,34 @@ class Metrics:
             registry=self.registry,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )
+        # Each series' counter and histogram, found once (labels() takes a lock and builds
+        # a key each time); as bounded as the series themselves.
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
-
-class MetricsMiddleware:
-    def __init__(self, app: ASGIApp, *, metrics: Metrics, prefix: str) -> None:
-        self.app = app
-        self.metrics = metrics
-        self.prefix = prefix
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def recording_send(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, recording_send)
-        finally:
-            route = getattr(scope.get("route"), "path", None) or "unmatched"
-            # Routes of an included router know their path without the router's prefix.
-            if scope["path"].startswith(self.prefix + "/") and route.startswith("/"):
-                route = route if route.startswith(self.prefix) else self.prefix + route
+    def observe(self, scope: Scope, status: int, seconds: float) -> None:
+        """One answered request (called by observability.RequestMiddleware)."""
+        route = getattr(scope.get("route"), "path", None) or "unmatched"
+        # Routes of an included router know their path without the router's prefix.
+        if scope["path"].startswith(self.prefix + "/") and route.startswith("/"):
+            route = route if route.startswith(self.prefix) else self.prefix + route
+        key = (scope["method"], route, status)
+        series = self._series.get(key)
+        if series is None:
             method = scope["method"]
-            self.metrics.requests.labels(method, route, str(status)).inc()
-            self.metrics.latency.labels(method, route).observe(time.perf_counter() - started)
+            series = self._series[key] = (
+                self.requests.labels(method, route, str(status)),
+                self.latency.labels(method, route),
+            )
+        series[0].inc()
+        series[1].observe(seconds)
 
 
-def install(app: FastAPI, *, prefix: str) -> None:
-    metrics = Metrics()
-    app.add_middleware(MetricsMiddleware, metrics=metrics, prefix=prefix)
+def install(app: FastAPI, *, prefix: str) -> Metrics:
+    """The app's metrics, served at /metrics; the caller has them observed (main.py)."""
+    metrics = Metrics(prefix)
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return metrics

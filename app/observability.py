@@ -1,10 +1,13 @@
-"""Request ids, structured JSON logs and the request-size limit (pure ASGI middleware)."""
+"""Request ids, structured JSON logs, and each request's own work in one pure ASGI
+middleware (its id, the body limit, headers, unexpected errors, metrics, access log)."""
 
+import json
 import logging
 import re
 import sys
 import time
 import uuid
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from typing import Any
 
@@ -27,12 +30,57 @@ class _RequestIdFilter(logging.Filter):
         return True
 
 
+class _JsonLines(JsonFormatter):
+    """python-json-logger's lines, the usual ones (a message and plain extra fields, such as
+    every access log line) made without its general machinery: the same text, in about
+    half the time. Anything else (an exception, a stack, a dict message, an extra value
+    JSON does not know) goes through its own `format`, as does every line if it is given
+    options this does not follow."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._usual = not (
+            self.defaults
+            or self.static_fields
+            or self.timestamp
+            or self.rename_fields_keep_missing
+            or self.json_indent is not None
+            or not self.json_ensure_ascii
+            or self.json_serializer is not json.dumps
+        )
+        self._named = [(key, self.rename_fields.get(key, key)) for key in self._required_fields]
+
+    def format(self, record: logging.LogRecord) -> str:
+        if (
+            not self._usual
+            or record.exc_info
+            or record.exc_text
+            or record.stack_info
+            or isinstance(record.msg, dict)
+        ):
+            return super().format(record)
+        fields = record.__dict__  # given `message` and `asctime`, as the library does
+        fields["message"] = record.getMessage()
+        fields["asctime"] = self.formatTime(record, self.datefmt)
+        data = {name: fields.get(key) for key, name in self._named}
+        skip, rename = self._skip_fields, self.rename_fields
+        for key, value in fields.items():
+            if key not in skip and not (isinstance(key, str) and key.startswith("_")):
+                data[rename.get(key, key)] = value
+        try:
+            # The standard encoder (C, made once): the same text as the library's subclass,
+            # whose only difference is how it encodes what JSON does not know.
+            return self.prefix + json.dumps(data)
+        except TypeError:
+            return super().format(record)
+
+
 def configure_logging(level: str, as_json: bool) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(_RequestIdFilter())
     if as_json:
         handler.setFormatter(
-            JsonFormatter(
+            _JsonLines(
                 "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
                 rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
             )
@@ -48,92 +96,132 @@ def configure_logging(level: str, as_json: bool) -> None:
     logging.getLogger("uvicorn.access").disabled = True
 
 
-class RequestContextMiddleware:
-    """Gives every request an id (kept from `X-Request-ID` when sane), echoes it, logs one line."""
+Observe = Callable[[Scope, int, float], None]  # the scope, the status, the seconds taken
+Unexpected = Callable[[str], ASGIApp]  # the answer to an exception nothing handled, by path
 
-    def __init__(self, app: ASGIApp) -> None:
+
+class RequestMiddleware:
+    """Each HTTP request's own work, in one pass (pure ASGI: one wrapper around `send`, at
+    most one around `receive`, one clock), around the application:
+
+    - its id: `X-Request-ID` kept when sane, else a new one; set for the logs while the
+      request runs, and echoed in the answer's `X-Request-ID`;
+    - the body limit: a body over its path's limit (`limits`, else `default_limit`) is a
+      413 before the application reads it all, by its Content-Length or, for a streamed
+      body that carries none, as it arrives. Raising Starlette's HTTPException from
+      `receive` lets FastAPI's body parsing pass it through untouched, so the usual
+      problem+json handler renders it;
+    - `headers` on every answer, 500s included (the security headers), each unless the
+      answer sets its own;
+    - an exception nothing handled: `unexpected(path)` answers it (the 500 problem, with
+      the request id; it logs the trace) unless the answer had started, when the server
+      drops the connection;
+    - when the request ends: `observe(scope, status, seconds)` (the metrics) and one
+      access log line.
+
+    It replaced five middlewares in a row (request id and log, metrics, unexpected errors,
+    body limit, security headers), each wrapping `send` again: see bench/RESULTS.md,
+    session 6.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        headers: Mapping[bytes, bytes],
+        default_limit: int,
+        limits: Mapping[str, int],
+        observe: Observe,
+        unexpected: Unexpected,
+    ) -> None:
         self.app = app
+        self.headers = list(headers.items())
+        self.names = frozenset(headers)
+        self.default_limit = default_limit
+        self.limits = dict(limits)
+        self.observe = observe
+        self.unexpected = unexpected
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = _header(scope, b"x-request-id")
+        incoming = declared = None
+        for key, value in scope["headers"]:
+            if key == b"x-request-id":
+                incoming = value.decode("latin-1")
+            elif key == b"content-length":
+                declared = value
         request_id = incoming if incoming and _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         token = _request_id.set(request_id)
         started = time.perf_counter()
-        status = 500
+        status = 0  # no answer yet
+        extra = [(b"x-request-id", request_id.encode()), *self.headers]
+        names = self.names
 
-        async def send_with_id(message: Message) -> None:
+        async def answer(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+                headers = message.get("headers") or []
+                if any(name.lower() in names for name, _ in headers):  # the answer's own
+                    present = {name.lower() for name, _ in headers}
+                    added = [header for header in extra if header[0] not in present]
+                    added.insert(0, extra[0])  # the request id, always
+                    message["headers"] = [*headers, *added]
+                else:
+                    message["headers"] = [*headers, *extra]
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            try:
+                await self.app(scope, self._limited(scope, receive, declared), answer)
+            except Exception:
+                refusal = self.unexpected(scope["path"])  # logs the trace
+                if status:
+                    raise  # too late for a problem answer; the server drops the connection
+                await refusal(scope, receive, answer)
         finally:
+            seconds = time.perf_counter() - started
+            status = status or 500
+            self.observe(scope, status, seconds)
             access_logger.info(
                 "request",
                 extra={
                     "method": scope["method"],
                     "path": scope["path"],
                     "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "duration_ms": round(seconds * 1000, 2),
                 },
             )
             _request_id.reset(token)
 
-
-class BodySizeLimitMiddleware:
-    """Answers 413 to a body over the limit, before the application reads it all.
-
-    Checks Content-Length up front and also counts streamed (chunked) bodies, which
-    carry no length. Some paths (the CSV import) may allow more. Raising Starlette's
-    HTTPException from `receive` lets FastAPI's body parsing pass it through untouched,
-    so the usual problem+json handler renders it.
-    """
-
-    def __init__(self, app: ASGIApp, *, default_limit: int, limits: dict[str, int]) -> None:
-        self.app = app
-        self.default_limit = default_limit
-        self.limits = limits
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    def _limited(self, scope: Scope, receive: Receive, declared: bytes | None) -> Receive:
         limit = self.limits.get(scope["path"], self.default_limit)
-        too_large = HTTPException(
-            413, f"The request body is larger than the {limit} bytes this endpoint accepts."
-        )
-        declared = _header(scope, b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
+        if declared is not None and declared.isdigit():
+            if int(declared) <= limit:
+                # The server hands over no more than Content-Length bytes: nothing to count.
+                return receive
 
             async def refuse() -> Message:
-                raise too_large
+                raise _too_large(limit)
 
-            await self.app(scope, refuse, send)
-            return
+            return refuse
         received = 0
 
-        async def counting_receive() -> Message:
+        async def counting() -> Message:
             nonlocal received
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise too_large
+                    raise _too_large(limit)
             return message
 
-        await self.app(scope, counting_receive, send)
+        return counting
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers", ()):
-        if key == name:
-            decoded: Any = value.decode("latin-1")
-            return str(decoded)
-    return None
+def _too_large(limit: int) -> HTTPException:
+    return HTTPException(
+        413, f"The request body is larger than the {limit} bytes this endpoint accepts."
+    )

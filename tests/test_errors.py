@@ -1,16 +1,22 @@
 """Every error is RFC 9457 problem+json; no error leaks internals or stores data.
 Also the request id, the health probes, and the self-hosted API docs."""
 
+import json
+import logging
 import re
+import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from pythonjsonlogger.json import JsonFormatter
 
 from app.checkpoints import service as checkpoints_service
+from app.observability import _JsonLines
 from tests.conftest import DatabaseUnderTest
 from tests.factories import (
     API,
@@ -289,3 +295,35 @@ def test_docs_are_served_without_a_cdn(client: TestClient) -> None:
     for asset in assets:
         assert asset.startswith("/static/docs/"), asset
         assert client.get(asset).status_code == 200, asset
+
+
+# --- the JSON log lines ----------------------------------------------------------------------
+
+
+def _record(**extra: Any) -> logging.LogRecord:
+    record = logging.getLogger("app.access").makeRecord(
+        "app.access", logging.INFO, __file__, 1, "request %s", ("sent",), None, extra=extra
+    )
+    record.request_id = "erp-run-42"
+    return record
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"method": "POST", "path": "/api/v1/sync", "status": 201, "duration_ms": 1.5},
+        {"path": "/ملاحظة", "count": None, "ok": True},  # not ASCII; null; a boolean
+        {"id": uuid.UUID(int=7), "at": datetime(2026, 1, 1, tzinfo=UTC)},  # the library's types
+    ],
+)
+def test_log_lines_are_python_json_loggers_own(extra: dict[str, Any]) -> None:
+    """The quicker formatter of the usual lines writes exactly what the library would."""
+    fields = "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s"
+    names = {"asctime": "time", "levelname": "level", "name": "logger"}
+    ours = _JsonLines(fields, rename_fields=names)
+    library = JsonFormatter(fields, rename_fields=names)
+    record = _record(**extra)
+    line = ours.format(record)
+    assert line == library.format(record)
+    assert json.loads(line)["logger"] == "app.access"
+    assert json.loads(line)["request_id"] == "erp-run-42"
