@@ -9,7 +9,7 @@ See rollups.py for how reports read them.
 
 import uuid
 
-from sqlalchemy import BigInteger, Float, Index, Integer, LargeBinary, Text, Uuid
+from sqlalchemy import BigInteger, Float, Index, Integer, LargeBinary, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
@@ -32,8 +32,8 @@ class RollupDirty(Base):
 class DayCell(Base):
     """The figures of a cell's stops in one row: counts and sums; its dwell times, sorted,
     packed as little-endian float64 (8 bytes a stop: percentiles need every value); holds
-    per reason and fees per currency as JSON; and its exporters, for the advocates'
-    thresholds, as their 16-byte ids packed one after the other."""
+    per reason and fees per currency as packed records; and its exporters, for the
+    advocates' thresholds, as their 16-byte ids one after the other (rollups.py)."""
 
     __tablename__ = "day_cells"
     __table_args__ = (Index("ix_day_cells_by_day", "arrival_day"),)
@@ -47,6 +47,6 @@ class DayCell(Base):
     held_stops: Mapped[int] = mapped_column(Integer)
     turned_back_stops: Mapped[int] = mapped_column(Integer)
     dwell_values: Mapped[bytes] = mapped_column(LargeBinary)
-    holds: Mapped[str] = mapped_column(Text)  # {"missing_document": 3, …}
-    fees: Mapped[str] = mapped_column(Text)  # {"IQD": ["75000.00", "25000.00"]}: total, unreceipted
+    holds: Mapped[bytes] = mapped_column(LargeBinary)  # rollups.HOLDS records
+    fees: Mapped[bytes] = mapped_column(LargeBinary)  # rollups.FEES records
     exporters: Mapped[bytes] = mapped_column(LargeBinary)

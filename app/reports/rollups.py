@@ -21,14 +21,14 @@ cargo; privacy.py's atoms do that from the stops). Admins' windows that start or
 a day read that day's stops, with the exact time filter.
 """
 
-import json
+import dataclasses
 import logging
 import math
 import threading
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from decimal import Decimal
 from typing import Any
@@ -54,6 +54,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.checkpoints.models import Checkpoint  # noqa: F401
 from app.db import write_transaction
 from app.organizations.models import Organization  # noqa: F401
+from app.reports import figures as fig
 from app.reports import privacy
 from app.reports.filters import ReportFilters, narrow
 from app.reports.models import DayCell, RollupDirty
@@ -71,9 +72,17 @@ REFRESH_BATCH = 200  # cells per refresh transaction: short, so writers never wa
 ADVISORY_LOCK = 0x726F6C6C  # "roll": one refresh at a time across workers (PostgreSQL)
 
 
+# A cell's holds, fees and exporters are packed as fixed-size records, so that a group's are
+# merged by numpy from the concatenated bytes of its cells, never parsed cell by cell.
+HOLDS = np.dtype([("reason", "S32"), ("holds", "<i8")])
+FEES = np.dtype([("currency", "S3"), ("total", "<i8"), ("unreceipted", "<i8")])  # in cents
+EXPORTER = np.dtype("S16")  # an organisation id's 16 bytes
+
+
 @dataclass
 class CellFigures:
-    """The figures of one cell's stops (or of the part of it a window covers)."""
+    """The figures of one cell's stops (or of the part of it a window covers), as stored:
+    counts and sums, then packed records (see HOLDS, FEES, EXPORTER), each sorted."""
 
     stops: int = 0
     completed_stops: int = 0
@@ -81,28 +90,34 @@ class CellFigures:
     total_dwell_minutes: float = 0.0
     held_stops: int = 0
     turned_back_stops: int = 0
-    dwell: np.ndarray = field(default_factory=lambda: np.empty(0, FLOAT64))  # sorted
-    holds: dict[str, int] = field(default_factory=dict)
-    fees: dict[str, tuple[Decimal, Decimal]] = field(default_factory=dict)  # total, unreceipted
-    exporters: set[bytes] = field(default_factory=set)  # their ids' 16 bytes
+    dwell: bytes = b""  # sorted dwell times, little-endian float64
+    holds: bytes = b""
+    fees: bytes = b""
+    exporters: bytes = b""
 
     def same_as(self, other: "CellFigures") -> bool:
         """Equal figures (sums compared to 1e-9 relative: their order of addition differs)."""
-        counts = (
-            "stops",
-            "completed_stops",
-            "timed_stops",
-            "held_stops",
-            "turned_back_stops",
+        mine, theirs = dataclasses.astuple(self), dataclasses.astuple(other)
+        return mine[:3] + mine[4:] == theirs[:3] + theirs[4:] and math.isclose(
+            self.total_dwell_minutes, other.total_dwell_minutes, rel_tol=1e-9
         )
-        return (
-            all(getattr(self, name) == getattr(other, name) for name in counts)
-            and math.isclose(self.total_dwell_minutes, other.total_dwell_minutes, rel_tol=1e-9)
-            and np.array_equal(self.dwell, other.dwell)
-            and self.holds == other.holds
-            and self.fees == other.fees
-            and self.exporters == other.exporters
-        )
+
+    def exporter_ids(self) -> set[bytes]:
+        packed = self.exporters
+        return {packed[i : i + 16] for i in range(0, len(packed), 16)}
+
+
+def _pack_holds(holds: dict[str, int]) -> bytes:
+    return np.array(sorted((r.encode(), n) for r, n in holds.items()), HOLDS).tobytes()
+
+
+def _pack_fees(fees: dict[str, tuple[Decimal, Decimal]]) -> bytes:
+    records = sorted((c.encode(), _cents(t), _cents(u)) for c, (t, u) in fees.items())
+    return np.array(records, FEES).tobytes()
+
+
+def _cents(amount: Decimal) -> int:
+    return int(amount.quantize(CENT) * 100)
 
 
 # --- computing cells from the stops -------------------------------------------------------
@@ -139,11 +154,14 @@ def compute(session: Session, where: Where) -> dict[Cell, CellFigures]:
             int(stops), int(done), int(timed), float(total), int(held), int(turned)
         )
     _read_dwell(session, where, cells)
+    holds_of: dict[Cell, dict[str, int]] = defaultdict(dict)
+    fees_of: dict[Cell, dict[str, tuple[Decimal, Decimal]]] = defaultdict(dict)
+    exporters_of: dict[Cell, list[bytes]] = defaultdict(list)
     holds = select(
         StopHold.checkpoint_id, StopHold.arrival_day, StopHold.reason, func.count()
     ).where(where(StopHold))
     for cp, day, reason, n in session.execute(holds.group_by(*holds.selected_columns[:3])):
-        cells[(cp, day)].holds[str(reason)] = int(n)
+        holds_of[(cp, day)][str(reason)] = int(n)
     unreceipted = func.sum(case((StopFee.receipt == false(), StopFee.amount), else_=0))
     fees = select(
         StopFee.checkpoint_id,
@@ -155,10 +173,14 @@ def compute(session: Session, where: Where) -> dict[Cell, CellFigures]:
     for cp, day, currency, total, part in session.execute(
         fees.group_by(*fees.selected_columns[:3])
     ):
-        cells[(cp, day)].fees[currency] = (_money(total), _money(part))
+        fees_of[(cp, day)][currency] = (_money(total), _money(part))
     exporters = select(Stop.checkpoint_id, Stop.arrival_day, Stop.organization_id)
     for cp, day, organization in session.execute(exporters.where(where(Stop)).distinct()):
-        cells[(cp, day)].exporters.add(organization.bytes)
+        exporters_of[(cp, day)].append(organization.bytes)
+    for cell, figures in cells.items():
+        figures.holds = _pack_holds(holds_of[cell])
+        figures.fees = _pack_fees(fees_of[cell])
+        figures.exporters = b"".join(sorted(exporters_of[cell]))
     return cells
 
 
@@ -173,7 +195,7 @@ def _read_dwell(session: Session, where: Where, cells: dict[Cell, CellFigures]) 
     for cp, day, minutes in session.execute(stmt):
         runs[(cp, day)].append(float(minutes or 0.0))  # never None: filtered above
     for cell, values in runs.items():
-        cells[cell].dwell = np.array(values, dtype=FLOAT64)
+        cells[cell].dwell = np.array(values, dtype=FLOAT64).tobytes()
 
 
 def _money(value: Any) -> Decimal:
@@ -253,13 +275,10 @@ def store(session: Session, cells: list[Cell], figures: dict[Cell, CellFigures])
             "total_dwell_minutes": f.total_dwell_minutes,
             "held_stops": f.held_stops,
             "turned_back_stops": f.turned_back_stops,
-            "dwell_values": f.dwell.astype(FLOAT64).tobytes(),
-            "holds": json.dumps(f.holds, sort_keys=True),
-            "fees": json.dumps(
-                {currency: [str(total), str(part)] for currency, (total, part) in f.fees.items()},
-                sort_keys=True,
-            ),
-            "exporters": b"".join(sorted(f.exporters)),
+            "dwell_values": f.dwell,
+            "holds": f.holds,
+            "fees": f.fees,
+            "exporters": f.exporters,
         }
         for (cp, day), f in figures.items()
     ]
@@ -323,8 +342,8 @@ def verify(sessions: sessionmaker[Session], *, days_per_round: int = 7) -> list[
 
 def stored(session: Session, where: Where, *, exporters: bool = True) -> dict[Cell, CellFigures]:
     """The rollup rows of the cells meeting `where`; `exporters`: read whose stops they are
-    (only the advocates' thresholds need it)."""
-    cells: dict[Cell, CellFigures] = {}
+    (only the advocates' thresholds need them). Read raw off the DB-API cursor: a report may
+    read tens of thousands of cells, and per-row conversions were most of its time."""
     columns = [
         DayCell.checkpoint_id,
         DayCell.arrival_day,
@@ -339,18 +358,18 @@ def stored(session: Session, where: Where, *, exporters: bool = True) -> dict[Ce
         DayCell.fees,
         *([DayCell.exporters] if exporters else []),
     ]
-    for row in session.execute(select(*columns).where(where(DayCell))):
-        cp, day, stops, done, timed, total, held, turned, packed, holds, fees, *ids = tuple(row)
-        figures = CellFigures(stops, done, timed, total, held, turned)
-        figures.dwell = np.frombuffer(packed, dtype=FLOAT64)
-        figures.holds = json.loads(holds)
-        figures.fees = {
-            currency: (Decimal(total_fee), Decimal(part))
-            for currency, (total_fee, part) in json.loads(fees).items()
-        }
-        if ids:
-            figures.exporters = {ids[0][i : i + 16] for i in range(0, len(ids[0]), 16)}
-        cells[(cp, day)] = figures
+    result = session.connection().execute(select(*columns).where(where(DayCell)))
+    rows = result.cursor.fetchall()
+    result.close()
+    checkpoints: dict[Any, uuid.UUID] = {}
+    cells: dict[Cell, CellFigures] = {}
+    for row in rows:
+        raw = row[0]
+        cp = checkpoints.get(raw)
+        if cp is None:
+            cp = checkpoints[raw] = raw if isinstance(raw, uuid.UUID) else uuid.UUID(hex=raw)
+        packed = row[8:] if isinstance(row[8], bytes) else map(bytes, row[8:])  # psycopg: views
+        cells[(cp, row[1])] = CellFigures(*row[2:8], *packed)
     return cells
 
 
@@ -459,37 +478,65 @@ def tallies(
     return {
         cell: {
             (None, None): privacy.Tally(
-                figures.stops,
-                figures.completed_stops,
-                set(figures.exporters),
+                figures.stops, figures.completed_stops, figures.exporter_ids()
             )
         }
         for cell, figures in cells.items()
     }
 
 
-def order_statistics(
-    parts: list[CellFigures], standard_minutes: float
-) -> tuple[float | None, float | None, float | None, int]:
-    """p50, p90, the mean of the slowest 10% and how many within the standard, exactly, over
-    the union of the parts' sorted dwell times (percentiles as percentiles.py defines)."""
-    within = sum(int(np.searchsorted(p.dwell, standard_minutes, side="right")) for p in parts)
-    runs = [p.dwell for p in parts if len(p.dwell)]
-    if not runs:
-        return None, None, None, within
-    values = runs[0] if len(runs) == 1 else np.concatenate(runs)
+def group_figures(parts: list[CellFigures], standard_minutes: float) -> fig.Figures:
+    """A group's figures from its cells' (figures.py says what each one means): counts
+    added, and the packed values of all its cells concatenated and merged by numpy."""
+    found = fig.Figures(
+        stops=sum(p.stops for p in parts),
+        completed_stops=sum(p.completed_stops for p in parts),
+        timed_stops=sum(p.timed_stops for p in parts),
+        total_dwell_minutes=sum(p.total_dwell_minutes for p in parts),
+        held_stops=sum(p.held_stops for p in parts),
+        turned_back_stops=sum(p.turned_back_stops for p in parts),
+    )
+    dwell = np.frombuffer(b"".join(p.dwell for p in parts), FLOAT64)
+    found.within_standard = int(np.count_nonzero(dwell <= standard_minutes))
+    found.p50_dwell_minutes, found.p90_dwell_minutes, found.tail_mean_dwell_minutes = (
+        order_statistics(dwell)
+    )
+    holds = np.frombuffer(b"".join(p.holds for p in parts), HOLDS)
+    reasons, where = np.unique(holds["reason"], return_inverse=True)
+    counts = np.bincount(where, weights=holds["holds"], minlength=len(reasons))
+    found.hold_reasons = sorted(
+        ((r.decode(), int(n)) for r, n in zip(reasons, counts, strict=True)),
+        key=lambda item: (-item[1], item[0]),
+    )
+    fees = np.frombuffer(b"".join(p.fees for p in parts), FEES)
+    currencies, where = np.unique(fees["currency"], return_inverse=True)
+    for index, currency in enumerate(currencies):
+        mine = fees[where == index]
+        found.fees.append(
+            fig.Fees(
+                currency.decode(),
+                Decimal(int(mine["total"].sum())).scaleb(-2),
+                Decimal(int(mine["unreceipted"].sum())).scaleb(-2),
+            )
+        )
+    return found
+
+
+def order_statistics(values: np.ndarray) -> tuple[float | None, float | None, float | None]:
+    """p50, p90 and the mean of the slowest 10% of `values` (in any order), exactly, as
+    percentiles.py defines them: the values at those ranks, found by np.partition."""
     n = len(values)
+    if not n:
+        return None, None, None
     tail = tail_size(n)
     ranks = sorted({*positions(n, 0.5)[:2], *positions(n, 0.9)[:2], n - tail})
-    if len(runs) > 1:
-        values = np.partition(values, ranks)
+    values = np.partition(values, ranks)
     found = []
     for q in (0.5, 0.9):
         low, high, weight = positions(n, q)
         a, b = float(values[low]), float(values[high])
         found.append(a + weight * (b - a))
-    tail_mean = float(np.sum(values[n - tail :])) / tail
-    return found[0], found[1], tail_mean, within
+    return found[0], found[1], float(np.sum(values[n - tail :])) / tail
 
 
 def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:

@@ -127,14 +127,16 @@ class Scope:
                 rollups.tallies(cells), privacy.thresholds_of(self.settings), frozenset()
             )
         members: dict[fig.Key, list[rollups.Cell]] = defaultdict(list)
+        allows = self.cells().allows if self.protected else None
         for cell in cells:
             for group in to_groups(cell):
                 shown = members[group]  # every group of the question, even with nothing shown
-                if not self.protected or self.cells().allows(cell):
+                if allows is None or allows(cell):
                     shown.append(cell)
         groups = {}
         for group, shown in members.items():
-            found = _figures_of([cells[cell] for cell in shown], self.settings)
+            parts = [cells[cell] for cell in shown]
+            found = rollups.group_figures(parts, self.settings.service_standard_minutes)
             found.fine_groups = len({cell[0] for cell in shown})
             if self.protected:
                 found.organizations = len(self.cells().exporters_of(shown))
@@ -199,32 +201,6 @@ class Scope:
             excluded_stops=self.excluded_stops,
             items=items,
         )
-
-
-def _figures_of(parts: list[rollups.CellFigures], settings: Settings) -> fig.Figures:
-    """A group's figures from its cells' (see figures.py for what each one means)."""
-    found = fig.Figures()
-    reasons: dict[str, int] = defaultdict(int)
-    fees: dict[str, fig.Fees] = {}
-    for part in parts:
-        found.stops += part.stops
-        found.completed_stops += part.completed_stops
-        found.timed_stops += part.timed_stops
-        found.total_dwell_minutes += part.total_dwell_minutes
-        found.held_stops += part.held_stops
-        found.turned_back_stops += part.turned_back_stops
-        for reason, count in part.holds.items():
-            reasons[reason] += count
-        for currency, (total, unreceipted) in part.fees.items():
-            fee = fees.setdefault(currency, fig.Fees(currency, fig.money(0), fig.money(0)))
-            fee.total += total
-            fee.unreceipted += unreceipted
-    p50, p90, tail_mean, within = rollups.order_statistics(parts, settings.service_standard_minutes)
-    found.p50_dwell_minutes, found.p90_dwell_minutes = p50, p90
-    found.tail_mean_dwell_minutes, found.within_standard = tail_mean, within
-    found.hold_reasons = sorted(reasons.items(), key=lambda item: (-item[1], item[0]))
-    found.fees = sorted(fees.values(), key=lambda fee: fee.currency)
-    return found
 
 
 def stop_cells(scope: Scope) -> privacy.StopCells:
@@ -429,12 +405,13 @@ def _trend_figures(
         return stmt.where(table.arrival_day.is_not(None))
 
     if scope.from_cells:
+        starts: dict[int, date] = {}  # a few hundred days, for tens of thousands of cells
 
         def periods(cell: rollups.Cell) -> list[fig.Key]:
             checkpoint_id, day = cell
             if day is None:
                 return []  # no arrival logged: in no period
-            start = period_start(interval, day)
+            start = starts.get(day) or starts.setdefault(day, period_start(interval, day))
             return [(start, checkpoint_id) if by_checkpoint else (start,)]
 
         return scope.cell_figures(periods)

@@ -83,8 +83,8 @@ def upgrade() -> None:
         sa.Column("held_stops", sa.Integer(), nullable=False),
         sa.Column("turned_back_stops", sa.Integer(), nullable=False),
         sa.Column("dwell_values", sa.LargeBinary(), nullable=False),
-        sa.Column("holds", sa.Text(), nullable=False),
-        sa.Column("fees", sa.Text(), nullable=False),
+        sa.Column("holds", sa.LargeBinary(), nullable=False),
+        sa.Column("fees", sa.LargeBinary(), nullable=False),
         sa.Column("exporters", sa.LargeBinary(), nullable=False),
         sa.PrimaryKeyConstraint("checkpoint_id", "arrival_day", name=op.f("pk_day_cells")),
     )

@@ -20,7 +20,7 @@ from sqlalchemy import func, select, text, update
 
 from app.reports import rollups
 from app.reports.models import DayCell, RollupDirty
-from app.tracking.models import Stop
+from app.tracking.models import Stop, StopFee, StopHold, StopProcedure
 from tests.reports.builders import World, report
 from tests.reports.conftest import client_on
 
@@ -144,6 +144,18 @@ def test_reports_read_the_rollups_and_verify_finds_a_wrong_one(
     assert_same(answers(cell_reader, world, "admin"), answers(stop_reader, world, "admin"))
 
 
+def move_day(session: Any, stop_id: Any, days: int) -> None:
+    session.execute(
+        update(Stop).where(Stop.id == stop_id).values(arrival_day=Stop.arrival_day + days)
+    )
+    for table in (StopHold, StopProcedure, StopFee):
+        session.execute(
+            update(table)
+            .where(table.stop_id == stop_id)
+            .values(arrival_day=table.arrival_day + days)
+        )
+
+
 def test_a_changed_stop_marks_its_old_and_new_cells_and_a_refresh_follows(
     cell_reader: TestClient, stop_reader: TestClient, world: World
 ) -> None:
@@ -154,10 +166,9 @@ def test_a_changed_stop_marks_its_old_and_new_cells_and_a_refresh_follows(
             select(Stop).where(Stop.arrival_day.is_not(None)).order_by(Stop.id).limit(1)
         ).one()
         old_cell = (stop.checkpoint_id, stop.arrival_day)
-        # Moved to the next day (a late correction of its arrival), as a writer would.
-        session.execute(
-            update(Stop).where(Stop.id == stop.id).values(arrival_day=Stop.arrival_day + 1)
-        )
+        # Moved to the next day (a late correction of its arrival), with its holds,
+        # procedures and fees, as the writer rewrites them.
+        move_day(session, stop.id, +1)
         session.commit()
         marked = set(session.execute(select(RollupDirty.checkpoint_id, RollupDirty.arrival_day)))
     assert marked == {old_cell, (old_cell[0], old_cell[1] + 1)}
@@ -166,9 +177,7 @@ def test_a_changed_stop_marks_its_old_and_new_cells_and_a_refresh_follows(
     assert rollups.refresh_all(sessions(cell_reader)) == 2
     assert rollups.verify(factory) == []
     with factory() as session:
-        session.execute(
-            update(Stop).where(Stop.id == stop.id).values(arrival_day=Stop.arrival_day - 1)
-        )
+        move_day(session, stop.id, -1)
         session.commit()
     rollups.refresh_all(factory)
     assert_same(answers(cell_reader, world, "admin"), answers(stop_reader, world, "admin"))
@@ -211,8 +220,8 @@ def test_a_cell_left_without_stops_leaves_the_rollups(cell_reader: TestClient) -
                 held_stops=0,
                 turned_back_stops=0,
                 dwell_values=b"",
-                holds="{}",
-                fees="{}",
+                holds=b"",
+                fees=b"",
                 exporters=b"",
             )
         )
