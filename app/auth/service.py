@@ -21,7 +21,10 @@ DRIVER_TOKEN_PREFIX = "drv_"  # a driver link (issued in tracking/driver_tokens.
 def login(
     session: Session, *, settings: Settings, passwords: Passwords, email: str, password: str
 ) -> tuple[str, int]:
-    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    # No stored email holds a NUL (PostgreSQL text cannot), so such a name matches no one:
+    # looked up as it is, PostgreSQL would refuse the query itself (a 500).
+    address = email.strip().lower()
+    user = None if "\x00" in address else session.scalar(select(User).where(User.email == address))
     # Same message and same work for an unknown email, a wrong password and a disabled user.
     valid = passwords.verify(password, user.password_hash if user else None)
     if user is None or not valid or not user.is_active:

@@ -31,6 +31,12 @@ def test_unknown_email_and_wrong_password_get_the_same_401(client: TestClient) -
     assert {k: unknown[k] for k in keys} == {k: wrong.json()[k] for k in keys}
 
 
+def test_an_email_with_a_nul_byte_is_an_ordinary_401(client: TestClient) -> None:
+    """PostgreSQL refuses a NUL in text; the sign-in must not pass it to the database."""
+    body = assert_problem(sign_in(client, "ad\x00min@example.org", ADMIN_PASSWORD), 401)
+    assert body["detail"] == "Incorrect email or password."
+
+
 def test_deactivated_user_cannot_sign_in(client: TestClient) -> None:
     boss = admin(client)
     body = {"email": "gone@example.org", "password": "right-password", "role": "advocate"}
