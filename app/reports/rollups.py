@@ -68,6 +68,7 @@ log = logging.getLogger(__name__)
 Cell = tuple[uuid.UUID, int | None]  # (checkpoint, UTC day of arrival); None: no arrival logged
 FLOAT64 = np.dtype("<f8")
 CELLS_PER_STATEMENT = 400  # tuple IN lists stay well under SQLite's 32,766 variables
+MAX_MARKED_CELLS = 400  # more marked cells in a question: it reads its stops in one pass
 REFRESH_BATCH = 200  # cells per refresh transaction: short, so writers never wait long
 ADVISORY_LOCK = 0x726F6C6C  # "roll": one refresh at a time across workers (PostgreSQL)
 
@@ -432,11 +433,7 @@ def cells_in_scope(
     window = Window.of(filters)
     place = filters.model_copy(update={"from_": None, "to": None})
 
-    def in_place(table: Any) -> ColumnElement[bool]:
-        # narrow() adds the checkpoint and province conditions to a SELECT; its WHERE is all
-        # that is kept here.
-        stmt = narrow(select(table.checkpoint_id), place, table)
-        return stmt.whereclause if stmt.whereclause is not None else true()
+    in_place = _narrowed(place)
 
     marked = {
         (cp, day)
@@ -446,6 +443,10 @@ def cells_in_scope(
             .distinct()
         )
     }
+    if len(marked) > MAX_MARKED_CELLS:
+        # Most of the question is marked (a bulk load not yet refreshed, a refresh far
+        # behind): one pass over its stops, as before the rollups, beats naming every cell.
+        return compute(session, _narrowed(filters))
     cells = stored(
         session, lambda table: and_(in_place(table), window.whole(table)), exporters=exporters
     )
@@ -454,9 +455,7 @@ def cells_in_scope(
     live = [of_cells(marked)]
 
     def edge_days(table: Any) -> ColumnElement[bool]:
-        stmt = narrow(select(table.checkpoint_id), filters, table)
-        exact = stmt.whereclause if stmt.whereclause is not None else true()
-        return and_(table.arrival_day.in_(window.edges), exact)
+        return and_(table.arrival_day.in_(window.edges), _narrowed(filters)(table))
 
     if window.edges:
         live.append(edge_days)
@@ -466,6 +465,17 @@ def cells_in_scope(
         compute(session, lambda table: and_(in_place(table), or_(*(w(table) for w in live))))
     )
     return cells
+
+
+def _narrowed(filters: ReportFilters) -> Where:
+    """The filters' conditions on a table (narrow() builds them into a SELECT: its WHERE is
+    all that is kept)."""
+
+    def where(table: Any) -> ColumnElement[bool]:
+        clause = narrow(select(table.checkpoint_id), filters, table).whereclause
+        return clause if clause is not None else true()
+
+    return where
 
 
 # --- from cells to a report's groups ------------------------------------------------------

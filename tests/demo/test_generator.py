@@ -145,11 +145,13 @@ def test_the_bulk_load_stores_values_as_sqlalchemy_would(
         migrate(copy_url)
         copy_engine = create_engine(copy_url)
         with engine.connect() as source, copy_engine.begin() as target:
-            for table in Base.metadata.sorted_tables:
+            # The copy's triggers mark its cells anew as its stops go in: marks are not copied.
+            tables = [t for t in Base.metadata.sorted_tables if t.name != "rollup_dirty"]
+            for table in tables:
                 rows = [dict(row) for row in source.execute(select(table)).mappings()]
                 if rows:
                     target.execute(insert(table), rows)
-            for table in Base.metadata.sorted_tables:
+            for table in tables:
                 assert _raw(target, table) == _raw(source, table), table.name
         copy_engine.dispose()
     finally:

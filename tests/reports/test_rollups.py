@@ -247,3 +247,28 @@ def test_the_server_refreshes_marked_cells_by_itself(world_url: str, world: Worl
             time.sleep(0.05)
         assert marks(client) == 0
         assert rollups.verify(factory) == []
+
+
+@pytest.mark.parametrize("who", ["admin", "advocate"])
+def test_a_question_mostly_marked_reads_its_stops_in_one_pass(
+    stop_reader: TestClient,
+    cell_reader: TestClient,
+    world: World,
+    who: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """After a bulk load (every cell marked) a question reads its stops in one pass instead of
+    naming thousands of cells: the same answers."""
+    factory = sessions(cell_reader)
+    rollups.refresh_all(factory)
+    with factory() as session:
+        session.execute(
+            text(
+                "INSERT INTO rollup_dirty (checkpoint_id, arrival_day) SELECT DISTINCT "
+                "checkpoint_id, arrival_day FROM stops WHERE arrival_day IS NOT NULL"
+            )
+        )
+        session.commit()
+    monkeypatch.setattr(rollups, "MAX_MARKED_CELLS", 3)
+    assert_same(answers(cell_reader, world, who), answers(stop_reader, world, who))
+    rollups.refresh_all(factory)
