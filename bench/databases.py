@@ -1,4 +1,4 @@
-"""Fresh benchmark databases: SQLite files in bench/out/, PostgreSQL databases on
+"""Fresh benchmark databases: SQLite files in bench/out/ (BENCH_OUT), PostgreSQL databases on
 BENCH_POSTGRES_URL (default: the local server)."""
 
 import os
@@ -7,13 +7,13 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-OUT = Path(__file__).resolve().parent / "out"
+OUT = Path(os.environ.get("BENCH_OUT") or Path(__file__).resolve().parent / "out")
 PG_ADMIN = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
 # The test suite's smoke runs use their own (tests/test_bench_smoke.py), so that a suite run
 # never drops the database of a benchmark running beside it.
-PG_PREFIX = "bench_"
+PG_PREFIX = os.environ.get("BENCH_PG_PREFIX", "bench_")
 
 
 def url_for(db: str, name: str) -> str:

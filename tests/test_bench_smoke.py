@@ -1,16 +1,27 @@
 """The benchmark scripts at a tiny size, so they cannot rot between benchmark runs."""
 
+import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from alembic import command
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import create_engine, func, select, text
 
 from app.cli import alembic_config
 from app.tracking.models import Stop
-from bench import cpu_budget, databases, flood, ingest, reports, seed
-from bench.synthetic_stops import load
+from bench import (
+    cpu_budget,
+    dashboard,
+    databases,
+    flood,
+    ingest,
+    reports,
+    seed,
+    synthetic_stops,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -21,20 +32,76 @@ def _own_databases(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(reports, "OUT", tmp_path)
 
 
-def test_report_bench_loads_stops_and_times_every_report(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'bench.db'}"
-    command.upgrade(alembic_config(url), "head")
-    engine = create_engine(url)
-    load(engine, 500, checkpoints=8, organizations=5)
-    with engine.connect() as connection:
-        assert connection.scalar(select(func.count()).select_from(Stop)) == 500
-    engine.dispose()
+def test_report_bench_times_every_report_beside_duckdb_with_the_same_figures(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """bench/reports.py at 500 stops: every report timed (with and without rollups), each
+    beside DuckDB's computation of the same figures, which must agree field by field."""
+    dbs = ["sqlite"]
+    if os.environ.get("TEST_POSTGRES_URL"):
+        dbs.append("postgres")
+        monkeypatch.setattr(databases, "PG_ADMIN", os.environ["TEST_POSTGRES_URL"])
+    results = reports.main(["--stops", "500", "--db", *dbs, "--repeat", "1"])
 
-    timings = reports.time_reports(url, repeat=1)
+    for result in results:
+        assert set(result["reports"]) >= {"checkpoints", "corridors", "checkpoints over HTTP"}
+        assert all(seconds > 0 for seconds in result["reports"].values())
+        assert set(result["old_path"]) == set(result["reports"])
+        assert set(result["duckdb"]) == set(reports.DUCKDB)
+        assert result["differences"] == {name: [] for name in reports.DUCKDB}
+        assert result["load"]["rows"] > 500
+        assert 0 < result["peak_rss_mb"] < 1000
 
-    assert set(timings) >= {"checkpoints", "corridors", "trends (week)", "checkpoints over HTTP"}
-    assert all(seconds > 0 for seconds in timings.values())
-    assert reports.time_duckdb(url, repeat=1) > 0
+
+def test_loader_makes_the_same_rows_in_parallel_and_in_one_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The two writer processes (and SQLite's merge of the second file) store exactly the
+    rows one process stores, foreign keys and rollups included."""
+    tables = ["stops", "stop_holds", "stop_procedures", "stop_fees", "shipments", "cargo_lines"]
+    stored = []
+    for parallel_from in (10**9, 0):
+        monkeypatch.setattr(synthetic_stops, "PARALLEL_FROM", parallel_from)
+        url = f"sqlite:///{tmp_path / f'load-{parallel_from}.db'}"
+        command.upgrade(alembic_config(url), "head")
+        engine = create_engine(url)
+        loaded = synthetic_stops.load(engine, 500, checkpoints=8, organizations=5, check=True)
+        assert loaded.stops == 500
+        with engine.connect() as connection:
+            stored.append(
+                {
+                    table: connection.execute(text(f"SELECT * FROM {table} ORDER BY 1, 2")).all()
+                    for table in [*tables, "day_cells"]
+                }
+            )
+            assert connection.scalar(select(func.count()).select_from(Stop)) == 500
+            assert not connection.scalar(text("SELECT count(*) FROM rollup_dirty"))
+            triggers = connection.scalar(
+                text("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'")
+            )
+            assert triggers == len(synthetic_stops.rollup_trigger_statements())
+        engine.dispose()
+    assert stored[0] == stored[1]
+
+
+def test_dashboard_bench_draws_every_panel_in_chromium(tmp_path: Path) -> None:
+    """bench/dashboard.py at 500 stops, in a process of its own (Playwright's sync API
+    allows one instance per thread, and the browser tests may hold this one's)."""
+    env = {**os.environ, "BENCH_OUT": str(tmp_path), "BENCH_PG_PREFIX": "bench_smoke_"}
+    dbs = ["sqlite"]
+    if os.environ.get("TEST_POSTGRES_URL"):
+        dbs.append("postgres")
+        env["BENCH_POSTGRES_URL"] = os.environ["TEST_POSTGRES_URL"]
+    out = tmp_path / "dashboard.json"
+    script = Path(dashboard.__file__)
+    argv = ["--stops", "500", "--db", *dbs, "--runs", "1", "--timeout", "60", "--json", str(out)]
+    subprocess.run([sys.executable, str(script), *argv], env=env, check=True, timeout=300)
+
+    for result in json.loads(out.read_text()):
+        assert result["median_ms"] > 0
+        assert result["ranking_rows"] == 40  # every checkpoint of the synthetic world
+        assert "/api/v1/reports/corridors" in result["median_request_ms"]
+        assert 0 < result["worker_peak_rss_mb"] < 1000
 
 
 def test_ingest_bench_loads_the_service_and_its_baselines_over_http(
@@ -61,6 +128,25 @@ def test_ingest_bench_loads_the_service_and_its_baselines_over_http(
         assert service["stored"] >= service["requests"]  # acknowledged means stored
         assert 0 < service["peak_rss_mb"] < 1000
         assert service["sync"]["median_s"] > 0
+
+
+def test_ingest_bench_compares_numbers_of_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """bench/ingest.py --workers 1 2 at a tiny size: `clearance serve --workers N` loaded in
+    phases 1, 2, 2, 1 on one database, every acknowledged event stored."""
+    db = "sqlite"
+    if os.environ.get("TEST_POSTGRES_URL"):
+        db = "postgres"  # what the measurement is for
+        monkeypatch.setattr(databases, "PG_ADMIN", os.environ["TEST_POSTGRES_URL"])
+    argv = ["--db", db, "--workers", "1", "2", "--duration", "1", "--connections", "4"]
+    results = ingest.main([*argv, "--shipments", "5"])
+
+    phases = results[db]["phases"]
+    assert [phase["workers"] for phase in phases] == [1, 2, 2, 1]
+    for phase in phases:
+        assert phase["errors"] == 0
+        assert phase["stored"] >= phase["requests"] > 0
+        assert phase["worker_cpu_us_per_event"] > 0
+    assert set(results[db]["events_per_s"]) == {1, 2}
 
 
 def test_flood_bench_runs_ingestion_with_and_without_bad_credentials(
@@ -110,3 +196,4 @@ def test_cpu_budget_bench_measures_the_request_path_and_the_writer(
     assert 0 < results["bare_path_us"] < results["service_path_us"]
     for db in dbs:
         assert results[f"writer_{db}_us"] > 0
+        assert results[f"event_path_{db}_us"] > results[f"writer_{db}_us"]
