@@ -109,6 +109,18 @@ def settings_for(url: str, rollups: bool = True) -> Settings:
     )
 
 
+def report_builds() -> dict[str, Callable[[service.Scope], Any]]:
+    """Each report as the dashboard asks for it (an admin's, no filters)."""
+    return {
+        "checkpoints": lambda s: service.checkpoint_report(s, sort="-total_delay_hours"),
+        "agencies": service.agency_report,
+        "commodities": service.commodity_report,
+        "procedures": lambda s: service.procedure_report(s, by_checkpoint=False),
+        "trends (week)": lambda s: service.trend_report(s, interval="week", by_checkpoint=False),
+        "corridors": corridors.corridor_report,
+    }
+
+
 def time_reports(
     url: str, repeat: int, *, rollups: bool = True, answers: dict[str, Any] | None = None
 ) -> dict[str, float]:
@@ -132,19 +144,38 @@ def time_reports(
         with sessions() as session:
             return live.live_status(session, principal=ADMIN, settings=settings)
 
-    builds: dict[str, Callable[[service.Scope], Any]] = {
-        "checkpoints": lambda s: service.checkpoint_report(s, sort="-total_delay_hours"),
-        "agencies": service.agency_report,
-        "commodities": service.commodity_report,
-        "procedures": lambda s: service.procedure_report(s, by_checkpoint=False),
-        "trends (week)": lambda s: service.trend_report(s, interval="week", by_checkpoint=False),
-        "corridors": corridors.corridor_report,
-    }
-    results = {name: timed(run(name, build), repeat) for name, build in builds.items()}
+    results = {name: timed(run(name, build), repeat) for name, build in report_builds().items()}
     results["checkpoints/status"] = timed(live_status, repeat)
     engine.dispose()
     results["checkpoints over HTTP"] = timed(_http_checkpoint_report(settings), repeat)
     return results
+
+
+def profile_report(url: str, name: str, out: Path) -> None:
+    """One report, warm, under cProfile: the functions that took the most time, printed,
+    and the whole profile in `out` (for pstats or snakeviz)."""
+    import cProfile
+    import pstats
+
+    settings = settings_for(url)
+    engine = create_db_engine(settings)
+    sessions = make_session_factory(engine)
+    builds = report_builds()
+
+    def once() -> None:
+        with sessions() as session:
+            builds[name](service.Scope(session, ADMIN, ReportFilters(), settings))
+
+    once()  # warm-up
+    profiler = cProfile.Profile()
+    started = time.perf_counter()
+    profiler.runcall(once)
+    print(f"\n{name}: {time.perf_counter() - started:.2f} s under cProfile; {out}")
+    profiler.dump_stats(out)
+    stats = pstats.Stats(profiler)
+    stats.sort_stats("cumulative").print_stats(30)
+    stats.sort_stats("tottime").print_stats(15)
+    engine.dispose()
 
 
 def _http_checkpoint_report(settings: Settings) -> Callable[[], Any]:
@@ -670,7 +701,19 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         help="also time REPORT_ROLLUPS=false at sizes up to this many stops",
     )
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument(
+        "--profile",
+        choices=REPORTS,
+        help="instead: this report under cProfile, on each (database, size) given",
+    )
     args = parser.parse_args(argv)
+    if args.profile:
+        for db in args.db:
+            for stops in args.stops:
+                url, _ = prepare(db, stops, args.reuse)
+                name = args.profile.split()[0]
+                profile_report(url, args.profile, OUT / f"profile-{db}-{stops}-{name}.prof")
+        return []
     results = []
     for db in args.db:
         for stops in args.stops:
