@@ -3,7 +3,7 @@
 from app.auth.models import ApiKey, DriverToken, RateLimitWindow, User
 from app.checkpoints.models import Checkpoint
 from app.organizations.models import Organization
-from app.reports.models import DayCell, RollupDirty
+from app.reports.models import DayCell, DayCellCargo, RollupDirty
 from app.shipments.models import CargoLine, RoutePoint, Shipment
 from app.tracking.models import Stop, StopFee, StopHold, StopProcedure, TrackingEvent
 
@@ -12,6 +12,7 @@ __all__ = [
     "CargoLine",
     "Checkpoint",
     "DayCell",
+    "DayCellCargo",
     "DriverToken",
     "Organization",
     "RateLimitWindow",

@@ -9,7 +9,7 @@ See rollups.py for how reports read them.
 
 import uuid
 
-from sqlalchemy import BigInteger, Float, Index, Integer, LargeBinary, Uuid
+from sqlalchemy import BigInteger, Float, Index, Integer, LargeBinary, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
@@ -29,14 +29,11 @@ class RollupDirty(Base):
     arrival_day: Mapped[int] = mapped_column(Integer)
 
 
-class DayCell(Base):
+class _CellFigures:
     """The figures of a cell's stops in one row: counts and sums; its dwell times, sorted,
     packed as little-endian float64 (8 bytes a stop: percentiles need every value); holds
     per reason and fees per currency as packed records; and its exporters, for the
     advocates' thresholds, as their 16-byte ids one after the other (rollups.py)."""
-
-    __tablename__ = "day_cells"
-    __table_args__ = (Index("ix_day_cells_by_day", "arrival_day"),)
 
     checkpoint_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     arrival_day: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -50,3 +47,19 @@ class DayCell(Base):
     holds: Mapped[bytes] = mapped_column(LargeBinary)  # rollups.HOLDS records
     fees: Mapped[bytes] = mapped_column(LargeBinary)  # rollups.FEES records
     exporters: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class DayCell(_CellFigures, Base):
+    """A day cell: checkpoint × UTC day of arrival."""
+
+    __tablename__ = "day_cells"
+    __table_args__ = (Index("ix_day_cells_by_day", "arrival_day"),)
+
+
+class DayCellCargo(_CellFigures, Base):
+    """A day cell cut by the set of HS chapters its stops' shipments carry ("25,72"; "" for
+    none): the commodity report's groups, and the advocates' atoms when a question is."""
+
+    __tablename__ = "day_cell_cargo"
+
+    hs_chapters: Mapped[str] = mapped_column(String(300), primary_key=True)

@@ -57,7 +57,7 @@ from app.organizations.models import Organization  # noqa: F401
 from app.reports import figures as fig
 from app.reports import privacy
 from app.reports.filters import ReportFilters, narrow
-from app.reports.models import DayCell, RollupDirty
+from app.reports.models import DayCell, DayCellCargo, RollupDirty
 from app.reports.percentiles import positions, tail_size
 from app.tracking.models import Stop, StopFee, StopHold
 from app.tracking.vocabulary import StopOutcome
@@ -65,7 +65,10 @@ from app.types import CENT, EPOCH
 
 log = logging.getLogger(__name__)
 
-Cell = tuple[uuid.UUID, int | None]  # (checkpoint, UTC day of arrival); None: no arrival logged
+# (checkpoint, UTC day of arrival; None: no arrival logged), and for cargo cells the set of
+# HS chapters ("25,72"; "" for none).
+Cell = tuple[Any, ...]
+FAMILIES: tuple[type[DayCell] | type[DayCellCargo], ...] = (DayCell, DayCellCargo)
 FLOAT64 = np.dtype("<f8")
 CELLS_PER_STATEMENT = 400  # tuple IN lists stay well under SQLite's 32,766 variables
 MAX_MARKED_CELLS = 400  # more marked cells in a question: it reads its stops in one pass
@@ -126,16 +129,23 @@ def _cents(amount: Decimal) -> int:
 Where = Callable[[Any], ColumnElement[bool]]  # table (stops, holds, fees) -> condition
 
 
-def compute(session: Session, where: Where) -> dict[Cell, CellFigures]:
+def compute(session: Session, where: Where, *, cargo: bool = False) -> dict[Cell, CellFigures]:
     """The figures of every cell with stops meeting `where`, from the stops themselves: the
-    one definition of a cell's figures, for refreshing, for marked cells and for checking."""
+    one definition of a cell's figures, for refreshing, for marked cells and for checking.
+    `cargo`: cells cut by the set of HS chapters (DayCellCargo)."""
     cells: dict[Cell, CellFigures] = {}
+
+    def keys(table: Any) -> list[Any]:
+        cargo_key = [func.coalesce(table.hs_chapters, "")] if cargo else []
+        return [table.checkpoint_id, table.arrival_day, *cargo_key]
+
+    width = 3 if cargo else 2
     completed = func.coalesce(func.sum(case((Stop.outcome != StopOutcome.open, 1), else_=0)), 0)
 
     def count_if(condition: ColumnElement[bool]) -> ColumnElement[Any]:
         return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
-    key = [Stop.checkpoint_id, Stop.arrival_day]
+    key = keys(Stop)
     counts = (
         select(
             *key,
@@ -150,34 +160,27 @@ def compute(session: Session, where: Where) -> dict[Cell, CellFigures]:
         .group_by(*key)
     )
     for row in session.execute(counts):
-        cp, day, stops, done, timed, total, held, turned = tuple(row)
-        cells[(cp, day)] = CellFigures(
+        stops, done, timed, total, held, turned = tuple(row)[width:]
+        cells[tuple(row[:width])] = CellFigures(
             int(stops), int(done), int(timed), float(total), int(held), int(turned)
         )
-    _read_dwell(session, where, cells)
+    _read_dwell(session, where, key, cells)
     holds_of: dict[Cell, dict[str, int]] = defaultdict(dict)
     fees_of: dict[Cell, dict[str, tuple[Decimal, Decimal]]] = defaultdict(dict)
     exporters_of: dict[Cell, list[bytes]] = defaultdict(list)
-    holds = select(
-        StopHold.checkpoint_id, StopHold.arrival_day, StopHold.reason, func.count()
-    ).where(where(StopHold))
-    for cp, day, reason, n in session.execute(holds.group_by(*holds.selected_columns[:3])):
-        holds_of[(cp, day)][str(reason)] = int(n)
+    hold_key = keys(StopHold)
+    holds = select(*hold_key, StopHold.reason, func.count()).where(where(StopHold))
+    for row in session.execute(holds.group_by(*hold_key, StopHold.reason)):
+        holds_of[tuple(row[:width])][str(row[width])] = int(row[width + 1])
     unreceipted = func.sum(case((StopFee.receipt == false(), StopFee.amount), else_=0))
-    fees = select(
-        StopFee.checkpoint_id,
-        StopFee.arrival_day,
-        StopFee.currency,
-        func.sum(StopFee.amount),
-        unreceipted,
-    ).where(where(StopFee))
-    for cp, day, currency, total, part in session.execute(
-        fees.group_by(*fees.selected_columns[:3])
-    ):
-        fees_of[(cp, day)][currency] = (_money(total), _money(part))
-    exporters = select(Stop.checkpoint_id, Stop.arrival_day, Stop.organization_id)
-    for cp, day, organization in session.execute(exporters.where(where(Stop)).distinct()):
-        exporters_of[(cp, day)].append(organization.bytes)
+    fee_key = keys(StopFee)
+    fees = select(*fee_key, StopFee.currency, func.sum(StopFee.amount), unreceipted)
+    for row in session.execute(fees.where(where(StopFee)).group_by(*fee_key, StopFee.currency)):
+        currency, total, part = row[width:]
+        fees_of[tuple(row[:width])][currency] = (_money(total), _money(part))
+    exporters = select(*key, Stop.organization_id).where(where(Stop)).distinct()
+    for row in session.execute(exporters):
+        exporters_of[tuple(row[:width])].append(row[width].bytes)
     for cell, figures in cells.items():
         figures.holds = _pack_holds(holds_of[cell])
         figures.fees = _pack_fees(fees_of[cell])
@@ -185,16 +188,18 @@ def compute(session: Session, where: Where) -> dict[Cell, CellFigures]:
     return cells
 
 
-def _read_dwell(session: Session, where: Where, cells: dict[Cell, CellFigures]) -> None:
-    """Each cell's dwell times, sorted by the database, read as floats off the cursor."""
+def _read_dwell(
+    session: Session, where: Where, key: list[Any], cells: dict[Cell, CellFigures]
+) -> None:
+    """Each cell's dwell times, sorted by the database."""
     stmt = (
-        select(Stop.checkpoint_id, Stop.arrival_day, Stop.dwell_minutes)
+        select(*key, Stop.dwell_minutes)
         .where(where(Stop), Stop.dwell_minutes.is_not(None))
-        .order_by(Stop.checkpoint_id, Stop.arrival_day, Stop.dwell_minutes)
+        .order_by(*key, Stop.dwell_minutes)
     )
     runs: dict[Cell, list[float]] = defaultdict(list)
-    for cp, day, minutes in session.execute(stmt):
-        runs[(cp, day)].append(float(minutes or 0.0))  # never None: filtered above
+    for row in session.execute(stmt):
+        runs[tuple(row[:-1])].append(float(row[-1]))
     for cell, values in runs.items():
         cells[cell].dwell = np.array(values, dtype=FLOAT64).tobytes()
 
@@ -230,16 +235,18 @@ def refresh(sessions: sessionmaker[Session], *, batch: int = REFRESH_BATCH) -> i
             .order_by(RollupDirty.id)
             .limit(batch * 20)
         ).all()
-        cells: list[Cell] = []
+        cells: dict[Cell, None] = {}  # in mark order
         ids: list[int] = []
         for mark_id, cp, day in marks:
             if (cp, day) not in cells:
                 if len(cells) == batch:
                     continue  # its marks stay for the next round
-                cells.append((cp, day))
+                cells[(cp, day)] = None
             ids.append(mark_id)
         if cells:
-            store(session, cells, compute(session, of_cells(cells)))
+            for table in FAMILIES:
+                figures = compute(session, of_cells(cells), cargo=table is DayCellCargo)
+                store(session, table, list(cells), figures)
             for chunk in _chunks(ids, CELLS_PER_STATEMENT):
                 session.execute(delete(RollupDirty).where(RollupDirty.id.in_(chunk)))
         return len(cells)
@@ -262,14 +269,18 @@ def _refresh_lock(session: Session) -> bool:
     return bool(session.scalar(select(func.pg_try_advisory_xact_lock(ADVISORY_LOCK))))
 
 
-def store(session: Session, cells: list[Cell], figures: dict[Cell, CellFigures]) -> None:
-    """Replaces the rollup rows of `cells` by `figures` (a cell without figures: no stops)."""
+def store(
+    session: Session, table: Any, cells: list[Cell], figures: dict[Cell, CellFigures]
+) -> None:
+    """Replaces the rows of `table` for the day cells `cells` (checkpoint, day) by `figures`
+    (a cell without figures has no stops)."""
     for chunk in _chunks(cells, CELLS_PER_STATEMENT):
-        session.execute(delete(DayCell).where(of_cells(chunk)(DayCell)))
+        session.execute(delete(table).where(of_cells(chunk)(table)))
     rows = [
         {
-            "checkpoint_id": cp,
-            "arrival_day": day,
+            "checkpoint_id": cell[0],
+            "arrival_day": cell[1],
+            **({"hs_chapters": cell[2]} if table is DayCellCargo else {}),
             "stops": f.stops,
             "completed_stops": f.completed_stops,
             "timed_stops": f.timed_stops,
@@ -281,10 +292,10 @@ def store(session: Session, cells: list[Cell], figures: dict[Cell, CellFigures])
             "fees": f.fees,
             "exporters": f.exporters,
         }
-        for (cp, day), f in figures.items()
+        for cell, f in figures.items()
     ]
     for chunk in _chunks(rows, 2_000):
-        session.execute(insert(DayCell), chunk)
+        session.execute(insert(table), chunk)
 
 
 def rebuild(sessions: sessionmaker[Session], *, days_per_round: int = 7) -> int:
@@ -296,16 +307,17 @@ def rebuild(sessions: sessionmaker[Session], *, days_per_round: int = 7) -> int:
         ).one()
     stored = 0
     with sessions() as session, write_transaction(session):
-        for table in (DayCell, RollupDirty):
+        for table in (*FAMILIES, RollupDirty):
             session.execute(delete(table))
     if first is None:
         return 0
     for start in range(first, (last or first) + 1, days_per_round):
         days = (start, start + days_per_round)
         with sessions() as session, write_transaction(session):
-            figures = compute(session, _days(*days))
-            store(session, [], figures)
-            stored += len(figures)
+            for family in FAMILIES:
+                figures = compute(session, _days(*days), cargo=family is DayCellCargo)
+                store(session, family, [], figures)
+                stored += len(figures) if family is DayCell else 0
     return stored
 
 
@@ -328,38 +340,48 @@ def verify(sessions: sessionmaker[Session], *, days_per_round: int = 7) -> list[
             return problems
         for start in range(min(known), max(known) + 1, days_per_round):
             where = _days(start, start + days_per_round)
-            want = compute(session, where)
-            have = stored(session, where)
-            for cell in sorted(set(want) | set(have), key=str):
-                if cell in marked:
-                    continue
-                if cell not in have or cell not in want or not have[cell].same_as(want[cell]):
-                    problems.append(f"cell {cell[0]} day {cell[1]}: rollup differs from its stops")
+            for family in FAMILIES:
+                want = compute(session, where, cargo=family is DayCellCargo)
+                have = stored(session, where, family)
+                for cell in sorted(set(want) | set(have), key=str):
+                    if cell[:2] in marked:
+                        continue
+                    if cell not in have or cell not in want or not have[cell].same_as(want[cell]):
+                        problems.append(
+                            f"{family.__tablename__}: checkpoint {cell[0]} day {cell[1]}"
+                            f"{f' chapters {cell[2]!r}' if len(cell) > 2 else ''}: "
+                            "differs from its stops"
+                        )
     return problems
 
 
 # --- reading cells ------------------------------------------------------------------------
 
 
-def stored(session: Session, where: Where, *, exporters: bool = True) -> dict[Cell, CellFigures]:
-    """The rollup rows of the cells meeting `where`; `exporters`: read whose stops they are
-    (only the advocates' thresholds need them). Read raw off the DB-API cursor: a report may
-    read tens of thousands of cells, and per-row conversions were most of its time."""
+def stored(
+    session: Session, where: Where, table: Any = DayCell, *, exporters: bool = True
+) -> dict[Cell, CellFigures]:
+    """The rows of `table` (DayCell or DayCellCargo) meeting `where`; `exporters`: read whose
+    stops they are (only the advocates' thresholds need them). Read raw off the DB-API
+    cursor: a report may read tens of thousands of cells, and per-row conversions were most
+    of its time."""
+    width = 3 if table is DayCellCargo else 2
     columns = [
-        DayCell.checkpoint_id,
-        DayCell.arrival_day,
-        DayCell.stops,
-        DayCell.completed_stops,
-        DayCell.timed_stops,
-        DayCell.total_dwell_minutes,
-        DayCell.held_stops,
-        DayCell.turned_back_stops,
-        DayCell.dwell_values,
-        DayCell.holds,
-        DayCell.fees,
-        *([DayCell.exporters] if exporters else []),
+        table.checkpoint_id,
+        table.arrival_day,
+        *([table.hs_chapters] if table is DayCellCargo else []),
+        table.stops,
+        table.completed_stops,
+        table.timed_stops,
+        table.total_dwell_minutes,
+        table.held_stops,
+        table.turned_back_stops,
+        table.dwell_values,
+        table.holds,
+        table.fees,
+        *([table.exporters] if exporters else []),
     ]
-    result = session.connection().execute(select(*columns).where(where(DayCell)))
+    result = session.connection().execute(select(*columns).where(where(table)))
     rows = result.cursor.fetchall()
     result.close()
     checkpoints: dict[Any, uuid.UUID] = {}
@@ -369,8 +391,9 @@ def stored(session: Session, where: Where, *, exporters: bool = True) -> dict[Ce
         cp = checkpoints.get(raw)
         if cp is None:
             cp = checkpoints[raw] = raw if isinstance(raw, uuid.UUID) else uuid.UUID(hex=raw)
-        packed = row[8:] if isinstance(row[8], bytes) else map(bytes, row[8:])  # psycopg: views
-        cells[(cp, row[1])] = CellFigures(*row[2:8], *packed)
+        blobs = row[width + 6 :]
+        packed = blobs if isinstance(blobs[0], bytes) else map(bytes, blobs)  # psycopg: views
+        cells[(cp, *row[1:width])] = CellFigures(*row[width : width + 6], *packed)
     return cells
 
 
@@ -425,11 +448,13 @@ def _at_midnight(moment: datetime) -> bool:
 
 
 def cells_in_scope(
-    session: Session, filters: ReportFilters, *, exporters: bool = True
+    session: Session, filters: ReportFilters, *, exporters: bool = True, cargo: bool = False
 ) -> dict[Cell, CellFigures]:
     """Every cell of the question with its figures: whole days from the rollups unless
     marked, marked cells and partial days from the stops. The checkpoint and province
-    filters select whole cells; the window selects days, with the exact time on edge days."""
+    filters select whole cells; the window selects days, with the exact time on edge days.
+    `cargo`: cells cut by the set of HS chapters (DayCellCargo)."""
+    table = DayCellCargo if cargo else DayCell
     window = Window.of(filters)
     place = filters.model_copy(update={"from_": None, "to": None})
 
@@ -446,12 +471,15 @@ def cells_in_scope(
     if len(marked) > MAX_MARKED_CELLS:
         # Most of the question is marked (a bulk load not yet refreshed, a refresh far
         # behind): one pass over its stops, as before the rollups, beats naming every cell.
-        return compute(session, _narrowed(filters))
+        return compute(session, _narrowed(filters), cargo=cargo)
     cells = stored(
-        session, lambda table: and_(in_place(table), window.whole(table)), exporters=exporters
+        session,
+        lambda rows: and_(in_place(rows), window.whole(rows)),
+        table,
+        exporters=exporters,
     )
-    for cell in marked:
-        cells.pop(cell, None)
+    if marked:
+        cells = {cell: figures for cell, figures in cells.items() if cell[:2] not in marked}
     live = [of_cells(marked)]
 
     def edge_days(table: Any) -> ColumnElement[bool]:
@@ -462,7 +490,9 @@ def cells_in_scope(
     if filters.from_ is None and filters.to is None:
         live.append(lambda table: table.arrival_day.is_(None))
     cells.update(
-        compute(session, lambda table: and_(in_place(table), or_(*(w(table) for w in live))))
+        compute(
+            session, lambda rows: and_(in_place(rows), or_(*(w(rows) for w in live))), cargo=cargo
+        )
     )
     return cells
 
@@ -484,15 +514,15 @@ def _narrowed(filters: ReportFilters) -> Where:
 def tallies(
     cells: dict[Cell, CellFigures],
 ) -> dict[privacy.Cell, dict[privacy.Atom, privacy.Tally]]:
-    """The cells as privacy.py's atoms (cells not cut by cargo or destination)."""
-    return {
-        cell: {
-            (None, None): privacy.Tally(
-                figures.stops, figures.completed_stops, figures.exporter_ids()
-            )
-        }
-        for cell, figures in cells.items()
-    }
+    """The cells as privacy.py's atoms: per day cell, one atom (a whole cell) or, for cargo
+    cells, one per set of HS chapters (none: None, as privacy.stop_atoms reads them)."""
+    atoms: dict[privacy.Cell, dict[privacy.Atom, privacy.Tally]] = defaultdict(dict)
+    for cell, figures in cells.items():
+        atom = (cell[2] or None, None) if len(cell) > 2 else (None, None)
+        atoms[cell[:2]][atom] = privacy.Tally(
+            figures.stops, figures.completed_stops, figures.exporter_ids()
+        )
+    return dict(atoms)
 
 
 def group_figures(parts: list[CellFigures], standard_minutes: float) -> fig.Figures:

@@ -116,12 +116,18 @@ class Scope:
         return self.settings.report_rollups and rollups.answers(self.principal, self.filters)
 
     def cell_figures(
-        self, to_groups: Callable[[rollups.Cell], Iterable[fig.Key]]
+        self,
+        to_groups: Callable[[rollups.Cell], Iterable[fig.Key]],
+        conditions: Callable[[fig.Key], Iterable[privacy.Condition]] = lambda key: (),
     ) -> dict[fig.Key, fig.Figures]:
         """The delay figures per group from day cells: `to_groups(cell)` names the groups a
         cell counts in. For an advocate only the cells privacy.py allows are added up; a
-        group with none left is an empty (suppressed) one, as in `figures()`."""
-        cells = rollups.cells_in_scope(self.session, self.filters, exporters=self.protected)
+        group with none left is an empty (suppressed) one, as in `figures()`;
+        `conditions(group)` as in `figures()`. A question cut by chapter reads cargo cells
+        (checkpoint, day, chapters)."""
+        cells = rollups.cells_in_scope(
+            self.session, self.filters, exporters=self.protected, cargo=self.by_chapter
+        )
         if self.protected:
             self._cells = privacy.StopCells(
                 rollups.tallies(cells), privacy.thresholds_of(self.settings), frozenset()
@@ -131,7 +137,7 @@ class Scope:
         for cell in cells:
             for group in to_groups(cell):
                 shown = members[group]  # every group of the question, even with nothing shown
-                if allows is None or allows(cell):
+                if allows is None or allows(cell[:2], conditions(group)):
                     shown.append(cell)
         groups = {}
         for group, shown in members.items():
@@ -139,7 +145,7 @@ class Scope:
             found = rollups.group_figures(parts, self.settings.service_standard_minutes)
             found.fine_groups = len({cell[0] for cell in shown})
             if self.protected:
-                found.organizations = len(self.cells().exporters_of(shown))
+                found.organizations = len(self.cells().exporters_of({c[:2] for c in shown}))
             groups[group] = found
         return groups
 
@@ -358,12 +364,18 @@ def commodity_report(scope: Scope) -> Report[CommodityRow]:
         return stmt.where(table.hs_chapters.is_not(None))
 
     scope = dataclasses.replace(scope, by_chapter=True)
-    groups = scope.figures(
-        lambda table: [table.hs_chapters],
-        with_cargo,
-        rollup=lambda key: [(chapter,) for chapter in key[0].split(",")],
-        conditions=lambda group: [("hs", group[0])],
-    )
+    if scope.from_cells:
+        groups = scope.cell_figures(
+            lambda cell: [(chapter,) for chapter in cell[2].split(",") if chapter],
+            conditions=lambda group: [("hs", group[0])],
+        )
+    else:
+        groups = scope.figures(
+            lambda table: [table.hs_chapters],
+            with_cargo,
+            rollup=lambda key: [(chapter,) for chapter in key[0].split(",")],
+            conditions=lambda group: [("hs", group[0])],
+        )
     scope.leave_out(each_chapter)
     rows = [
         CommodityRow(

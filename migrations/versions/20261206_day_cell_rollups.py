@@ -60,6 +60,23 @@ def _sqlite_triggers(table: str) -> list[str]:
     ]
 
 
+def _figures() -> list[sa.Column]:  # type: ignore[type-arg]
+    return [
+        sa.Column("checkpoint_id", sa.Uuid(), nullable=False),
+        sa.Column("arrival_day", sa.Integer(), nullable=False),
+        sa.Column("stops", sa.Integer(), nullable=False),
+        sa.Column("completed_stops", sa.Integer(), nullable=False),
+        sa.Column("timed_stops", sa.Integer(), nullable=False),
+        sa.Column("total_dwell_minutes", sa.Float(), nullable=False),
+        sa.Column("held_stops", sa.Integer(), nullable=False),
+        sa.Column("turned_back_stops", sa.Integer(), nullable=False),
+        sa.Column("dwell_values", sa.LargeBinary(), nullable=False),
+        sa.Column("holds", sa.LargeBinary(), nullable=False),
+        sa.Column("fees", sa.LargeBinary(), nullable=False),
+        sa.Column("exporters", sa.LargeBinary(), nullable=False),
+    ]
+
+
 def upgrade() -> None:
     id_type = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
     op.create_table(
@@ -74,21 +91,18 @@ def upgrade() -> None:
     )
     op.create_table(
         "day_cells",
-        sa.Column("checkpoint_id", sa.Uuid(), nullable=False),
-        sa.Column("arrival_day", sa.Integer(), nullable=False),
-        sa.Column("stops", sa.Integer(), nullable=False),
-        sa.Column("completed_stops", sa.Integer(), nullable=False),
-        sa.Column("timed_stops", sa.Integer(), nullable=False),
-        sa.Column("total_dwell_minutes", sa.Float(), nullable=False),
-        sa.Column("held_stops", sa.Integer(), nullable=False),
-        sa.Column("turned_back_stops", sa.Integer(), nullable=False),
-        sa.Column("dwell_values", sa.LargeBinary(), nullable=False),
-        sa.Column("holds", sa.LargeBinary(), nullable=False),
-        sa.Column("fees", sa.LargeBinary(), nullable=False),
-        sa.Column("exporters", sa.LargeBinary(), nullable=False),
+        *_figures(),
         sa.PrimaryKeyConstraint("checkpoint_id", "arrival_day", name=op.f("pk_day_cells")),
     )
     op.create_index("ix_day_cells_by_day", "day_cells", ["arrival_day"], unique=False)
+    op.create_table(
+        "day_cell_cargo",
+        *_figures(),
+        sa.Column("hs_chapters", sa.String(length=300), nullable=False),
+        sa.PrimaryKeyConstraint(
+            "checkpoint_id", "arrival_day", "hs_chapters", name=op.f("pk_day_cell_cargo")
+        ),
+    )
     if op.get_bind().dialect.name == "postgresql":
         op.execute(POSTGRES_FUNCTION)
         for table in TABLES:
@@ -115,6 +129,7 @@ def downgrade() -> None:
         for table in TABLES:
             for kind in ("insert", "delete", "update_old", "update_new"):
                 op.execute(f"DROP TRIGGER {table}_mark_{kind}")
+    op.drop_table("day_cell_cargo")
     op.drop_index("ix_day_cells_by_day", table_name="day_cells")
     op.drop_table("day_cells")
     op.drop_index("ix_rollup_dirty_cell", table_name="rollup_dirty")

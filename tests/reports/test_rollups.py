@@ -30,6 +30,7 @@ PRIVACY = {"report_min_exporters": 2, "report_min_stops": 2}
 QUESTIONS: list[tuple[str, dict[str, str]]] = [
     ("checkpoints", {}),
     ("agencies", {}),
+    ("commodities", {}),
     ("trends", {"interval": "week"}),
     ("trends", {"interval": "month"}),
     ("trends", {"interval": "week", "by": "checkpoint"}),
@@ -145,15 +146,21 @@ def test_reports_read_the_rollups_and_verify_finds_a_wrong_one(
 
 
 def move_day(session: Any, stop_id: Any, days: int) -> None:
-    session.execute(
-        update(Stop).where(Stop.id == stop_id).values(arrival_day=Stop.arrival_day + days)
-    )
-    for table in (StopHold, StopProcedure, StopFee):
-        session.execute(
-            update(table)
-            .where(table.stop_id == stop_id)
-            .values(arrival_day=table.arrival_day + days)
-        )
+    """Moves a stop's arrival by whole days, with its holds, procedures and fees (which carry
+    the stop's arrival), as the writer would rewrite them."""
+    for table in (Stop, StopHold, StopProcedure, StopFee):
+        key = table.id if table is Stop else table.stop_id
+        for row_id, arrived_at in session.execute(
+            select(table.id, table.arrived_at).where(key == stop_id)
+        ):
+            session.execute(
+                update(table)
+                .where(table.id == row_id)
+                .values(
+                    arrived_at=arrived_at + timedelta(days=days),
+                    arrival_day=table.arrival_day + days,
+                )
+            )
 
 
 def test_a_changed_stop_marks_its_old_and_new_cells_and_a_refresh_follows(
