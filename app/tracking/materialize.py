@@ -5,17 +5,16 @@ demo holds exactly what the API would have stored for the same events."""
 import hashlib
 import uuid
 from collections.abc import Mapping
-from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.shipments.models import CargoLine, Shipment, ShipmentStatus
-from app.tracking import timeline
+from app.tracking import statements, timeline
 from app.tracking.models import Stop, StopFee, StopHold, StopProcedure
 from app.types import EPOCH
 
@@ -41,10 +40,9 @@ class StopRows:
             (StopProcedure, self.procedures),
             (StopFee, self.fees),
         ):
-            if rows:
-                # Core, not ORM, insert: one executemany per table (the ORM's bulk path fell
-                # back to a statement per row here: 26,000 of them for 2,000 demo trips).
-                session.execute(insert(model.metadata.tables[model.__tablename__]), rows)
+            # One executemany per table through the DB-API (statements.py): neither the
+            # ORM's bulk path (a statement per row here) nor Core's per-value processing.
+            statements.insert(session, model.metadata.tables[model.__tablename__], rows)
         return facts
 
     def clear(self) -> None:
@@ -79,12 +77,11 @@ def replace_stops(
     session: Session,
     stored: dict[uuid.UUID, str | None],
     rows: StopRows,
-    untouched: AbstractSet[uuid.UUID] = frozenset(),
     known: Mapping[uuid.UUID, "TripFacts"] | None = None,
 ) -> dict[uuid.UUID, "TripFacts"]:
-    """Make the stored stops (`stored`: all the stops, by id, of the shipments `rows` is
-    for, with their digests) equal `rows` plus the `untouched` stops (known unchanged, so
-    left out of `rows`), writing only what changed.
+    """Make the stored stops `stored` (by id, with their digests: those of the shipments
+    `rows` is for that may have changed or gone; the others are known unchanged) equal
+    `rows`, writing only what changed.
 
     An event usually changes one or two stops of a trip (the current one, and the previous
     one when a new stop opens). Rewriting every stop cost more than all the rest of an event
@@ -95,11 +92,9 @@ def replace_stops(
     """
     wanted = {row["id"]: row["content_hash"] for row in rows.stops}
     unchanged = {sid for sid, digest in wanted.items() if stored.get(sid) == digest}
-    stale = set(stored) - unchanged - untouched
-    if stale:
-        stops = Stop.metadata.tables[Stop.__tablename__]
-        # Core delete: the ORM's bulk delete would first look for these stops in the session.
-        session.execute(delete(stops).where(stops.c.id.in_(stale)))
+    stale = set(stored) - unchanged
+    # Not the ORM's bulk delete, which would first look for these stops in the session.
+    statements.delete(session, Stop.metadata.tables[Stop.__tablename__], "id", stale)
     return rows.without_stops(unchanged).insert(session, known)
 
 

@@ -5,12 +5,12 @@ import hashlib
 import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.auth.principal import Principal
@@ -19,7 +19,7 @@ from app.db import utcnow
 from app.errors import AppError, Conflict, InvalidInput, NotFound
 from app.shipments.models import Shipment, ShipmentStatus
 from app.shipments.repository import ShipmentKeys, lock_shipments, may_see
-from app.tracking import materialize, timeline
+from app.tracking import materialize, statements, timeline
 from app.tracking.models import NewEvent, StoredEvent, TrackingEvent
 from app.tracking.schemas import EventIn, SyncResult
 from app.tracking.vocabulary import EventType, HoldReason, Procedure
@@ -28,6 +28,7 @@ from app.types import CENT
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 _EVENTS = TrackingEvent.metadata.tables[TrackingEvent.__tablename__]
 _SHIPMENTS = Shipment.metadata.tables[Shipment.__tablename__]
+_CHECKPOINTS = Checkpoint.metadata.tables[Checkpoint.__tablename__]
 
 
 @dataclass(frozen=True)
@@ -68,8 +69,9 @@ def record_events(
     the caller may not see refuses its whole submission. The caller commits, and only then
     may it acknowledge any of them (or keep the projections, see rebuild_many)."""
     now = utcnow()
+    known = known or {}
     shipments = lock_shipments(session, {s.shipment_id for s in submissions})
-    existing = _existing_events(session, submissions)
+    existing = _existing_events(session, submissions, shipments, known)
     checkpoints = _known_checkpoints(
         session, [event.checkpoint_id for s in submissions for event in s.events]
     )
@@ -151,9 +153,23 @@ def _refuse_if_cancelled(shipment: ShipmentKeys) -> None:
 
 
 def _existing_events(
-    session: Session, submissions: Sequence[Submission]
+    session: Session,
+    submissions: Sequence[Submission],
+    shipments: Mapping[uuid.UUID, ShipmentKeys],
+    known: Mapping[uuid.UUID, "Projection"],
 ) -> dict[uuid.UUID, dict[uuid.UUID, StoredEvent]]:
-    wanted = {(s.shipment_id, event.event_id) for s in submissions for event in s.events}
+    """The submitted events already stored, by shipment and event id. A shipment whose
+    projection is current (`known` at its locked version) knows every event id it has
+    stored: only the ids it knows (a replay) are looked up, and usually none is."""
+    wanted: set[tuple[uuid.UUID, uuid.UUID]] = set()
+    for s in submissions:
+        shipment = shipments.get(s.shipment_id)
+        projection = known.get(s.shipment_id)
+        if shipment is not None and projection and projection.version == shipment.events_version:
+            ids = projection.event_ids
+            wanted.update((s.shipment_id, e.event_id) for e in s.events if e.event_id in ids)
+        else:
+            wanted.update((s.shipment_id, e.event_id) for e in s.events)
     if not wanted:
         return {}
     rows = session.scalars(
@@ -171,10 +187,7 @@ def _existing_events(
 
 
 def _known_checkpoints(session: Session, ids: Iterable[uuid.UUID | None]) -> set[uuid.UUID]:
-    wanted = {i for i in ids if i is not None}
-    if not wanted:
-        return set()
-    return set(session.scalars(select(Checkpoint.id).where(Checkpoint.id.in_(wanted))))
+    return statements.present(session, _CHECKPOINTS, "id", {i for i in ids if i is not None})
 
 
 def _store_one(
@@ -224,13 +237,9 @@ def _store_one(
 
 
 def insert_events(session: Session, events: Sequence[NewEvent]) -> None:
-    """One executemany for all the new events. Core, not the ORM's unit of work: tracking
-    each event as an entity cost more than the insert itself (~0.3 ms an event)."""
-    if events:
-        columns = [column.key for column in _EVENTS.columns]
-        session.execute(
-            _EVENTS.insert(), [{key: getattr(event, key) for key in columns} for event in events]
-        )
+    """One executemany for all the new events, through the DB-API (see statements.py): not
+    the ORM's unit of work, whose tracking of each entity cost more than the insert itself."""
+    statements.insert(session, _EVENTS, events)
 
 
 def _invalid(field: str, msg: str) -> InvalidInput:
@@ -291,12 +300,27 @@ class Projection:
 
     version: int
     progress: timeline.Progress  # the events, the timeline, and the state to go on from
-    digests: dict[uuid.UUID, str | None]
+    digests: dict[uuid.UUID, str | None]  # of every stop of the timeline, by stop id
+    # The ids of the events, and of any event a later transaction that rolled back added:
+    # shared along the chain of projections rather than copied at each event (as
+    # timeline.Progress shares its own). An id that is not here was never stored; one that
+    # is may have been, and is looked up (see _existing_events).
+    event_ids: set[uuid.UUID]
     trip: materialize.TripFacts | None = None  # known once the trip's stops were written
 
     @property
     def built(self) -> timeline.Timeline:
         return self.progress.timeline
+
+
+@dataclass(frozen=True)
+class _Rebuilt:
+    """One shipment's timeline after this transaction's events, and what it changes."""
+
+    progress: timeline.Progress
+    kept: dict[uuid.UUID, str | None]  # stored stops known unchanged, with their digests
+    changed: list[timeline.Stop]  # the stops to write, unless a digest says they are equal
+    replaceable: dict[uuid.UUID, str | None]  # stored stops that may change or go, digests
 
 
 def rebuild_many(
@@ -319,42 +343,42 @@ def rebuild_many(
     to_read = [s.id for s in shipments if s.id not in current]
     events = _events_of(session, to_read)
     stored = materialize.stored_digests(session, to_read)
-    for projection in current.values():
-        stored.update(projection.digests)
     stop_rows = materialize.StopRows()
-    untouched: set[uuid.UUID] = set()
-    projections: dict[uuid.UUID, Projection] = {}
+    rebuilt: dict[uuid.UUID, tuple[int, _Rebuilt, set[uuid.UUID]]] = {}
     updates: list[dict[str, Any]] = []
     for shipment in shipments:
         new = added.get(shipment.id, [])
-        progress, digests = _progress(shipment.id, current.get(shipment.id), events, new)
-        built = progress.timeline
-        untouched.update(digests)
-        changed = [s for s in built.stops if materialize.stop_id(shipment.id, s) not in digests]
+        before = current.get(shipment.id)
+        step = _progress(shipment.id, before, events, new)
+        stored.update(step.replaceable)
         first = len(stop_rows.stops)
-        materialize.add_stops(stop_rows, shipment.id, shipment.organization_id, changed)
-        digests.update((row["id"], row["content_hash"]) for row in stop_rows.stops[first:])
-        fields = materialize.shipment_fields(built)
+        materialize.add_stops(stop_rows, shipment.id, shipment.organization_id, step.changed)
+        step.kept.update((row["id"], row["content_hash"]) for row in stop_rows.stops[first:])
+        fields = materialize.shipment_fields(step.progress.timeline)
         if shipment.status == ShipmentStatus.cancelled:
             fields["status"] = ShipmentStatus.cancelled
         version = shipment.events_version + 1
-        updates.append({**fields, "b_id": shipment.id, "events_version": version})
-        projections[shipment.id] = Projection(version, progress, digests)
+        updates.append({**fields, "events_version": version, "id": shipment.id})
+        if before is None:
+            ids = {event.event_id for event in step.progress.events}
+        else:
+            ids = before.event_ids
+            ids.update(event.event_id for event in new)
+        rebuilt[shipment.id] = (version, step, ids)
     known_trips = {sid: p.trip for sid, p in current.items() if p.trip is not None}
-    trips = materialize.replace_stops(session, stored, stop_rows, untouched, known_trips)
+    trips = materialize.replace_stops(session, stored, stop_rows, known_trips)
     _update_shipments(session, updates)
     return {
-        sid: replace(projection, trip=trips.get(sid, known_trips.get(sid)))
-        for sid, projection in projections.items()
+        sid: Projection(
+            version, step.progress, step.kept, ids, trips.get(sid, known_trips.get(sid))
+        )
+        for sid, (version, step, ids) in rebuilt.items()
     }
 
 
 def _update_shipments(session: Session, updates: list[dict[str, Any]]) -> None:
     """One executemany UPDATE of the shipments' derived fields, by id."""
-    table = _SHIPMENTS
-    columns: dict[str, Any] = {key: bindparam(key) for key in updates[0] if key != "b_id"}
-    stmt = table.update().where(table.c.id == bindparam("b_id")).values(columns)
-    session.execute(stmt, updates)
+    statements.update(session, _SHIPMENTS, updates, key="id")
 
 
 def _progress(
@@ -362,34 +386,44 @@ def _progress(
     before: Projection | None,
     read: Mapping[uuid.UUID, list[timeline.Event]],
     added: list[timeline.Event],
-) -> tuple[timeline.Progress, dict[uuid.UUID, str | None]]:
-    """The shipment's timeline, and the digests of its stops known to be unchanged since
-    `before`. Usually the new events come after all the others: the timeline goes on from
-    `before` and says which stops it touched (the current one, and the one a new arrival
-    closed); a late event (a phone back online) replays the trip."""
+) -> _Rebuilt:
+    """The shipment's timeline, which stops to write and which stored ones they replace.
+    Usually the new events come after all the others: the timeline goes on from `before`
+    and says which stops it touched (the current one, and the one a new arrival closed),
+    and only those are written; a late event (a phone back online) replays the trip. With
+    no projection `before`, every stop is written (the stored ones were read by the
+    caller)."""
     if before is None:
-        return timeline.start(read[shipment_id]), {}
+        progress = timeline.start(read[shipment_id])
+        return _Rebuilt(progress, {}, list(progress.timeline.stops), {})
     extended = timeline.extend(before.progress, added)
     if extended is None:
         progress = timeline.start(before.progress.events + added)
-        return progress, _unchanged_stops(shipment_id, progress.timeline, before)
+        kept = _unchanged_stops(shipment_id, progress.timeline, before)
+        changed = [
+            s for s in progress.timeline.stops if materialize.stop_id(shipment_id, s) not in kept
+        ]
+        gone = {sid: d for sid, d in before.digests.items() if sid not in kept}
+        return _Rebuilt(progress, kept, changed, gone)
     progress, touched = extended
-    unchanged: dict[uuid.UUID, str | None] = {}
-    for stop in progress.timeline.stops:
-        if stop.seq not in touched:
-            sid = materialize.stop_id(shipment_id, stop)
-            unchanged[sid] = before.digests[sid]
-    return progress, unchanged
+    # The stops not touched are the very same objects as before: their digests stand.
+    kept = dict(before.digests)
+    replaceable: dict[uuid.UUID, str | None] = {}
+    previous = before.built.stops
+    for seq in touched:
+        if seq <= len(previous):
+            sid = materialize.stop_id(shipment_id, previous[seq - 1])
+            replaceable[sid] = kept.pop(sid)
+    changed = [progress.timeline.stops[seq - 1] for seq in sorted(touched)]
+    return _Rebuilt(progress, kept, changed, replaceable)
 
 
 def _unchanged_stops(
-    shipment_id: uuid.UUID, built: timeline.Timeline, before: Projection | None
+    shipment_id: uuid.UUID, built: timeline.Timeline, before: Projection
 ) -> dict[uuid.UUID, str | None]:
     """The stops equal to the same stop in the projection before this event, with their
     stored digests. A stop's rows are a function of the stop alone, so an equal stop needs
     neither rows nor a digest: usually all but the last one or two of a trip."""
-    if before is None:
-        return {}
     previous = {materialize.stop_id(shipment_id, stop): stop for stop in before.built.stops}
     unchanged: dict[uuid.UUID, str | None] = {}
     for stop in built.stops:
