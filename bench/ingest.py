@@ -8,6 +8,14 @@ request). The baselines are bench/bare_app.py: the same path and Pydantic body w
 database, as an `async def` and as a `def` endpoint. For the real service the run also
 checks that every acknowledged event is in the database, reads the worker's peak RSS
 (VmHWM), and times a 1,000-event POST /sync against the bare app validating the same body.
+
+    .venv/bin/python bench/ingest.py --db postgres --workers 1 2 --duration 20
+
+`--workers` measures the service alone with each number of worker processes
+(`clearance serve --workers N`), one database, in one run: phases in the order given and
+back again (1, 2, 2, 1: the database grows through the run, and favours neither), each
+after a warm-up, with the workers' CPU time per event read from /proc. It prints each
+count's events/s and its ratio to the first count's.
 """
 
 import argparse
@@ -110,6 +118,118 @@ def serve(app: str, env: dict[str, str], factory: bool = False) -> Iterator[Serv
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@contextmanager
+def serve_workers(env: dict[str, str], workers: int) -> Iterator[Server]:
+    """`clearance serve --workers N` in a child process (it migrates, makes the admin once,
+    then uvicorn starts the workers)."""
+    port = free_port()
+    args = [sys.executable, "-m", "app.cli", "serve", "--port", str(port)]
+    args += ["--workers", str(workers)]
+    databases.OUT.mkdir(exist_ok=True)
+    log = (databases.OUT / "ingest-server.log").open("ab")
+    process = subprocess.Popen(
+        args, cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        # One worker: uvicorn serves in this very process; more: it starts them as children.
+        while (workers > 1 and len(_children(process.pid)) < workers) or not _answers(url):
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError(f"clearance serve --workers {workers} did not start")
+            time.sleep(0.2)
+        yield Server(url, process)
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (uvicorn's workers)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes so far (all their threads)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
+def bench_workers(
+    db: str, counts: list[int], duration: int, connections: int, shipments: int
+) -> list[dict[str, Any]]:
+    """The service with each number of workers in `counts`, on one database, in phases
+    `counts` then reversed; returns every phase's figures."""
+    url = databases.url_for(db, "ingest-workers")
+    databases.recreate(db, url)
+    command.upgrade(alembic_config(url), "head")
+    targets = databases.OUT / f"ingest-workers-targets-{db}.txt"
+    env = app_env(url)
+    phases: list[dict[str, Any]] = []
+    for workers in [*counts, *reversed(counts)]:
+        with serve_workers(env, workers) as server:
+            if not phases:  # the world, made through the API once
+                with httpx.Client(base_url=server.url, timeout=60) as client:
+                    token, checkpoints, shipment_ids = prepare_world(client, shipments)
+                write_targets(targets, token, checkpoints, shipment_ids)
+            run_wrk(server.url, targets, max(1, duration // 5), connections, "warm-up")
+            time.sleep(0.5)  # the warm-up's last requests finish before the count
+            pids = [server.process.pid, *_children(server.process.pid)]
+            before, cpu_before = count_events(url), cpu_seconds(pids)
+            result = run_wrk(server.url, targets, duration, connections, f"{db}, {workers}w")
+            cpu = cpu_seconds(pids) - cpu_before
+            time.sleep(0.5)  # requests wrk gave up on at the deadline may still be finishing
+            stored = count_events(url) - before
+        acknowledged = result.requests - result.errors
+        if stored < acknowledged:
+            raise RuntimeError(f"{acknowledged} events acknowledged, {stored} stored")
+        phases.append(
+            {
+                **asdict(result),
+                "workers": workers,
+                "stored": stored,
+                "worker_cpu_us_per_event": cpu / max(1, stored) * 1e6,
+                "load_average": os.getloadavg()[0],
+            }
+        )
+        print(
+            f"  {db} {workers} worker(s): {result.requests_per_s:6.0f} events/s "
+            f"(p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms, errors {result.errors}, "
+            f"{stored} stored), workers' CPU {cpu / max(1, stored) * 1e6:.0f} µs per event, "
+            f"load {os.getloadavg()[0]:.1f}"
+        )
+    return phases
+
+
+def workers_summary(phases: list[dict[str, Any]], counts: list[int]) -> dict[int, float]:
+    """Mean acknowledged events/s per worker count over its phases."""
+    return {
+        n: statistics.mean(p["requests_per_s"] for p in phases if p["workers"] == n) for n in counts
+    }
 
 
 def app_env(database_url: str) -> dict[str, str]:
@@ -377,9 +497,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--sync-repeat", type=int, default=5, help="1,000-event batches")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--profile", action="store_true", help="py-spy the service under load")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        nargs="+",
+        help="instead: the service with each of these numbers of workers (phases there and back)",
+    )
     args = parser.parse_args(argv)
     global PROFILE
     PROFILE = args.profile
+    if args.workers:
+        return main_workers(args)
 
     # The bare apps never look at the ids: any well-formed targets file will do.
     bare_targets = databases.OUT / "ingest-targets-bare.txt"
@@ -413,6 +541,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             f"(bare app validating the same body: {bare_sync_s * 1000:.0f} ms)"
         )
         results[db] = {**asdict(service), "sync": sync_times, "bare_sync_s": bare_sync_s}
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    return results
+
+
+def main_workers(args: argparse.Namespace) -> dict[str, Any]:
+    results: dict[str, Any] = {"machine": machine()}
+    print(json.dumps(results["machine"]))
+    for db in args.db:
+        phases = bench_workers(db, args.workers, args.duration, args.connections, args.shipments)
+        means = workers_summary(phases, args.workers)
+        first = means[args.workers[0]]
+        for n, mean in means.items():
+            print(f"{db:10} {n} worker(s) {mean:7.0f} events/s  ×{mean / first:.2f}")
+        results[db] = {"phases": phases, "events_per_s": means}
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return results
