@@ -15,10 +15,11 @@ the stops, with the very same code (`compute()`), so every report is as fresh as
 are: `as_of` is the moment it read, whether the refresh is behind or not. A refresh that
 falls behind makes reports slower, never wrong.
 
-What reads stops instead (`answers()` is False): an exporter's own figures (its stops only,
-a small share), and questions filtered by HS chapter or destination (cells do not cut by
-cargo; privacy.py's atoms do that from the stops). Admins' windows that start or end inside
-a day read that day's stops, with the exact time filter.
+Cargo cells (checkpoint × day × the set of HS chapters carried) answer the commodity report
+and questions filtered by chapter. What reads stops instead (`answers()` is False): an
+exporter's own figures (its stops only, a small share), and questions filtered by
+destination. Admins' windows that start or end inside a day read that day's stops, with the
+exact time filter.
 """
 
 import dataclasses
@@ -399,12 +400,8 @@ def stored(
 
 def answers(principal: Any, filters: ReportFilters) -> bool:
     """Can day cells answer this question? Not an exporter's own figures (its stops only),
-    nor a question cut by cargo or destination (see the module's docstring)."""
-    return (
-        not principal.is_exporter
-        and filters.hs_chapter is None
-        and filters.destination_province is None
-    )
+    nor a question cut by destination (see the module's docstring)."""
+    return not principal.is_exporter and filters.destination_province is None
 
 
 @dataclass(frozen=True)

@@ -125,13 +125,21 @@ class Scope:
         group with none left is an empty (suppressed) one, as in `figures()`;
         `conditions(group)` as in `figures()`. A question cut by chapter reads cargo cells
         (checkpoint, day, chapters)."""
+        chapter = self.filters.hs_chapter
         cells = rollups.cells_in_scope(
-            self.session, self.filters, exporters=self.protected, cargo=self.by_chapter
+            self.session,
+            self.filters.model_copy(update={"hs_chapter": None}),
+            exporters=self.protected,
+            cargo=self.by_chapter or chapter is not None,
         )
         if self.protected:
+            # The atoms of the whole cells: a filtered cell's complement is part of the rule.
+            asked = frozenset({("hs", chapter)} if chapter else set())
             self._cells = privacy.StopCells(
-                rollups.tallies(cells), privacy.thresholds_of(self.settings), frozenset()
+                rollups.tallies(cells), privacy.thresholds_of(self.settings), asked
             )
+        if chapter is not None:
+            cells = {cell: f for cell, f in cells.items() if chapter in cell[2].split(",")}
         members: dict[fig.Key, list[rollups.Cell]] = defaultdict(list)
         allows = self.cells().allows if self.protected else None
         for cell in cells:
@@ -420,7 +428,7 @@ def _trend_figures(
         starts: dict[int, date] = {}  # a few hundred days, for tens of thousands of cells
 
         def periods(cell: rollups.Cell) -> list[fig.Key]:
-            checkpoint_id, day = cell
+            checkpoint_id, day = cell[:2]
             if day is None:
                 return []  # no arrival logged: in no period
             start = starts.get(day) or starts.setdefault(day, period_start(interval, day))
