@@ -3,7 +3,7 @@
 from app.auth.models import ApiKey, DriverToken, RateLimitWindow, User
 from app.checkpoints.models import Checkpoint
 from app.organizations.models import Organization
-from app.reports.models import DayCell, DayCellCargo, RollupDirty
+from app.reports.models import DayCell, DayCellCargo, DayCellProcedure, RollupDirty
 from app.shipments.models import CargoLine, RoutePoint, Shipment
 from app.tracking.models import Stop, StopFee, StopHold, StopProcedure, TrackingEvent
 
@@ -13,6 +13,7 @@ __all__ = [
     "Checkpoint",
     "DayCell",
     "DayCellCargo",
+    "DayCellProcedure",
     "DriverToken",
     "Organization",
     "RateLimitWindow",

@@ -63,3 +63,21 @@ class DayCellCargo(_CellFigures, Base):
     __tablename__ = "day_cell_cargo"
 
     hs_chapters: Mapped[str] = mapped_column(String(300), primary_key=True)
+
+
+class DayCellProcedure(Base):
+    """A procedure's runs in a day cell: the stops that required it (their first runs), the
+    runs timed, their minutes (sum, and sorted as little-endian float64), the minutes spent
+    at stops whose own time is unknown, and the exporters whose stops required it."""
+
+    __tablename__ = "day_cell_procedures"
+
+    checkpoint_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    arrival_day: Mapped[int] = mapped_column(Integer, primary_key=True)
+    procedure: Mapped[str] = mapped_column(String(32), primary_key=True)
+    first_runs: Mapped[int] = mapped_column(Integer)
+    timed_runs: Mapped[int] = mapped_column(Integer)
+    minutes: Mapped[float] = mapped_column(Float)
+    untimed_minutes: Mapped[float] = mapped_column(Float)
+    minute_values: Mapped[bytes] = mapped_column(LargeBinary)
+    exporters: Mapped[bytes] = mapped_column(LargeBinary)

@@ -58,9 +58,9 @@ from app.organizations.models import Organization  # noqa: F401
 from app.reports import figures as fig
 from app.reports import privacy
 from app.reports.filters import ReportFilters, narrow
-from app.reports.models import DayCell, DayCellCargo, RollupDirty
+from app.reports.models import DayCell, DayCellCargo, DayCellProcedure, RollupDirty
 from app.reports.percentiles import positions, tail_size
-from app.tracking.models import Stop, StopFee, StopHold
+from app.tracking.models import Stop, StopFee, StopHold, StopProcedure
 from app.tracking.vocabulary import StopOutcome
 from app.types import CENT, EPOCH
 
@@ -222,6 +222,124 @@ def of_cells(cells: Iterable[Cell]) -> Where:
     return where
 
 
+@dataclass
+class ProcedureCell:
+    """A procedure's runs in a day cell (see models.DayCellProcedure)."""
+
+    first_runs: int = 0
+    timed_runs: int = 0
+    minutes: float = 0.0
+    untimed_minutes: float = 0.0
+    minute_values: bytes = b""  # sorted, little-endian float64
+    exporters: bytes = b""
+
+    def same_as(self, other: "ProcedureCell") -> bool:
+        return (
+            (self.first_runs, self.timed_runs, self.minute_values, self.exporters)
+            == (other.first_runs, other.timed_runs, other.minute_values, other.exporters)
+            and math.isclose(self.minutes, other.minutes, rel_tol=1e-9, abs_tol=1e-9)
+            and math.isclose(
+                self.untimed_minutes, other.untimed_minutes, rel_tol=1e-9, abs_tol=1e-9
+            )
+        )
+
+    def exporter_ids(self) -> set[bytes]:
+        packed = self.exporters
+        return {packed[i : i + 16] for i in range(0, len(packed), 16)}
+
+
+def compute_procedures(session: Session, where: Where) -> dict[Cell, ProcedureCell]:
+    """Per (checkpoint, day, procedure) with runs meeting `where`, from the runs themselves."""
+    runs = StopProcedure
+    key = [runs.checkpoint_id, runs.arrival_day, runs.procedure]
+    first = func.coalesce(func.sum(case((runs.run_number == 1, 1), else_=0)), 0)
+    totals = select(
+        *key, first, func.count(runs.minutes), func.coalesce(func.sum(runs.minutes), 0.0)
+    )
+    cells: dict[Cell, ProcedureCell] = {}
+    for row in session.execute(totals.where(where(runs)).group_by(*key)):
+        cp, day, procedure, n, timed, minutes = tuple(row)
+        cells[(cp, day, str(procedure))] = ProcedureCell(int(n), int(timed), float(minutes))
+    values: dict[Cell, list[float]] = defaultdict(list)
+    ordered = (
+        select(*key, runs.minutes)
+        .where(where(runs), runs.minutes.is_not(None))
+        .order_by(*key, runs.minutes)
+    )
+    for row in session.execute(ordered):
+        cp, day, procedure, minutes = tuple(row)
+        values[(cp, day, str(procedure))].append(float(minutes))
+    for cell, found in values.items():
+        cells[cell].minute_values = np.array(found, FLOAT64).tobytes()
+    # Minutes at stops whose own time is unknown (open or contradictory stops).
+    untimed = (
+        select(*key, func.coalesce(func.sum(runs.minutes), 0.0))
+        .join(Stop, Stop.id == runs.stop_id)
+        .where(where(runs), Stop.dwell_minutes.is_(None))
+        .group_by(*key)
+    )
+    for row in session.execute(untimed):
+        cp, day, procedure, minutes = tuple(row)
+        cells[(cp, day, str(procedure))].untimed_minutes = float(minutes)
+    exporters: dict[Cell, list[bytes]] = defaultdict(list)
+    for row in session.execute(
+        select(*key, runs.organization_id).where(where(runs), runs.run_number == 1).distinct()
+    ):
+        cp, day, procedure, organization = tuple(row)
+        exporters[(cp, day, str(procedure))].append(organization.bytes)
+    for cell, ids in exporters.items():
+        cells[cell].exporters = b"".join(sorted(ids))
+    return cells
+
+
+def store_procedures(
+    session: Session, cells: list[Cell], figures: dict[Cell, ProcedureCell]
+) -> None:
+    """Replaces the procedure rows of the day cells `cells` by `figures`."""
+    for chunk in _chunks(cells, CELLS_PER_STATEMENT):
+        session.execute(delete(DayCellProcedure).where(of_cells(chunk)(DayCellProcedure)))
+    rows = [
+        {
+            "checkpoint_id": cp,
+            "arrival_day": day,
+            "procedure": procedure,
+            **dataclasses.asdict(found),
+        }
+        for (cp, day, procedure), found in figures.items()
+    ]
+    for chunk in _chunks(rows, 2_000):
+        session.execute(insert(DayCellProcedure), chunk)
+
+
+def stored_procedures(session: Session, where: Where) -> dict[Cell, ProcedureCell]:
+    """The procedure rows meeting `where`, read raw off the cursor (as `stored`)."""
+    table = DayCellProcedure
+    columns = [
+        table.checkpoint_id,
+        table.arrival_day,
+        table.procedure,
+        table.first_runs,
+        table.timed_runs,
+        table.minutes,
+        table.untimed_minutes,
+        table.minute_values,
+        table.exporters,
+    ]
+    result = session.connection().execute(select(*columns).where(where(table)))
+    rows = result.cursor.fetchall()
+    result.close()
+    checkpoints: dict[Any, uuid.UUID] = {}
+    cells: dict[Cell, ProcedureCell] = {}
+    for raw, day, procedure, first, timed, minutes, untimed, values, ids in rows:
+        cp = checkpoints.get(raw)
+        if cp is None:
+            cp = checkpoints[raw] = raw if isinstance(raw, uuid.UUID) else uuid.UUID(hex=raw)
+        cells[(cp, day, procedure)] = ProcedureCell(
+            first, timed, minutes, untimed, bytes(values), bytes(ids)
+        )
+    return cells
+
+
 # --- refreshing ---------------------------------------------------------------------------
 
 
@@ -248,6 +366,7 @@ def refresh(sessions: sessionmaker[Session], *, batch: int = REFRESH_BATCH) -> i
             for table in FAMILIES:
                 figures = compute(session, of_cells(cells), cargo=table is DayCellCargo)
                 store(session, table, list(cells), figures)
+            store_procedures(session, list(cells), compute_procedures(session, of_cells(cells)))
             for chunk in _chunks(ids, CELLS_PER_STATEMENT):
                 session.execute(delete(RollupDirty).where(RollupDirty.id.in_(chunk)))
         return len(cells)
@@ -308,7 +427,7 @@ def rebuild(sessions: sessionmaker[Session], *, days_per_round: int = 7) -> int:
         ).one()
     stored = 0
     with sessions() as session, write_transaction(session):
-        for table in (*FAMILIES, RollupDirty):
+        for table in (*FAMILIES, DayCellProcedure, RollupDirty):
             session.execute(delete(table))
     if first is None:
         return 0
@@ -319,6 +438,7 @@ def rebuild(sessions: sessionmaker[Session], *, days_per_round: int = 7) -> int:
                 figures = compute(session, _days(*days), cargo=family is DayCellCargo)
                 store(session, family, [], figures)
                 stored += len(figures) if family is DayCell else 0
+            store_procedures(session, [], compute_procedures(session, _days(*days)))
     return stored
 
 
@@ -353,6 +473,17 @@ def verify(sessions: sessionmaker[Session], *, days_per_round: int = 7) -> list[
                             f"{f' chapters {cell[2]!r}' if len(cell) > 2 else ''}: "
                             "differs from its stops"
                         )
+            want_runs = compute_procedures(session, where)
+            have_runs = stored_procedures(session, where)
+            for cell in sorted(set(want_runs) | set(have_runs), key=str):
+                if cell[:2] in marked:
+                    continue
+                mine, theirs = have_runs.get(cell), want_runs.get(cell)
+                if mine is None or theirs is None or not mine.same_as(theirs):
+                    problems.append(
+                        f"day_cell_procedures: checkpoint {cell[0]} day {cell[1]} "
+                        f"{cell[2]}: differs from its runs"
+                    )
     return problems
 
 
@@ -452,11 +583,32 @@ def cells_in_scope(
     filters select whole cells; the window selects days, with the exact time on edge days.
     `cargo`: cells cut by the set of HS chapters (DayCellCargo)."""
     table = DayCellCargo if cargo else DayCell
+    return _in_scope(
+        session,
+        filters,
+        lambda where: stored(session, where, table, exporters=exporters),
+        lambda where: compute(session, where, cargo=cargo),
+    )
+
+
+def procedure_cells_in_scope(session: Session, filters: ReportFilters) -> dict[Cell, ProcedureCell]:
+    """As `cells_in_scope`, the procedures' runs per (checkpoint, day, procedure)."""
+    return _in_scope(
+        session,
+        filters,
+        lambda where: stored_procedures(session, where),
+        lambda where: compute_procedures(session, where),
+    )
+
+
+def _in_scope(
+    session: Session,
+    filters: ReportFilters,
+    from_rollups: Callable[[Where], dict[Cell, Any]],
+    from_rows: Callable[[Where], dict[Cell, Any]],
+) -> dict[Cell, Any]:
     window = Window.of(filters)
-    place = filters.model_copy(update={"from_": None, "to": None})
-
-    in_place = _narrowed(place)
-
+    in_place = _narrowed(filters.model_copy(update={"from_": None, "to": None}))
     marked = {
         (cp, day)
         for cp, day in session.execute(
@@ -468,13 +620,8 @@ def cells_in_scope(
     if len(marked) > MAX_MARKED_CELLS:
         # Most of the question is marked (a bulk load not yet refreshed, a refresh far
         # behind): one pass over its stops, as before the rollups, beats naming every cell.
-        return compute(session, _narrowed(filters), cargo=cargo)
-    cells = stored(
-        session,
-        lambda rows: and_(in_place(rows), window.whole(rows)),
-        table,
-        exporters=exporters,
-    )
+        return from_rows(_narrowed(filters))
+    cells = from_rollups(lambda rows: and_(in_place(rows), window.whole(rows)))
     if marked:
         cells = {cell: figures for cell, figures in cells.items() if cell[:2] not in marked}
     live = [of_cells(marked)]
@@ -486,11 +633,7 @@ def cells_in_scope(
         live.append(edge_days)
     if filters.from_ is None and filters.to is None:
         live.append(lambda table: table.arrival_day.is_(None))
-    cells.update(
-        compute(
-            session, lambda rows: and_(in_place(rows), or_(*(w(rows) for w in live))), cargo=cargo
-        )
-    )
+    cells.update(from_rows(lambda rows: and_(in_place(rows), or_(*(w(rows) for w in live)))))
     return cells
 
 

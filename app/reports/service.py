@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
+import numpy as np
 from sqlalchemy import Date, Select, case, cast, func, literal_column, select
 from sqlalchemy.orm import Session
 
@@ -523,6 +524,8 @@ def procedure_report(scope: Scope, *, by_checkpoint: bool) -> Report[ProcedureRo
     at enough stops by enough exporters (a procedure's runs in a cell are a part of the cell
     as a chapter is; no figure describes the stops without it, so no complement is needed),
     and its shares compare it with the stops of those same cells."""
+    if scope.from_cells and scope.filters.hs_chapter is None:
+        return _procedures_from_cells(scope, by_checkpoint)
     keys = [StopProcedure.procedure, *([StopProcedure.checkpoint_id] if by_checkpoint else [])]
     width = len(keys)
     cell_keys = [StopProcedure.checkpoint_id, StopProcedure.arrival_day] if scope.protected else []
@@ -557,6 +560,65 @@ def procedure_report(scope: Scope, *, by_checkpoint: bool) -> Report[ProcedureRo
             row.suppressed = True
         else:
             _procedure_figures(row, total, stats.get(key), _context_of(scope, context, key, total))
+        rows.append(row)
+    rows.sort(key=lambda r: (r.checkpoint_code or "", r.suppressed, -(r.total_hours or 0)))
+    return scope.report("procedures", ProcedureRow, rows)
+
+
+def _procedures_from_cells(scope: Scope, by_checkpoint: bool) -> Report[ProcedureRow]:
+    """procedure_report() from day cells: the runs per (checkpoint, day, procedure), and the
+    day cells for the stops they are compared with (and, for an advocate, the cells' rule)."""
+    cells = rollups.cells_in_scope(scope.session, scope.filters, exporters=scope.protected)
+    runs = rollups.procedure_cells_in_scope(scope.session, scope.filters)
+    if scope.protected:
+        scope._cells = privacy.StopCells(
+            rollups.tallies(cells), privacy.thresholds_of(scope.settings), frozenset()
+        )
+    thresholds = privacy.thresholds_of(scope.settings)
+    totals: dict[fig.Key, _ProcedureTotals] = {}
+    minutes: dict[fig.Key, list[bytes]] = defaultdict(list)
+    for (checkpoint_id, day, procedure), part in runs.items():
+        key: fig.Key = (procedure, checkpoint_id) if by_checkpoint else (procedure,)
+        total = totals.setdefault(key, _ProcedureTotals())
+        exporters = part.exporter_ids()
+        if scope.protected and not (
+            scope.cells().allows((checkpoint_id, day))
+            and thresholds.passes(privacy.Tally(part.first_runs, part.first_runs, exporters))
+        ):
+            scope.excluded_stops += part.first_runs
+            continue
+        total.stops += part.first_runs
+        total.timed += part.timed_runs
+        total.minutes += part.minutes
+        total.untimed_minutes += part.untimed_minutes
+        total.organizations |= exporters
+        total.fine.append((checkpoint_id, day))
+        minutes[key].append(part.minute_values)
+    if scope.protected:
+        scope.excluded_stops += scope.cells().excluded_stops(whole_cells)
+    context: dict[fig.Key, tuple[int, float]] = defaultdict(lambda: (0, 0.0))
+    for cell, figures in cells.items():
+        where: fig.Key = cell[:2] if scope.protected else ((cell[0],) if by_checkpoint else ())
+        stops, dwell = context[where]
+        context[where] = (stops + figures.stops, dwell + figures.total_dwell_minutes)
+    codes = checkpoint_codes(scope.session, {k[1] for k in totals if len(k) > 1})
+    rows = []
+    # In key order, as the stops' path meets them: rows the final sort ties keep that order.
+    for key, total in sorted(totals.items()):
+        row = ProcedureRow(
+            procedure=str(key[0]),
+            checkpoint_id=key[1] if by_checkpoint else None,
+            checkpoint_code=codes.get(key[1]) if by_checkpoint else None,
+        )
+        if scope.suppressed(len(total.organizations)) or (scope.protected and not total.fine):
+            row.suppressed = True
+        else:
+            values = np.frombuffer(b"".join(minutes[key]), rollups.FLOAT64)
+            p50, p90, _ = rollups.order_statistics(values)
+            found = None
+            if p50 is not None and p90 is not None:
+                found = order_stats.Stats({0.5: p50, 0.9: p90})
+            _procedure_figures(row, total, found, _context_of(scope, context, key, total))
         rows.append(row)
     rows.sort(key=lambda r: (r.checkpoint_code or "", r.suppressed, -(r.total_hours or 0)))
     return scope.report("procedures", ProcedureRow, rows)

@@ -5,7 +5,7 @@ Revises: 366554cd7946
 Create Date: 2026-12-06
 
 The triggers append (checkpoint, day) to rollup_dirty for the old and the new cell of every
-row of stops, stop_holds and stop_fees that is inserted, updated or deleted, inside the
+row of stops, stop_holds, stop_fees and stop_procedures that is inserted, updated or deleted, inside the
 writing transaction. Append-only (no upsert): a mark never conflicts, so two writers never
 wait on each other for a mark, and a refresh deletes exactly the marks it read.
 
@@ -23,7 +23,7 @@ down_revision: str | Sequence[str] | None = "366554cd7946"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-TABLES = ("stops", "stop_holds", "stop_fees")
+TABLES = ("stops", "stop_holds", "stop_fees", "stop_procedures")
 
 POSTGRES_FUNCTION = """
 CREATE FUNCTION mark_rollup_cells() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -103,6 +103,21 @@ def upgrade() -> None:
             "checkpoint_id", "arrival_day", "hs_chapters", name=op.f("pk_day_cell_cargo")
         ),
     )
+    op.create_table(
+        "day_cell_procedures",
+        sa.Column("checkpoint_id", sa.Uuid(), nullable=False),
+        sa.Column("arrival_day", sa.Integer(), nullable=False),
+        sa.Column("procedure", sa.String(length=32), nullable=False),
+        sa.Column("first_runs", sa.Integer(), nullable=False),
+        sa.Column("timed_runs", sa.Integer(), nullable=False),
+        sa.Column("minutes", sa.Float(), nullable=False),
+        sa.Column("untimed_minutes", sa.Float(), nullable=False),
+        sa.Column("minute_values", sa.LargeBinary(), nullable=False),
+        sa.Column("exporters", sa.LargeBinary(), nullable=False),
+        sa.PrimaryKeyConstraint(
+            "checkpoint_id", "arrival_day", "procedure", name=op.f("pk_day_cell_procedures")
+        ),
+    )
     if op.get_bind().dialect.name == "postgresql":
         op.execute(POSTGRES_FUNCTION)
         for table in TABLES:
@@ -129,6 +144,7 @@ def downgrade() -> None:
         for table in TABLES:
             for kind in ("insert", "delete", "update_old", "update_new"):
                 op.execute(f"DROP TRIGGER {table}_mark_{kind}")
+    op.drop_table("day_cell_procedures")
     op.drop_table("day_cell_cargo")
     op.drop_index("ix_day_cells_by_day", table_name="day_cells")
     op.drop_table("day_cells")

@@ -32,6 +32,8 @@ QUESTIONS: list[tuple[str, dict[str, str]]] = [
     ("checkpoints", {}),
     ("agencies", {}),
     ("commodities", {}),
+    ("procedures", {}),
+    ("procedures", {"by": "checkpoint"}),
     ("trends", {"interval": "week"}),
     ("trends", {"interval": "month"}),
     ("trends", {"interval": "week", "by": "checkpoint"}),
