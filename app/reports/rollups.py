@@ -198,11 +198,25 @@ def _read_dwell(
         .where(where(Stop), Stop.dwell_minutes.is_not(None))
         .order_by(*key, Stop.dwell_minutes)
     )
+    for cell, values in _sorted_runs(session, stmt).items():
+        cells[cell].dwell = values
+
+
+def _sorted_runs(session: Session, stmt: Any) -> dict[Cell, bytes]:
+    """(checkpoint, day, …, value) rows in key order, read raw off the cursor (a rebuild
+    reads every stop this way), as each key's values packed as float64."""
+    result = session.connection().execute(stmt)
     runs: dict[Cell, list[float]] = defaultdict(list)
-    for row in session.execute(stmt):
-        runs[tuple(row[:-1])].append(float(row[-1]))
-    for cell, values in runs.items():
-        cells[cell].dwell = np.array(values, dtype=FLOAT64).tobytes()
+    checkpoints: dict[Any, uuid.UUID] = {}
+    while chunk := result.cursor.fetchmany(65_536):
+        for *raw_key, value in chunk:
+            raw = raw_key[0]
+            cp = checkpoints.get(raw)
+            if cp is None:
+                cp = checkpoints[raw] = raw if isinstance(raw, uuid.UUID) else uuid.UUID(hex=raw)
+            runs[(cp, *raw_key[1:])].append(value)
+    result.close()
+    return {cell: np.array(values, FLOAT64).tobytes() for cell, values in runs.items()}
 
 
 def _money(value: Any) -> Decimal:
@@ -260,17 +274,13 @@ def compute_procedures(session: Session, where: Where) -> dict[Cell, ProcedureCe
     for row in session.execute(totals.where(where(runs)).group_by(*key)):
         cp, day, procedure, n, timed, minutes = tuple(row)
         cells[(cp, day, str(procedure))] = ProcedureCell(int(n), int(timed), float(minutes))
-    values: dict[Cell, list[float]] = defaultdict(list)
     ordered = (
         select(*key, runs.minutes)
         .where(where(runs), runs.minutes.is_not(None))
         .order_by(*key, runs.minutes)
     )
-    for row in session.execute(ordered):
-        cp, day, procedure, minutes = tuple(row)
-        values[(cp, day, str(procedure))].append(float(minutes))
-    for cell, found in values.items():
-        cells[cell].minute_values = np.array(found, FLOAT64).tobytes()
+    for cell, packed in _sorted_runs(session, ordered).items():
+        cells[cell].minute_values = packed
     # Minutes at stops whose own time is unknown (open or contradictory stops).
     untimed = (
         select(*key, func.coalesce(func.sum(runs.minutes), 0.0))
