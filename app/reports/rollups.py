@@ -77,17 +77,18 @@ REFRESH_BATCH = 200  # cells per refresh transaction: short, so writers never wa
 ADVISORY_LOCK = 0x726F6C6C  # "roll": one refresh at a time across workers (PostgreSQL)
 
 
-# A cell's holds, fees and exporters are packed as fixed-size records, so that a group's are
-# merged by numpy from the concatenated bytes of its cells, never parsed cell by cell.
+# A cell's holds, fees and exporters (their ids' 16 bytes) are packed as fixed-size records,
+# so that a group's are merged by numpy from the concatenated bytes of its cells, never
+# parsed cell by cell.
 HOLDS = np.dtype([("reason", "S32"), ("holds", "<i8")])
 FEES = np.dtype([("currency", "S3"), ("total", "<i8"), ("unreceipted", "<i8")])  # in cents
-EXPORTER = np.dtype("S16")  # an organisation id's 16 bytes
 
 
 @dataclass
 class CellFigures:
     """The figures of one cell's stops (or of the part of it a window covers), as stored:
-    counts and sums, then packed records (see HOLDS, FEES, EXPORTER), each sorted."""
+    counts and sums, then packed records (see HOLDS, FEES; exporters' 16-byte ids), each
+    sorted."""
 
     stops: int = 0
     completed_stops: int = 0
