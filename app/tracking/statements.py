@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import Column, Connection, Enum, Table, Uuid
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.types import NullType
 
@@ -34,11 +35,15 @@ Getter = Callable[[Any], tuple[Any, ...]]
 
 def insert(session: Session, table: Table, rows: Sequence[Any]) -> None:
     """INSERT `rows` into `table`: mappings by column key, or objects with the columns as
-    attributes (all of one kind, with the same keys as the first)."""
+    attributes (all of one kind, with the same keys as the first). On PostgreSQL as a
+    binary COPY (see _copy)."""
     if rows:
         connection = _writing(session)
         plan = _plan(connection.dialect, "insert", table, _keys(rows[0]), None)
-        connection.exec_driver_sql(plan.sql, plan.parameters(rows))
+        if connection.dialect.name == "postgresql":
+            _copy(connection, table, plan, rows)
+        else:
+            connection.exec_driver_sql(plan.sql, plan.parameters(rows))
 
 
 def update(session: Session, table: Table, rows: Sequence[dict[str, Any]], key: str) -> None:
@@ -93,6 +98,40 @@ def _where_in(
 _SQLITE_CHUNK = 500  # parameters per statement, well under any SQLite build's limit
 
 
+def _copy(connection: Connection, table: Table, plan: "_Plan", rows: Sequence[Any]) -> None:
+    """The rows through `COPY … FROM STDIN (FORMAT BINARY)`, as the demo load writes its
+    rows: psycopg's executemany spends some 35 µs of this process's CPU per row of a stop
+    (binding and sending each row's statement), a binary COPY about 9 (bench/RESULTS.md,
+    session 6). Triggers, foreign keys and column defaults apply as to an INSERT. The
+    values are the same objects the INSERT would bind, each column written as the type the
+    table has; an error arrives as SQLAlchemy's, as from exec_driver_sql."""
+    raw: Any = connection.connection.driver_connection
+    if plan.copy_types is None:
+        # The columns' type oids, as the database has them (read once per plan).
+        found: dict[str, int] = dict(
+            connection.exec_driver_sql(
+                "SELECT attname, atttypid FROM pg_attribute WHERE attrelid = %s::regclass "
+                "AND attnum > 0 AND NOT attisdropped",
+                (table.name,),
+            ).all()
+        )
+        plan.copy_types = [int(found[name]) for name in plan.names]
+    statement = plan.copy_sql
+    try:
+        with raw.cursor() as cursor, cursor.copy(statement) as copy:
+            copy.set_types(plan.copy_types)
+            for row in plan.parameters(rows):
+                copy.write_row(row)
+    except connection.dialect.loaded_dbapi.Error as error:
+        raise DBAPIError.instance(
+            statement,
+            None,
+            error,
+            connection.dialect.loaded_dbapi.Error,
+            dialect=connection.dialect,
+        ) from error
+
+
 def _writing(session: Session) -> Connection:
     """The session's connection, its transaction marked as written to, as an ORM statement
     marks it (app/db.py's write_transaction refuses a session with unseen writes)."""
@@ -128,10 +167,14 @@ class _Plan:
         ]
         self.filled = [(column, make) for column, make in filled if make is not None]
         columns = given + [column for column, _ in self.filled]
+        self.names = [c.name for c in columns]
+        self.copy_types: list[int] | None = None  # PostgreSQL's type oids, once known
+        self.copy_sql = ""
         if verb == "insert":
             names = ", ".join(name(c.name) for c in columns)
             marks = ", ".join([mark] * len(columns))
             self.sql = f"INSERT INTO {name(table.name)} ({names}) VALUES ({marks})"
+            self.copy_sql = f"COPY {name(table.name)} ({names}) FROM STDIN (FORMAT BINARY)"
             fetched = list(keys)
         else:
             assert key is not None
