@@ -7,12 +7,12 @@ per table and column list: the statement text in the driver's parameter style, a
 each column the conversion SQLAlchemy would have applied (the column type's own bind
 processor, or an equivalent several times cheaper for UUIDs, datetimes and enums: a test
 compares what is stored both ways, on both databases). A batch's rows are then converted
-column by column and handed to the driver's executemany (sqlite3's; psycopg's, which
-pipelines them) through `Connection.exec_driver_sql`, in the session's transaction, so
-errors still arrive as SQLAlchemy's.
+column by column and handed to the driver in the session's transaction: sqlite3's
+executemany through `Connection.exec_driver_sql`; on PostgreSQL a binary COPY for the
+inserts (`_copy`) and psycopg's executemany for the update. Errors arrive as SQLAlchemy's.
 
-The same idea as app/demo/bulk.py's, which makes millions of rows for COPY; the demo sits
-above tracking and its conversions make COPY's text, so each keeps its own.
+The same idea as app/demo/bulk.py's, which makes millions of rows for a text COPY; the demo
+sits above tracking and its conversions make COPY's text, so each keeps its own.
 """
 
 from collections.abc import Callable, Iterable, Sequence
