@@ -13,6 +13,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.observability import current_request_id
@@ -175,6 +176,21 @@ def install_error_handlers(app: FastAPI) -> None:
             title="Invalid input",
             slug="validation-error",
             errors=errors,
+            instance=request.url.path,
+        )
+
+    @app.exception_handler(DataError)
+    async def _data(request: Request, exc: DataError) -> JSONResponse:
+        # A NUL in text that reached PostgreSQL (which cannot store one) is the client's
+        # input, not a fault: a 422, and the transaction it was in rolled back.
+        if "0x00" not in str(exc.orig):
+            raise exc
+        return problem_response(
+            422,
+            "Text may not contain the NUL character (U+0000).",
+            title="Invalid input",
+            slug="validation-error",
+            errors=[{"loc": ["request"], "msg": "contains U+0000", "type": "value_error"}],
             instance=request.url.path,
         )
 

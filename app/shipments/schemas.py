@@ -188,5 +188,7 @@ class ShipmentFilters(BaseModel):
     destination_province: Province | None = None
     created_from: Rfc3339 | None = None
     created_to: Rfc3339 | None = None
-    reference: str | None = None
-    tracking_code: str | None = None
+    # No stored text holds a NUL (PostgreSQL's cannot): asked for, it is a 422 on both
+    # databases rather than an empty list on one and a database error on the other.
+    reference: str | None = Field(default=None, pattern=r"^[^\x00]*$")
+    tracking_code: str | None = Field(default=None, pattern=r"^[^\x00]*$")

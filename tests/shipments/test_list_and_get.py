@@ -14,6 +14,7 @@ from tests.factories import (
     make_exporter,
     make_shipment,
     make_user,
+    shipment_payload,
 )
 
 
@@ -168,3 +169,29 @@ def test_invalid_cursor_is_422(client: TestClient, exporter: Actor, cursor: str)
     response = client.get(f"{API}/shipments", params={"cursor": cursor}, headers=exporter.headers)
     problem = assert_problem(response, 422)
     assert problem["errors"][0]["loc"] == ["query", "cursor"]
+
+
+@pytest.mark.parametrize("field", ["reference", "tracking_code"])
+def test_a_nul_in_a_text_filter_is_a_422_on_every_database(
+    client: TestClient, exporter: Actor, field: str
+) -> None:
+    """PostgreSQL cannot hold a NUL in text: asked for one, the answer is a clear 422 on
+    both databases (it was a 500 on PostgreSQL)."""
+    response = client.get(f"{API}/shipments", params={field: "a\x00b"}, headers=exporter.headers)
+    body = assert_problem(response, 422)
+    assert field in str(body["errors"])
+
+
+def test_a_nul_in_body_text_never_gets_a_500(client: TestClient, exporter: Actor) -> None:
+    """A NUL in a shipment's text: SQLite stores it; PostgreSQL cannot, which is the
+    client's input, not a fault: 422, and nothing is stored."""
+    response = client.post(
+        f"{API}/shipments",
+        json=shipment_payload(reference="ref\x00erence"),
+        headers=exporter.headers,
+    )
+    if response.status_code == 201:
+        assert client.app.state.engine.dialect.name == "sqlite"  # type: ignore[attr-defined]
+        return
+    assert_problem(response, 422)
+    assert ids(client, exporter) == []
