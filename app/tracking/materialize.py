@@ -61,16 +61,20 @@ class StopRows:
         )
 
 
-def stored_digests(session: Session, shipment_ids: list[uuid.UUID]) -> dict[uuid.UUID, str | None]:
-    """The digests of these shipments' stored stops, by stop id."""
-    if not shipment_ids:
-        return {}
-    return {
-        sid: digest
-        for sid, digest in session.execute(
-            select(Stop.id, Stop.content_hash).where(Stop.shipment_id.in_(shipment_ids))
-        )
-    }
+def stored_digests(
+    session: Session, shipment_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, dict[uuid.UUID, str | None]]:
+    """The digests of these shipments' stored stops, by shipment and stop id (every one of
+    the shipments, with or without stops)."""
+    found: dict[uuid.UUID, dict[uuid.UUID, str | None]] = {sid: {} for sid in shipment_ids}
+    if shipment_ids:
+        for shipment_id, stop, digest in session.execute(
+            select(Stop.shipment_id, Stop.id, Stop.content_hash).where(
+                Stop.shipment_id.in_(shipment_ids)
+            )
+        ):
+            found[shipment_id][stop] = digest
+    return found
 
 
 def replace_stops(

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
 from app.auth.principal import Principal
@@ -341,15 +341,20 @@ def rebuild_many(
         if s.id in known and known[s.id].version == s.events_version
     }
     to_read = [s.id for s in shipments if s.id not in current]
-    events = _events_of(session, to_read)
-    stored = materialize.stored_digests(session, to_read)
+    outdated = {sid: known[sid] for sid in to_read if sid in known}
+    events = _events_of(session, to_read, outdated)
+    stored_by_trip = materialize.stored_digests(session, to_read)
+    stored: dict[uuid.UUID, str | None] = {}  # the stored stops that may change or go
     stop_rows = materialize.StopRows()
     rebuilt: dict[uuid.UUID, tuple[int, _Rebuilt, set[uuid.UUID]]] = {}
     updates: list[dict[str, Any]] = []
     for shipment in shipments:
         new = added.get(shipment.id, [])
         before = current.get(shipment.id)
-        step = _progress(shipment.id, before, events, new)
+        if before is not None:
+            step = _progress(shipment.id, before, new)
+        else:
+            step = _caught_up(shipment.id, outdated.get(shipment.id), events, stored_by_trip)
         stored.update(step.replaceable)
         first = len(stop_rows.stops)
         materialize.add_stops(stop_rows, shipment.id, shipment.organization_id, step.changed)
@@ -365,7 +370,10 @@ def rebuild_many(
             ids = before.event_ids
             ids.update(event.event_id for event in new)
         rebuilt[shipment.id] = (version, step, ids)
-    known_trips = {sid: p.trip for sid, p in current.items() if p.trip is not None}
+    # A trip's report keys never change once it has stops: an outdated projection's stand.
+    known_trips = {
+        sid: trip for sid in rebuilt if sid in known and (trip := known[sid].trip) is not None
+    }
     trips = materialize.replace_stops(session, stored, stop_rows, known_trips)
     _update_shipments(session, updates)
     return {
@@ -381,21 +389,12 @@ def _update_shipments(session: Session, updates: list[dict[str, Any]]) -> None:
     statements.update(session, _SHIPMENTS, updates, key="id")
 
 
-def _progress(
-    shipment_id: uuid.UUID,
-    before: Projection | None,
-    read: Mapping[uuid.UUID, list[timeline.Event]],
-    added: list[timeline.Event],
-) -> _Rebuilt:
-    """The shipment's timeline, which stops to write and which stored ones they replace.
-    Usually the new events come after all the others: the timeline goes on from `before`
-    and says which stops it touched (the current one, and the one a new arrival closed),
-    and only those are written; a late event (a phone back online) replays the trip. With
-    no projection `before`, every stop is written (the stored ones were read by the
-    caller)."""
-    if before is None:
-        progress = timeline.start(read[shipment_id])
-        return _Rebuilt(progress, {}, list(progress.timeline.stops), {})
+def _progress(shipment_id: uuid.UUID, before: Projection, added: list[timeline.Event]) -> _Rebuilt:
+    """The shipment's timeline from its current projection `before` and this transaction's
+    events, which stops to write and which stored ones they replace. Usually the new events
+    come after all the others: the timeline goes on from `before` and says which stops it
+    touched (the current one, and the one a new arrival closed), and only those are written;
+    a late event (a phone back online) replays the trip."""
     extended = timeline.extend(before.progress, added)
     if extended is None:
         progress = timeline.start(before.progress.events + added)
@@ -418,6 +417,48 @@ def _progress(
     return _Rebuilt(progress, kept, changed, replaceable)
 
 
+def _caught_up(
+    shipment_id: uuid.UUID,
+    before: Projection | None,
+    read: Mapping[uuid.UUID, list[timeline.Event]],
+    stored: Mapping[uuid.UUID, dict[uuid.UUID, str | None]],
+) -> _Rebuilt:
+    """The timeline of a shipment without a current projection, and its stored stops'
+    digests as read: every stop is written unless its stored digest says it is the same
+    (replace_stops). `read` holds its events (this transaction's included): all of them,
+    or with an outdated projection `before` (another worker, or another writer, added
+    events since) those `before` does not have (_events_of).
+
+    When those all come after `before`'s, the timeline goes on from `before` with them
+    (the same timeline as a replay of all, as timeline.py's tests hold), and the stops it
+    did not touch, whose stored digest is still `before`'s, need neither rows nor digests.
+    Two workers that take turns on a trip's events come here at every other event; reading
+    the whole trip and replaying it cost several times a kept projection's write."""
+    events = read[shipment_id]
+    digests = dict(stored[shipment_id])
+    if before is not None:
+        extended = timeline.extend(before.progress, events)
+        if extended is None:
+            events = before.progress.events + events  # all of them: a replay
+        else:
+            progress, touched = extended
+            kept: dict[uuid.UUID, str | None] = {}
+            changed: list[timeline.Stop] = []
+            for stop in progress.timeline.stops:
+                sid = materialize.stop_id(shipment_id, stop)
+                if (
+                    stop.seq not in touched
+                    and sid in digests
+                    and digests[sid] == before.digests.get(sid)
+                ):
+                    kept[sid] = digests.pop(sid)
+                else:
+                    changed.append(stop)
+            return _Rebuilt(progress, kept, changed, digests)
+    progress = timeline.start(events)
+    return _Rebuilt(progress, {}, list(progress.timeline.stops), digests)
+
+
 def _unchanged_stops(
     shipment_id: uuid.UUID, built: timeline.Timeline, before: Projection
 ) -> dict[uuid.UUID, str | None]:
@@ -434,17 +475,41 @@ def _unchanged_stops(
 
 
 def _events_of(
-    session: Session, shipment_ids: list[uuid.UUID]
+    session: Session, shipment_ids: list[uuid.UUID], outdated: Mapping[uuid.UUID, Projection]
 ) -> dict[uuid.UUID, list[timeline.Event]]:
+    """The events of these shipments (this transaction's included): all of them, or for a
+    shipment with an `outdated` projection only those it does not have (their ids read
+    first: a trip's ids off its index, then the few rows it lacks)."""
     events: dict[uuid.UUID, list[timeline.Event]] = {sid: [] for sid in shipment_ids}
-    if not shipment_ids:
+    whole = [sid for sid in shipment_ids if sid not in outdated]
+    behind = [sid for sid in shipment_ids if sid in outdated]
+    wanted: set[tuple[uuid.UUID, uuid.UUID]] = set()
+    if behind:
+        # Not the projections' event_ids: they may hold the id of an event whose
+        # transaction rolled back here and that another writer stored since.
+        had = {sid: {e.event_id for e in outdated[sid].progress.events} for sid in behind}
+        ids = select(TrackingEvent.shipment_id, TrackingEvent.event_id).where(
+            TrackingEvent.shipment_id.in_(behind)
+        )
+        wanted = {(sid, eid) for sid, eid in session.execute(ids) if eid not in had[sid]}
+    conditions: list[ColumnElement[bool]] = []
+    if whole:
+        conditions.append(TrackingEvent.shipment_id.in_(whole))
+    if wanted:
+        conditions.append(
+            and_(
+                TrackingEvent.shipment_id.in_({sid for sid, _ in wanted}),
+                TrackingEvent.event_id.in_({eid for _, eid in wanted}),
+            )
+        )
+    if not conditions:
         return events
     # Plain rows, not ORM objects: loading whole entities cost more than building the timeline.
     for shipment_id, *columns in session.execute(
-        select(TrackingEvent.shipment_id, *TIMELINE_COLUMNS).where(
-            TrackingEvent.shipment_id.in_(shipment_ids)
-        )
+        select(TrackingEvent.shipment_id, *TIMELINE_COLUMNS).where(or_(*conditions))
     ):
+        if shipment_id in outdated and (shipment_id, columns[0]) not in wanted:
+            continue  # another shipment's id that matched the lists
         events[shipment_id].append(timeline.Event(*columns))
     return events
 

@@ -9,11 +9,16 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from app.auth.service import authenticate_bearer
+from app.tracking import materialize
 from app.tracking.models import TrackingEvent
+from app.tracking.schemas import EventIn
+from app.tracking.writer import EventWriter, _Request
 from tests.factories import API, admin, make_checkpoint, make_exporter, make_shipment
 from tests.live_server import live_server
 from tests.tracking.helpers import FEE, event, expected_stop_rows, stored_stop_rows
@@ -165,3 +170,77 @@ def test_the_writer_rereads_a_shipment_that_another_path_changed(
         assert stored == expected_stop_rows(session, uuid.UUID(shipment))
     assert len(stored["stops"]) == 2
     assert [fee["checkpoint_id"] for fee in stored["fees"]] == [uuid.UUID(b)]
+
+
+def test_a_writer_catches_up_with_another_workers_events(
+    client: TestClient, app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another worker's writer adds events between this writer's: this one's kept projection
+    is outdated, and it goes on from it with the events it had not seen (or replays the trip
+    when one of them is earlier), rewriting only what changed. After each event the stored
+    rows are what materialising all events from scratch gives, including after a write of
+    its own that rolled back and an event the other worker then stored."""
+    boss = admin(client)
+    exporter = make_exporter(client, boss)
+    a, b, c = (make_checkpoint(client, boss)["id"] for _ in range(3))
+    shipment = make_shipment(client, exporter)["id"]
+    other = EventWriter(app.state.session_factory, app.state.settings)
+    with app.state.session_factory() as session:
+        token = exporter.headers["Authorization"].split()[1]
+        principal = authenticate_bearer(session, settings=app.state.settings, token=token)
+    assert principal is not None
+
+    def here(body: dict[str, Any]) -> None:
+        response = client.post(
+            f"{API}/shipments/{shipment}/events", json=body, headers=exporter.headers
+        )
+        assert response.status_code == 201, response.text
+        check()
+
+    def there(body: dict[str, Any]) -> None:
+        request = _Request(principal, uuid.UUID(shipment), [EventIn.model_validate(body)])
+        [outcome] = other._write([request])
+        assert not isinstance(outcome, BaseException), outcome
+        assert all(not isinstance(o, BaseException) for o in outcome), outcome
+        check()
+
+    def check() -> None:
+        with app.state.session_factory() as session:
+            stored = stored_stop_rows(session, uuid.UUID(shipment))
+            assert stored == expected_stop_rows(session, uuid.UUID(shipment))
+
+    here(event("arrived", 0, checkpoint_id=a))
+    here(event("procedure_started", 5, procedure="document_check"))
+    there(event("procedure_completed", 20, procedure="document_check"))  # later: goes on
+    here(event("fee_paid", 25, fee=FEE))
+    there(event("released", 40))
+    there(event("arrived", 60, checkpoint_id=b))
+    here(event("held", 70, hold_reason="missing_document"))
+    there(event("note", 30, note="late"))  # earlier than this writer's last: a replay
+    here(event("released", 90))
+
+    # This writer's write fails after its timeline went on (its projection is not kept);
+    # the other worker then stores that very event, and this writer must count it.
+    replace = materialize.replace_stops
+
+    def replace_then_fail(*args: Any, **kwargs: Any) -> Any:
+        replace(*args, **kwargs)
+        raise RuntimeError("injected")
+
+    arrival = event("arrived", 120, checkpoint_id=c)
+    monkeypatch.setattr(materialize, "replace_stops", replace_then_fail)
+    with TestClient(app, raise_server_exceptions=False) as failing:
+        response = failing.post(
+            f"{API}/shipments/{shipment}/events", json=arrival, headers=exporter.headers
+        )
+    assert response.status_code == 500
+    monkeypatch.setattr(materialize, "replace_stops", replace)
+    there(arrival)
+    here(event("fee_paid", 130, fee={**FEE, "receipt": True}))
+    here(event("released", 150))
+
+    with app.state.session_factory() as session:
+        stored = stored_stop_rows(session, uuid.UUID(shipment))
+    assert [stop["checkpoint_id"] for stop in stored["stops"]] == [uuid.UUID(x) for x in (a, b, c)]
+    assert len(stored["fees"]) == 2
+    other.close()
