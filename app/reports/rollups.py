@@ -45,6 +45,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    text,
     true,
     tuple_,
 )
@@ -200,7 +201,9 @@ def _read_dwell(
         .order_by(*key, Stop.dwell_minutes)
     )
     for cell, values in _sorted_runs(session, stmt).items():
-        cells[cell].dwell = values
+        # setdefault: on PostgreSQL a report's statements each see the latest commits, so a
+        # stop written between two of them can show in one only (its cell is marked again).
+        cells.setdefault(cell, CellFigures()).dwell = values
 
 
 def _sorted_runs(session: Session, stmt: Any) -> dict[Cell, bytes]:
@@ -281,7 +284,7 @@ def compute_procedures(session: Session, where: Where) -> dict[Cell, ProcedureCe
         .order_by(*key, runs.minutes)
     )
     for cell, packed in _sorted_runs(session, ordered).items():
-        cells[cell].minute_values = packed
+        cells.setdefault(cell, ProcedureCell()).minute_values = packed  # as in _read_dwell
     # Minutes at stops whose own time is unknown (open or contradictory stops).
     untimed = (
         select(*key, func.coalesce(func.sum(runs.minutes), 0.0))
@@ -291,7 +294,9 @@ def compute_procedures(session: Session, where: Where) -> dict[Cell, ProcedureCe
     )
     for row in session.execute(untimed):
         cp, day, procedure, minutes = tuple(row)
-        cells[(cp, day, str(procedure))].untimed_minutes = float(minutes)
+        cells.setdefault((cp, day, str(procedure)), ProcedureCell()).untimed_minutes = float(
+            minutes
+        )
     exporters: dict[Cell, list[bytes]] = defaultdict(list)
     for row in session.execute(
         select(*key, runs.organization_id).where(where(runs), runs.run_number == 1).distinct()
@@ -299,7 +304,7 @@ def compute_procedures(session: Session, where: Where) -> dict[Cell, ProcedureCe
         cp, day, procedure, organization = tuple(row)
         exporters[(cp, day, str(procedure))].append(organization.bytes)
     for cell, ids in exporters.items():
-        cells[cell].exporters = b"".join(sorted(ids))
+        cells.setdefault(cell, ProcedureCell()).exporters = b"".join(sorted(ids))
     return cells
 
 
@@ -358,6 +363,11 @@ def refresh(sessions: sessionmaker[Session], *, batch: int = REFRESH_BATCH) -> i
     """Recomputes up to `batch` marked cells and removes the marks it read. Returns how many
     cells it recomputed (0: nothing was marked, or another worker is refreshing)."""
     with sessions() as session, write_transaction(session):
+        if session.get_bind().dialect.name == "postgresql":
+            # One snapshot for every statement of the refresh: a stop written meanwhile is
+            # in none of its readings (its own mark stays for the next round), never in
+            # some of them. (SQLite's write transaction is one snapshot already.)
+            session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
         if not _refresh_lock(session):
             return 0
         marks = session.execute(
