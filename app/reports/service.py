@@ -548,6 +548,17 @@ def procedure_report(scope: Scope, *, by_checkpoint: bool) -> Report[ProcedureRo
         scope.excluded_stops += scope.cells().excluded_stops(whole_cells)
     stats = _procedure_stats(scope, fine_keys, fine, totals, width)
     context = _stop_totals(scope, by_checkpoint)
+    return _procedure_rows(scope, totals, stats, context, by_checkpoint)
+
+
+def _procedure_rows(
+    scope: Scope,
+    totals: dict[fig.Key, _ProcedureTotals],
+    stats: dict[fig.Key, order_stats.Stats],
+    context: dict[fig.Key, tuple[int, float]],
+    by_checkpoint: bool,
+) -> Report[ProcedureRow]:
+    """The procedure report's rows, in `totals`' order until the final sort (its ties)."""
     codes = checkpoint_codes(scope.session, {k[1] for k in totals if len(k) > 1})
     rows = []
     for key, total in totals.items():
@@ -601,27 +612,14 @@ def _procedures_from_cells(scope: Scope, by_checkpoint: bool) -> Report[Procedur
         where: fig.Key = cell[:2] if scope.protected else ((cell[0],) if by_checkpoint else ())
         stops, dwell = context[where]
         context[where] = (stops + figures.stops, dwell + figures.total_dwell_minutes)
-    codes = checkpoint_codes(scope.session, {k[1] for k in totals if len(k) > 1})
-    rows = []
+    stats = {}
+    for key, parts in minutes.items():
+        p50, p90, _ = rollups.order_statistics(np.frombuffer(b"".join(parts), rollups.FLOAT64))
+        if p50 is not None and p90 is not None:
+            stats[key] = order_stats.Stats({0.5: p50, 0.9: p90})
     # In key order, as the stops' path meets them: rows the final sort ties keep that order.
-    for key, total in sorted(totals.items()):
-        row = ProcedureRow(
-            procedure=str(key[0]),
-            checkpoint_id=key[1] if by_checkpoint else None,
-            checkpoint_code=codes.get(key[1]) if by_checkpoint else None,
-        )
-        if scope.suppressed(len(total.organizations)) or (scope.protected and not total.fine):
-            row.suppressed = True
-        else:
-            values = np.frombuffer(b"".join(minutes[key]), rollups.FLOAT64)
-            p50, p90, _ = rollups.order_statistics(values)
-            found = None
-            if p50 is not None and p90 is not None:
-                found = order_stats.Stats({0.5: p50, 0.9: p90})
-            _procedure_figures(row, total, found, _context_of(scope, context, key, total))
-        rows.append(row)
-    rows.sort(key=lambda r: (r.checkpoint_code or "", r.suppressed, -(r.total_hours or 0)))
-    return scope.report("procedures", ProcedureRow, rows)
+    ordered = dict(sorted(totals.items(), key=lambda item: item[0]))
+    return _procedure_rows(scope, ordered, stats, context, by_checkpoint)
 
 
 def _procedure_figures(
