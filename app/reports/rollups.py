@@ -206,18 +206,27 @@ def _read_dwell(
         cells.setdefault(cell, CellFigures()).dwell = values
 
 
+class _CheckpointIds(dict[Any, uuid.UUID]):
+    """A checkpoint id as read raw off a cursor (text on SQLite, a UUID from psycopg) to its
+    UUID, converted once per checkpoint rather than once per row."""
+
+    def __call__(self, raw: Any) -> uuid.UUID:
+        found = self.get(raw)
+        if found is None:
+            found = self[raw] = raw if isinstance(raw, uuid.UUID) else uuid.UUID(hex=raw)
+        return found
+
+
 def _sorted_runs(session: Session, stmt: Any) -> dict[Cell, bytes]:
     """(checkpoint, day, …, value) rows in key order, read raw off the cursor (a rebuild
     reads every stop this way), as each key's values packed as float64."""
     result = session.connection().execute(stmt)
     runs: dict[Cell, list[float]] = defaultdict(list)
-    checkpoints: dict[Any, uuid.UUID] = {}
+    checkpoint_of = _CheckpointIds()
     while chunk := result.cursor.fetchmany(65_536):
         for *raw_key, value in chunk:
             raw = raw_key[0]
-            cp = checkpoints.get(raw)
-            if cp is None:
-                cp = checkpoints[raw] = raw if isinstance(raw, uuid.UUID) else uuid.UUID(hex=raw)
+            cp = checkpoint_of(raw)
             runs[(cp, *raw_key[1:])].append(value)
     result.close()
     return {cell: np.array(values, FLOAT64).tobytes() for cell, values in runs.items()}
@@ -344,12 +353,10 @@ def stored_procedures(session: Session, where: Where) -> dict[Cell, ProcedureCel
     result = session.connection().execute(select(*columns).where(where(table)))
     rows = result.cursor.fetchall()
     result.close()
-    checkpoints: dict[Any, uuid.UUID] = {}
+    checkpoint_of = _CheckpointIds()
     cells: dict[Cell, ProcedureCell] = {}
     for raw, day, procedure, first, timed, minutes, untimed, values, ids in rows:
-        cp = checkpoints.get(raw)
-        if cp is None:
-            cp = checkpoints[raw] = raw if isinstance(raw, uuid.UUID) else uuid.UUID(hex=raw)
+        cp = checkpoint_of(raw)
         cells[(cp, day, procedure)] = ProcedureCell(
             first, timed, minutes, untimed, bytes(values), bytes(ids)
         )
@@ -537,13 +544,11 @@ def stored(
     result = session.connection().execute(select(*columns).where(where(table)))
     rows = result.cursor.fetchall()
     result.close()
-    checkpoints: dict[Any, uuid.UUID] = {}
+    checkpoint_of = _CheckpointIds()
     cells: dict[Cell, CellFigures] = {}
     for row in rows:
         raw = row[0]
-        cp = checkpoints.get(raw)
-        if cp is None:
-            cp = checkpoints[raw] = raw if isinstance(raw, uuid.UUID) else uuid.UUID(hex=raw)
+        cp = checkpoint_of(raw)
         blobs = row[width + 6 :]
         packed = blobs if isinstance(blobs[0], bytes) else map(bytes, blobs)  # psycopg: views
         cells[(cp, *row[1:width])] = CellFigures(*row[width : width + 6], *packed)
