@@ -579,8 +579,11 @@ def _procedure_rows(
 def _procedures_from_cells(scope: Scope, by_checkpoint: bool) -> Report[ProcedureRow]:
     """procedure_report() from day cells: the runs per (checkpoint, day, procedure), and the
     day cells for the stops they are compared with (and, for an advocate, the cells' rule)."""
-    cells = rollups.cells_in_scope(scope.session, scope.filters, exporters=scope.protected)
-    runs = rollups.procedure_cells_in_scope(scope.session, scope.filters)
+    # The stops they are compared with: counts and sums only, not their dwell values.
+    cells = rollups.cells_in_scope(
+        scope.session, scope.filters, exporters=scope.protected, values=False
+    )
+    runs = rollups.procedure_cells_in_scope(scope.session, scope.filters, exporters=scope.protected)
     if scope.protected:
         scope._cells = privacy.StopCells(
             rollups.tallies(cells), privacy.thresholds_of(scope.settings), frozenset()
@@ -591,18 +594,19 @@ def _procedures_from_cells(scope: Scope, by_checkpoint: bool) -> Report[Procedur
     for (checkpoint_id, day, procedure), part in runs.items():
         key: fig.Key = (procedure, checkpoint_id) if by_checkpoint else (procedure,)
         total = totals.setdefault(key, _ProcedureTotals())
-        exporters = part.exporter_ids()
-        if scope.protected and not (
-            scope.cells().allows((checkpoint_id, day))
-            and thresholds.passes(privacy.Tally(part.first_runs, part.first_runs, exporters))
-        ):
-            scope.excluded_stops += part.first_runs
-            continue
+        if scope.protected:
+            exporters = part.exporter_ids()
+            if not (
+                scope.cells().allows((checkpoint_id, day))
+                and thresholds.passes(privacy.Tally(part.first_runs, part.first_runs, exporters))
+            ):
+                scope.excluded_stops += part.first_runs
+                continue
+            total.organizations |= exporters
         total.stops += part.first_runs
         total.timed += part.timed_runs
         total.minutes += part.minutes
         total.untimed_minutes += part.untimed_minutes
-        total.organizations |= exporters
         total.fine.append((checkpoint_id, day))
         minutes[key].append(part.minute_values)
     if scope.protected:

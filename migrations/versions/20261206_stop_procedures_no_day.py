@@ -1,0 +1,31 @@
+"""A partial index on the procedure runs of stops with no arrival day (read live by reports).
+
+Revision ID: 5d1c9e7a2f60
+Revises: b3e3f706fa9a
+Create Date: 2026-12-06
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "5d1c9e7a2f60"
+down_revision: str | Sequence[str] | None = "b3e3f706fa9a"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_index(
+        "ix_stop_procedures_no_day",
+        "stop_procedures",
+        ["checkpoint_id"],
+        unique=False,
+        sqlite_where=sa.text("arrival_day IS NULL"),
+        postgresql_where=sa.text("arrival_day IS NULL"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("ix_stop_procedures_no_day", table_name="stop_procedures")
