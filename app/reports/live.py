@@ -48,14 +48,17 @@ def live_status(session: Session, *, principal: Principal, settings: Settings) -
 
     window = _window(now, exact=privacy.live_is_exact(principal))
     medians, sizes, excluded = _medians(session, window, principal, settings)
-    freshness = {
-        checkpoint_id: last
-        for checkpoint_id, last in session.execute(
-            select(Stop.checkpoint_id, func.max(Stop.last_event_at)).group_by(Stop.checkpoint_id)
-        )
-    }
+    # Each checkpoint's latest event, one index probe each (a correlated max): a GROUP BY
+    # over the stops would read every stop ever made.
+    latest = (
+        select(func.max(Stop.last_event_at))
+        .where(Stop.checkpoint_id == Checkpoint.id)
+        .scalar_subquery()
+    )
     rows = []
-    for checkpoint in session.scalars(select(Checkpoint).order_by(Checkpoint.code)):
+    for checkpoint, last_event_at in session.execute(
+        select(Checkpoint, latest).order_by(Checkpoint.code)
+    ):
         closed, shown = sizes.get(checkpoint.id, (0, 0))
         middle = medians.get(checkpoint.id)
         trucks, held = present.get(checkpoint.id, (0, 0))
@@ -75,7 +78,7 @@ def live_status(session: Session, *, principal: Principal, settings: Settings) -
                 median_dwell_minutes_6h=middle,
                 # Stops closed in the window, none of them in a cell that may be shown.
                 median_suppressed=closed > 0 and shown == 0,
-                last_event_at=freshness.get(checkpoint.id),
+                last_event_at=last_event_at,
             )
         )
     return LiveStatus(

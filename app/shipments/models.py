@@ -51,6 +51,9 @@ class Shipment(Base):
             "departed_at",
             "organization_id",
         ),
+        # The live status's trucks at each checkpoint now: the few shipments at one, found
+        # without reading every trip ever made.
+        Index("ix_shipments_status_checkpoint", "status", "current_checkpoint_id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)

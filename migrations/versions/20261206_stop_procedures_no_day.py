@@ -1,4 +1,5 @@
-"""A partial index on the procedure runs of stops with no arrival day (read live by reports).
+"""Indexes for reads that must not grow with history: the procedure runs of stops with no
+arrival day (read live by reports), and the shipments at a checkpoint now (live status).
 
 Revision ID: 5d1c9e7a2f60
 Revises: b3e3f706fa9a
@@ -25,7 +26,14 @@ def upgrade() -> None:
         sqlite_where=sa.text("arrival_day IS NULL"),
         postgresql_where=sa.text("arrival_day IS NULL"),
     )
+    op.create_index(
+        "ix_shipments_status_checkpoint",
+        "shipments",
+        ["status", "current_checkpoint_id"],
+        unique=False,
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_shipments_status_checkpoint", table_name="shipments")
     op.drop_index("ix_stop_procedures_no_day", table_name="stop_procedures")
