@@ -1,6 +1,7 @@
 """Settings, read from the environment (and a `.env` file) by pydantic-settings."""
 
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -76,6 +77,10 @@ class Settings(BaseSettings):
     redis_key_prefix: str = Field(default="clearance", min_length=1, max_length=100)
     # Reports and the public feed read here (a read replica) when set; writes never go there.
     reports_database_url: str | None = None
+    # Evidence attachments (app/evidence): files named by their SHA-256 under this folder,
+    # and the largest upload accepted (photos, PDFs).
+    attachments_dir: Path = Path("./data/attachments")
+    max_attachment_bytes: int = Field(default=8 * MIB, ge=1024)
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> "Settings":

@@ -1,5 +1,6 @@
 """create_app(): routers, middleware, error handlers — nothing else."""
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.resources import files
@@ -22,6 +23,7 @@ from app.checkpoints.router import router as checkpoints_router
 from app.config import Settings, get_settings
 from app.db import create_db_engine, create_reports_engine, make_session_factory
 from app.errors import PROBLEM_JSON, install_error_handlers, unexpected_error
+from app.evidence.router import router as evidence_router
 from app.observability import RequestMiddleware, configure_logging
 from app.organizations import service as organizations
 from app.organizations.router import router as organizations_router
@@ -96,6 +98,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         },
         observe=metrics.install(app, prefix=API_PREFIX).observe,
         unexpected=unexpected_error,
+        # A photo or PDF attached to an event (evidence/router.py).
+        pattern_limits=[
+            (
+                re.compile(rf"{API_PREFIX}/shipments/[^/]+/events/[^/]+/attachments"),
+                settings.max_attachment_bytes,
+            )
+        ],
     )
 
     # Tracking first: FastAPI tries routes in order, and its event POST is the hot path
@@ -109,6 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         organizations_router,
         checkpoints_router,
         shipments_router,
+        evidence_router,
     )
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)

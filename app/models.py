@@ -2,6 +2,7 @@
 
 from app.auth.models import ApiKey, DriverToken, RateLimitWindow, User
 from app.checkpoints.models import Checkpoint
+from app.evidence.models import Attachment
 from app.organizations.models import Organization
 from app.reports.models import DayCell, DayCellCargo, DayCellProcedure, RollupDirty
 from app.shipments.models import CargoLine, RoutePoint, Shipment
@@ -9,6 +10,7 @@ from app.tracking.models import Stop, StopFee, StopHold, StopProcedure, Tracking
 
 __all__ = [
     "ApiKey",
+    "Attachment",
     "CargoLine",
     "Checkpoint",
     "DayCell",

@@ -7,7 +7,7 @@ import re
 import sys
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
 from typing import Any
 
@@ -133,12 +133,15 @@ class RequestMiddleware:
         limits: Mapping[str, int],
         observe: Observe,
         unexpected: Unexpected,
+        pattern_limits: Sequence[tuple[re.Pattern[str], int]] = (),
     ) -> None:
         self.app = app
         self.headers = list(headers.items())
         self.names = frozenset(headers)
         self.default_limit = default_limit
         self.limits = dict(limits)
+        # Paths with ids in them (an upload to one event): tried when no exact path matches.
+        self.pattern_limits = tuple(pattern_limits)
         self.observe = observe
         self.unexpected = unexpected
 
@@ -197,7 +200,7 @@ class RequestMiddleware:
             _request_id.reset(token)
 
     def _limited(self, scope: Scope, receive: Receive, declared: bytes | None) -> Receive:
-        limit = self.limits.get(scope["path"], self.default_limit)
+        limit = self.limits.get(scope["path"]) or self._pattern_limit(scope["path"])
         if declared is not None and declared.isdigit():
             if int(declared) <= limit:
                 # The server hands over no more than Content-Length bytes: nothing to count.
@@ -219,6 +222,12 @@ class RequestMiddleware:
             return message
 
         return counting
+
+    def _pattern_limit(self, path: str) -> int:
+        for pattern, limit in self.pattern_limits:
+            if pattern.fullmatch(path):
+                return limit
+        return self.default_limit
 
 
 def _too_large(limit: int) -> HTTPException:

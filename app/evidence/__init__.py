@@ -1,0 +1,1 @@
+"""Evidence attached to events: photos of receipts and hold notices, and PDFs (issue 15)."""
