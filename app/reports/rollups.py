@@ -449,7 +449,10 @@ def store(
 
 def rebuild(sessions: sessionmaker[Session], *, days_per_round: int = 7) -> int:
     """Recomputes every cell from the stops (after a bulk load that bypassed the triggers,
-    or to repair), a few days at a time; returns how many cells it stored."""
+    or to repair), a few days at a time, in bulk (rollup_build.py: the rows compute() and
+    store() would write); returns how many cells it stored."""
+    from app.reports import rollup_build  # it reads this module's packing
+
     with sessions() as session:
         first, last = session.execute(
             select(func.min(Stop.arrival_day), func.max(Stop.arrival_day))
@@ -461,13 +464,8 @@ def rebuild(sessions: sessionmaker[Session], *, days_per_round: int = 7) -> int:
     if first is None:
         return 0
     for start in range(first, (last or first) + 1, days_per_round):
-        days = (start, start + days_per_round)
         with sessions() as session, write_transaction(session):
-            for family in FAMILIES:
-                figures = compute(session, _days(*days), cargo=family is DayCellCargo)
-                store(session, family, [], figures)
-                stored += len(figures) if family is DayCell else 0
-            store_procedures(session, [], compute_procedures(session, _days(*days)))
+            stored += rollup_build.build(session, start, start + days_per_round)
     return stored
 
 
