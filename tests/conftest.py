@@ -125,8 +125,9 @@ def make_settings(db_url: str, **overrides: object) -> Settings:
 
 
 @pytest.fixture
-def settings(db_url: str) -> Settings:
-    return make_settings(db_url)
+def settings(db_url: str, tmp_path: Path) -> Settings:
+    # Evidence files of the test's own, never in the checkout's ./data.
+    return make_settings(db_url, attachments_dir=tmp_path / "attachments")
 
 
 @pytest.fixture
