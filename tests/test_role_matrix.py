@@ -24,6 +24,7 @@ from typing import Any
 import jwt
 import pytest
 from fastapi.testclient import TestClient
+from PIL import Image
 
 from app.main import create_app
 from tests.conftest import TEST_SECRET, make_settings
@@ -125,6 +126,10 @@ MATRIX = [
     row("GET", "/reports/trends", admin=200, a=200, b=200, advocate=200, key=200, driver=403, driver2=403),
     row("GET", "/driver/shipment", admin=403, a=403, b=403, advocate=403, key=403, driver=200, driver2=200),
     row("GET", "/checkpoints/status", admin=200, a=200, b=200, advocate=200, key=200, driver=200, driver2=200),
+    row("POST", "/shipments/{shipment_id}/events/{event_id}/attachments", admin=201, a=201, b=404, advocate=403, key=201, driver=201, driver2=404),
+    row("GET", "/shipments/{shipment_id}/events/{event_id}/attachments", admin=200, a=200, b=404, advocate=403, key=200, driver=200, driver2=404),
+    row("GET", "/attachments/{attachment_id}", admin=200, a=200, b=404, advocate=403, key=200, driver=200, driver2=404),
+    row("POST", "/attachments/{attachment_id}/withdraw", admin=200, a=403, b=403, advocate=403, key=403, driver=403, driver2=403),
 ]
 # fmt: on
 
@@ -193,6 +198,18 @@ def world(client: TestClient) -> World:
     assert client.delete(f"{API}/api-keys/{revoked['id']}", headers=a.headers).status_code == 204
     first_link = driver_link(client, a, sa)
     link = driver_link(client, a, sa)  # replaces (revokes) the first
+    # An event of SA's with a photo attached (the evidence routes).
+    event = note_event()
+    assert client.post(
+        f"{API}/shipments/{sa['id']}/events", json=event, headers=a.headers
+    ).is_success
+    photo = client.post(
+        f"{API}/shipments/{sa['id']}/events/{event['event_id']}/attachments",
+        params={"kind": "receipt"},
+        content=png(),
+        headers={**a.headers, "Content-Type": "image/png"},
+    )
+    assert photo.status_code == 201, photo.text
     return World(
         headers={
             "anon": {},
@@ -213,6 +230,8 @@ def world(client: TestClient) -> World:
             "organization_id": org_a["id"],
             "user_id": a.user["id"],
             "key_id": spare["id"],
+            "event_id": event["event_id"],
+            "attachment_id": photo.json()["id"],
         },
         secrets=[
             sa["id"],
@@ -253,6 +272,13 @@ def csv_file() -> str:
     return out.getvalue()
 
 
+def png() -> bytes:
+    """A small PNG, other bytes each call (a fresh attachment each time)."""
+    out = io.BytesIO()
+    Image.new("RGB", (4, 4), tuple(uuid.uuid4().bytes[:3])).save(out, format="PNG")
+    return out.getvalue()
+
+
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
@@ -284,6 +310,12 @@ BODIES: dict[tuple[str, str], Callable[[World], dict[str, Any]]] = {
     },
     ("PATCH", "/shipments/{shipment_id}"): lambda w: {"json": {"origin_city": "Chamchamal"}},
     ("POST", "/shipments/{shipment_id}/events"): lambda w: {"json": note_event()},
+    ("POST", "/shipments/{shipment_id}/events/{event_id}/attachments"): lambda w: {
+        "content": png(),
+        "params": {"kind": "receipt"},
+        "headers": {"Content-Type": "image/png"},
+    },
+    ("POST", "/attachments/{attachment_id}/withdraw"): lambda w: {"json": {"reason": "blurred"}},
     ("POST", "/sync"): lambda w: {
         "json": {"shipment_id": w.path_params["shipment_id"], "events": [note_event()]}
     },
