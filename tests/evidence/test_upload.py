@@ -3,6 +3,7 @@ file on disk (named by SHA-256 alone, durable before the 201), listing and downl
 
 import hashlib
 import io
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -173,3 +174,20 @@ def test_a_file_up_to_the_limit_is_accepted(
     response = upload(client, evidence.url(), data, "application/pdf", evidence.trip.driver)
     assert response.status_code == 201, response.text
     assert response.json()["bytes"] == limit
+
+
+def test_the_same_upload_sent_at_once_from_several_threads_is_one_attachment(
+    client: TestClient, evidence: Evidence, engine: Engine, store: Path
+) -> None:
+    data = image_bytes("JPEG", size=(320, 240))
+
+    def send(_: int) -> tuple[int, str]:
+        response = upload(client, evidence.url(), data, "image/jpeg", evidence.trip.driver)
+        return response.status_code, response.json()["id"]
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(send, range(4)))
+    assert sorted(status for status, _ in results) == [200, 200, 200, 201]
+    assert len({attachment_id for _, attachment_id in results}) == 1
+    assert attachment_rows(engine) == 1
+    assert len(files_under(store)) == 1  # and no temporary file
