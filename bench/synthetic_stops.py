@@ -980,3 +980,56 @@ def _write_sqlite(job: _Job) -> _Done:
                 execute(f"ANALYZE {table}")
     done.seconds, done.cpu_seconds = loaded.seconds, loaded.cpu_seconds
     return done
+
+
+# --- the loader alone ---------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
+    """`python -m bench.synthetic_stops --stops 1000000 --db sqlite postgres`: each size into
+    a fresh migrated database (bench/reports.py's, kept for its --reuse), timed by phase."""
+    import argparse
+    import json
+
+    from bench.reports import load_average, prepare
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--stops", type=int, nargs="+", default=[1_000_000])
+    parser.add_argument(
+        "--db", nargs="+", default=["sqlite", "postgres"], choices=["sqlite", "postgres"]
+    )
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args(argv)
+    results = []
+    for db in args.db:
+        for stops in args.stops:
+            began, load = time.strftime("%H:%M:%S", time.gmtime()), load_average()
+            _, found = prepare(db, stops, reuse=False)
+            assert found is not None
+            found = {"db": db, "stops": stops, "began": began, "load_before": load, **found}
+            found["load_after"] = load_average()
+            # This process's peak: the writers are processes of their own, so (when the load
+            # runs them) it is the rollups' rebuild that sets it.
+            status = Path("/proc/self/status").read_text()
+            peak = re.search(r"VmHWM:\s+(\d+)", status)
+            found["peak_rss_mb"] = int(peak[1]) / 1024 if peak else 0.0
+            results.append(found)
+            print(f"\n{db}, {stops:,} stops, {began} UTC (load {load} → {found['load_after']}):")
+            print(f"  {'phase':<14} {'wall s':>9} {'CPU s':>9}")
+            for phase, seconds in found["seconds"].items():
+                print(f"  {phase:<14} {seconds:9.1f} {found['cpu_seconds'][phase]:9.1f}")
+            for writer in found["writers"]:
+                parts = " / ".join(
+                    f"{p} {s:.1f} ({writer['cpu_seconds'][p]:.1f})"
+                    for p, s in writer["seconds"].items()
+                )
+                print(f"  writer {'+'.join(writer['tables'])}: {parts}")
+            print(f"  {'total':<14} {sum(found['seconds'].values()):9.1f}")
+            print(f"  peak RSS of the loading process: {found['peak_rss_mb']:.0f} MB")
+            if args.json:
+                args.json.write_text(json.dumps(results, indent=2, default=str))
+    return results
+
+
+if __name__ == "__main__":
+    main()
