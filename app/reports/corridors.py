@@ -2,17 +2,19 @@
 observatories' indicators — controls, delay minutes and informal payments per 100 km."""
 
 import dataclasses
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 from sqlalchemy import ColumnElement, Integer, Select, and_, case, cast, false, func, select
 from sqlalchemy.sql.expression import UnaryExpression
 from sqlalchemy.sql.operators import custom_op
 
 from app.checkpoints.models import Checkpoint
-from app.reports import order_stats, privacy
+from app.reports import corridor_cells, order_stats, privacy
 from app.reports.figures import money
 from app.reports.schemas import CorridorFee, CorridorRow, Report
 from app.reports.service import Scope, checkpoint_codes
@@ -108,7 +110,12 @@ def _of_trips_in_scope(scope: Scope, model: type[Stop] | type[StopFee]) -> list[
 
 
 def corridor_report(scope: Scope) -> Report[CorridorRow]:
-    groups = _protected_groups(scope) if scope.protected else _exact_groups(scope)
+    if scope.settings.report_rollups and corridor_cells.answers(scope.principal, scope.filters):
+        groups = _groups_from_cells(scope)
+    elif scope.protected:
+        groups = _protected_groups(scope)
+    else:
+        groups = _exact_groups(scope)
     worst = {c for g in groups.values() for c in g.delay_by_checkpoint}
     codes = checkpoint_codes(scope.session, worst)
     rows = [_row(scope, corridor, group, codes) for corridor, group in groups.items()]
@@ -162,6 +169,47 @@ def _exact_groups(scope: Scope) -> dict[Corridor, _Trips]:
         _add_fees(groups[_key(row)], row[2], bool(row[3]), row[4], row[5])
 
     _median_transit(scope, groups, delivered)
+    return groups
+
+
+# --- from corridor cells (corridor_cells.py) ----------------------------------------------
+
+
+def _groups_from_cells(scope: Scope) -> dict[Corridor, _Trips]:
+    """Per corridor, the figures of its cells (origin × destination × day of departure):
+    every cell for an admin; for an advocate the cells with enough trips from enough
+    exporters, as `_protected_groups` allows them."""
+    cells = corridor_cells.in_scope(scope.session, scope.filters)
+    thresholds = privacy.thresholds_of(scope.settings)
+    groups: dict[Corridor, _Trips] = {}
+    transits: dict[Corridor, list[bytes]] = defaultdict(list)
+    exporters: dict[Corridor, set[bytes]] = defaultdict(set)
+    for key in sorted(cells, key=lambda k: (k[0], k[1], -1 if k[2] is None else k[2])):
+        cell, corridor = cells[key], key[:2]
+        group = groups.setdefault(corridor, _Trips())
+        stops = np.frombuffer(cell.stops, corridor_cells.STOPS)
+        if scope.protected:
+            ids = cell.exporter_ids()
+            if not thresholds.passes(privacy.Tally(cell.trips, cell.trips, ids)):
+                scope.excluded_stops += int(stops["stops"].sum())
+                continue
+            exporters[corridor] |= ids
+        group.trips += cell.trips
+        group.delivered += cell.delivered
+        group.with_distance += cell.with_distance
+        group.km += cell.km
+        transits[corridor].append(cell.transit)
+        for checkpoint, known_km, count, delay in stops.tolist():
+            _add_stops(group, uuid.UUID(bytes=checkpoint), bool(known_km), count, delay)
+        for currency, known_km, total, unreceipted in np.frombuffer(
+            cell.fees, corridor_cells.FEES
+        ).tolist():
+            cents = Decimal(total).scaleb(-2), Decimal(unreceipted).scaleb(-2)
+            _add_fees(group, currency.decode(), bool(known_km), *cents)
+    for corridor, group in groups.items():
+        group.organizations = len(exporters[corridor])
+        values = np.frombuffer(b"".join(transits[corridor]), corridor_cells.FLOAT64)
+        group.median_transit_minutes = corridor_cells.median(values)
     return groups
 
 

@@ -81,3 +81,43 @@ class DayCellProcedure(Base):
     untimed_minutes: Mapped[float] = mapped_column(Float)
     minute_values: Mapped[bytes] = mapped_column(LargeBinary)
     exporters: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class CorridorDirty(Base):
+    """A corridor cell (origin × destination × UTC day of departure) whose row may be stale:
+    appended by triggers on shipments, stops and stop_fees, removed by the refresh that
+    recomputed it (corridor_cells.py)."""
+
+    __tablename__ = "corridor_dirty"
+    __table_args__ = (
+        Index("ix_corridor_dirty_cell", "origin_province", "destination_province", "departure_day"),
+    )
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    origin_province: Mapped[str] = mapped_column(String(32))
+    destination_province: Mapped[str] = mapped_column(String(32))
+    departure_day: Mapped[int] = mapped_column(Integer)
+
+
+class CorridorCell(Base):
+    """The trips that left on one UTC day along one corridor: counts and kilometres, the
+    transit times of the delivered ones (sorted, little-endian float64), their stops per
+    checkpoint and known distance and their fees per currency and known distance (packed
+    records, corridor_cells.STOPS and FEES), and their exporters (16-byte ids)."""
+
+    __tablename__ = "corridor_cells"
+    __table_args__ = (Index("ix_corridor_cells_by_day", "departure_day"),)
+
+    origin_province: Mapped[str] = mapped_column(String(32), primary_key=True)
+    destination_province: Mapped[str] = mapped_column(String(32), primary_key=True)
+    departure_day: Mapped[int] = mapped_column(Integer, primary_key=True)
+    trips: Mapped[int] = mapped_column(Integer)
+    delivered: Mapped[int] = mapped_column(Integer)
+    with_distance: Mapped[int] = mapped_column(Integer)
+    km: Mapped[float] = mapped_column(Float)
+    transit: Mapped[bytes] = mapped_column(LargeBinary)
+    stops: Mapped[bytes] = mapped_column(LargeBinary)
+    fees: Mapped[bytes] = mapped_column(LargeBinary)
+    exporters: Mapped[bytes] = mapped_column(LargeBinary)

@@ -55,8 +55,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.checkpoints.models import Checkpoint  # noqa: F401
 from app.db import write_transaction
 from app.organizations.models import Organization  # noqa: F401
+from app.reports import corridor_cells, privacy
 from app.reports import figures as fig
-from app.reports import privacy
 from app.reports.filters import ReportFilters, narrow
 from app.reports.models import DayCell, DayCellCargo, DayCellProcedure, RollupDirty
 from app.reports.percentiles import positions, tail_size
@@ -398,7 +398,7 @@ def refresh(sessions: sessionmaker[Session], *, batch: int = REFRESH_BATCH) -> i
             store_procedures(session, list(cells), compute_procedures(session, of_cells(cells)))
             for chunk in _chunks(ids, CELLS_PER_STATEMENT):
                 session.execute(delete(RollupDirty).where(RollupDirty.id.in_(chunk)))
-        return len(cells)
+        return len(cells) + corridor_cells.refresh_marked(session, batch=batch)
 
 
 def refresh_all(sessions: sessionmaker[Session]) -> int:
@@ -461,6 +461,8 @@ def rebuild(sessions: sessionmaker[Session], *, days_per_round: int = 7) -> int:
     with sessions() as session, write_transaction(session):
         for table in (*FAMILIES, DayCellProcedure, RollupDirty):
             session.execute(delete(table))
+    with sessions() as session, write_transaction(session):
+        corridor_cells.rebuild(session)  # one pass over the trips (a tenth of the stops)
     if first is None:
         return 0
     for start in range(first, (last or first) + 1, days_per_round):
@@ -479,6 +481,7 @@ def verify(sessions: sessionmaker[Session], *, days_per_round: int = 7) -> list[
     reports, so they are skipped."""
     problems: list[str] = []
     with sessions() as session:
+        problems += corridor_cells.verify(session)
         marked = set(session.execute(select(RollupDirty.checkpoint_id, RollupDirty.arrival_day)))
         bounds = [session.scalar(select(func.min(t.arrival_day))) for t in (Stop, DayCell)] + [
             session.scalar(select(func.max(t.arrival_day))) for t in (Stop, DayCell)

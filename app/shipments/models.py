@@ -54,6 +54,8 @@ class Shipment(Base):
         # The live status's trucks at each checkpoint now: the few shipments at one, found
         # without reading every trip ever made.
         Index("ix_shipments_status_checkpoint", "status", "current_checkpoint_id"),
+        # The corridor cells: the trips that left on given days (corridor_cells.py).
+        Index("ix_shipments_departed", "departed_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)

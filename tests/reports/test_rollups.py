@@ -38,6 +38,10 @@ QUESTIONS: list[tuple[str, dict[str, str]]] = [
     ("trends", {"interval": "month"}),
     ("trends", {"interval": "week", "by": "checkpoint"}),
     ("trends", {"interval": "month", "by": "checkpoint"}),
+    # Corridor cells (corridor_cells.py): their own cells (origin × destination × day of
+    # departure), the destination a key of theirs.
+    ("corridors", {}),
+    ("corridors", {"destination_province": "baghdad"}),
 ]
 
 

@@ -1,0 +1,471 @@
+"""Corridor cells: the corridor report's figures per origin × destination × UTC day of
+departure, kept in the database so that the report reads one row per cell instead of every
+trip, stop and fee (as rollups.py does for the day cells of the stops).
+
+Why this cell. It is the advocates' protected cell of the corridor report already (a trip
+is counted once, in the day it left), so one set of rows serves an admin's exact figures
+and an advocate's protected ones, and the window of a question (`from`/`to` bound the
+departure) selects whole cells, with the exact time on its edge days.
+
+A cell holds its trips' counts and kilometres, the transit times of its delivered trips
+(sorted, little-endian float64: the median must stay exact), its stops per checkpoint and
+per known distance (count, delay minutes) and its fees per currency and known distance
+(cents), as packed records, and its exporters (16-byte ids).
+
+Freshness: triggers mark a cell in `corridor_dirty` when one of its trips changes what the
+report reads (departure, corridor, distance, transit time, whether it counts as a trip at
+all) and when a stop or a fee of one of its trips is written; the rollup refresh recomputes
+marked cells. A report reads the unmarked cells from here and the marked ones (and the
+edge days of an admin's window, and trips with no departure time) from the trips, with
+the same `compute()`, so it is as fresh as the trips are.
+"""
+
+import dataclasses
+import math
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Integer,
+    and_,
+    case,
+    cast,
+    delete,
+    false,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.orm import Session
+
+from app.reports.filters import ReportFilters
+from app.reports.models import CorridorCell, CorridorDirty
+from app.reports.percentiles import positions
+from app.shipments.models import Shipment, ShipmentStatus
+from app.tracking.models import Stop, StopFee
+from app.types import CENT, EPOCH
+
+Key = tuple[str, str, int | None]  # origin, destination, UTC day of departure (None: none)
+FLOAT64 = np.dtype("<f8")
+# A cell's stops per checkpoint (its id's 16 bytes) and whether the trip's distance is known.
+STOPS = np.dtype([("checkpoint", "S16"), ("known_km", "u1"), ("stops", "<i8"), ("delay", "<f8")])
+FEES = np.dtype([("currency", "S3"), ("known_km", "u1"), ("total", "<i8"), ("unreceipted", "<i8")])
+CELLS_PER_STATEMENT = 200
+NOT_TRIPS = (ShipmentStatus.planned, ShipmentStatus.cancelled)
+
+Where = Callable[[], ColumnElement[bool]]  # a condition on shipments (the trips)
+
+
+@dataclass
+class TripCell:
+    """The figures of one cell's trips (or of the part of it a window covers)."""
+
+    trips: int = 0
+    delivered: int = 0
+    with_distance: int = 0
+    km: float = 0.0
+    transit: bytes = b""  # sorted transit minutes of its delivered trips
+    stops: bytes = b""  # STOPS records, sorted
+    fees: bytes = b""  # FEES records, sorted (cents)
+    exporters: bytes = b""  # sorted 16-byte ids
+
+    def same_as(self, other: "TripCell") -> bool:
+        mine, theirs = dataclasses.astuple(self), dataclasses.astuple(other)
+        return (
+            mine[:3] + mine[4:6] + mine[7:] == theirs[:3] + theirs[4:6] + theirs[7:]
+            and math.isclose(self.km, other.km, rel_tol=1e-9, abs_tol=1e-9)
+            and _same_stops(self.stops, other.stops)
+        )
+
+    def exporter_ids(self) -> set[bytes]:
+        packed = self.exporters
+        return {packed[i : i + 16] for i in range(0, len(packed), 16)}
+
+
+def _same_stops(a: bytes, b: bytes) -> bool:
+    """Equal stop records, their delay sums to 1e-9 relative (their order of addition
+    differs between databases and plans)."""
+    mine, theirs = np.frombuffer(a, STOPS), np.frombuffer(b, STOPS)
+    return (
+        len(mine) == len(theirs)
+        and all(
+            np.array_equal(mine[name], theirs[name]) for name in ("checkpoint", "known_km", "stops")
+        )
+        and bool(np.allclose(mine["delay"], theirs["delay"], rtol=1e-9, atol=1e-9))
+    )
+
+
+# --- which trips are in a cell ------------------------------------------------------------
+
+
+def departure_day(session: Session) -> ColumnElement[Any]:
+    """A trip's UTC day of departure as days since 1970-01-01, computed exactly (the
+    date, not a fraction of days): the same expression the triggers use."""
+    if session.get_bind().dialect.name == "sqlite":
+        # SQLite keeps UTC times as text: date() cuts it to the day, julianday() counts it.
+        return cast(func.julianday(func.date(Shipment.departed_at)) - 2440587.5, Integer)
+    return cast(
+        cast(func.timezone("UTC", Shipment.departed_at), Date) - literal(date(1970, 1, 1), Date),
+        Integer,
+    )
+
+
+def midnight(day: int) -> datetime:
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(days=day)
+
+
+def is_trip() -> ColumnElement[bool]:
+    """Started and not cancelled: what the corridor report counts as a trip."""
+    return Shipment.status.not_in(NOT_TRIPS)
+
+
+def of_keys(keys: Iterable[Key]) -> Where:
+    """The trips of these cells: each a range of departure times in one corridor (an index
+    range, never a computed day)."""
+
+    def where() -> ColumnElement[bool]:
+        parts = [
+            and_(
+                Shipment.origin_province == origin,
+                Shipment.destination_province == destination,
+                *(
+                    [Shipment.departed_at.is_(None)]
+                    if day is None
+                    else [
+                        Shipment.departed_at >= midnight(day),
+                        Shipment.departed_at < midnight(day + 1),
+                    ]
+                ),
+            )
+            for origin, destination, day in keys
+        ]
+        return or_(*parts) if parts else false()
+
+    return where
+
+
+def of_days(start: int, end: int) -> Where:
+    return lambda: and_(
+        Shipment.departed_at >= midnight(start), Shipment.departed_at < midnight(end)
+    )
+
+
+# --- computing cells from the trips --------------------------------------------------------
+
+
+def compute(session: Session, where: Where) -> dict[Key, TripCell]:
+    """The figures of every cell with trips meeting `where`, from the trips, their stops and
+    their fees: the one definition of a corridor cell's figures."""
+    day = departure_day(session)
+    key = [Shipment.origin_province, Shipment.destination_province, day]
+    trips = select(
+        *key,
+        func.count(),
+        func.count(Shipment.transit_minutes),
+        func.count(Shipment.distance_km),
+        func.coalesce(func.sum(Shipment.distance_km), 0.0),
+    ).where(is_trip(), where())
+    cells: dict[Key, TripCell] = {}
+    for row in session.execute(trips.group_by(*key)):
+        cells[_key(row)] = TripCell(int(row[3]), int(row[4]), int(row[5]), float(row[6]))
+    transit = (
+        select(*key, Shipment.transit_minutes)
+        .where(is_trip(), where(), Shipment.transit_minutes.is_not(None))
+        .order_by(*key, Shipment.transit_minutes)
+    )
+    runs: dict[Key, list[float]] = defaultdict(list)
+    for row in session.execute(transit):
+        runs[_key(row)].append(float(row[3]))
+    for cell, values in runs.items():
+        cells.setdefault(cell, TripCell()).transit = np.array(values, FLOAT64).tobytes()
+    stops: dict[Key, list[tuple[bytes, int, int, float]]] = defaultdict(list)
+    stop_keys = [*key, Stop.checkpoint_id, Stop.trip_has_distance]
+    for row in session.execute(
+        select(*stop_keys, func.count(), func.coalesce(func.sum(Stop.dwell_minutes), 0.0))
+        .join(Shipment, Shipment.id == Stop.shipment_id)
+        .where(is_trip(), where())
+        .group_by(*stop_keys)
+    ):
+        stops[_key(row)].append((row[3].bytes, int(bool(row[4])), int(row[5]), float(row[6])))
+    for cell, records in stops.items():
+        cells.setdefault(cell, TripCell()).stops = np.array(sorted(records), STOPS).tobytes()
+    charged: dict[Key, list[tuple[bytes, int, int, int]]] = defaultdict(list)
+    fee_keys = [*key, StopFee.currency, StopFee.trip_has_distance]
+    unreceipted = case((StopFee.receipt == false(), StopFee.amount), else_=0)
+    for row in session.execute(
+        select(*fee_keys, func.sum(StopFee.amount), func.sum(unreceipted))
+        .join(Shipment, Shipment.id == StopFee.shipment_id)
+        .where(is_trip(), where())
+        .group_by(*fee_keys)
+    ):
+        record = (str(row[3]).encode(), int(bool(row[4])), _cents(row[5]), _cents(row[6]))
+        charged[_key(row)].append(record)
+    for cell, fees in charged.items():
+        cells.setdefault(cell, TripCell()).fees = np.array(sorted(fees), FEES).tobytes()
+    exporters: dict[Key, list[bytes]] = defaultdict(list)
+    for row in session.execute(
+        select(*key, Shipment.organization_id).where(is_trip(), where()).distinct()
+    ):
+        exporters[_key(row)].append(row[3].bytes)
+    for cell, ids in exporters.items():
+        cells.setdefault(cell, TripCell()).exporters = b"".join(sorted(ids))
+    return cells
+
+
+def _key(row: Any) -> Key:
+    return (str(row[0]), str(row[1]), None if row[2] is None else int(row[2]))
+
+
+def _cents(amount: Any) -> int:
+    # SQLite sums NUMERIC as floating point; amounts have cents, so rounding restores them.
+    return int(Decimal(str(amount or 0)).quantize(CENT) * 100)
+
+
+# --- storing, refreshing, rebuilding, checking ---------------------------------------------
+
+
+def store(session: Session, keys: list[Key], cells: dict[Key, TripCell]) -> None:
+    """Replaces the rows of the cells `keys` by `cells` (a key without figures: no trips)."""
+    for chunk in _chunks(keys, CELLS_PER_STATEMENT):
+        session.execute(delete(CorridorCell).where(_stored_of(chunk)))
+    rows = [
+        {
+            "origin_province": origin,
+            "destination_province": destination,
+            "departure_day": day,
+            **dataclasses.asdict(cell),
+        }
+        for (origin, destination, day), cell in cells.items()
+        if day is not None  # trips with no departure time are always read from the trips
+    ]
+    for chunk in _chunks(rows, 2_000):
+        session.execute(insert(CorridorCell), chunk)
+
+
+def _stored_of(keys: list[Key]) -> ColumnElement[bool]:
+    table = CorridorCell
+    return or_(
+        *(
+            and_(
+                table.origin_province == origin,
+                table.destination_province == destination,
+                table.departure_day == day,
+            )
+            for origin, destination, day in keys
+            if day is not None
+        ),
+        false(),
+    )
+
+
+def refresh_marked(session: Session, *, batch: int) -> int:
+    """Recomputes up to `batch` marked cells in the caller's transaction (rollups.refresh:
+    one snapshot, one refresh at a time) and removes the marks it read."""
+    marks = session.execute(
+        select(
+            CorridorDirty.id,
+            CorridorDirty.origin_province,
+            CorridorDirty.destination_province,
+            CorridorDirty.departure_day,
+        )
+        .order_by(CorridorDirty.id)
+        .limit(batch * 20)
+    ).all()
+    keys: dict[Key, None] = {}
+    ids: list[int] = []
+    for mark_id, origin, destination, day in marks:
+        key = (origin, destination, day)
+        if key not in keys:
+            if len(keys) == batch:
+                continue  # its marks stay for the next round
+            keys[key] = None
+        ids.append(mark_id)
+    if keys:
+        store(session, list(keys), compute(session, of_keys(keys)))
+        for chunk in _chunks(ids, 400):
+            session.execute(delete(CorridorDirty).where(CorridorDirty.id.in_(chunk)))
+    return len(keys)
+
+
+def rebuild(session: Session) -> int:
+    """Every cell anew from the trips (after a bulk load that bypassed the triggers, or to
+    repair), in the caller's transaction; returns how many cells it stored."""
+    session.execute(delete(CorridorCell))
+    session.execute(delete(CorridorDirty))
+    cells = compute(session, lambda: Shipment.departed_at.is_not(None))
+    store(session, [], cells)
+    return len(cells)
+
+
+def verify(session: Session) -> list[str]:
+    """Every unmarked cell's row against a recomputation from its trips; what differs."""
+    marked = {
+        (o, d, day)
+        for o, d, day in session.execute(
+            select(
+                CorridorDirty.origin_province,
+                CorridorDirty.destination_province,
+                CorridorDirty.departure_day,
+            )
+        )
+    }
+    want = compute(session, lambda: Shipment.departed_at.is_not(None))
+    have = stored(session, lambda table: true())
+    return [
+        f"corridor_cells: {key[0]} → {key[1]} day {key[2]}: differs from its trips"
+        for key in sorted(set(want) | set(have), key=str)
+        if key not in marked
+        and (key not in have or key not in want or not have[key].same_as(want[key]))
+    ]
+
+
+# --- reading cells --------------------------------------------------------------------------
+
+
+def stored(session: Session, where: Callable[[Any], ColumnElement[bool]]) -> dict[Key, TripCell]:
+    table = CorridorCell
+    columns = [
+        table.origin_province,
+        table.destination_province,
+        table.departure_day,
+        table.trips,
+        table.delivered,
+        table.with_distance,
+        table.km,
+        table.transit,
+        table.stops,
+        table.fees,
+        table.exporters,
+    ]
+    result = session.connection().execute(select(*columns).where(where(table)))
+    rows = result.cursor.fetchall()
+    result.close()
+    return {
+        (origin, destination, day): TripCell(
+            trips, delivered, with_distance, km, *(bytes(blob) for blob in blobs)
+        )
+        for origin, destination, day, trips, delivered, with_distance, km, *blobs in rows
+    }
+
+
+def answers(principal: Any, filters: ReportFilters) -> bool:
+    """Can corridor cells answer this question? Not an exporter's own trips, nor a question
+    cut inside the cells (trips carrying a chapter, or through a checkpoint or province)."""
+    return not principal.is_exporter and (
+        filters.hs_chapter is None and filters.checkpoint_id is None and filters.province is None
+    )
+
+
+def in_scope(session: Session, filters: ReportFilters) -> dict[Key, TripCell]:
+    """Every cell of the question with its figures: whole days of departure from the rows
+    here unless marked; marked cells, the edge days of the window and trips with no
+    departure time from the trips, each a query of its own."""
+    first, end, edges = _window(filters)
+    destination = filters.destination_province
+
+    def whole(table: Any, day: Any) -> ColumnElement[bool]:
+        conditions = [day.is_not(None)]
+        if first is not None:
+            conditions.append(day >= first)
+        if end is not None:
+            conditions.append(day < end)
+        if destination is not None:
+            conditions.append(table.destination_province == str(destination))
+        return and_(*conditions)
+
+    marked = {
+        (o, d, day)
+        for o, d, day in session.execute(
+            select(
+                CorridorDirty.origin_province,
+                CorridorDirty.destination_province,
+                CorridorDirty.departure_day,
+            )
+            .where(whole(CorridorDirty, CorridorDirty.departure_day))
+            .distinct()
+        )
+    }
+    cells = {
+        key: cell
+        for key, cell in stored(session, lambda t: whole(t, t.departure_day)).items()
+        if key not in marked
+    }
+    live: list[Where] = []
+    for chunk in _chunks(sorted(marked, key=str), CELLS_PER_STATEMENT):
+        live.append(of_keys(chunk))
+    exact = _exact_window(filters)
+    for day in edges:
+        live.append(_both(of_days(day, day + 1), exact))
+    if filters.from_ is None and filters.to is None:
+        live.append(lambda: Shipment.departed_at.is_(None))
+    for part in live:
+        if destination is not None:
+            part = _and_destination(part, str(destination))
+        cells.update(compute(session, part))
+    return cells
+
+
+def _both(first: Where, second: Where) -> Where:
+    return lambda: and_(first(), second())
+
+
+def _and_destination(part: Where, destination: str) -> Where:
+    return lambda: and_(part(), Shipment.destination_province == destination)
+
+
+def _exact_window(filters: ReportFilters) -> Where:
+    def where() -> ColumnElement[bool]:
+        conditions = []
+        if filters.from_ is not None:
+            conditions.append(Shipment.departed_at >= filters.from_)
+        if filters.to is not None:
+            conditions.append(Shipment.departed_at < filters.to)
+        return and_(true(), *conditions)
+
+    return where
+
+
+def _window(filters: ReportFilters) -> tuple[int | None, int | None, list[int]]:
+    """The first whole day, the day after the last whole day, and the days covered in part."""
+    edges: list[int] = []
+    first = end = None
+    if filters.from_ is not None:
+        first = _day(filters.from_)
+        if filters.from_ != midnight(first):
+            edges.append(first)
+            first += 1
+    if filters.to is not None:
+        end = _day(filters.to)
+        if filters.to != midnight(end):
+            edges.append(end)
+    return first, end, sorted(set(edges))
+
+
+def _day(moment: datetime) -> int:
+    return moment.astimezone(UTC).date().toordinal() - EPOCH
+
+
+def median(values: np.ndarray) -> float | None:
+    """The continuous median of `values` (in any order), exactly as percentiles.py defines it."""
+    n = len(values)
+    if not n:
+        return None
+    low, high, weight = positions(n, 0.5)
+    ordered = np.partition(values, sorted({low, high}))
+    a, b = float(ordered[low]), float(ordered[high])
+    return a + weight * (b - a)
+
+
+def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -1,0 +1,203 @@
+"""Corridor cells (app/reports/corridor_cells.py): the corridor report read from them is the
+report read from every trip (test_rollups.py compares the two over HTTP); here, that the
+report really reads them, that `verify` finds a wrong one, and that the triggers mark the
+cells a write touches — and only those a corridor figure depends on."""
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select, update
+
+from app.reports import corridor_cells, rollups
+from app.reports.models import CorridorCell, CorridorDirty
+from app.shipments.models import Shipment, ShipmentStatus
+from app.tracking.models import Stop, StopFee
+from tests.reports.builders import World, report
+from tests.reports.conftest import client_on
+
+
+@pytest.fixture(scope="module")
+def reader(world_url: str, world: World) -> Iterator[TestClient]:
+    with client_on(world_url) as client:
+        yield client
+
+
+def sessions(client: TestClient) -> Any:
+    return client.app.state.session_factory  # type: ignore[attr-defined]
+
+
+def marked(client: TestClient) -> set[tuple[str, str, int]]:
+    with sessions(client)() as session:
+        return {
+            (str(o), str(d), int(day))
+            for o, d, day in session.execute(
+                select(
+                    CorridorDirty.origin_province,
+                    CorridorDirty.destination_province,
+                    CorridorDirty.departure_day,
+                )
+            )
+        }
+
+
+def a_trip(session: Any) -> Shipment:
+    return session.scalars(
+        select(Shipment)
+        .where(
+            Shipment.departed_at.is_not(None),
+            Shipment.status == ShipmentStatus.delivered,
+            Shipment.id.in_(select(StopFee.shipment_id)),  # with a fee paid on the way
+        )
+        .order_by(Shipment.id)
+        .limit(1)
+    ).one()
+
+
+def cell_of(trip: Shipment) -> tuple[str, str, int]:
+    assert trip.departed_at is not None
+    day = (trip.departed_at.date() - trip.departed_at.date().replace(1970, 1, 1)).days
+    return (str(trip.origin_province), str(trip.destination_province), day)
+
+
+def test_the_report_reads_the_cells_and_verify_finds_a_wrong_one(
+    reader: TestClient, world: World
+) -> None:
+    factory = sessions(reader)
+    rollups.refresh_all(factory)
+    before = report(reader, "corridors", world.admin.headers)
+    with factory() as session:
+        key = session.execute(
+            select(
+                CorridorCell.origin_province,
+                CorridorCell.destination_province,
+                CorridorCell.departure_day,
+            ).limit(1)
+        ).one()
+        session.execute(
+            update(CorridorCell)
+            .where(
+                CorridorCell.origin_province == key[0],
+                CorridorCell.destination_province == key[1],
+                CorridorCell.departure_day == key[2],
+            )
+            .values(trips=CorridorCell.trips + 1000)
+        )
+        session.commit()
+    try:
+        after = report(reader, "corridors", world.admin.headers)
+        trips = {
+            (r["origin_province"], r["destination_province"]): r["trips"] for r in after["items"]
+        }
+        was = {
+            (r["origin_province"], r["destination_province"]): r["trips"] for r in before["items"]
+        }
+        assert trips[(key[0], key[1])] == was[(key[0], key[1])] + 1000
+        problems = rollups.verify(factory)
+        assert problems == [
+            f"corridor_cells: {key[0]} → {key[1]} day {key[2]}: differs from its trips"
+        ]
+    finally:
+        rollups.rebuild(factory)
+    assert rollups.verify(factory) == []
+    assert report(reader, "corridors", world.admin.headers)["items"] == before["items"]
+
+
+def test_a_trip_that_departs_another_day_marks_its_old_and_new_cells(
+    reader: TestClient,
+) -> None:
+    factory = sessions(reader)
+    rollups.refresh_all(factory)
+    with factory() as session:
+        trip = a_trip(session)
+        old = cell_of(trip)
+        departed = trip.departed_at
+        assert departed is not None
+        trip.departed_at = departed - timedelta(days=1)  # an earlier departure, synced late
+        session.commit()
+        new = cell_of(trip)
+    assert marked(reader) == {old, new}
+    assert rollups.refresh_all(factory) == 2
+    assert marked(reader) == set()
+    assert rollups.verify(factory) == []
+    with factory() as session:
+        session.execute(update(Shipment).where(Shipment.id == trip.id).values(departed_at=departed))
+        session.commit()
+    rollups.refresh_all(factory)
+    assert rollups.verify(factory) == []
+
+
+def test_stops_and_fees_mark_their_trips_cell_and_other_writes_do_not(
+    reader: TestClient,
+) -> None:
+    factory = sessions(reader)
+    rollups.refresh_all(factory)
+    with factory() as session:
+        trip = a_trip(session)
+        cell = cell_of(trip)
+        stop = session.scalars(select(Stop).where(Stop.shipment_id == trip.id).limit(1)).one()
+        # What no corridor figure reads: the time of its last event, the trip's last event.
+        stop.last_event_at = stop.last_event_at
+        session.execute(update(Stop).where(Stop.id == stop.id).values(hold_count=Stop.hold_count))
+        session.execute(
+            update(Shipment)
+            .where(Shipment.id == trip.id)
+            .values(last_event_at=func.coalesce(Shipment.last_event_at, Shipment.departed_at))
+        )
+        session.commit()
+        assert marked(reader) == set()
+        # A stop's dwell does.
+        session.execute(
+            update(Stop)
+            .where(Stop.id == stop.id)
+            .values(dwell_minutes=func.coalesce(Stop.dwell_minutes, 0.0) + 7.0)
+        )
+        session.commit()
+        assert marked(reader) == {cell}
+        rollups.refresh_all(factory)
+        assert rollups.verify(factory) == []
+        # So does a fee's amount on the trip.
+        fee = session.scalars(
+            select(StopFee).where(StopFee.shipment_id == trip.id).limit(1)
+        ).first()
+        if fee is not None:
+            for change in (+1, -1):
+                session.execute(
+                    update(StopFee)
+                    .where(StopFee.id == fee.id)
+                    .values(amount=StopFee.amount + change)
+                )
+                session.commit()
+                assert marked(reader) == {cell}
+                rollups.refresh_all(factory)
+        session.execute(
+            update(Stop).where(Stop.id == stop.id).values(dwell_minutes=Stop.dwell_minutes - 7.0)
+        )
+        session.commit()
+    rollups.refresh_all(factory)
+    assert marked(reader) == set()
+    assert rollups.verify(factory) == []
+
+
+def test_a_cancelled_trip_leaves_its_cell(reader: TestClient, world: World) -> None:
+    """Being a trip at all is part of the cell: a cancellation (a status change, with no
+    stop written) marks it, and the refresh takes the trip out."""
+    factory = sessions(reader)
+    rollups.refresh_all(factory)
+    with factory() as session:
+        trip = a_trip(session)
+        cell = cell_of(trip)
+        before = corridor_cells.stored(session, lambda t: t.departure_day == cell[2])[cell].trips
+        status = trip.status
+        trip.status = ShipmentStatus.cancelled
+        session.commit()
+        assert marked(reader) == {cell}
+        rollups.refresh_all(factory)
+        after = corridor_cells.stored(session, lambda t: t.departure_day == cell[2])
+        assert (after[cell].trips if cell in after else 0) == before - 1
+        session.execute(update(Shipment).where(Shipment.id == trip.id).values(status=status))
+        session.commit()
+    rollups.refresh_all(factory)
+    assert rollups.verify(factory) == []
