@@ -85,9 +85,9 @@ PROVINCES = [
 ]
 ORIGINS = [Province.erbil, Province.sulaymaniyah, Province.duhok]
 CHAPTERS = ["04", "25", "72", "68", "19", "39", "73", "94"]
-MIGRATION = (
-    Path(__file__).resolve().parent.parent / "migrations/versions/20261206_day_cell_rollups.py"
-)
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations/versions"
+MIGRATION = MIGRATIONS / "20261206_day_cell_rollups.py"
+CORRIDOR_MIGRATION = MIGRATIONS / "20261206_corridor_cells.py"
 
 # Each table's columns in its own order; the columns left out are nullable or have a server
 # default, and get NULL or that default (checked against the metadata by _check_columns).
@@ -821,9 +821,9 @@ PRAGMAS = (
 )
 
 
-def _migration() -> Any:
-    """The day-cell migration's module, for its trigger statements (not copied here)."""
-    spec = importlib.util.spec_from_file_location("day_cell_rollups_migration", MIGRATION)
+def _migration(path: Path = MIGRATION) -> Any:
+    """A rollup migration's module, for its trigger statements (not copied here)."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -832,9 +832,12 @@ def _migration() -> Any:
 
 
 def rollup_trigger_statements() -> dict[str, str]:
-    """The SQLite triggers the migration creates, by name."""
+    """The SQLite triggers the rollup migrations create (day cells, corridor cells), by
+    name: they would mark every row loaded, and a table with triggers loses SQLite's
+    transfer optimisation in the merge."""
     migration = _migration()
     statements = [s for table in migration.TABLES for s in migration._sqlite_triggers(table)]
+    statements += _migration(CORRIDOR_MIGRATION)._sqlite_triggers()
     named = {}
     for statement in statements:
         found = re.match(r"CREATE TRIGGER (\w+) ", statement)
