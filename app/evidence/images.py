@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from PIL import Image, ImageFile, ImageOps
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from app.errors import InvalidInput
 from app.evidence.models import MediaType
@@ -51,7 +51,6 @@ ImageFile.LOAD_TRUNCATED_IMAGES = False
 class Prepared:
     """An upload that passed: what to store and what was read from it."""
 
-    content_type: MediaType
     received_bytes: int
     stored: bytes
     width: int | None
@@ -72,7 +71,7 @@ def prepare(content_type: MediaType, data: bytes) -> Prepared:
     if content_type == MediaType.pdf:
         if not data.startswith(b"%PDF-"):
             raise _refused("The body is not a PDF: it does not start with `%PDF-`.")
-        return Prepared(content_type, len(data), data, None, None, None, None, None)
+        return Prepared(len(data), data, None, None, None, None, None)
     return _prepare_image(content_type, data)
 
 
@@ -103,7 +102,6 @@ def _prepare_image(content_type: MediaType, data: bytes) -> Prepared:
                 f"The body does not decode as {content_type.value}: {_reason(exc)}"
             ) from exc
     return Prepared(
-        content_type,
         len(data),
         stored,
         size[0],
@@ -129,9 +127,8 @@ def _header_size(data: bytes, expected: str) -> tuple[int, int]:
 def _stripped(image: Image.Image, format_: str) -> tuple[bytes, tuple[int, int]]:
     """The decoded pixels, upright, re-encoded with no metadata but transparency and the
     colour profile (which describes colours, not the phone)."""
-    upright = ImageOps.exif_transpose(image)
-    clean = upright.copy()
-    clean.info = {key: upright.info[key] for key in ("transparency",) if key in upright.info}
+    clean = ImageOps.exif_transpose(image)  # a new image, whether turned or not
+    clean.info = {key: clean.info[key] for key in ("transparency",) if key in clean.info}
     icc = image.info.get("icc_profile")
     options: dict[str, Any] = {"exif": b""}
     if icc:
@@ -200,6 +197,8 @@ def _degrees(dms: Any, ref: Any, negative: str) -> float:
 
 
 def _reason(exc: Exception) -> str:
+    if isinstance(exc, UnidentifiedImageError):  # its message names an in-memory object
+        return "not a readable file of that type"
     text = str(exc).strip() or type(exc).__name__
     return text[:200]
 
