@@ -144,7 +144,7 @@ def list_attachments(
             "description": "The file, as a download.",
             "content": {m.value: {} for m in MediaType},
         },
-        **problem_responses(401, 403, 404, 422),
+        **problem_responses(401, 403, 404, 410, 422),
     },
 )
 def download_attachment(
