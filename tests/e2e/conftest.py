@@ -81,7 +81,9 @@ def site(database: DatabaseUnderTest, tmp_path_factory: pytest.TempPathFactory) 
         target = tmp_path_factory.mktemp("e2e") / "site.db"
         shutil.copyfile(template, target)
         url = f"sqlite:///{target}"
-    app = create_app(make_settings(url))
+    # Evidence files of the module's own, never in the checkout's ./data.
+    attachments = tmp_path_factory.mktemp("attachments")
+    app = create_app(make_settings(url, attachments_dir=attachments))
     with app.state.session_factory() as session:
         generator.seed(
             session,

@@ -1,9 +1,9 @@
 /* The driver's page works offline: its shell — words.js, the names made from the Python
  * definitions, included — is cached here, network first (so an update shows at once when
  * online), the cache when the network fails. API calls are never cached: the page keeps its
- * own queue and copy of the trip. Scope: /driver. */
+ * own queue and copy of the trip (and its photos, in IndexedDB). Scope: /driver. */
 "use strict";
-const CACHE = "clearance-driver-v2";
+const CACHE = "clearance-driver-v3";
 const SHELL = [
   "/driver",
   "/driver/manifest.webmanifest",
@@ -13,6 +13,7 @@ const SHELL = [
   "/static/web/i18n.js",
   "/static/web/common.js",
   "/static/web/driver-strings.js",
+  "/static/web/driver-photos.js",
   "/static/web/driver.js",
   "/static/web/icon.svg",
   "/static/web/icon-192.png",

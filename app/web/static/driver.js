@@ -8,6 +8,10 @@
  * refused with a 4xx is not sent again and again: too large (413), it goes in halves; else
  * every event stays queued, the driver is told, and it goes again when they tap "Try again"
  * (or open the page again).
+ *
+ * After "fee paid" and "held" the driver may photograph the receipt or the hold notice:
+ * driver-photos.js keeps each photo in IndexedDB with its event's id and sends it once that
+ * event has reached the server; each photo shows its own state under its event.
  */
 "use strict";
 (function () {
@@ -31,7 +35,8 @@
   // ---- persistent state per link
   const storeKey = token ? "clearance.driver." + token.slice(-16) : null;
   // stuck: {status, detail} while a whole batch refused with a 4xx waits for the driver.
-  let state = { shipment: null, checkpoints: [], queue: [], stuck: null };
+  // offer: the event_id of the fee or hold whose photo the page offers to take.
+  let state = { shipment: null, checkpoints: [], queue: [], stuck: null, offer: null };
   function load() {
     if (!storeKey) return;
     try {
@@ -158,7 +163,7 @@
       render();
     }
     if (more) sync();
-    else refresh();
+    else { refresh(); DriverPhotos.sync(true); }
   }
 
   function record(type, fields) {
@@ -169,6 +174,7 @@
       event.location = { lat: round(position.lat, 5), lon: round(position.lon, 5) };
     }
     state.queue.push({ event, state: "pending" });
+    state.offer = PHOTO_KIND[type] ? event.event_id : null;
     save();
     closePanel();
     render();
@@ -176,6 +182,130 @@
   }
 
   const round = (x, d) => Math.round(x * 10 ** d) / 10 ** d;
+
+  // ---- photos of the paper: the kind of attachment each event's photo is
+  const PHOTO_KIND = { fee_paid: "receipt", held: "notice" };
+
+  /* Where an event is: "pending" (on the phone), "rejected", or "synced" (on the server). */
+  function eventStatus(eventId) {
+    const queued = state.queue.find((q) => q.event.event_id === eventId);
+    if (!queued) return "synced";
+    return queued.state === "rejected" ? "rejected" : "pending";
+  }
+
+  function findEvent(eventId) {
+    const queued = state.queue.find((q) => q.event.event_id === eventId);
+    if (queued) return queued.event;
+    return ((state.shipment && state.shipment.timeline) || []).find((e) => e.event_id === eventId);
+  }
+
+  let preparing = false;
+  let photoError = null;
+  async function takePhoto(input) {
+    const file = input.files && input.files[0];
+    const eventId = input.dataset.eventId;
+    const kind = input.dataset.kind;
+    input.value = ""; // the same file may be chosen again
+    if (!file || !eventId || !state.shipment) return;
+    state.offer = eventId; // its state shows at the top of the page
+    preparing = true;
+    photoError = null;
+    save();
+    render();
+    try {
+      await DriverPhotos.add(file, { shipmentId: state.shipment.id, eventId, kind });
+    } catch (e) {
+      photoError = "drv.photo.full";
+    } finally {
+      preparing = false;
+      render();
+    }
+  }
+
+  function photoInput(input, eventId, kind) {
+    input.type = "file";
+    input.accept = "image/*";
+    input.setAttribute("capture", "environment");
+    input.className = "photo-input";
+    input.dataset.eventId = eventId;
+    input.dataset.kind = kind;
+  }
+
+  /* A label that opens the camera: the input inside it is the real control. */
+  function photoButton(eventId, kind) {
+    const label = document.createElement("label");
+    label.className = "photo-add";
+    const input = document.createElement("input");
+    photoInput(input, eventId, kind);
+    input.addEventListener("change", () => takePhoto(input));
+    const text = document.createElement("span");
+    text.textContent = I18N.t("drv.photo.add");
+    label.append(input, text);
+    return label;
+  }
+
+  const thumbs = new Map(); // photo id -> object URL of its thumbnail
+  function photoStrip(eventId) {
+    const list = document.createElement("ul");
+    list.className = "photos";
+    for (const photo of DriverPhotos.forEvent(eventId)) {
+      const li = document.createElement("li");
+      li.className = "photo";
+      li.dataset.state = photo.state;
+      li.dataset.photoId = photo.id;
+      if (photo.thumb) {
+        if (!thumbs.has(photo.id)) thumbs.set(photo.id, URL.createObjectURL(photo.thumb));
+        const img = document.createElement("img");
+        img.src = thumbs.get(photo.id);
+        img.alt = "";
+        li.append(img);
+      }
+      const badge = document.createElement("span");
+      badge.className = "state " + photo.state;
+      badge.textContent = I18N.t("drv.photo.state." + photo.state);
+      li.append(badge);
+      if (photo.state === "refused") {
+        const reason = document.createElement("span");
+        reason.className = "reason";
+        // The server's own words (its problem's title and detail), or why it was never sent.
+        reason.textContent = photo.reason_key ? I18N.t(photo.reason_key)
+          : [photo.status ? `HTTP ${photo.status}` : "", photo.reason, photo.detail]
+            .filter(Boolean).join(" — ");
+        reason.dir = "auto";
+        const dismiss = document.createElement("button");
+        dismiss.type = "button";
+        dismiss.className = "dismiss";
+        dismiss.textContent = I18N.t("drv.dismiss");
+        dismiss.addEventListener("click", () => DriverPhotos.remove(photo.id));
+        li.append(reason, dismiss);
+      }
+      list.append(li);
+    }
+    return list;
+  }
+
+  function renderOffer() {
+    const offer = $("photo-offer");
+    const event = state.offer ? findEvent(state.offer) : null;
+    const kind = event ? PHOTO_KIND[event.type] : null;
+    if (!kind || eventStatus(event.event_id) === "rejected" || linkInvalid) {
+      offer.hidden = true;
+      return;
+    }
+    offer.hidden = false;
+    $("photo-offer-what").textContent = describe(event);
+    const input = $("photo-input");
+    photoInput(input, event.event_id, kind);
+    input.disabled = preparing;
+    const taken = DriverPhotos.forEvent(event.event_id).length;
+    $("photo-take-text").textContent = I18N.t(
+      preparing ? "drv.photo.preparing" : taken ? "drv.photo.another" : "drv.photo." + kind,
+    );
+    $("photo-take").classList.toggle("busy", preparing);
+    $("photo-error").hidden = !photoError;
+    $("photo-error").textContent = photoError ? I18N.t(photoError) : "";
+    $("photo-offer-photos").replaceChildren(...photoStrip(event.event_id).children);
+  }
 
   // ---- what the driver's situation is: the server's timeline plus what is still queued
   function situation() {
@@ -236,6 +366,11 @@
       ? I18N.t("drv.sending")
       : stuck ? I18N.t("drv.stuckCount", { n: I18N.number(pending, 0) })
         : pending ? I18N.t("drv.pending", { n: I18N.number(pending, 0) }) : I18N.t("drv.allSent");
+    const photosWaiting = DriverPhotos.waiting();
+    const photoState = $("photo-state");
+    photoState.dataset.waiting = String(photosWaiting);
+    photoState.hidden = !photosWaiting;
+    photoState.textContent = I18N.t("drv.photosWaiting", { n: I18N.number(photosWaiting, 0) });
     $("stuck").hidden = !stuck;
     if (stuck) {
       $("stuck").dataset.status = String(stuck.status);
@@ -311,6 +446,7 @@
     };
     if (!linkInvalid) $("actions").hidden = false;
     document.querySelectorAll("[data-action]").forEach((b) => { b.hidden = !show[b.dataset.action]; });
+    renderOffer();
     renderLog();
   }
 
@@ -346,6 +482,12 @@
       badge.className = "state " + item.state;
       badge.textContent = I18N.t("drv.state." + item.state);
       li.append(what, badge);
+      const kind = PHOTO_KIND[item.event.type];
+      if (kind && item.state !== "rejected") {
+        const photos = photoStrip(item.event.event_id);
+        if (photos.children.length) li.append(photos);
+        li.append(photoButton(item.event.event_id, kind));
+      }
       if (item.state === "rejected") {
         const reason = document.createElement("span");
         reason.className = "reason";
@@ -524,10 +666,21 @@
     $("fee-form").addEventListener("submit", submitFee);
     $("checkpoint-search").addEventListener("input", fillCheckpoints);
     $("stuck-retry").addEventListener("click", retryNow);
-    window.addEventListener("online", () => { renderNet(); sync(); refresh(); });
+    $("photo-input").addEventListener("change", () => takePhoto($("photo-input")));
+    $("photo-done").addEventListener("click", () => {
+      state.offer = null;
+      photoError = null;
+      save();
+      render();
+    });
+    window.addEventListener("online", () => {
+      renderNet(); sync(); refresh(); DriverPhotos.sync(true);
+    });
     window.addEventListener("offline", renderNet);
-    document.addEventListener("visibilitychange", () => { if (!document.hidden) sync(); });
-    setInterval(sync, RETRY_MS);
+    document.addEventListener("visibilitychange", () => {
+      if (!document.hidden) { sync(); DriverPhotos.sync(); }
+    });
+    setInterval(() => { sync(); DriverPhotos.sync(); }, RETRY_MS);
     setInterval(() => { if (!document.hidden && panelKind === null) render(); }, 20000);
     if ("serviceWorker" in navigator) {
       navigator.serviceWorker.register("/driver/sw.js", { scope: "/driver" }).catch(() => {});
@@ -538,6 +691,14 @@
     render();
     sync();
     refresh();
+    DriverPhotos.start({
+      link: storeKey,
+      api,
+      eventStatus,
+      onChange: render,
+      onLinkInvalid: invalidLink,
+      linkInvalid: () => linkInvalid,
+    });
   }
   start();
 })();
