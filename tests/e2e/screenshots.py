@@ -1,16 +1,18 @@
 """Make the README's screenshots: the dashboard, and the driver's page in English and Arabic.
 
-    .venv/bin/python -m tests.e2e.screenshots        # writes docs/*.png
+    .venv/bin/python -m tests.e2e.screenshots                 # writes docs/*.png
+    .venv/bin/python -m tests.e2e.screenshots driver-photos   # only docs/driver-photos-*.png
 
 A throwaway SQLite database with the demo world, a real server, Debian's Chromium.
 """
 
+import sys
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from app.cli import alembic_config
 from app.demo import generator
@@ -18,6 +20,7 @@ from app.main import create_app
 from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.conftest import make_settings
 from tests.e2e.conftest import ADVOCATE, PHONE, Site
+from tests.e2e.photos import chosen, paper_jpeg
 from tests.live_server import live_server
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -39,6 +42,42 @@ def driver_story(page: Page) -> None:
     expect(page.locator("#queue-state")).to_have_attribute("data-pending", "0")
 
 
+def driver_photos(browser: Browser, site: Site) -> None:
+    """A phone 390 px wide with photos in their three states: a receipt sent, a file the
+    server refused, and (offline) a hold notice waiting for its tap to go first."""
+    for lang in ("en", "ar", "ckb"):
+        _, token = site.driver_link()
+        context = browser.new_context(
+            viewport={"width": 390, "height": 844},
+            device_scale_factor=2,
+            is_mobile=True,
+            has_touch=True,
+        )
+        phone = context.new_page()
+        phone.goto(f"{site.base}/driver?lang={lang}#token={token}")
+        expect(phone.locator("#trip")).to_be_visible()
+        phone.click("[data-action=arrived]")
+        phone.click("#choices .choice >> nth=0")
+        offer = phone.locator("#photo-offer")
+        for receipt, photo, state in (
+            ("yes", chosen(paper_jpeg((3000, 2000))), "sent"),
+            ("no", chosen(b"not a photo", name="scan.jpg"), "refused"),
+        ):
+            phone.click("[data-action=fee_paid]")
+            phone.fill("#fee-amount", "25000")
+            phone.check(f'input[name=receipt][value="{receipt}"]')
+            phone.click("#fee-form button[type=submit]")
+            phone.set_input_files("#photo-input", files=[photo])
+            expect(offer.locator(f"li.photo[data-state={state}]")).to_have_count(1, timeout=20_000)
+        context.set_offline(True)
+        phone.click("[data-action=held]")
+        phone.click('#choices [data-value="missing_document"]')
+        phone.set_input_files("#photo-input", files=[chosen(paper_jpeg((2000, 3000), "NOTICE"))])
+        expect(offer.locator("li.photo[data-state=waiting]")).to_have_count(1, timeout=20_000)
+        phone.screenshot(path=str(DOCS / f"driver-photos-{lang}.png"), full_page=True)
+        context.close()
+
+
 def main() -> None:
     from alembic import command
 
@@ -46,12 +85,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/shots.db"
         command.upgrade(alembic_config(url), "head")
-        app = create_app(make_settings(url))
+        only_photos = sys.argv[1:] == ["driver-photos"]
+        app = create_app(make_settings(url, attachments_dir=Path(tmp) / "attachments"))
         with app.state.session_factory() as session:
             generator.seed(
                 session,
                 passwords=app.state.passwords,
-                shipments=3000,
+                shipments=100 if only_photos else 3000,
                 seed=1,
                 now=datetime.now(UTC),
                 # Two weeks: dense enough that checkpoint-days pass the advocates' thresholds.
@@ -62,6 +102,11 @@ def main() -> None:
             browser = playwright.chromium.launch(
                 executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
             )
+            driver_photos(browser, site)
+            if only_photos:
+                browser.close()
+                print("wrote", ", ".join(str(p) for p in sorted(DOCS.glob("driver-photos-*"))))
+                return
             page = browser.new_page(viewport={"width": 1400, "height": 2100}, locale="en-GB")
             page.goto(f"{base}/dashboard?lang=en")
             page.fill("#login-email", ADVOCATE)

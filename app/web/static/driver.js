@@ -259,6 +259,10 @@
         img.src = thumbs.get(photo.id);
         img.alt = "";
         li.append(img);
+      } else {
+        const none = document.createElement("span"); // bytes the phone could not show
+        none.className = "no-thumb";
+        li.append(none);
       }
       const badge = document.createElement("span");
       badge.className = "state " + photo.state;
@@ -298,6 +302,7 @@
     photoInput(input, event.event_id, kind);
     input.disabled = preparing;
     const taken = DriverPhotos.forEvent(event.event_id).length;
+    $("photo-why").hidden = taken > 0; // said once, before the first photo
     $("photo-take-text").textContent = I18N.t(
       preparing ? "drv.photo.preparing" : taken ? "drv.photo.another" : "drv.photo." + kind,
     );
