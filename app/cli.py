@@ -158,7 +158,8 @@ def _seed_demo(args: argparse.Namespace) -> None:
 
 
 def _rollups(args: argparse.Namespace) -> None:
-    """rebuild-rollups / verify-rollups: the reports' day cells against their stops."""
+    """rebuild-rollups / verify-rollups: the reports' cells (day, month, corridor) against
+    their stops and trips."""
     from app.db import create_db_engine, make_session_factory
     from app.reports import rollups
 
@@ -175,8 +176,11 @@ def _rollups(args: argparse.Namespace) -> None:
     for problem in problems:
         print(problem)
     if problems:
-        sys.exit(f"clearance: {len(problems)} day cells differ from their stops")
-    print(f"every day cell equals its stops ({refreshed:,} marked cells refreshed first)")
+        sys.exit(f"clearance: {len(problems)} rollup rows differ from what they sum")
+    print(
+        "every day, month and corridor cell equals its stops and trips "
+        f"({refreshed:,} marked cells refreshed first)"
+    )
 
 
 def _positive(text: str) -> int:

@@ -65,12 +65,10 @@ class DayCellCargo(_CellFigures, Base):
     hs_chapters: Mapped[str] = mapped_column(String(300), primary_key=True)
 
 
-class DayCellProcedure(Base):
-    """A procedure's runs in a day cell: the stops that required it (their first runs), the
+class _ProcedureFigures:
+    """A procedure's runs in a cell: the stops that required it (their first runs), the
     runs timed, their minutes (sum, and sorted as little-endian float64), the minutes spent
     at stops whose own time is unknown, and the exporters whose stops required it."""
-
-    __tablename__ = "day_cell_procedures"
 
     checkpoint_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     arrival_day: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -81,6 +79,39 @@ class DayCellProcedure(Base):
     untimed_minutes: Mapped[float] = mapped_column(Float)
     minute_values: Mapped[bytes] = mapped_column(LargeBinary)
     exporters: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class DayCellProcedure(_ProcedureFigures, Base):
+    """A procedure's runs in a day cell."""
+
+    __tablename__ = "day_cell_procedures"
+
+
+# Month cells: a checkpoint's day cells of one UTC calendar month merged into one row
+# (arrival_day: the month's first day). They answer the questions that need no finer day
+# over the whole months of their window — an admin's; an advocate's answer is a sum of
+# the day cells privacy.py allows, one by one. Recomputed from the day cells whenever one of
+# them is (rollups.refresh), so a month row is never older than its day rows.
+
+
+class MonthCell(_CellFigures, Base):
+    """A checkpoint × UTC month of arrival: its day cells merged."""
+
+    __tablename__ = "month_cells"
+
+
+class MonthCellCargo(_CellFigures, Base):
+    """A month cell cut by the set of HS chapters carried (as DayCellCargo)."""
+
+    __tablename__ = "month_cell_cargo"
+
+    hs_chapters: Mapped[str] = mapped_column(String(300), primary_key=True)
+
+
+class MonthCellProcedure(_ProcedureFigures, Base):
+    """A procedure's runs in a month cell."""
+
+    __tablename__ = "month_cell_procedures"
 
 
 class CorridorDirty(Base):

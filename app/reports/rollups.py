@@ -30,7 +30,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
 
@@ -43,6 +43,7 @@ from sqlalchemy import (
     false,
     func,
     insert,
+    or_,
     select,
     text,
     true,
@@ -58,7 +59,15 @@ from app.organizations.models import Organization  # noqa: F401
 from app.reports import corridor_cells, privacy
 from app.reports import figures as fig
 from app.reports.filters import ReportFilters, narrow
-from app.reports.models import DayCell, DayCellCargo, DayCellProcedure, RollupDirty
+from app.reports.models import (
+    DayCell,
+    DayCellCargo,
+    DayCellProcedure,
+    MonthCell,
+    MonthCellCargo,
+    MonthCellProcedure,
+    RollupDirty,
+)
 from app.reports.percentiles import positions, tail_size
 from app.tracking.models import Stop, StopFee, StopHold, StopProcedure
 from app.tracking.vocabulary import StopOutcome
@@ -317,11 +326,15 @@ def compute_procedures(session: Session, where: Where) -> dict[Cell, ProcedureCe
 
 
 def store_procedures(
-    session: Session, cells: list[Cell], figures: dict[Cell, ProcedureCell]
+    session: Session,
+    cells: list[Cell],
+    figures: dict[Cell, ProcedureCell],
+    table: Any = DayCellProcedure,
 ) -> None:
-    """Replaces the procedure rows of the day cells `cells` by `figures`."""
+    """Replaces the procedure rows of the cells `cells` (day cells, or month cells with
+    MonthCellProcedure) by `figures`."""
     for chunk in _chunks(cells, CELLS_PER_STATEMENT):
-        session.execute(delete(DayCellProcedure).where(of_cells(chunk)(DayCellProcedure)))
+        session.execute(delete(table).where(of_cells(chunk)(table)))
     rows = [
         {
             "checkpoint_id": cp,
@@ -332,14 +345,13 @@ def store_procedures(
         for (cp, day, procedure), found in figures.items()
     ]
     for chunk in _chunks(rows, 2_000):
-        session.execute(insert(DayCellProcedure), chunk)
+        session.execute(insert(table), chunk)
 
 
 def stored_procedures(
-    session: Session, where: Where, *, exporters: bool = True
+    session: Session, where: Where, *, exporters: bool = True, table: Any = DayCellProcedure
 ) -> dict[Cell, ProcedureCell]:
     """The procedure rows meeting `where`, read raw off the cursor (as `stored`)."""
-    table = DayCellProcedure
     columns = [
         table.checkpoint_id,
         table.arrival_day,
@@ -396,6 +408,7 @@ def refresh(sessions: sessionmaker[Session], *, batch: int = REFRESH_BATCH) -> i
                 figures = compute(session, of_cells(cells), cargo=table is DayCellCargo)
                 store(session, table, list(cells), figures)
             store_procedures(session, list(cells), compute_procedures(session, of_cells(cells)))
+            refresh_months(session, {(cp, month_start(day)) for cp, day in cells})
             for chunk in _chunks(ids, CELLS_PER_STATEMENT):
                 session.execute(delete(RollupDirty).where(RollupDirty.id.in_(chunk)))
         return len(cells) + corridor_cells.refresh_marked(session, batch=batch)
@@ -429,7 +442,7 @@ def store(
         {
             "checkpoint_id": cell[0],
             "arrival_day": cell[1],
-            **({"hs_chapters": cell[2]} if table is DayCellCargo else {}),
+            **({"hs_chapters": cell[2]} if _is_cargo(table) else {}),
             "stops": f.stops,
             "completed_stops": f.completed_stops,
             "timed_stops": f.timed_stops,
@@ -468,6 +481,15 @@ def rebuild(sessions: sessionmaker[Session], *, days_per_round: int = 7) -> int:
     for start in range(first, (last or first) + 1, days_per_round):
         with sessions() as session, write_transaction(session):
             stored += rollup_build.build(session, start, start + days_per_round)
+    with sessions() as session, write_transaction(session):
+        for table in (*MONTHS.values(), MonthCellProcedure):
+            session.execute(delete(table))
+    month = month_start(first)
+    while month <= (last or first):
+        end = month_start(month + 31 * MONTHS_PER_ROUND)
+        with sessions() as session, write_transaction(session):
+            build_months(session, month, end)
+        month = end
     return stored
 
 
@@ -514,6 +536,151 @@ def verify(sessions: sessionmaker[Session], *, days_per_round: int = 7) -> list[
                         f"day_cell_procedures: checkpoint {cell[0]} day {cell[1]} "
                         f"{cell[2]}: differs from its runs"
                     )
+        stale = {(cp, month_start(day)) for cp, day in marked}
+        month = month_start(min(known))
+        while month <= max(known):
+            end = month_start(month + 31 * MONTHS_PER_ROUND)
+            problems += _verify_months(session, month, end, stale)
+            month = end
+    return problems
+
+
+# --- month cells: day cells merged by calendar month (models.py says why) -----------------
+
+MONTHS: dict[Any, Any] = {DayCell: MonthCell, DayCellCargo: MonthCellCargo}
+MONTHS_PER_ROUND = 3
+
+
+def month_start(day: int) -> int:
+    """The first day of `day`'s UTC calendar month (days since 1970-01-01)."""
+    return date.fromordinal(EPOCH + day).replace(day=1).toordinal() - EPOCH
+
+
+def _is_cargo(table: Any) -> bool:
+    return table in (DayCellCargo, MonthCellCargo)
+
+
+def _days_of_months(months: Iterable[tuple[Any, int]]) -> Where:
+    """The day rows of these (checkpoint, month) cells."""
+
+    def where(table: Any) -> ColumnElement[bool]:
+        return or_(
+            false(),
+            *(
+                and_(
+                    table.checkpoint_id == cp,
+                    table.arrival_day >= month,
+                    table.arrival_day < month_start(month + 31),
+                )
+                for cp, month in months
+            ),
+        )
+
+    return where
+
+
+def _by_month(cells: dict[Cell, Any]) -> dict[Cell, list[Any]]:
+    parts: dict[Cell, list[Any]] = defaultdict(list)
+    for cell, figures in cells.items():
+        parts[(cell[0], month_start(cell[1]), *cell[2:])].append(figures)
+    return parts
+
+
+def merge_cells(parts: list[CellFigures]) -> CellFigures:
+    """One cell's figures from the figures of cells that partition it (a month's days)."""
+    holds: dict[str, int] = defaultdict(int)
+    for reason, count in np.frombuffer(b"".join(p.holds for p in parts), HOLDS).tolist():
+        holds[reason.decode()] += count
+    fees: dict[bytes, list[int]] = defaultdict(lambda: [0, 0])
+    for currency, total, unreceipted in np.frombuffer(
+        b"".join(p.fees for p in parts), FEES
+    ).tolist():
+        fees[currency][0] += total
+        fees[currency][1] += unreceipted
+    return CellFigures(
+        stops=sum(p.stops for p in parts),
+        completed_stops=sum(p.completed_stops for p in parts),
+        timed_stops=sum(p.timed_stops for p in parts),
+        total_dwell_minutes=sum(p.total_dwell_minutes for p in parts),
+        held_stops=sum(p.held_stops for p in parts),
+        turned_back_stops=sum(p.turned_back_stops for p in parts),
+        dwell=_merged_values([p.dwell for p in parts]),
+        holds=_pack_holds(holds),
+        fees=np.array(sorted((c, t, u) for c, (t, u) in fees.items()), FEES).tobytes(),
+        exporters=_merged_ids([p.exporters for p in parts]),
+    )
+
+
+def merge_procedures(parts: list[ProcedureCell]) -> ProcedureCell:
+    return ProcedureCell(
+        first_runs=sum(p.first_runs for p in parts),
+        timed_runs=sum(p.timed_runs for p in parts),
+        minutes=sum(p.minutes for p in parts),
+        untimed_minutes=sum(p.untimed_minutes for p in parts),
+        minute_values=_merged_values([p.minute_values for p in parts]),
+        exporters=_merged_ids([p.exporters for p in parts]),
+    )
+
+
+def _merged_values(packed: list[bytes]) -> bytes:
+    return np.sort(np.frombuffer(b"".join(packed), FLOAT64)).tobytes()
+
+
+def _merged_ids(packed: list[bytes]) -> bytes:
+    ids = {p[i : i + 16] for p in packed for i in range(0, len(p), 16)}
+    return b"".join(sorted(ids))
+
+
+def _months_from_days(session: Session, where: Where) -> list[tuple[Any, dict[Cell, Any]]]:
+    """(month table, its cells merged from the day rows meeting `where`), per family."""
+    found: list[tuple[Any, dict[Cell, Any]]] = []
+    for day_table, month_table in MONTHS.items():
+        parts = _by_month(stored(session, where, day_table))
+        found.append((month_table, {cell: merge_cells(p) for cell, p in parts.items()}))
+    runs = _by_month(stored_procedures(session, where))
+    found.append((MonthCellProcedure, {cell: merge_procedures(p) for cell, p in runs.items()}))
+    return found
+
+
+def refresh_months(session: Session, months: set[tuple[Any, int]]) -> None:
+    """Recomputes the month cells of these (checkpoint, month) from their day rows (just
+    refreshed, in the same transaction)."""
+    for chunk in _chunks(sorted(months, key=str), 100):
+        for table, cells in _months_from_days(session, _days_of_months(chunk)):
+            if table is MonthCellProcedure:
+                store_procedures(session, chunk, cells, MonthCellProcedure)
+            else:
+                store(session, table, chunk, cells)
+
+
+def build_months(session: Session, start: int, end: int) -> None:
+    """The month cells of the months from `start` to `end` (month starts), from the day
+    rows, into month tables emptied beforehand (rebuild)."""
+    for table, cells in _months_from_days(session, _days(start, end)):
+        if table is MonthCellProcedure:
+            store_procedures(session, [], cells, MonthCellProcedure)
+        else:
+            store(session, table, [], cells)
+
+
+def _verify_months(
+    session: Session, start: int, end: int, stale: set[tuple[Any, int]]
+) -> list[str]:
+    """The month rows of these months against their day rows merged anew."""
+    problems = []
+    for table, want in _months_from_days(session, _days(start, end)):
+        if table is MonthCellProcedure:
+            have: dict[Cell, Any] = stored_procedures(session, _days(start, end), table=table)
+        else:
+            have = stored(session, _days(start, end), table)
+        for cell in sorted(set(want) | set(have), key=str):
+            if cell[:2] in stale:
+                continue
+            if cell not in have or cell not in want or not have[cell].same_as(want[cell]):
+                problems.append(
+                    f"{table.__tablename__}: checkpoint {cell[0]} month starting day "
+                    f"{cell[1]}{f' {cell[2]!r}' if len(cell) > 2 else ''}: differs from its days"
+                )
     return problems
 
 
@@ -533,11 +700,11 @@ def stored(
     times, holds and fees too (a report that needs only the counts and sums reads 8 bytes a
     stop less). Read raw off the DB-API cursor: a report may read tens of thousands of
     cells, and per-row conversions were most of its time."""
-    width = 3 if table is DayCellCargo else 2
+    width = 3 if _is_cargo(table) else 2
     columns = [
         table.checkpoint_id,
         table.arrival_day,
-        *([table.hs_chapters] if table is DayCellCargo else []),
+        *([table.hs_chapters] if _is_cargo(table) else []),
         table.stops,
         table.completed_stops,
         table.timed_stops,
@@ -593,6 +760,16 @@ class Window:
                 edges.append(end)
         return cls(first, end, tuple(sorted(set(edges))))
 
+    def months(self) -> "MonthSpan | None":
+        """The whole calendar months within the whole days, if any."""
+        first = self.first_whole
+        if first is not None and month_start(first) != first:
+            first = month_start(first + 31)
+        end = None if self.end_whole is None else month_start(self.end_whole)
+        if first is not None and end is not None and first >= end:
+            return None
+        return MonthSpan(first, end)
+
     def whole(self, table: Any) -> ColumnElement[bool]:
         conditions = [table.arrival_day.is_not(None)]
         if self.first_whole is not None:
@@ -600,6 +777,34 @@ class Window:
         if self.end_whole is not None:
             conditions.append(table.arrival_day < self.end_whole)
         return and_(*conditions)
+
+
+@dataclass(frozen=True)
+class MonthSpan:
+    """Whole months: from the month starting `first` (None: the first there is) to the one
+    before the month starting `end` (None: the last there is)."""
+
+    first: int | None
+    end: int | None
+
+    def holds(self, day: int) -> bool:
+        return (self.first is None or day >= self.first) and (self.end is None or day < self.end)
+
+    def of_months(self, table: Any) -> ColumnElement[bool]:
+        """A month table's rows in the span (their day: the month's first)."""
+        return and_(
+            true(),
+            *([table.arrival_day >= self.first] if self.first is not None else []),
+            *([table.arrival_day < self.end] if self.end is not None else []),
+        )
+
+    def outside(self, table: Any) -> ColumnElement[bool]:
+        """A day table's rows outside the span."""
+        return or_(
+            false(),
+            *([table.arrival_day < self.first] if self.first is not None else []),
+            *([table.arrival_day >= self.end] if self.end is not None else []),
+        )
 
 
 def _day(moment: datetime) -> int:
@@ -617,29 +822,42 @@ def cells_in_scope(
     exporters: bool = True,
     cargo: bool = False,
     values: bool = True,
+    months: bool = False,
 ) -> dict[Cell, CellFigures]:
     """Every cell of the question with its figures: whole days from the rollups unless
     marked, marked cells and partial days from the stops. The checkpoint and province
     filters select whole cells; the window selects days, with the exact time on edge days.
-    `cargo`: cells cut by the set of HS chapters (DayCellCargo)."""
+    `cargo`: cells cut by the set of HS chapters (DayCellCargo). `months`: whole months
+    of the window as month cells (their day: the month's first), for questions whose groups
+    need no finer day and whose cells need no protection (an admin's)."""
     table = DayCellCargo if cargo else DayCell
+
+    def from_table(table: Any) -> Callable[[Where], dict[Cell, Any]]:
+        return lambda where: stored(session, where, table, exporters=exporters, values=values)
+
     return _in_scope(
         session,
         filters,
-        lambda where: stored(session, where, table, exporters=exporters, values=values),
+        from_table(table),
         lambda where: compute(session, where, cargo=cargo),
+        from_table(MONTHS[table]) if months else None,
     )
 
 
 def procedure_cells_in_scope(
-    session: Session, filters: ReportFilters, *, exporters: bool = True
+    session: Session, filters: ReportFilters, *, exporters: bool = True, months: bool = False
 ) -> dict[Cell, ProcedureCell]:
     """As `cells_in_scope`, the procedures' runs per (checkpoint, day, procedure)."""
+
+    def from_table(table: Any) -> Callable[[Where], dict[Cell, Any]]:
+        return lambda where: stored_procedures(session, where, exporters=exporters, table=table)
+
     return _in_scope(
         session,
         filters,
-        lambda where: stored_procedures(session, where, exporters=exporters),
+        from_table(DayCellProcedure),
         lambda where: compute_procedures(session, where),
+        from_table(MonthCellProcedure) if months else None,
     )
 
 
@@ -648,6 +866,7 @@ def _in_scope(
     filters: ReportFilters,
     from_rollups: Callable[[Where], dict[Cell, Any]],
     from_rows: Callable[[Where], dict[Cell, Any]],
+    from_months: Callable[[Where], dict[Cell, Any]] | None = None,
 ) -> dict[Cell, Any]:
     window = Window.of(filters)
     in_place = _narrowed(filters.model_copy(update={"from_": None, "to": None}))
@@ -663,7 +882,24 @@ def _in_scope(
         # Most of the question is marked (a bulk load not yet refreshed, a refresh far
         # behind): one pass over its stops, as before the rollups, beats naming every cell.
         return from_rows(_narrowed(filters))
-    cells = from_rollups(lambda rows: and_(in_place(rows), window.whole(rows)))
+    span = window.months() if from_months else None
+    if span is None:
+        cells = from_rollups(lambda rows: and_(in_place(rows), window.whole(rows)))
+    else:
+        # Whole months from month cells but those with a marked day (their month row may
+        # be older than a stop), read by their days; the days outside whole months by day.
+        stale = {(cp, month_start(day)) for cp, day in marked if span.holds(day)}
+        assert from_months is not None
+        cells = {
+            cell: figures
+            for cell, figures in from_months(_all_of(in_place, span.of_months)).items()
+            if cell[:2] not in stale
+        }
+        by_day: list[Where] = [span.outside]
+        for chunk in _chunks(sorted(stale, key=str), 100):
+            by_day.append(_days_of_months(chunk))
+        for days in by_day:
+            cells.update(from_rollups(_all_of(in_place, window.whole, days)))
     if marked:
         cells = {cell: figures for cell, figures in cells.items() if cell[:2] not in marked}
     # What the rollups do not hold, read from the rows: each part a query of its own (their

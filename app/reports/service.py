@@ -120,18 +120,22 @@ class Scope:
         self,
         to_groups: Callable[[rollups.Cell], Iterable[fig.Key]],
         conditions: Callable[[fig.Key], Iterable[privacy.Condition]] = lambda key: (),
+        *,
+        by_day: bool = False,
     ) -> dict[fig.Key, fig.Figures]:
         """The delay figures per group from day cells: `to_groups(cell)` names the groups a
         cell counts in. For an advocate only the cells privacy.py allows are added up; a
         group with none left is an empty (suppressed) one, as in `figures()`;
         `conditions(group)` as in `figures()`. A question cut by chapter reads cargo cells
-        (checkpoint, day, chapters)."""
+        (checkpoint, day, chapters). Unless the groups need the day (`by_day`), an admin's
+        whole months are read as month cells (the cell's day: the month's first)."""
         chapter = self.filters.hs_chapter
         cells = rollups.cells_in_scope(
             self.session,
             self.filters.model_copy(update={"hs_chapter": None}),
             exporters=self.protected,
             cargo=self.by_chapter or chapter is not None,
+            months=not (by_day or self.protected),
         )
         if self.protected:
             # The atoms of the whole cells: a filtered cell's complement is part of the rule.
@@ -435,7 +439,8 @@ def _trend_figures(
             start = starts.get(day) or starts.setdefault(day, period_start(interval, day))
             return [(start, checkpoint_id) if by_checkpoint else (start,)]
 
-        return scope.cell_figures(periods)
+        # Month periods take month cells whole; week periods need their days.
+        return scope.cell_figures(periods, by_day=interval == "week")
     if by_checkpoint and scope.protected:
         # An advocate's cells are already per checkpoint and day: rolled up to periods.
         return scope.figures(
@@ -581,9 +586,15 @@ def _procedures_from_cells(scope: Scope, by_checkpoint: bool) -> Report[Procedur
     day cells for the stops they are compared with (and, for an advocate, the cells' rule)."""
     # The stops they are compared with: counts and sums only, not their dwell values.
     cells = rollups.cells_in_scope(
-        scope.session, scope.filters, exporters=scope.protected, values=False
+        scope.session,
+        scope.filters,
+        exporters=scope.protected,
+        values=False,
+        months=not scope.protected,
     )
-    runs = rollups.procedure_cells_in_scope(scope.session, scope.filters, exporters=scope.protected)
+    runs = rollups.procedure_cells_in_scope(
+        scope.session, scope.filters, exporters=scope.protected, months=not scope.protected
+    )
     if scope.protected:
         scope._cells = privacy.StopCells(
             rollups.tallies(cells), privacy.thresholds_of(scope.settings), frozenset()

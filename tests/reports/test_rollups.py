@@ -11,7 +11,8 @@ prove the reports really read them, and the triggers are checked to mark every c
 import math
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
+from datetime import time as dt_time
 from typing import Any
 
 import pytest
@@ -19,7 +20,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text, update
 
 from app.reports import rollups
-from app.reports.models import DayCell, RollupDirty
+from app.reports.models import DayCell, MonthCell, RollupDirty
 from app.tracking.models import Stop, StopFee, StopHold, StopProcedure
 from tests.reports.builders import World, report
 from tests.reports.conftest import client_on
@@ -57,7 +58,27 @@ def windows(world: World) -> list[dict[str, str]]:
         "from": (midnight - timedelta(days=20, hours=-7, minutes=-13)).isoformat(),
         "to": (midnight - timedelta(days=3, hours=-15)).isoformat(),
     }
-    return [{}, whole, inside, {"hs_chapter": CHAPTER}, {**whole, "hs_chapter": CHAPTER}]
+    # Whole calendar months (an admin's read as month cells) with days on either side.
+    months = {"from": "2026-09-15T00:00:00Z", "to": "2026-11-01T00:00:00Z"}
+    months_inside = {"from": "2026-10-01T00:00:00Z", "to": "2026-11-20T10:00:00Z"}
+    return [
+        {},
+        whole,
+        inside,
+        {"hs_chapter": CHAPTER},
+        {**whole, "hs_chapter": CHAPTER},
+        months,
+        months_inside,
+        {**months, "hs_chapter": CHAPTER},
+    ]
+
+
+def whole_days(window: dict[str, str]) -> bool:
+    return all(
+        datetime.fromisoformat(window[end]).time() == dt_time(0)
+        for end in ("from", "to")
+        if end in window
+    )
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +101,7 @@ def answers(client: TestClient, world: World, who: str) -> list[dict[str, Any]]:
     }[who]
     found = []
     for name, params in QUESTIONS:
-        for window in windows(world) if who == "admin" else windows(world)[:2] + windows(world)[3:]:
+        for window in windows(world) if who == "admin" else filter(whole_days, windows(world)):
             body = report(client, name, headers, **params, **window)
             found.append({k: v for k, v in body.items() if k not in ("generated_at", "as_of")})
     return found
@@ -143,18 +164,63 @@ def test_reports_read_the_rollups_and_verify_finds_a_wrong_one(
         )
         session.commit()
     try:
-        from_cells = report(cell_reader, "checkpoints", world.admin.headers)
-        from_stops = report(stop_reader, "checkpoints", world.admin.headers)
+        # Weekly trends read day cells (an admin's other questions read month cells).
+        from_cells = report(cell_reader, "trends", world.admin.headers, interval="week")
+        from_stops = report(stop_reader, "trends", world.admin.headers, interval="week")
         assert sum(r["stops"] for r in from_cells["items"]) == 1000 + sum(
             r["stops"] for r in from_stops["items"]
         )
+        # The day row differs from its stops, and its month row from its day rows.
         problems = rollups.verify(sessions(cell_reader))
-        assert len(problems) == 1
-        assert str(cell[0]) in problems[0]
+        assert len(problems) == 2
+        assert problems[0].startswith(f"day_cells: checkpoint {cell[0]} day {cell[1]}:")
+        month = rollups.month_start(cell[1])
+        assert problems[1].startswith(
+            f"month_cells: checkpoint {cell[0]} month starting day {month}"
+        )
     finally:
         rollups.rebuild(sessions(cell_reader))
     assert rollups.verify(sessions(cell_reader)) == []
     assert_same(answers(cell_reader, world, "admin"), answers(stop_reader, world, "admin"))
+
+
+def test_admins_read_month_cells_and_verify_finds_a_wrong_one(
+    stop_reader: TestClient, cell_reader: TestClient, world: World
+) -> None:
+    factory = sessions(cell_reader)
+    rollups.refresh_all(factory)
+    with factory() as session:
+        cell = session.execute(
+            select(MonthCell.checkpoint_id, MonthCell.arrival_day).limit(1)
+        ).one()
+        session.execute(
+            update(MonthCell)
+            .where(MonthCell.checkpoint_id == cell[0], MonthCell.arrival_day == cell[1])
+            .values(stops=MonthCell.stops + 1000)
+        )
+        session.commit()
+    try:
+        for who, more in ((world.admin, 1000), (world.advocate, 0)):  # advocates: day cells
+            from_cells = report(cell_reader, "checkpoints", who.headers)
+            from_stops = report(stop_reader, "checkpoints", who.headers)
+            assert sum(r["stops"] or 0 for r in from_cells["items"]) == more + sum(
+                r["stops"] or 0 for r in from_stops["items"]
+            )
+        problems = rollups.verify(factory)
+        assert problems == [
+            f"month_cells: checkpoint {cell[0]} month starting day {cell[1]}: differs from its days"
+        ]
+        # A marked day in that month: the month is read by its days, right again.
+        with factory() as session:
+            session.add(RollupDirty(checkpoint_id=cell[0], arrival_day=cell[1] + 2))
+            session.commit()
+        assert_same(
+            report(cell_reader, "checkpoints", world.admin.headers)["items"],
+            report(stop_reader, "checkpoints", world.admin.headers)["items"],
+        )
+    finally:
+        rollups.rebuild(factory)
+    assert rollups.verify(factory) == []
 
 
 def move_day(session: Any, stop_id: Any, days: int) -> None:
