@@ -77,6 +77,9 @@ def test_two_photos_taken_offline_reach_the_server_once_after_their_events(
     context = browser.new_context(viewport=PHONE, locale="en-GB")
     try:
         page = open_driver(context, site, token)
+        assert page.evaluate(
+            "navigator.serviceWorker.ready.then(r => r.active.scriptURL)"
+        ).endswith("/driver/sw.js")
         arrive(page)
         queue = page.locator("#queue-state")
         expect(queue).to_have_attribute("data-pending", "0", timeout=20_000)
@@ -102,6 +105,13 @@ def test_two_photos_taken_offline_reach_the_server_once_after_their_events(
         assert sorted((p["width"], p["height"]) for p in kept) == [(1067, 1600), (1600, 1067)]
         assert all(0 < p["held_bytes"] < 600_000 for p in kept), kept
         assert [e["type"] for e in server_events(site, shipment)] == ["arrived"]
+
+        # The page opens again with no network (its shell from the service worker, the
+        # photos from IndexedDB), still waiting.
+        page.reload()
+        expect(page.locator("#trip")).to_be_visible()
+        expect(page.locator("#log-list li.photo[data-state=waiting]")).to_have_count(2)
+        expect(page.locator("#photo-state")).to_have_attribute("data-waiting", "2")
 
         context.set_offline(False)
         expect(queue).to_have_attribute("data-pending", "0", timeout=20_000)
