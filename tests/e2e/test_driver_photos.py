@@ -277,3 +277,43 @@ def test_the_page_asks_once_that_unsent_photos_are_not_evicted(
         assert page.evaluate("window.persistAsked") <= 1
     finally:
         context.close()
+
+
+def test_a_photo_whose_event_the_server_rejects_is_never_sent(browser: Browser, site: Site) -> None:
+    """The fee event reaches the server in a form it rejects (an unknown currency, put in the
+    request on its way): its photo is not uploaded and shows why."""
+    shipment, token = site.driver_link()
+    context = browser.new_context(viewport=PHONE, service_workers="block")
+    uploads: list[str] = []
+
+    def unknown_currency(route: Any) -> None:
+        body = (route.request.post_data or "").replace('"currency":"IQD"', '"currency":"XXX"')
+        route.continue_(post_data=body)
+
+    try:
+        page = open_driver(context, site, token)
+        page.on("request", lambda r: uploads.append(r.url) if "/attachments" in r.url else None)
+        arrive(page)
+        expect(page.locator("#queue-state")).to_have_attribute("data-pending", "0", timeout=20_000)
+        page.route("**/api/v1/sync", unknown_currency)
+        context.set_offline(True)
+        pay_a_fee(page)
+        take_photo(page, paper_jpeg((1200, 900)))
+        context.set_offline(False)
+
+        expect(page.locator("#log-list li[data-state=rejected]")).to_have_count(1, timeout=20_000)
+        refused = page.locator("#log-list li.photo[data-state=refused]")
+        expect(refused).to_have_count(1, timeout=20_000)
+        expect(refused.locator(".reason")).to_have_text(
+            "Its tap was not accepted, so the photo was not sent."
+        )
+        expect(page.locator("#photo-offer")).to_be_hidden()
+        page.wait_for_timeout(1_500)
+        assert uploads == []
+        assert [e["type"] for e in server_events(site, shipment)] == ["arrived"]
+        # Removing the rejected tap takes its photo off the phone too.
+        page.locator("#log-list li[data-state=rejected] > button.dismiss").click()
+        expect(refused).to_have_count(0)
+        assert stored_photos(page) == []
+    finally:
+        context.close()

@@ -488,10 +488,10 @@
       badge.textContent = I18N.t("drv.state." + item.state);
       li.append(what, badge);
       const kind = PHOTO_KIND[item.event.type];
-      if (kind && item.state !== "rejected") {
+      if (kind) {
         const photos = photoStrip(item.event.event_id);
         if (photos.children.length) li.append(photos);
-        li.append(photoButton(item.event.event_id, kind));
+        if (item.state !== "rejected") li.append(photoButton(item.event.event_id, kind));
       }
       if (item.state === "rejected") {
         const reason = document.createElement("span");
@@ -503,6 +503,8 @@
         dismiss.textContent = I18N.t("drv.dismiss");
         dismiss.addEventListener("click", () => {
           state.queue = state.queue.filter((q) => q.event.event_id !== item.event.event_id);
+          // Its photos go with it (never sent: refused with the tap).
+          for (const photo of DriverPhotos.forEvent(item.event.event_id)) DriverPhotos.remove(photo.id);
           save();
           render();
         });
