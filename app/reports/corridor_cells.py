@@ -61,6 +61,7 @@ FLOAT64 = np.dtype("<f8")
 STOPS = np.dtype([("checkpoint", "S16"), ("known_km", "u1"), ("stops", "<i8"), ("delay", "<f8")])
 FEES = np.dtype([("currency", "S3"), ("known_km", "u1"), ("total", "<i8"), ("unreceipted", "<i8")])
 CELLS_PER_STATEMENT = 200
+MAX_MARKED_CELLS = 400  # more marked cells in a question: it reads its trips in one pass
 NOT_TRIPS = (ShipmentStatus.planned, ShipmentStatus.cancelled)
 
 Where = Callable[[], ColumnElement[bool]]  # a condition on shipments (the trips)
@@ -395,6 +396,13 @@ def in_scope(session: Session, filters: ReportFilters) -> dict[Key, TripCell]:
             .distinct()
         )
     }
+    if len(marked) > MAX_MARKED_CELLS:
+        # Most of the question is marked (a bulk load not yet refreshed, a refresh far
+        # behind): one pass over its trips beats naming every cell.
+        every: Where = _exact_window(filters)
+        if destination is not None:
+            every = _and_destination(every, str(destination))
+        return compute(session, every)
     cells = {
         key: cell
         for key, cell in stored(session, lambda t: whole(t, t.departure_day)).items()

@@ -17,6 +17,7 @@ from app.shipments.models import Shipment, ShipmentStatus
 from app.tracking.models import Stop, StopFee
 from tests.reports.builders import World, report
 from tests.reports.conftest import client_on
+from tests.reports.test_rollups import assert_same
 
 
 @pytest.fixture(scope="module")
@@ -198,6 +199,42 @@ def test_a_cancelled_trip_leaves_its_cell(reader: TestClient, world: World) -> N
         after = corridor_cells.stored(session, lambda t: t.departure_day == cell[2])
         assert (after[cell].trips if cell in after else 0) == before - 1
         session.execute(update(Shipment).where(Shipment.id == trip.id).values(status=status))
+        session.commit()
+    rollups.refresh_all(factory)
+    assert rollups.verify(factory) == []
+
+
+def test_many_marked_cells_are_read_in_one_pass_over_the_trips(
+    reader: TestClient, world: World, world_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a bulk load (every cell marked), the report reads its trips once rather than
+    cell by cell: the same answers as every trip gives."""
+    factory = sessions(reader)
+    rollups.refresh_all(factory)
+    with factory() as session:
+        trip = a_trip(session)
+        trip.departed_at = trip.departed_at  # unchanged: no mark
+        session.execute(
+            update(Shipment)
+            .where(Shipment.id == trip.id)
+            .values(distance_km=func.coalesce(Shipment.distance_km, 0.0) + 1.0)
+        )
+        session.commit()
+    assert marked(reader) == {cell_of(trip)}
+    monkeypatch.setattr(corridor_cells, "MAX_MARKED_CELLS", 0)
+    with client_on(world_url, report_rollups=False) as every_trip:
+        for who in (world.admin, world.advocate):
+            for params in ({}, {"destination_province": "baghdad"}):
+                got = report(reader, "corridors", who.headers, **params)
+                want = report(every_trip, "corridors", who.headers, **params)
+                assert_same(got["items"], want["items"])
+                assert got["excluded_stops"] == want["excluded_stops"]
+    with factory() as session:
+        session.execute(
+            update(Shipment)
+            .where(Shipment.id == trip.id)
+            .values(distance_km=Shipment.distance_km - 1.0)
+        )
         session.commit()
     rollups.refresh_all(factory)
     assert rollups.verify(factory) == []
