@@ -178,39 +178,61 @@ def _exact_groups(scope: Scope) -> dict[Corridor, _Trips]:
 def _groups_from_cells(scope: Scope) -> dict[Corridor, _Trips]:
     """Per corridor, the figures of its cells (origin × destination × day of departure):
     every cell for an admin; for an advocate the cells with enough trips from enough
-    exporters, as `_protected_groups` allows them."""
+    exporters, as `_protected_groups` allows them. A corridor's cells' records are merged
+    by numpy (a year holds hundreds of thousands of stop records per corridor)."""
     cells = corridor_cells.in_scope(scope.session, scope.filters)
     thresholds = privacy.thresholds_of(scope.settings)
     groups: dict[Corridor, _Trips] = {}
-    transits: dict[Corridor, list[bytes]] = defaultdict(list)
+    shown: dict[Corridor, list[corridor_cells.TripCell]] = defaultdict(list)
     exporters: dict[Corridor, set[bytes]] = defaultdict(set)
     for key in sorted(cells, key=lambda k: (k[0], k[1], -1 if k[2] is None else k[2])):
         cell, corridor = cells[key], key[:2]
-        group = groups.setdefault(corridor, _Trips())
-        stops = np.frombuffer(cell.stops, corridor_cells.STOPS)
+        groups.setdefault(corridor, _Trips())
         if scope.protected:
             ids = cell.exporter_ids()
             if not thresholds.passes(privacy.Tally(cell.trips, cell.trips, ids)):
+                stops = np.frombuffer(cell.stops, corridor_cells.STOPS)
                 scope.excluded_stops += int(stops["stops"].sum())
                 continue
             exporters[corridor] |= ids
-        group.trips += cell.trips
-        group.delivered += cell.delivered
-        group.with_distance += cell.with_distance
-        group.km += cell.km
-        transits[corridor].append(cell.transit)
-        for checkpoint, known_km, count, delay in stops.tolist():
-            _add_stops(group, uuid.UUID(bytes=checkpoint), bool(known_km), count, delay)
-        for currency, known_km, total, unreceipted in np.frombuffer(
-            cell.fees, corridor_cells.FEES
-        ).tolist():
-            cents = Decimal(total).scaleb(-2), Decimal(unreceipted).scaleb(-2)
-            _add_fees(group, currency.decode(), bool(known_km), *cents)
+        shown[corridor].append(cell)
     for corridor, group in groups.items():
+        parts = shown[corridor]
+        group.trips = sum(c.trips for c in parts)
+        group.delivered = sum(c.delivered for c in parts)
+        group.with_distance = sum(c.with_distance for c in parts)
+        group.km = sum(c.km for c in parts)
         group.organizations = len(exporters[corridor])
-        values = np.frombuffer(b"".join(transits[corridor]), corridor_cells.FLOAT64)
-        group.median_transit_minutes = corridor_cells.median(values)
+        _add_stop_records(group, b"".join(c.stops for c in parts))
+        _add_fee_records(group, b"".join(c.fees for c in parts))
+        transits = np.frombuffer(b"".join(c.transit for c in parts), corridor_cells.FLOAT64)
+        group.median_transit_minutes = corridor_cells.median(transits)
     return groups
+
+
+def _add_stop_records(group: _Trips, packed: bytes) -> None:
+    records = np.frombuffer(packed, corridor_cells.STOPS)
+    known = records["known_km"] == 1
+    group.stops += int(records["stops"].sum())
+    group.delay_minutes += float(records["delay"].sum())
+    group.stops_on_known_km += int(records["stops"][known].sum())
+    group.delay_on_known_km += float(records["delay"][known].sum())
+    checkpoints, where = np.unique(records["checkpoint"], return_inverse=True)
+    delays = np.bincount(where, weights=records["delay"], minlength=len(checkpoints))
+    for checkpoint, delay in zip(checkpoints.tolist(), delays.tolist(), strict=True):
+        # numpy's S16 drops trailing zero bytes of an id: put them back.
+        group.delay_by_checkpoint[uuid.UUID(bytes=checkpoint.ljust(16, b"\0"))] += delay
+
+
+def _add_fee_records(group: _Trips, packed: bytes) -> None:
+    records = np.frombuffer(packed, corridor_cells.FEES)
+    for currency in np.unique(records["currency"]).tolist():
+        for known in (0, 1):
+            mine = records[(records["currency"] == currency) & (records["known_km"] == known)]
+            if len(mine):
+                total = Decimal(int(mine["total"].sum())).scaleb(-2)
+                unreceipted = Decimal(int(mine["unreceipted"].sum())).scaleb(-2)
+                _add_fees(group, currency.decode(), bool(known), total, unreceipted)
 
 
 # --- an advocate's corridors: protected cells ---------------------------------------------

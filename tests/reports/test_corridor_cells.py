@@ -3,15 +3,17 @@ report read from every trip (test_rollups.py compares the two over HTTP); here, 
 report really reads them, that `verify` finds a wrong one, and that the triggers mark the
 cells a write touches — and only those a corridor figure depends on."""
 
+import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
-from app.reports import corridor_cells, rollups
+from app.reports import corridor_cells, corridors, rollups
 from app.reports.models import CorridorCell, CorridorDirty
 from app.shipments.models import Shipment, ShipmentStatus
 from app.tracking.models import Stop, StopFee
@@ -238,3 +240,25 @@ def test_many_marked_cells_are_read_in_one_pass_over_the_trips(
         session.commit()
     rollups.refresh_all(factory)
     assert rollups.verify(factory) == []
+
+
+def test_stop_records_keep_a_checkpoint_id_that_ends_in_zero_bytes() -> None:
+    """numpy's S16 drops trailing zero bytes when a record is read back: the id must come
+    back whole (one checkpoint id in 256 ends in a zero byte)."""
+    ending_in_zeros = uuid.UUID(bytes=b"\x01" * 14 + b"\x00\x00")
+    other = uuid.uuid4()
+    packed = np.array(
+        sorted(
+            [
+                (ending_in_zeros.bytes, 1, 3, 12.5),
+                (ending_in_zeros.bytes, 0, 1, 2.5),
+                (other.bytes, 0, 2, 4.0),
+            ]
+        ),
+        corridor_cells.STOPS,
+    ).tobytes()
+    group = corridors._Trips()
+    corridors._add_stop_records(group, packed)
+    assert dict(group.delay_by_checkpoint) == {ending_in_zeros: 15.0, other: 4.0}
+    assert (group.stops, group.delay_minutes) == (6, 19.0)
+    assert (group.stops_on_known_km, group.delay_on_known_km) == (3, 12.5)
