@@ -60,7 +60,8 @@ PROCEDURE_COLUMNS = (
 )
 
 
-CHUNK_ROWS = 50_000
+CHUNK_ROWS = 20_000  # rows read at a time
+INSERT_ROWS = 10_000  # rows written at a time
 
 
 class _Index(dict[Any, int]):
@@ -106,7 +107,7 @@ class _Driver:
                 for part, kind, values in zip(parts, kinds, zip(*chunk, strict=True), strict=True):
                     if isinstance(kind, _Index):
                         numbers = map(kind.__getitem__, values)
-                        part.append(np.fromiter(numbers, np.int64, len(values)))
+                        part.append(np.fromiter(numbers, np.int32, len(values)))
                     else:
                         part.append(np.array(values, kind))
         finally:
@@ -114,7 +115,7 @@ class _Driver:
         return [
             np.concatenate(part)
             if part
-            else np.empty(0, np.int64 if isinstance(kind, _Index) else kind)
+            else np.empty(0, np.int32 if isinstance(kind, _Index) else kind)
             for part, kind in zip(parts, kinds, strict=True)
         ]
 
@@ -217,7 +218,7 @@ def build(session: Session, start: int, end: int) -> int:
     if not len(cp):
         return 0
     days_wide = end - start
-    day_cell = cp * days_wide + (days - start)
+    day_cell = cp.astype(np.int64) * days_wide + (days - start)
     was_held = held == 1
     del days, held
     chapters_wide = len(chapters)
@@ -262,6 +263,11 @@ def build(session: Session, start: int, end: int) -> int:
             _sorted_values(cell, dwell, n),
         ]
         exporter_ids = _exporters(cell, org, exporters, n)
+        table, names = (
+            ("day_cell_cargo", (*DAY_CELL_COLUMNS[:2], "hs_chapters", *DAY_CELL_COLUMNS[2:]))
+            if cargo
+            else ("day_cells", DAY_CELL_COLUMNS)
+        )
         rows = []
         for i, found in enumerate(cells.tolist()):
             if cargo:
@@ -284,15 +290,11 @@ def build(session: Session, start: int, end: int) -> int:
                     exporter_ids[i],
                 )
             )
-        if cargo:
-            db.insert(
-                "day_cell_cargo",
-                (*DAY_CELL_COLUMNS[:2], "hs_chapters", *DAY_CELL_COLUMNS[2:]),
-                rows,
-            )
-        else:
-            db.insert("day_cells", DAY_CELL_COLUMNS, rows)
-            stored = n
+            if len(rows) == INSERT_ROWS:  # written as they are made: memory stays bounded
+                db.insert(table, names, rows)
+                rows = []
+        db.insert(table, names, rows)
+        stored = stored if cargo else n
     _build_procedures(db, start, end, checkpoints, exporters)
     return stored
 
@@ -343,8 +345,10 @@ def _build_procedures(
         (checkpoints.index, np.int64, procedures, np.float64),
     )
     days_wide, kinds = end - start, len(procedures)
-    key = (cp * days_wide + (days - start)) * kinds + procedure
-    untimed_key = (untimed_cp * days_wide + (untimed_day - start)) * kinds + untimed_procedure
+    key = (cp.astype(np.int64) * days_wide + (days - start)) * kinds + procedure
+    untimed_key = (
+        untimed_cp.astype(np.int64) * days_wide + (untimed_day - start)
+    ) * kinds + untimed_procedure
     first = run_number == 1
     del cp, days, procedure, run_number
     cells, cell = np.unique(key, return_inverse=True)
@@ -371,4 +375,7 @@ def _build_procedures(
                 *(column[i] for column in columns),
             )
         )
+        if len(rows) == INSERT_ROWS:
+            db.insert("day_cell_procedures", PROCEDURE_COLUMNS, rows)
+            rows = []
     db.insert("day_cell_procedures", PROCEDURE_COLUMNS, rows)

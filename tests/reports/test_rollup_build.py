@@ -23,7 +23,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from app.db import write_transaction
-from app.reports import rollups
+from app.reports import rollup_build, rollups
 from app.reports.models import DayCell, DayCellCargo, DayCellProcedure, RollupDirty
 from app.tracking.models import Stop, StopFee, StopHold, StopProcedure
 from tests.reports.builders import World
@@ -180,10 +180,15 @@ def _assert_same_rows(got: dict[str, list[dict[str, Any]]], want: Any) -> None:
                     assert mine[column] == value, (table, column, mine, theirs)
 
 
-@pytest.mark.parametrize("days_per_round", [1, 3, 7, 1000])
+@pytest.mark.parametrize(
+    ("days_per_round", "batch"), [(1, None), (3, None), (7, 5), (1000, None), (1000, 7)]
+)
 def test_the_bulk_rebuild_stores_what_compute_and_store_store(
-    sessions: Any, days_per_round: int
+    sessions: Any, days_per_round: int, batch: int | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    if batch is not None:  # rows read and written a few at a time, as a large round's are
+        monkeypatch.setattr(rollup_build, "CHUNK_ROWS", batch)
+        monkeypatch.setattr(rollup_build, "INSERT_ROWS", batch)
     want = _by_compute_and_store(sessions)
     # The world has what the comparison must cover.
     cargo = want["day_cell_cargo"]
