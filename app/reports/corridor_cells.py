@@ -48,6 +48,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+# The tables the trips' foreign keys point at: their columns' types (UUIDs) come from
+# there, so a process that imports only this module must import them too (else an exporter
+# id reads back as text on SQLite).
+from app.checkpoints.models import Checkpoint  # noqa: F401
+from app.organizations.models import Organization  # noqa: F401
 from app.reports.filters import ReportFilters
 from app.reports.models import CorridorCell, CorridorDirty
 from app.reports.percentiles import positions

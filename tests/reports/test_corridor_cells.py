@@ -3,6 +3,8 @@ report read from every trip (test_rollups.py compares the two over HTTP); here, 
 report really reads them, that `verify` finds a wrong one, and that the triggers mark the
 cells a write touches — and only those a corridor figure depends on."""
 
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -262,3 +264,18 @@ def test_stop_records_keep_a_checkpoint_id_that_ends_in_zero_bytes() -> None:
     assert dict(group.delay_by_checkpoint) == {ending_in_zeros: 15.0, other: 4.0}
     assert (group.stops, group.delay_minutes) == (6, 19.0)
     assert (group.stops_on_known_km, group.delay_on_known_km) == (3, 12.5)
+
+
+def test_the_module_alone_reads_exporter_ids_as_ids() -> None:
+    """A process that imports only corridor_cells (a script, a CLI command) must know the
+    type of the trips' exporter column, which comes from the table it points at: without
+    it an id reads back as text on SQLite and the cell's exporters cannot be packed."""
+    probe = (
+        "from app.reports import corridor_cells\n"
+        "from app.shipments.models import Shipment\n"
+        "print(type(Shipment.__table__.c.organization_id.type).__name__)"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert found.stdout.strip() == "Uuid"
