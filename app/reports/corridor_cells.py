@@ -315,16 +315,7 @@ def rebuild(session: Session) -> int:
 
 def verify(session: Session) -> list[str]:
     """Every unmarked cell's row against a recomputation from its trips; what differs."""
-    marked = {
-        (o, d, day)
-        for o, d, day in session.execute(
-            select(
-                CorridorDirty.origin_province,
-                CorridorDirty.destination_province,
-                CorridorDirty.departure_day,
-            )
-        )
-    }
+    marked = _marked(session, true())
     want = compute(session, lambda: Shipment.departed_at.is_not(None))
     have = stored(session, lambda table: true())
     return [
@@ -333,6 +324,22 @@ def verify(session: Session) -> list[str]:
         if key not in marked
         and (key not in have or key not in want or not have[key].same_as(want[key]))
     ]
+
+
+def _marked(session: Session, where: ColumnElement[bool]) -> set[Key]:
+    """The marked cells meeting `where` (their rows may be stale)."""
+    return {
+        (o, d, day)
+        for o, d, day in session.execute(
+            select(
+                CorridorDirty.origin_province,
+                CorridorDirty.destination_province,
+                CorridorDirty.departure_day,
+            )
+            .where(where)
+            .distinct()
+        )
+    }
 
 
 # --- reading cells --------------------------------------------------------------------------
@@ -389,18 +396,7 @@ def in_scope(session: Session, filters: ReportFilters) -> dict[Key, TripCell]:
             conditions.append(table.destination_province == str(destination))
         return and_(*conditions)
 
-    marked = {
-        (o, d, day)
-        for o, d, day in session.execute(
-            select(
-                CorridorDirty.origin_province,
-                CorridorDirty.destination_province,
-                CorridorDirty.departure_day,
-            )
-            .where(whole(CorridorDirty, CorridorDirty.departure_day))
-            .distinct()
-        )
-    }
+    marked = _marked(session, whole(CorridorDirty, CorridorDirty.departure_day))
     if len(marked) > MAX_MARKED_CELLS:
         # Most of the question is marked (a bulk load not yet refreshed, a refresh far
         # behind): one pass over its trips beats naming every cell.
