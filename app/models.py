@@ -2,11 +2,18 @@
 
 from app.auth.models import ApiKey, DriverToken, RateLimitWindow, User
 from app.checkpoints.models import Checkpoint
-from app.evidence.models import Attachment
+from app.evidence.models import Attachment, DeviceKey
 from app.organizations.models import Organization
 from app.reports.models import DayCell, DayCellCargo, DayCellProcedure, RollupDirty
 from app.shipments.models import CargoLine, RoutePoint, Shipment
-from app.tracking.models import Stop, StopFee, StopHold, StopProcedure, TrackingEvent
+from app.tracking.models import (
+    Position,
+    Stop,
+    StopFee,
+    StopHold,
+    StopProcedure,
+    TrackingEvent,
+)
 
 __all__ = [
     "ApiKey",
@@ -16,8 +23,10 @@ __all__ = [
     "DayCell",
     "DayCellCargo",
     "DayCellProcedure",
+    "DeviceKey",
     "DriverToken",
     "Organization",
+    "Position",
     "RateLimitWindow",
     "RollupDirty",
     "RoutePoint",

@@ -46,5 +46,7 @@ class Checkpoint(Base):
     latitude: Mapped[float | None] = mapped_column(Float)
     longitude: Mapped[float | None] = mapped_column(Float)
     active: Mapped[bool] = mapped_column(Boolean, server_default=true(), default=True)
+    # The fence: a fix within this many metres of the point (less its accuracy) is here.
+    radius_m: Mapped[float] = mapped_column(Float, server_default="300", default=300.0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

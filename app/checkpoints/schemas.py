@@ -22,6 +22,10 @@ Latitude = Annotated[float, Field(ge=-90, le=90, strict=True)]
 Longitude = Annotated[float, Field(ge=-180, le=180, strict=True)]
 
 
+# The fence around the point, in metres: from a yard at a gate to a border crossing's queue.
+RadiusM = Annotated[float, Field(gt=0, le=50_000, strict=True, allow_inf_nan=False)]
+
+
 HALF_A_POSITION = "give latitude and longitude together"
 
 
@@ -38,6 +42,9 @@ class CheckpointCreate(BaseModel):
     jurisdiction: Jurisdiction = Jurisdiction.federal
     latitude: Latitude | None = None
     longitude: Longitude | None = None
+    radius_m: RadiusM = Field(
+        default=300, description="The geofence: metres around the point that count as here."
+    )
     # Strict: `0` or `"false"` is a client's mistake, not a boolean.
     active: StrictBool = True
 
@@ -64,6 +71,7 @@ class CheckpointUpdate(BaseModel):
     jurisdiction: Jurisdiction | None = None
     latitude: Latitude | None = None
     longitude: Longitude | None = None
+    radius_m: RadiusM | None = None
     active: StrictBool | None = None
 
 
@@ -81,6 +89,7 @@ class CheckpointRead(BaseModel):
     jurisdiction: Jurisdiction
     latitude: float | None
     longitude: float | None
+    radius_m: float
     active: bool
     created_at: datetime
     updated_at: datetime

@@ -38,7 +38,7 @@ from app.geography import PROVINCE_CAPITALS, Province, estimate_road_km
 from app.organizations.models import Organization
 from app.shipments.models import CargoLine, RoutePoint, Shipment
 from app.shipments.tracking_codes import ALPHABET
-from app.tracking import materialize, timeline
+from app.tracking import geofence, materialize, timeline
 from app.tracking.models import Stop, StopFee, StopHold, StopProcedure, TrackingEvent
 from app.tracking.vocabulary import EventType, HoldReason, Procedure
 from app.types import CENT
@@ -517,14 +517,22 @@ def _trip(
     log.add(EventType.departed, departed)
     clock = departed
     outcome = "delivered"
+    previous: _Checkpoint | None = None
     for checkpoint in route:
-        clock += timedelta(minutes=rnd.uniform(35, 140))
+        # No faster than 90 km/h in a straight line from the last checkpoint (the timeline
+        # flags travel over 130 km/h as impossible).
+        least = _km(previous.position, checkpoint.position) / 90 * 60 if previous else 0.0
+        clock += timedelta(minutes=max(rnd.uniform(35, 140), least))
+        previous = checkpoint
         clock, outcome = _stop(rnd, log, checkpoint, goods, clock, progress)
         if outcome == "turned_back":
             break
     if outcome != "turned_back":
         log.add(EventType.delivered, clock + timedelta(minutes=rnd.uniform(45, 240)))
-    built = timeline.build(log.events)
+    # The places the event writer gives the timeline (every demo checkpoint has the default
+    # fence), so that the demo's stops are the API's for the same events.
+    places = {c.id: geofence.Place(*c.position) for c in route}
+    built = timeline.build(log.events, places)
     positions = [
         PROVINCE_CAPITALS[home],
         *(c.position for c in route),
@@ -585,6 +593,10 @@ def _trip(
     out.trips[shipment_id] = materialize.TripFacts(
         goods.chapter, str(home), str(destination), out.shipments[-1]["distance_km"] is not None
     )
+
+
+def _km(a: tuple[float, float], b: tuple[float, float]) -> float:
+    return geofence.distance_m(*a, *b) / 1000
 
 
 def _departure(rnd: random.Random, start: datetime, end: datetime) -> datetime:
@@ -735,6 +747,7 @@ class _EventFormat:
             None,  # longitude
             "driver",
             _content_hash(event),
+            None,  # accuracy_m
         )
 
 
@@ -758,6 +771,7 @@ EVENT_COLUMNS = (
     "longitude",
     "source",
     "content_hash",
+    "accuracy_m",
 )
 
 

@@ -96,6 +96,9 @@ class Shipment(Base):
     events_version: Mapped[int] = mapped_column(Integer, server_default="0", default=0)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancel_reason: Mapped[str | None] = mapped_column(String(500))
+    # A tracker has sent positions for it: its stops are corroborated by them as well
+    # (the event writer reads positions only for such shipments).
+    tracked: Mapped[bool] = mapped_column(Boolean, server_default=false(), default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -34,6 +34,8 @@ class ShipmentKeys(Protocol):
     def status(self) -> ShipmentStatus: ...
     @property
     def events_version(self) -> int: ...
+    @property
+    def tracked(self) -> bool: ...
 
 
 def may_see(principal: Principal, shipment: ShipmentKeys) -> bool:
@@ -55,7 +57,13 @@ def lock_shipments(session: Session, shipment_ids: set[uuid.UUID]) -> dict[uuid.
     if not shipment_ids:
         return {}
     stmt = (
-        select(Shipment.id, Shipment.organization_id, Shipment.status, Shipment.events_version)
+        select(
+            Shipment.id,
+            Shipment.organization_id,
+            Shipment.status,
+            Shipment.events_version,
+            Shipment.tracked,
+        )
         .where(Shipment.id.in_(shipment_ids))
         .order_by(Shipment.id)
         .with_for_update(of=Shipment)

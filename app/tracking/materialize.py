@@ -148,6 +148,7 @@ def add_stops(
                 "is_current": stop.current,
                 "last_event_at": stop.last_event_at,
                 "anomalies": [anomaly_json(a) for a in stop.anomalies],
+                "position_evidence": stop.position_evidence,
             }
         )
         rows.holds += [

@@ -56,6 +56,8 @@ class TrackingEvent(Base):
     source: Mapped[str] = mapped_column(String(16))
     # SHA-256 of the event's content: a replay with the same event_id must match it exactly.
     content_hash: Mapped[str] = mapped_column(String(64))
+    # The radius (metres) of the position's uncertainty, as the phone reported it.
+    accuracy_m: Mapped[float | None] = mapped_column(Float)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +82,7 @@ class NewEvent:
     longitude: float | None
     source: str
     content_hash: str
+    accuracy_m: float | None
 
 
 # An event as stored: loaded (a replay) or just made.
@@ -192,6 +195,8 @@ class Stop(_OnATrip, Base):
     # shipment is planned, and a planned shipment has no stops, so these never go stale.
     arrival_day: Mapped[int | None] = mapped_column(Integer)
     hs_chapters: Mapped[str | None] = mapped_column(String(300))
+    # confirmed | contradicted | none: what the positions (taps' and a tracker's) say.
+    position_evidence: Mapped[str] = mapped_column(String(16), server_default="none")
 
 
 class _OfAStop:
@@ -290,3 +295,23 @@ class StopFee(_OnATrip, _OfAStop, Base):
     receipt: Mapped[bool] = mapped_column(Boolean)
     paid_at: Mapped[datetime] = mapped_column(UTCDateTime)
     event_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+
+
+class Position(Base):
+    """A tracker's fix for a shipment (the OsmAnd protocol, see app/evidence). Append-only.
+    Positions corroborate stops (geofence.py); they never make events."""
+
+    __tablename__ = "positions"
+    __table_args__ = (
+        # A device resending a fix it was not sure had arrived stores nothing new.
+        UniqueConstraint("shipment_id", "recorded_at", name="uq_positions_shipment_recorded"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    shipment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("shipments.id", ondelete="CASCADE"))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the device's time of the fix
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    latitude: Mapped[float] = mapped_column(Float)
+    longitude: Mapped[float] = mapped_column(Float)
+    accuracy_m: Mapped[float | None] = mapped_column(Float)
+    speed: Mapped[float | None] = mapped_column(Float)  # as sent (OsmAnd: knots)

@@ -104,7 +104,7 @@ def event_read(row: StoredEvent) -> EventRead:
         )
     location = None
     if row.latitude is not None and row.longitude is not None:
-        location = Location(lat=row.latitude, lon=row.longitude)
+        location = Location(lat=row.latitude, lon=row.longitude, accuracy_m=row.accuracy_m)
     return EventRead(
         event_id=row.event_id,
         type=row.type,
@@ -151,6 +151,7 @@ def _stops(session: Session, shipment_id: uuid.UUID) -> list[StopRead]:
             ],
             fees=[StopFeeRead.model_validate(f, from_attributes=True) for f in fees[stop.id]],
             anomalies=[AnomalyRead.model_validate(a) for a in stop.anomalies],
+            position_evidence=stop.position_evidence,
         )
         for stop, checkpoint in rows
     ]

@@ -23,10 +23,20 @@ class FeeIn(BaseModel):
 
 
 class Location(BaseModel):
+    """Where the phone was at the tap, with the radius of its uncertainty."""
+
     model_config = ConfigDict(extra="forbid")
 
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90, allow_inf_nan=False)
+    lon: float = Field(ge=-180, le=180, allow_inf_nan=False)
+    accuracy_m: float | None = Field(
+        default=None,
+        ge=0,
+        le=1_000_000,
+        allow_inf_nan=False,
+        description="The phone's accuracy: the radius in metres around lat/lon where the "
+        "phone may be. Without it the fix counts as exact.",
+    )
 
 
 class EventIn(BaseModel):
@@ -118,6 +128,9 @@ class StopFeeRead(FeeRead):
     paid_at: datetime
 
 
+PositionEvidence = Literal["confirmed", "contradicted", "none"]
+
+
 class StopRead(BaseModel):
     id: uuid.UUID
     seq: int
@@ -133,6 +146,11 @@ class StopRead(BaseModel):
     procedures: list[ProcedureRead]
     fees: list[StopFeeRead]
     anomalies: list[AnomalyRead]
+    position_evidence: PositionEvidence = Field(
+        description="`confirmed`: a tap's arrival or release fix, or a tracker's fix, lay "
+        "within the checkpoint's fence; `contradicted`: a fix at this stop was clearly "
+        "elsewhere (more than 5 km away); `none`: no fix says either."
+    )
 
 
 class ShipmentDetail(ShipmentRead):

@@ -19,8 +19,8 @@ from app.db import utcnow
 from app.errors import AppError, Conflict, InvalidInput, NotFound
 from app.shipments.models import Shipment, ShipmentStatus
 from app.shipments.repository import ShipmentKeys, lock_shipments, may_see
-from app.tracking import materialize, statements, timeline
-from app.tracking.models import NewEvent, StoredEvent, TrackingEvent
+from app.tracking import geofence, materialize, statements, timeline
+from app.tracking.models import NewEvent, Position, StoredEvent, TrackingEvent
 from app.tracking.schemas import EventIn, SyncResult
 from app.tracking.vocabulary import EventType, HoldReason, Procedure
 from app.types import CENT
@@ -72,8 +72,8 @@ def record_events(
     known = known or {}
     shipments = lock_shipments(session, {s.shipment_id for s in submissions})
     existing = _existing_events(session, submissions, shipments, known)
-    checkpoints = _known_checkpoints(
-        session, [event.checkpoint_id for s in submissions for event in s.events]
+    checkpoints = set(
+        read_places(session, {event.checkpoint_id for s in submissions for event in s.events})
     )
     outcomes: list[SubmissionOutcome] = []
     changed: dict[uuid.UUID, ShipmentKeys] = {}
@@ -186,8 +186,37 @@ def _existing_events(
     return found
 
 
-def _known_checkpoints(session: Session, ids: Iterable[uuid.UUID | None]) -> set[uuid.UUID]:
-    return statements.present(session, _CHECKPOINTS, "id", {i for i in ids if i is not None})
+# The checkpoints' places (None: no position) as last read by this process. Those of a
+# batch's events are read afresh with every batch (the query that checks they exist); the
+# others, needed only when a trip is replayed, are read when missing. A checkpoint moved by
+# an admin is seen by the next event that names it.
+_PLACES: dict[uuid.UUID, geofence.Place | None] = {}
+_PLACE_COLUMNS = ("latitude", "longitude", "radius_m")
+
+
+def read_places(
+    session: Session, ids: Iterable[uuid.UUID | None]
+) -> dict[uuid.UUID, geofence.Place | None]:
+    """The existing ones of these checkpoints, with their places, read now (and kept)."""
+    found = statements.select_in(
+        session, _CHECKPOINTS, "id", _PLACE_COLUMNS, {i for i in ids if i is not None}
+    )
+    places = {
+        cid: geofence.Place(lat, lon, radius) if lat is not None and lon is not None else None
+        for cid, (lat, lon, radius) in found.items()
+    }
+    if len(_PLACES) > 100_000:  # far more checkpoints than any registry holds
+        _PLACES.clear()
+    _PLACES.update(places)
+    return places
+
+
+def _places_of(session: Session, events: Iterable[timeline.Event]) -> timeline.Places:
+    """The places of these events' checkpoints (those not kept yet are read)."""
+    missing = {e.checkpoint_id for e in events if e.checkpoint_id is not None} - _PLACES.keys()
+    if missing:
+        read_places(session, missing)
+    return _PLACES
 
 
 def _store_one(
@@ -232,6 +261,7 @@ def _store_one(
         longitude=data.location.lon if data.location else None,
         source="driver" if principal.kind == "driver" else "exporter",
         content_hash=fingerprint,
+        accuracy_m=data.location.accuracy_m if data.location else None,
     )
     return Recorded(event, created=True)  # the caller inserts it (insert_events)
 
@@ -252,7 +282,13 @@ def content_hash(data: EventIn) -> str:
     """The event's meaning, independent of formatting: `+03:00` and `Z` for the same instant,
     25000 and 25000.00 for the same amount, hash alike."""
     fee = (data.fee.amount, data.fee.currency, data.fee.receipt) if data.fee else None
-    location = (data.location.lat, data.location.lon) if data.location else None
+    location: tuple[float, ...] | None = None
+    if data.location is not None:
+        where = data.location
+        # Without an accuracy, as before accuracies were taken: stored hashes stay valid.
+        location = (where.lat, where.lon)
+        if where.accuracy_m is not None:
+            location += (where.accuracy_m,)
     event = timeline.Event(
         data.event_id,
         data.type,
@@ -266,7 +302,7 @@ def content_hash(data: EventIn) -> str:
 
 
 def event_hash(
-    event: timeline.Event, *, note: str | None, location: tuple[float, float] | None
+    event: timeline.Event, *, note: str | None, location: tuple[float, ...] | None
 ) -> str:
     fee = None
     if event.fee_amount is not None:
@@ -348,16 +384,30 @@ def rebuild_many(
     stop_rows = materialize.StopRows()
     rebuilt: dict[uuid.UUID, tuple[int, _Rebuilt, set[uuid.UUID]]] = {}
     updates: list[dict[str, Any]] = []
+    tracked: dict[uuid.UUID, _Rebuilt] = {}
+    steps: list[tuple[ShipmentKeys, _Rebuilt, Projection | None, list[timeline.Event]]] = []
     for shipment in shipments:
         new = added.get(shipment.id, [])
         before = current.get(shipment.id)
         if before is not None:
-            step = _progress(shipment.id, before, new)
+            step = _progress(session, shipment.id, before, new)
         else:
-            step = _caught_up(shipment.id, outdated.get(shipment.id), events, stored_by_trip)
+            step = _caught_up(
+                session, shipment.id, outdated.get(shipment.id), events, stored_by_trip
+            )
+        if shipment.tracked:
+            tracked[shipment.id] = step
+        steps.append((shipment, step, before, new))
+    # A tracker's fixes join the taps' for the stops being written (one query, only for the
+    # shipments that have a tracker).
+    overlays = _tracker_overlays(session, tracked) if tracked else {}
+    for shipment, step, before, new in steps:
         stored.update(step.replaceable)
         first = len(stop_rows.stops)
-        materialize.add_stops(stop_rows, shipment.id, shipment.organization_id, step.changed)
+        changed = step.changed
+        if shipment.id in overlays:
+            changed = [overlays[shipment.id].get(stop.seq, stop) for stop in changed]
+        materialize.add_stops(stop_rows, shipment.id, shipment.organization_id, changed)
         step.kept.update((row["id"], row["content_hash"]) for row in stop_rows.stops[first:])
         fields = materialize.shipment_fields(step.progress.timeline)
         if shipment.status == ShipmentStatus.cancelled:
@@ -389,15 +439,102 @@ def _update_shipments(session: Session, updates: list[dict[str, Any]]) -> None:
     statements.update(session, _SHIPMENTS, updates, key="id")
 
 
-def _progress(shipment_id: uuid.UUID, before: Projection, added: list[timeline.Event]) -> _Rebuilt:
+def _tracker_overlays(
+    session: Session, steps: Mapping[uuid.UUID, _Rebuilt]
+) -> dict[uuid.UUID, dict[int, timeline.Stop]]:
+    """The stops to be written whose evidence a tracker's fixes change: copies with the
+    tracker's verdict joined to the taps' (geofence.tracker_verdict), by shipment and seq.
+    One query reads the fixes of these shipments in the time the stops span."""
+    windows: dict[uuid.UUID, list[tuple[timeline.Stop, datetime, datetime]]] = {}
+    for sid, step in steps.items():
+        for stop in step.changed:
+            window = _window(stop)
+            if stop.place is not None and window is not None:
+                windows.setdefault(sid, []).append((stop, *window))
+    if not windows:
+        return {}
+    margin = geofence.TRACKER_MARGIN
+    low = min(start for items in windows.values() for _, start, _ in items) - margin
+    high = max(end for items in windows.values() for _, _, end in items) + margin
+    fixes: dict[uuid.UUID, list[geofence.Fix]] = {sid: [] for sid in windows}
+    for sid, at, lat, lon, accuracy in session.execute(
+        select(
+            Position.shipment_id,
+            Position.recorded_at,
+            Position.latitude,
+            Position.longitude,
+            Position.accuracy_m,
+        )
+        .where(
+            Position.shipment_id.in_(windows),
+            Position.recorded_at >= low,
+            Position.recorded_at <= high,
+        )
+        .order_by(Position.shipment_id, Position.recorded_at)
+    ):
+        fixes[sid].append(geofence.Fix(lat, lon, accuracy, at))
+    overlays: dict[uuid.UUID, dict[int, timeline.Stop]] = {}
+    for sid, items in windows.items():
+        for stop, start, end in items:
+            joined = corroborated(stop, start, end, fixes[sid])
+            if joined is not stop:
+                overlays.setdefault(sid, {})[stop.seq] = joined
+    return overlays
+
+
+def _window(stop: timeline.Stop) -> tuple[datetime, datetime] | None:
+    """The time a stop spans: its arrival (else its last event) to its release (else its
+    last event)."""
+    start = stop.arrived_at or stop.last_event_at
+    end = stop.closed_at or stop.last_event_at
+    if start is None or end is None:
+        return None
+    return start, max(start, end)
+
+
+def corroborated(
+    stop: timeline.Stop, start: datetime, end: datetime, fixes: list[geofence.Fix]
+) -> timeline.Stop:
+    """The stop with a tracker's verdict joined to its taps' (the stop itself if nothing
+    changes): confirmed by a fix in the fence, contradicted by an exit clearly elsewhere
+    during the stop, flagged as the taps' contradictions are."""
+    assert stop.place is not None
+    verdict = geofence.tracker_verdict(stop.place, start, end, fixes)
+    if not verdict.confirmed and verdict.contradiction is None:
+        return stop
+    joined = stop.copy()
+    joined.fix_confirmed = joined.fix_confirmed or verdict.confirmed
+    if verdict.contradiction is not None:
+        first, second = verdict.contradiction
+        km = min(geofence.beyond_m(stop.place, f) for f in (first, second)) / 1000
+        joined.fix_contradicted = True
+        joined.anomalies.append(
+            timeline.Anomaly(
+                "position_contradicts_checkpoint",
+                stop.opened_by,
+                f"the tracker was at least {km:.1f} km from the checkpoint on two fixes in a "
+                f"row during the stop ({_hhmm(first.at)}, {_hhmm(second.at)} UTC)",
+            )
+        )
+    return joined
+
+
+def _hhmm(at: datetime | None) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if at else "?"
+
+
+def _progress(
+    session: Session, shipment_id: uuid.UUID, before: Projection, added: list[timeline.Event]
+) -> _Rebuilt:
     """The shipment's timeline from its current projection `before` and this transaction's
     events, which stops to write and which stored ones they replace. Usually the new events
     come after all the others: the timeline goes on from `before` and says which stops it
     touched (the current one, and the one a new arrival closed), and only those are written;
     a late event (a phone back online) replays the trip."""
-    extended = timeline.extend(before.progress, added)
+    extended = timeline.extend(before.progress, added, _PLACES)
     if extended is None:
-        progress = timeline.start(before.progress.events + added)
+        events = before.progress.events + added
+        progress = timeline.start(events, _places_of(session, events))
         kept = _unchanged_stops(shipment_id, progress.timeline, before)
         changed = [
             s for s in progress.timeline.stops if materialize.stop_id(shipment_id, s) not in kept
@@ -418,6 +555,7 @@ def _progress(shipment_id: uuid.UUID, before: Projection, added: list[timeline.E
 
 
 def _caught_up(
+    session: Session,
     shipment_id: uuid.UUID,
     before: Projection | None,
     read: Mapping[uuid.UUID, list[timeline.Event]],
@@ -437,7 +575,7 @@ def _caught_up(
     events = read[shipment_id]
     digests = dict(stored[shipment_id])
     if before is not None:
-        extended = timeline.extend(before.progress, events)
+        extended = timeline.extend(before.progress, events, _places_of(session, events))
         if extended is None:
             events = before.progress.events + events  # all of them: a replay
         else:
@@ -455,7 +593,7 @@ def _caught_up(
                 else:
                     changed.append(stop)
             return _Rebuilt(progress, kept, changed, digests)
-    progress = timeline.start(events)
+    progress = timeline.start(events, _places_of(session, events))
     return _Rebuilt(progress, {}, list(progress.timeline.stops), digests)
 
 
@@ -527,6 +665,11 @@ def as_stored(event: StoredEvent) -> timeline.Event:
         event.fee_amount.quantize(CENT) if event.fee_amount is not None else None,
         str(event.fee_currency) if event.fee_currency is not None else None,  # not Currency
         event.fee_receipt,
+        event.latitude,
+        event.longitude,
+        event.accuracy_m,
+        event.received_at.astimezone(UTC),
+        event.source,
     )
 
 
@@ -541,4 +684,9 @@ TIMELINE_COLUMNS = (
     TrackingEvent.fee_amount,
     TrackingEvent.fee_currency,
     TrackingEvent.fee_receipt,
+    TrackingEvent.latitude,
+    TrackingEvent.longitude,
+    TrackingEvent.accuracy_m,
+    TrackingEvent.received_at,
+    TrackingEvent.source,
 )

@@ -63,16 +63,21 @@ def delete(session: Session, table: Table, column: str, values: Iterable[Any]) -
         _where_in(_writing(session), "DELETE", table, column, values)
 
 
-def present(session: Session, table: Table, column: str, values: Iterable[Any]) -> set[Any]:
-    """Those of `values` that the table's `column` holds."""
+def select_in(
+    session: Session, table: Table, column: str, columns: Sequence[str], values: Iterable[Any]
+) -> dict[Any, tuple[Any, ...]]:
+    """`columns` of the table's rows whose `column` is one of `values`, by that value (as
+    given). The columns are read as the driver returns them: use plain numbers and text."""
     values = list(values)
     if not values:
-        return set()
-    convert = converter(table.c[column], session.get_bind().dialect) or _same
+        return {}
+    dialect = session.get_bind().dialect
+    convert = converter(table.c[column], dialect) or _same
     given = {convert(value): value for value in values}
-    name = session.get_bind().dialect.identifier_preparer.quote(table.c[column].name)
-    found = _where_in(session.connection(), f"SELECT {name}", table, column, values)
-    return {given[stored] for (stored,) in found}
+    name = dialect.identifier_preparer.quote
+    wanted = ", ".join(name(table.c[c].name) for c in (column, *columns))
+    found = _where_in(session.connection(), f"SELECT {wanted}", table, column, values)
+    return {given[key]: tuple(rest) for key, *rest in found}
 
 
 def _where_in(

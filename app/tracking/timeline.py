@@ -13,15 +13,36 @@ Events are put in one total order — occurred_at, then a fixed rank of types fo
 the same instant, then event_id — so the result never depends on the order in which phones
 that were offline delivered them. Contradictions are kept and flagged as anomalies on the
 stop (or on the shipment when no stop fits); nothing is dropped or silently "fixed".
+
+Positions (geofence.py): given the checkpoints' places, a stop's tap fixes corroborate it
+(`position_evidence`), and three anomalies catch timelines that cannot be true:
+`impossible_speed` (from the previous stop's checkpoint faster than 130 km/h in a straight
+line), `two_places_at_once` (events at two checkpoints, out of reach of each other, within
+a minute) and `backdated` (an event that reached the server more than 48 hours after it
+happened, though the phone was in touch in between: see `_backdated`).
 """
 
+import bisect
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TypeVar
 
+from app.tracking import geofence
+from app.tracking.geofence import Fix, Place
 from app.tracking.vocabulary import EventType, StopOutcome
+
+MAX_SPEED_KMH = 130.0
+# Clocks that log whole minutes: travel is given one more minute than the times say.
+CLOCK_SLACK = timedelta(minutes=1)
+SAME_MINUTE = timedelta(minutes=1)
+BACKDATED_AFTER = timedelta(hours=48)
+# "In touch": the server heard from the same source at least this long before the event came.
+ONLINE_GAP = timedelta(hours=1)
+# The events whose fix is the stop's arrival or release fix (they can confirm it).
+CONFIRMING = frozenset({EventType.arrived, EventType.released, EventType.turned_back})
 
 # At one instant a truck arrives before it is inspected and is released after it paid.
 TYPE_RANK = {
@@ -57,6 +78,11 @@ class Event:
     fee_amount: Decimal | None = None
     fee_currency: str | None = None
     fee_receipt: bool | None = None
+    lat: float | None = None
+    lon: float | None = None
+    accuracy_m: float | None = None
+    received_at: datetime | None = None
+    source: str | None = None  # driver | exporter: whose phone or system sent it
 
 
 @dataclass(frozen=True)
@@ -114,6 +140,15 @@ class Stop:
     anomalies: list[Anomaly] = field(default_factory=list)
     last_event_at: datetime | None = None
     current: bool = False
+    place: Place | None = None  # the checkpoint's, when it has a position
+    fix_confirmed: bool = False  # a tap's fix at the arrival or release lay in the fence
+    fix_contradicted: bool = False  # a tap's fix at this stop was clearly elsewhere
+
+    @property
+    def position_evidence(self) -> str:
+        if self.fix_contradicted:
+            return "contradicted"
+        return "confirmed" if self.fix_confirmed else "none"
 
     @property
     def dwell_minutes(self) -> float | None:
@@ -191,12 +226,16 @@ def _sort_key(event: Event) -> tuple[datetime, int, int]:
     return (event.occurred_at, TYPE_RANK[event.type], event.event_id.int)
 
 
-def build(events: list[Event]) -> Timeline:
-    return _built(order(events)).finish()
+Places = Mapping[uuid.UUID, Place | None]
 
 
-def _built(ordered: list[Event]) -> "_Builder":
-    builder = _Builder()
+def build(events: list[Event], places: Places | None = None) -> Timeline:
+    return _built(order(events), places).finish()
+
+
+def _built(ordered: list[Event], places: Places | None) -> "_Builder":
+    builder = _Builder(places)
+    builder.hear(ordered)
     for instant in _instants(ordered):
         builder.apply_instant(instant)
     return builder
@@ -215,13 +254,15 @@ class Progress:
     _ids: set[uuid.UUID]
 
 
-def start(events: list[Event]) -> Progress:
+def start(events: list[Event], places: Places | None = None) -> Progress:
     ordered = order(events)
-    builder = _built(ordered)
+    builder = _built(ordered, places)
     return Progress(ordered, builder.finish(), builder, {e.event_id for e in ordered})
 
 
-def extend(progress: Progress, events: list[Event]) -> tuple[Progress, set[int]] | None:
+def extend(
+    progress: Progress, events: list[Event], places: Places | None = None
+) -> tuple[Progress, set[int]] | None:
     """`progress` with `events` applied, and the seq of every stop that may differ from
     `progress.timeline`'s (the others are the very same objects). None when an event is
     not strictly later than all of `progress`'s, or repeats one of them: only a full
@@ -235,7 +276,8 @@ def extend(progress: Progress, events: list[Event]) -> tuple[Progress, set[int]]
     ):
         return None
     added = order(events)
-    builder = before.resumed()
+    builder = before.resumed(places)
+    builder.hear(added)
     for instant in _instants(added):
         builder.apply_instant(instant)
     timeline = builder.finish()
@@ -258,7 +300,12 @@ def _instants(events: list[Event]) -> list[list[Event]]:
 
 
 class _Builder:
-    def __init__(self) -> None:
+    def __init__(self, places: Places | None = None) -> None:
+        self.places: Places = places or {}
+        # When the server received events, per source, sorted (see _backdated).
+        self.heard: dict[str, list[datetime]] = {}
+        # The checkpoint, time and place of the last event at a checkpoint.
+        self.last_at: tuple[uuid.UUID, datetime, Place | None] | None = None
         self.stops: list[Stop] = []
         self.open_stop: Stop | None = None
         self.anomalies: list[Anomaly] = []
@@ -268,11 +315,14 @@ class _Builder:
         self.last_event_at: datetime | None = None
         self.owned: set[int] = set()  # seq of the stops this builder made or copied
 
-    def resumed(self) -> "_Builder":
+    def resumed(self, places: Places | None = None) -> "_Builder":
         """A builder that goes on from this one's state, sharing its stops until it must
         change one (`_own`)."""
         other = _Builder()
         other.__dict__.update(self.__dict__)
+        if places is not None:
+            other.places = places
+        other.heard = {source: list(times) for source, times in self.heard.items()}
         other.stops = list(self.stops)
         other.anomalies = list(self.anomalies)
         other.owned = set()
@@ -315,13 +365,20 @@ class _Builder:
             and event.checkpoint_id in (None, stop.checkpoint_id)
         )
 
+    def hear(self, events: list[Event]) -> None:
+        """Note when the server received these events (they may be applied later)."""
+        for event in events:
+            if event.received_at is not None and event.source is not None:
+                bisect.insort(self.heard.setdefault(event.source, []), event.received_at)
+
     def apply(self, event: Event) -> None:
         self._flag_after_the_end(event)
         self.last_event_at = event.occurred_at
+        stop: Stop | None = None
         if event.type == EventType.departed:
             self._departed(event)
         elif event.type == EventType.arrived:
-            self._arrived(event)
+            stop = self._arrived(event)
         elif event.type == EventType.delivered:
             self._delivered(event)
         elif event.type in STOP_EVENTS:
@@ -329,6 +386,52 @@ class _Builder:
             if stop is not None:
                 stop.last_event_at = event.occurred_at
                 self._at_stop(stop, event)
+        if self._backdated(event):
+            detail = "received more than 48 hours after it happened, while the phone was online"
+            if stop is not None:
+                stop.flag("backdated", event, detail)
+            else:
+                self.anomalies.append(Anomaly("backdated", event.event_id, detail))
+        if stop is not None:
+            self._where(stop, event)
+
+    def _backdated(self, event: Event) -> bool:
+        """Received more than 48 hours after it happened, although the server heard from the
+        same source (the driver's phone, or the exporter) in between, at least an hour before
+        this event came: a queued event goes with the next sync, so this one was not queued
+        then. An offline phone's queue arrives in one go and is never flagged."""
+        received = event.received_at
+        if received is None or received - event.occurred_at <= BACKDATED_AFTER:
+            return False
+        heard = self.heard.get(event.source or "", [])
+        i = bisect.bisect_left(heard, event.occurred_at)
+        return i < len(heard) and heard[i] <= received - ONLINE_GAP
+
+    def _where(self, stop: Stop, event: Event) -> None:
+        """The event's position and time against the stop's checkpoint and the last one's."""
+        last = self.last_at
+        if (
+            last is not None
+            and last[0] != stop.checkpoint_id
+            and event.occurred_at - last[1] < SAME_MINUTE
+            and not _within_a_minute(last[2], stop.place)
+        ):
+            stop.flag("two_places_at_once", event, "at another checkpoint less than a minute ago")
+        self.last_at = (stop.checkpoint_id, event.occurred_at, stop.place)
+        place = stop.place
+        if event.lat is None or event.lon is None or place is None:
+            return
+        fix = Fix(event.lat, event.lon, event.accuracy_m)
+        if geofence.elsewhere(place, fix):
+            stop.fix_contradicted = True
+            km = geofence.beyond_m(place, fix) / 1000
+            stop.flag(
+                "position_contradicts_checkpoint",
+                event,
+                f"the phone was at least {km:.1f} km from the checkpoint",
+            )
+        elif event.type in CONFIRMING and geofence.inside(place, fix):
+            stop.fix_confirmed = True
 
     def _flag_after_the_end(self, event: Event) -> None:
         if self.delivered_at is not None:
@@ -347,7 +450,7 @@ class _Builder:
             stop = self._own(self.open_stop)
             stop.flag("departed_without_release", event, "departed while at a checkpoint")
 
-    def _arrived(self, event: Event) -> None:
+    def _arrived(self, event: Event) -> Stop:
         assert event.checkpoint_id is not None  # the API requires it for arrivals
         stop = self.open_stop
         if stop is not None and stop.checkpoint_id == event.checkpoint_id:
@@ -358,7 +461,7 @@ class _Builder:
                 stop.arrived_at = event.occurred_at
             else:
                 stop.flag("second_arrival_without_release", event, "arrived again, never released")
-            return
+            return stop
         if stop is not None:
             self._own(stop).flag("not_released", event, "arrived at another checkpoint first")
             self.open_stop = None
@@ -376,8 +479,9 @@ class _Builder:
                 last.flag("released_before_arrival", event, "closed before the arrival time")
             else:
                 self.open_stop = last
-            return
+            return last
         self.open_stop = self._new_stop(event, arrived_at=event.occurred_at)
+        return self.open_stop
 
     def _delivered(self, event: Event) -> None:
         if self.open_stop is not None:
@@ -395,10 +499,34 @@ class _Builder:
             opened_by=event.event_id,
             arrived_at=arrived_at,
             last_event_at=event.occurred_at,
+            place=self.places.get(event.checkpoint_id),
         )
+        previous = self.stops[-1] if self.stops else None
         self.stops.append(stop)
         self.owned.add(stop.seq)
+        if previous is not None:
+            self._check_speed(previous, stop, event)
         return stop
+
+    @staticmethod
+    def _check_speed(previous: Stop, stop: Stop, event: Event) -> None:
+        """From the previous stop's checkpoint (left at its release, or its last event) to
+        this one faster than MAX_SPEED_KMH in a straight line."""
+        if previous.place is None or stop.place is None:
+            return
+        left = previous.closed_at or previous.last_event_at or previous.arrived_at
+        if left is None:
+            return
+        km = geofence.between(previous.place, stop.place) / 1000
+        hours = (event.occurred_at - left + CLOCK_SLACK).total_seconds() / 3600
+        if hours <= 0 or km / hours > MAX_SPEED_KMH:
+            speed = f"{km / hours:.0f} km/h" if hours > 0 else "no time"
+            stop.flag(
+                "impossible_speed",
+                event,
+                f"{km:.1f} km from the previous checkpoint in "
+                f"{(event.occurred_at - left).total_seconds() / 60:.0f} min ({speed})",
+            )
 
     def _stop_for(self, event: Event) -> Stop | None:
         """The stop an event belongs to: the open one, else the latest at its checkpoint,
@@ -544,6 +672,16 @@ class _Builder:
         if self.departed_at is not None or self.stops:
             return "in_transit"
         return "planned"
+
+
+def _within_a_minute(a: Place | None, b: Place | None) -> bool:
+    """Could a truck be at both fences within a minute (at MAX_SPEED_KMH)? A checkpoint
+    without a position gets the benefit of the doubt: two posts of one border crossing often
+    share a minute ("released at A, arrived at B")."""
+    if a is None or b is None:
+        return True
+    gap = geofence.between(a, b) - a.radius_m - b.radius_m
+    return gap <= MAX_SPEED_KMH * 1000 / 60
 
 
 _AT_STOP = {
