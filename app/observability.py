@@ -30,6 +30,33 @@ class _RequestIdFilter(logging.Filter):
         return True
 
 
+# Bearer secrets by their prefixes (device keys, driver links, API keys: app/auth/service.py,
+# app/evidence/positions.py). A tracker sends its key in the query string (the OsmAnd
+# protocol): the access log writes the path alone, and this filter masks any secret that
+# still reaches a line (a message, an extra field, an exception's text).
+_SECRET = re.compile(r"\b(trk|drv|cct)_[A-Za-z0-9_-]+")
+_SEEN = re.compile(r"(?:trk|drv|cct)_")
+
+
+def redact(text: str) -> str:
+    return _SECRET.sub(r"\1_[redacted]", text)
+
+
+class _RedactSecrets(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if _SEEN.search(message):
+            record.msg, record.args = redact(message), None
+        for key, value in record.__dict__.items():
+            if isinstance(value, str) and key != "msg" and _SEEN.search(value):
+                record.__dict__[key] = redact(value)
+        if record.exc_info:
+            text = logging.Formatter().formatException(record.exc_info)
+            if _SEEN.search(text):
+                record.exc_info, record.exc_text = None, redact(text)
+        return True
+
+
 class _JsonLines(JsonFormatter):
     """python-json-logger's lines, the usual ones (a message and plain extra fields, such as
     every access log line) made without its general machinery: the same text, in about
@@ -78,6 +105,7 @@ class _JsonLines(JsonFormatter):
 def configure_logging(level: str, as_json: bool) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(_RequestIdFilter())
+    handler.addFilter(_RedactSecrets())
     if as_json:
         handler.setFormatter(
             _JsonLines(

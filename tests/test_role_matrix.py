@@ -130,6 +130,11 @@ MATRIX = [
     row("GET", "/shipments/{shipment_id}/events/{event_id}/attachments", admin=200, a=200, b=404, advocate=403, key=200, driver=200, driver2=404),
     row("GET", "/attachments/{attachment_id}", admin=200, a=200, b=404, advocate=403, key=200, driver=200, driver2=404),
     row("POST", "/attachments/{attachment_id}/withdraw", admin=200, a=403, b=403, advocate=403, key=403, driver=403, driver2=403),
+    row("POST", "/shipments/{shipment_id}/device-key", admin=403, a=201, b=404, advocate=403, key=201, driver=403, driver2=403),
+    row("DELETE", "/shipments/{shipment_id}/device-key", admin=403, a=204, b=404, advocate=403, key=204, driver=403, driver2=403),
+    # A tracker authenticates with its device key as `id`, never a bearer credential.
+    row("GET", "/positions/osmand", admin=401, a=401, b=401, advocate=401, key=401, driver=401, driver2=401),
+    row("POST", "/positions/osmand", admin=401, a=401, b=401, advocate=401, key=401, driver=401, driver2=401),
 ]
 # fmt: on
 
@@ -316,6 +321,8 @@ BODIES: dict[tuple[str, str], Callable[[World], dict[str, Any]]] = {
         "headers": {"Content-Type": "image/png"},
     },
     ("POST", "/attachments/{attachment_id}/withdraw"): lambda w: {"json": {"reason": "blurred"}},
+    ("GET", "/positions/osmand"): lambda w: {"params": {"lat": "35.4", "lon": "44.3"}},
+    ("POST", "/positions/osmand"): lambda w: {"params": {"lat": "35.4", "lon": "44.3"}},
     ("POST", "/sync"): lambda w: {
         "json": {"shipment_id": w.path_params["shipment_id"], "events": [note_event()]}
     },

@@ -5,13 +5,14 @@ import uuid
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
 from fastapi.responses import FileResponse
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from app.auth.dependencies import (
     AdminDep,
+    ExporterDep,
     SessionDep,
     SettingsDep,
     ShipmentViewerDep,
@@ -22,10 +23,16 @@ from app.auth.dependencies import (
 from app.auth.models import Role
 from app.auth.principal import Principal
 from app.config import Settings
+from app.db import utcnow
 from app.errors import AppError, UnsupportedMediaType, problem_responses
-from app.evidence import service
+from app.evidence import positions, service
 from app.evidence.models import AttachmentKind, MediaType
-from app.evidence.schemas import AttachmentRead, AttachmentWithdraw
+from app.evidence.schemas import (
+    AttachmentRead,
+    AttachmentWithdraw,
+    DeviceKeyCreate,
+    DeviceKeyCreated,
+)
 from app.evidence.storage import AttachmentStore
 from app.pagination import Page
 
@@ -184,6 +191,73 @@ def withdraw_attachment(
         session, principal=principal, attachment_id=attachment_id, reason=body.reason
     )
     return AttachmentRead.model_validate(attachment)
+
+
+@router.post(
+    "/shipments/{shipment_id}/device-key",
+    status_code=status.HTTP_201_CREATED,
+    response_model=DeviceKeyCreated,
+    responses=problem_responses(401, 403, 404, 422),
+)
+def create_device_key(
+    shipment_id: uuid.UUID,
+    principal: ExporterDep,
+    session: SessionDep,
+    body: Annotated[DeviceKeyCreate | None, Body()] = None,
+) -> DeviceKeyCreated:
+    """A key for a GPS tracker (Traccar Client, or any device that speaks OsmAnd) on this
+    shipment's truck: its device identifier. Shown once; a new one replaces the old."""
+    key, expires_at = positions.issue_key(
+        session,
+        principal=principal,
+        shipment_id=shipment_id,
+        valid_days=(body or DeviceKeyCreate()).valid_days,
+    )
+    return DeviceKeyCreated(key=key, expires_at=expires_at)
+
+
+@router.delete(
+    "/shipments/{shipment_id}/device-key",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(401, 403, 404, 422),
+)
+def revoke_device_key(shipment_id: uuid.UUID, principal: ExporterDep, session: SessionDep) -> None:
+    """The tracker's key stops working at once (its positions stay on record)."""
+    positions.revoke_key(session, principal=principal, shipment_id=shipment_id)
+
+
+_OSMAND_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "Stored (or already stored): an empty body."},
+    **problem_responses(401, 413, 422),
+}
+
+
+@router.get("/positions/osmand", response_class=Response, responses=_OSMAND_RESPONSES)
+async def osmand_position(request: Request) -> Response:
+    """One fix from a tracker, in the OsmAnd protocol (Traccar Client and many GPS devices):
+    `id` (the device key, `trk_…`), `lat`, `lon`, `timestamp` (Unix seconds), `accuracy`
+    (metres), `speed`. Positions corroborate the shipment's stops; they never make events.
+    The key is never written to a log."""
+    return await _osmand(request, dict(request.query_params))
+
+
+@router.post("/positions/osmand", response_class=Response, responses=_OSMAND_RESPONSES)
+async def osmand_position_posted(request: Request) -> Response:
+    """The same as GET, the fields in the query string or a form body."""
+    params = dict(request.query_params)
+    if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        form = await request.form()
+        params.update({k: v for k, v in form.items() if isinstance(v, str)})
+    return await _osmand(request, params)
+
+
+async def _osmand(request: Request, params: dict[str, str]) -> Response:
+    fix = positions.parse_fix(params, utcnow())
+    factory: sessionmaker[Session] = request.app.state.session_factory
+    await run_in_threadpool(
+        _in_session, factory, positions.record_position, key=params.get("id"), fix=fix
+    )
+    return Response(status_code=status.HTTP_200_OK)
 
 
 def _in_session(factory: sessionmaker[Session], fn: Callable[..., T], **kwargs: Any) -> T:

@@ -35,3 +35,14 @@ class AttachmentWithdraw(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
+
+
+class DeviceKeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    valid_days: int = Field(default=14, ge=1, le=90)
+
+
+class DeviceKeyCreated(BaseModel):
+    key: str = Field(description="Shown once; only its hash is stored. The tracker's device id.")
+    expires_at: datetime

@@ -1,0 +1,213 @@
+"""A tracker's positions for one shipment (the OsmAnd protocol that Traccar Client and many
+GPS devices speak), and the device keys that let a tracker send them.
+
+A device key (`trk_…`) is the tracker's "device identifier": shown once, stored as its
+SHA-256, one live key per shipment (a new one revokes the old), revocable, expiring. A fix is
+stored once per shipment and device time (a device resending a fix it is unsure about stores
+nothing new), in the same transaction as what it changes: when it falls within the time a
+stop spans (with tracking/geofence.py's margin), the shipment's stops are rebuilt there and
+then (tracking.service.rebuild), their `position_evidence` joining the tracker's fixes to the
+taps'. A fix outside every stop's time changes nothing now; the event writer reads it when
+the stop it belongs to is written (a release, a late tap). Positions never make events.
+"""
+
+import math
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from app.auth.passwords import digest, new_secret
+from app.auth.principal import Principal
+from app.db import utcnow, write_transaction
+from app.errors import InvalidInput, Unauthorized
+from app.evidence.models import DeviceKey
+from app.shipments.models import Shipment
+from app.shipments.repository import lock_visible_shipment
+from app.tracking import geofence
+from app.tracking.models import Position, Stop
+from app.tracking.service import MAX_CLOCK_SKEW, rebuild
+
+DEVICE_KEY_PREFIX = "trk_"
+
+
+@dataclass(frozen=True)
+class Fix:
+    recorded_at: datetime
+    lat: float
+    lon: float
+    accuracy_m: float | None
+    speed: float | None
+
+
+def issue_key(
+    session: Session, *, principal: Principal, shipment_id: uuid.UUID, valid_days: int
+) -> tuple[str, datetime]:
+    """A new device key for the shipment; any earlier one stops working."""
+    key = new_secret(DEVICE_KEY_PREFIX)
+    with write_transaction(session):
+        lock_visible_shipment(session, principal, shipment_id)
+        now = utcnow()
+        _revoke_all(session, shipment_id, now)
+        expires_at = now + timedelta(days=valid_days)
+        session.add(
+            DeviceKey(
+                shipment_id=shipment_id,
+                key_hash=digest(key),
+                created_by=principal.user_id,
+                created_at=now,
+                expires_at=expires_at,
+            )
+        )
+    return key, expires_at
+
+
+def revoke_key(session: Session, *, principal: Principal, shipment_id: uuid.UUID) -> None:
+    with write_transaction(session):
+        lock_visible_shipment(session, principal, shipment_id)
+        _revoke_all(session, shipment_id, utcnow())
+
+
+def _revoke_all(session: Session, shipment_id: uuid.UUID, now: datetime) -> None:
+    session.execute(
+        update(DeviceKey)
+        .where(DeviceKey.shipment_id == shipment_id, DeviceKey.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
+def parse_fix(params: dict[str, str], now: datetime) -> Fix:
+    """An OsmAnd request's fix: `lat`, `lon` (degrees), `timestamp` (Unix seconds or
+    milliseconds, or RFC 3339 with an offset; the time received if absent), `accuracy`
+    (metres), `speed` (as the device sends it: knots for Traccar Client). 422 otherwise."""
+    lat = _number(params, "lat", -90, 90, required=True)
+    lon = _number(params, "lon", -180, 180, required=True)
+    accuracy = _number(params, "accuracy", 0, 1_000_000)
+    speed = _number(params, "speed", 0, 10_000)
+    assert lat is not None
+    assert lon is not None
+    recorded_at = _timestamp(params.get("timestamp"), now)
+    return Fix(recorded_at, lat, lon, accuracy, speed)
+
+
+def _number(
+    params: dict[str, str], name: str, low: float, high: float, *, required: bool = False
+) -> float | None:
+    raw = params.get(name)
+    if raw is None or raw.strip() == "":
+        if required:
+            raise _invalid(name, "is required")
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise _invalid(name, "is not a number") from None
+    if not math.isfinite(value) or not low <= value <= high:
+        raise _invalid(name, f"must be between {low:g} and {high:g}")
+    return value
+
+
+def _timestamp(raw: str | None, now: datetime) -> datetime:
+    if raw is None or raw.strip() == "":
+        return now
+    raw = raw.strip()
+    try:
+        number: float | None = float(raw)
+    except ValueError:
+        number = None
+    if number is None:
+        at = _rfc3339(raw)
+    else:
+        if not math.isfinite(number) or number < 0:
+            raise _invalid("timestamp", "is not a time")
+        seconds = number / 1000 if number > 100_000_000_000 else number  # milliseconds
+        try:
+            at = datetime.fromtimestamp(seconds, UTC)
+        except (OverflowError, ValueError, OSError):
+            raise _invalid("timestamp", "is not a time") from None
+    if at > now + MAX_CLOCK_SKEW:
+        raise _invalid("timestamp", "is more than 5 minutes in the future")
+    return at.astimezone(UTC)
+
+
+def _rfc3339(raw: str) -> datetime:
+    try:
+        at = datetime.fromisoformat(raw.replace("Z", "+00:00").replace(" ", "T"))
+    except ValueError:
+        raise _invalid("timestamp", "is neither Unix time nor RFC 3339") from None
+    if at.tzinfo is None:
+        raise _invalid("timestamp", "needs an offset")
+    return at
+
+
+def _invalid(name: str, msg: str) -> InvalidInput:
+    return InvalidInput(
+        f"{name} {msg}.", errors=[{"loc": ["query", name], "msg": msg, "type": "value_error"}]
+    )
+
+
+def record_position(session: Session, *, key: str | None, fix: Fix) -> bool:
+    """Store a tracker's fix for the shipment its key belongs to; True if it was new.
+    401 for a missing, unknown, revoked or expired key (the key is never logged)."""
+    if not key or not key.startswith(DEVICE_KEY_PREFIX):
+        raise Unauthorized("A device key (trk_…) is required as `id`.")
+    key_hash = digest(key)
+    now = utcnow()
+    with write_transaction(session):
+        shipment_id = session.scalar(
+            select(DeviceKey.shipment_id).where(
+                DeviceKey.key_hash == key_hash,
+                DeviceKey.revoked_at.is_(None),
+                DeviceKey.expires_at > now,
+            )
+        )
+        if shipment_id is None:
+            raise Unauthorized("Unknown, revoked or expired device key.")
+        shipment = session.scalars(
+            select(Shipment).where(Shipment.id == shipment_id).with_for_update(of=Shipment)
+        ).one()
+        if session.scalar(
+            select(Position.id).where(
+                Position.shipment_id == shipment_id, Position.recorded_at == fix.recorded_at
+            )
+        ):
+            return False
+        session.add(
+            Position(
+                shipment_id=shipment_id,
+                recorded_at=fix.recorded_at,
+                received_at=now,
+                latitude=fix.lat,
+                longitude=fix.lon,
+                accuracy_m=fix.accuracy_m,
+                speed=fix.speed,
+            )
+        )
+        shipment.tracked = True
+        session.flush()
+        if _within_a_stop(session, shipment_id, fix.recorded_at):
+            rebuild(session, shipment)
+    return True
+
+
+def _within_a_stop(session: Session, shipment_id: uuid.UUID, at: datetime) -> bool:
+    """Does the fix fall within the time a stored stop spans (arrival, else its last event,
+    to its release, else its last event), give or take the tracker margin?"""
+    margin = geofence.TRACKER_MARGIN
+    start = Stop.arrived_at
+    end = Stop.closed_at
+    found = session.scalar(
+        select(Stop.id)
+        .where(
+            Stop.shipment_id == shipment_id,
+            (start.is_not(None) | Stop.last_event_at.is_not(None)),
+        )
+        .where(
+            ((start <= at + margin) | (start.is_(None) & (Stop.last_event_at <= at + margin)))
+            & ((end >= at - margin) | (end.is_(None) & (Stop.last_event_at >= at - margin)))
+        )
+        .limit(1)
+    )
+    return found is not None
