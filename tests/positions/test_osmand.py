@@ -1,0 +1,312 @@
+"""Background positions from a GPS tracker (the OsmAnd protocol), through the API on a real
+database: device keys, what a fix stores, how fixes corroborate or contradict stops (two
+fixes in a row, never one), bad fixes refused with nothing stored, positions never events."""
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select, text
+from sqlalchemy.engine import Engine
+
+from app.tracking.models import Position
+from tests.factories import API, assert_problem
+from tests.positions.helpers import (
+    KIRKUK,
+    Route,
+    device_key,
+    ev,
+    make_route,
+    offset,
+    osmand,
+)
+from tests.tracking.helpers import stored_events
+
+
+def positions(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return int(connection.scalar(select(func.count()).select_from(Position)) or 0)
+
+
+@pytest.fixture
+def route(client: TestClient) -> Route:
+    return make_route(client)
+
+
+def hours_ago(h: float) -> datetime:
+    return (datetime.now(UTC) - timedelta(hours=h)).replace(microsecond=0)
+
+
+def stop_at_a(route: Route, start: datetime, end: datetime) -> dict[str, Any]:
+    for body in (
+        ev("arrived", start, checkpoint_id=route.a["id"]),
+        ev("released", end),
+    ):
+        assert route.post(body).status_code == 201
+    [stop] = route.stops()
+    return stop
+
+
+def test_a_device_key_is_shown_once_and_stored_as_its_sha256(
+    client: TestClient, route: Route, engine: Engine
+) -> None:
+    response = client.post(
+        f"{API}/shipments/{route.id}/device-key",
+        json={"valid_days": 3},
+        headers=route.exporter.headers,
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert set(body) == {"key", "expires_at"}
+    assert body["key"].startswith("trk_")
+    expires = datetime.fromisoformat(body["expires_at"])
+    assert timedelta(days=2.9) < expires - datetime.now(UTC) < timedelta(days=3.1)
+    with engine.connect() as connection:
+        rows = [dict(r._mapping) for r in connection.execute(text("SELECT * FROM device_keys"))]
+    import hashlib
+
+    assert [r["key_hash"] for r in rows] == [hashlib.sha256(body["key"].encode()).hexdigest()]
+    assert body["key"][4:20] not in repr(rows)
+    bad = client.post(
+        f"{API}/shipments/{route.id}/device-key",
+        json={"valid_days": 0},
+        headers=route.exporter.headers,
+    )
+    assert_problem(bad, 422)
+
+
+def test_a_fix_is_stored_with_an_empty_200_by_get_post_and_form(
+    client: TestClient, route: Route, engine: Engine
+) -> None:
+    key = device_key(client, route)
+    at = hours_ago(1)
+    for method, moment in (("GET", at), ("POST", at + timedelta(seconds=10))):
+        response = osmand(client, key, KIRKUK, moment, accuracy=12, method=method)
+        assert response.status_code == 200, response.text
+        assert response.content == b""
+    form = client.post(
+        f"{API}/positions/osmand",
+        data={
+            "id": key,
+            "lat": "35.39",
+            "lon": "44.37",
+            "timestamp": str(int((at + timedelta(seconds=20)).timestamp() * 1000)),  # ms
+            "accuracy": "5",
+            "speed": "12.5",
+            "bearing": "90",  # other OsmAnd fields are ignored
+            "batt": "71",
+        },
+    )
+    assert form.status_code == 200, form.text
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(Position.recorded_at, Position.accuracy_m, Position.speed).order_by(
+                Position.recorded_at
+            )
+        ).all()
+    assert [(r.recorded_at.astimezone(UTC), r.accuracy_m, r.speed) for r in rows] == [
+        (at, 12, 0),
+        (at + timedelta(seconds=10), 12, 0),
+        (at + timedelta(seconds=20), 5, 12.5),
+    ]
+
+
+def test_a_fix_sent_again_is_stored_once(client: TestClient, route: Route, engine: Engine) -> None:
+    key = device_key(client, route)
+    at = hours_ago(1)
+    for _ in range(3):
+        assert osmand(client, key, KIRKUK, at).status_code == 200
+    assert positions(engine) == 1
+
+
+def test_positions_never_make_events(client: TestClient, route: Route, engine: Engine) -> None:
+    key = device_key(client, route)
+    for minute in range(5):
+        point = offset(KIRKUK, 50_000 - minute * 12_000, 0)
+        assert (
+            osmand(client, key, point, hours_ago(2) + timedelta(minutes=minute)).status_code == 200
+        )
+    assert positions(engine) == 5
+    assert stored_events(engine) == 0
+    assert route.stops() == []
+    detail = client.get(f"{API}/shipments/{route.id}", headers=route.driver).json()
+    assert detail["status"] == "planned"
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"lat": "91"}, "lat"),
+        ({"lat": "abc"}, "lat"),
+        ({"lat": "nan"}, "lat"),
+        ({"lon": "-181"}, "lon"),
+        ({"lon": ""}, "lon"),
+        ({"accuracy": "-3"}, "accuracy"),
+        ({"accuracy": "inf"}, "accuracy"),
+        ({"speed": "fast"}, "speed"),
+        ({"timestamp": "yesterday"}, "timestamp"),
+        ({"timestamp": "2026-11-20T08:00:00"}, "timestamp"),  # no offset
+        (
+            {"timestamp": str(int((datetime.now(UTC) + timedelta(hours=1)).timestamp()))},
+            "timestamp",
+        ),
+        ({"timestamp": "-5"}, "timestamp"),
+        ({"timestamp": "1e300"}, "timestamp"),
+    ],
+)
+def test_a_bad_fix_is_a_422_problem_and_stores_nothing(
+    client: TestClient, route: Route, engine: Engine, params: dict[str, str], field: str
+) -> None:
+    key = device_key(client, route)
+    good = {"id": key, "lat": "35.39", "lon": "44.37", "timestamp": "1764000000"}
+    response = client.get(f"{API}/positions/osmand", params={**good, **params})
+    problem = assert_problem(response, 422)
+    assert problem["errors"][0]["loc"] == ["query", field]
+    assert key not in response.text
+    assert positions(engine) == 0
+
+
+def test_a_missing_lat_is_a_422(client: TestClient, route: Route, engine: Engine) -> None:
+    key = device_key(client, route)
+    response = client.get(f"{API}/positions/osmand", params={"id": key, "lon": "44.3"})
+    assert_problem(response, 422)
+    assert positions(engine) == 0
+
+
+def test_an_rfc3339_timestamp_is_taken(client: TestClient, route: Route, engine: Engine) -> None:
+    key = device_key(client, route)
+    response = client.get(
+        f"{API}/positions/osmand",
+        params={
+            "id": key,
+            "lat": "35.39",
+            "lon": "44.37",
+            "timestamp": "2026-11-20T08:00:00+03:00",
+        },
+    )
+    assert response.status_code == 200, response.text
+    with engine.connect() as connection:
+        at = connection.scalar(select(Position.recorded_at))
+    assert at.astimezone(UTC) == datetime(2026, 11, 20, 5, 0, tzinfo=UTC)
+
+
+def test_a_trackers_fixes_inside_the_fence_confirm_a_stop_already_stored(
+    client: TestClient, route: Route
+) -> None:
+    start, end = hours_ago(3), hours_ago(2)
+    assert stop_at_a(route, start, end)["position_evidence"] == "none"
+    key = device_key(client, route)
+    # A fix 200 m off, ±40 m, during the stop: the stop is rebuilt there and then.
+    assert (
+        osmand(
+            client, key, offset(KIRKUK, 200, 45), start + timedelta(minutes=20), accuracy=40
+        ).status_code
+        == 200
+    )
+    [stop] = route.stops()
+    assert stop["position_evidence"] == "confirmed"
+    assert stop["anomalies"] == []
+
+
+def test_a_fix_outside_every_stops_time_changes_nothing(client: TestClient, route: Route) -> None:
+    start, end = hours_ago(5), hours_ago(4)
+    stop_at_a(route, start, end)
+    key = device_key(client, route)
+    assert osmand(client, key, KIRKUK, hours_ago(1)).status_code == 200
+    assert route.stops()[0]["position_evidence"] == "none"
+
+
+def test_fixes_before_the_release_tap_corroborate_the_stop_it_closes(
+    client: TestClient, route: Route
+) -> None:
+    """The tracker reports while the truck waits; the stop is written (by the event writer)
+    when the driver taps "released", and the writer reads the tracked shipment's fixes."""
+    start = hours_ago(3)
+    assert route.post(ev("arrived", start, checkpoint_id=route.a["id"])).status_code == 201
+    key = device_key(client, route)
+    for minute in (30, 60, 90):
+        assert (
+            osmand(
+                client, key, offset(KIRKUK, 100, minute), start + timedelta(minutes=minute)
+            ).status_code
+            == 200
+        )
+    assert route.post(ev("released", start + timedelta(minutes=100))).status_code == 201
+    [stop] = route.stops()
+    assert stop["position_evidence"] == "confirmed"
+
+
+def test_two_fixes_in_a_row_clearly_elsewhere_contradict_the_stop(
+    client: TestClient, route: Route
+) -> None:
+    start, end = hours_ago(4), hours_ago(2)
+    stop_at_a(route, start, end)
+    key = device_key(client, route)
+    far = offset(KIRKUK, 40_000, 200)
+    for minute, point in ((10, KIRKUK), (30, far), (31, far), (60, KIRKUK)):
+        assert osmand(client, key, point, start + timedelta(minutes=minute)).status_code == 200
+    [stop] = route.stops()
+    assert stop["position_evidence"] == "contradicted"
+    [anomaly] = stop["anomalies"]
+    assert anomaly["code"] == "position_contradicts_checkpoint"
+    assert "tracker" in anomaly["detail"]
+
+
+def test_one_jump_far_away_is_not_an_exit(client: TestClient, route: Route) -> None:
+    """Traccar's users know them: a fix hundreds of metres (here 40 km) off that claims a few
+    metres of accuracy. One such fix between fixes at the checkpoint contradicts nothing."""
+    start, end = hours_ago(4), hours_ago(2)
+    stop_at_a(route, start, end)
+    key = device_key(client, route)
+    for minute, point in ((10, KIRKUK), (30, offset(KIRKUK, 40_000, 10)), (31, KIRKUK)):
+        assert (
+            osmand(client, key, point, start + timedelta(minutes=minute), accuracy=3).status_code
+            == 200
+        )
+    [stop] = route.stops()
+    assert stop["position_evidence"] == "confirmed"
+    assert stop["anomalies"] == []
+
+
+def test_a_revoked_or_replaced_key_is_a_401_and_stores_nothing(
+    client: TestClient, route: Route, engine: Engine
+) -> None:
+    first = device_key(client, route)
+    second = device_key(client, route)  # replaces the first
+    assert_problem(osmand(client, first, KIRKUK, hours_ago(1)), 401)
+    assert osmand(client, second, KIRKUK, hours_ago(1)).status_code == 200
+    revoked = client.delete(
+        f"{API}/shipments/{route.id}/device-key", headers=route.exporter.headers
+    )
+    assert revoked.status_code == 204
+    assert_problem(osmand(client, second, KIRKUK, hours_ago(0.5)), 401)
+    assert positions(engine) == 1
+
+
+def test_an_expired_key_is_a_401(client: TestClient, route: Route, engine: Engine) -> None:
+    key = device_key(client, route)
+    with engine.begin() as connection:
+        connection.execute(
+            text("UPDATE device_keys SET expires_at = :past"),
+            {"past": datetime.now(UTC) - timedelta(minutes=1)},
+        )
+    assert_problem(osmand(client, key, KIRKUK, hours_ago(1)), 401)
+    assert positions(engine) == 0
+
+
+@pytest.mark.parametrize("which", ["none", "unknown", "driver_link", "api_key"])
+def test_only_a_device_key_sends_positions(
+    client: TestClient, route: Route, engine: Engine, which: str
+) -> None:
+    device_key(client, route)
+    api_key = client.post(f"{API}/api-keys", json={"name": "ERP"}, headers=route.exporter.headers)
+    ids = {
+        "none": None,
+        "unknown": "trk_" + "A" * 43,
+        "driver_link": route.driver["Authorization"].removeprefix("Bearer "),
+        "api_key": api_key.json()["key"],
+    }
+    response = osmand(client, ids[which], KIRKUK, hours_ago(1), method="POST")
+    assert_problem(response, 401)
+    assert positions(engine) == 0
