@@ -71,6 +71,8 @@ I18N.add({
     "drv.photo.state.refused": "photo refused",
     "drv.photo.eventRejected": "Its tap was not accepted, so the photo was not sent.",
     "drv.photosWaiting": "· Photos waiting: {n}",
+    "drv.gps.fix": "· Position ±{m} m",
+    "drv.gps.off": "· Position not shared",
   },
   ar: {
     "drv.title": "رحلتي",
@@ -141,6 +143,8 @@ I18N.add({
     "drv.photo.state.refused": "رُفضت الصورة",
     "drv.photo.eventRejected": "لم تُقبل ضغطتها، فلم تُرسل الصورة.",
     "drv.photosWaiting": "· صور بانتظار الإرسال: {n}",
+    "drv.gps.fix": "· الموقع ±{m} م",
+    "drv.gps.off": "· الموقع غير مُشارَك",
   },
   ckb: {
     "drv.title": "گەشتەکەم",
@@ -211,5 +215,7 @@ I18N.add({
     "drv.photo.state.refused": "وێنە ڕەتکرایەوە",
     "drv.photo.eventRejected": "داگرتنەکەی وەرنەگیرا، بۆیە وێنەکە نەنێردرا.",
     "drv.photosWaiting": "· وێنەی چاوەڕێی ناردن: {n}",
+    "drv.gps.fix": "· شوێن ±{m} م",
+    "drv.gps.off": "· شوێن هاوبەش نەکراوە",
   },
 });

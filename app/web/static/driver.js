@@ -9,6 +9,11 @@
  * every event stays queued, the driver is told, and it goes again when they tap "Try again"
  * (or open the page again).
  *
+ * Each tap carries the phone's position when the driver allows it: the latest fix the page
+ * holds (asked for at every button, when the page shows, and every minute while it is on
+ * screen), with its accuracy, if it is at most FIX_MAX_AGE_MS old. A tap never waits for a
+ * fix; the position travels with its event in the queue, offline too.
+ *
  * After "fee paid" and "held" the driver may photograph the receipt or the hold notice:
  * driver-photos.js keeps each photo in IndexedDB with its event's id and sends it once that
  * event has reached the server; each photo shows its own state under its event.
@@ -16,6 +21,8 @@
 "use strict";
 (function () {
   const RETRY_MS = 15000;
+  const FIX_MAX_AGE_MS = 90000; // a fix older than this is not this tap's position
+  const FIX_EVERY_MS = 60000;
   const SYNC_BATCH = 1000;
   const $ = (id) => document.getElementById(id);
 
@@ -69,6 +76,7 @@
       if (r.status === 401 || r.status === 403 || r.status === 404) { invalidLink(); return; }
       if (!r.ok) return;
       state.shipment = await r.json();
+      save(); // kept at once: a render while the checkpoints load shows this shipment
       if (!state.checkpoints.length) await loadCheckpoints();
       save();
       render();
@@ -170,8 +178,11 @@
     const event = Object.assign(
       { event_id: uuid(), type, occurred_at: new Date().toISOString() }, fields || {},
     );
-    if (position && type === "arrived") {
-      event.location = { lat: round(position.lat, 5), lon: round(position.lon, 5) };
+    const fix = recentFix();
+    if (fix) {
+      event.location = {
+        lat: round(fix.lat, 6), lon: round(fix.lon, 6), accuracy_m: round(fix.accuracy, 1),
+      };
     }
     state.queue.push({ event, state: "pending" });
     state.offer = PHOTO_KIND[type] ? event.event_id : null;
@@ -371,6 +382,7 @@
       ? I18N.t("drv.sending")
       : stuck ? I18N.t("drv.stuckCount", { n: I18N.number(pending, 0) })
         : pending ? I18N.t("drv.pending", { n: I18N.number(pending, 0) }) : I18N.t("drv.allSent");
+    renderGps();
     const photosWaiting = DriverPhotos.waiting();
     const photoState = $("photo-state");
     photoState.dataset.waiting = String(photosWaiting);
@@ -514,19 +526,48 @@
     }
   }
 
-  // ---- the panel: choose a checkpoint, a procedure, a reason, or enter a fee
-  let position = null;
+  // ---- the phone's position: asked for ahead of the taps, never waited for
+  let position = null; // {lat, lon, accuracy, at}: the latest fix
+  let gpsRefused = false;
+  let locating = false;
   function locate() {
-    if (!navigator.geolocation) return;
+    if (!navigator.geolocation || locating) return;
+    locating = true;
     navigator.geolocation.getCurrentPosition(
       (p) => {
-        position = { lat: p.coords.latitude, lon: p.coords.longitude };
+        locating = false;
+        gpsRefused = false;
+        position = {
+          lat: p.coords.latitude, lon: p.coords.longitude,
+          accuracy: Math.max(0, p.coords.accuracy || 0), at: p.timestamp || Date.now(),
+        };
+        renderGps();
         if (panelKind === "arrived") fillCheckpoints();
       },
-      () => { /* no position: route order */ },
-      { enableHighAccuracy: false, timeout: 8000, maximumAge: 300000 },
+      (error) => { // no position: taps go without one (and checkpoints in route order)
+        locating = false;
+        if (error && error.code === 1) { gpsRefused = true; renderGps(); } // PERMISSION_DENIED
+      },
+      { enableHighAccuracy: true, timeout: 10000, maximumAge: 30000 },
     );
   }
+
+  function recentFix() {
+    return position && Date.now() - position.at <= FIX_MAX_AGE_MS ? position : null;
+  }
+
+  function renderGps() {
+    const gps = $("gps-state");
+    if (!gps) return;
+    const fix = recentFix();
+    gps.hidden = !fix && !gpsRefused;
+    gps.dataset.state = fix ? "fix" : gpsRefused ? "off" : "none";
+    gps.textContent = fix
+      ? I18N.t("drv.gps.fix", { m: I18N.number(Math.round(fix.accuracy), 0) })
+      : I18N.t("drv.gps.off");
+  }
+
+  // ---- the panel: choose a checkpoint, a procedure, a reason, or enter a fee
 
   function km(a, b) {
     const rad = Math.PI / 180;
@@ -602,13 +643,13 @@
   const HOLD_REASONS = WORDS.lists.hold;
 
   function act(action) {
+    locate(); // for the tap this leads to (a choice in the panel), if not for this one
     const s = situation();
     switch (action) {
       case "arrived":
         $("checkpoint-search").value = "";
         openPanel("arrived", "drv.pickCheckpoint");
         fillCheckpoints();
-        locate();
         break;
       case "procedure_started":
         openPanel(action, "drv.pickProcedure");
@@ -685,8 +726,9 @@
     });
     window.addEventListener("offline", renderNet);
     document.addEventListener("visibilitychange", () => {
-      if (!document.hidden) { sync(); DriverPhotos.sync(); }
+      if (!document.hidden) { sync(); DriverPhotos.sync(); locate(); }
     });
+    setInterval(() => { if (!document.hidden) locate(); }, FIX_EVERY_MS);
     setInterval(() => { sync(); DriverPhotos.sync(); }, RETRY_MS);
     setInterval(() => { if (!document.hidden && panelKind === null) render(); }, 20000);
     if ("serviceWorker" in navigator) {
@@ -695,6 +737,7 @@
     if (!token) { render(); return; }
     load();
     state.stuck = null; // opening the page again is a new try
+    locate();
     render();
     sync();
     refresh();
