@@ -302,8 +302,9 @@ def _instants(events: list[Event]) -> list[list[Event]]:
 class _Builder:
     def __init__(self, places: Places | None = None) -> None:
         self.places: Places = places or {}
-        # When the server received events, per source, sorted (see _backdated).
-        self.heard: dict[str, list[datetime]] = {}
+        # When the server received events, per source, sorted (see _backdated). Never changed
+        # in place: a builder resumed from this one shares it until it hears more.
+        self.heard: dict[str, tuple[datetime, ...]] = {}
         # The checkpoint, time and place of the last event at a checkpoint.
         self.last_at: tuple[uuid.UUID, datetime, Place | None] | None = None
         self.stops: list[Stop] = []
@@ -318,11 +319,10 @@ class _Builder:
     def resumed(self, places: Places | None = None) -> "_Builder":
         """A builder that goes on from this one's state, sharing its stops until it must
         change one (`_own`)."""
-        other = _Builder()
+        other = object.__new__(_Builder)
         other.__dict__.update(self.__dict__)
         if places is not None:
             other.places = places
-        other.heard = {source: list(times) for source, times in self.heard.items()}
         other.stops = list(self.stops)
         other.anomalies = list(self.anomalies)
         other.owned = set()
@@ -367,9 +367,17 @@ class _Builder:
 
     def hear(self, events: list[Event]) -> None:
         """Note when the server received these events (they may be applied later)."""
+        heard = self.heard = dict(self.heard)
         for event in events:
-            if event.received_at is not None and event.source is not None:
-                bisect.insort(self.heard.setdefault(event.source, []), event.received_at)
+            received = event.received_at
+            if received is None or event.source is None:
+                continue
+            times = heard.get(event.source, ())
+            if not times or received >= times[-1]:  # the usual case: received now
+                heard[event.source] = (*times, received)
+            else:
+                i = bisect.bisect_right(times, received)
+                heard[event.source] = (*times[:i], received, *times[i:])
 
     def apply(self, event: Event) -> None:
         self._flag_after_the_end(event)
@@ -386,38 +394,46 @@ class _Builder:
             if stop is not None:
                 stop.last_event_at = event.occurred_at
                 self._at_stop(stop, event)
-        if self._backdated(event):
+        received = event.received_at
+        if (
+            received is not None
+            and received - event.occurred_at > BACKDATED_AFTER
+            and self._backdated(event, received)
+        ):
             detail = "received more than 48 hours after it happened, while the phone was online"
             if stop is not None:
                 stop.flag("backdated", event, detail)
             else:
                 self.anomalies.append(Anomaly("backdated", event.event_id, detail))
         if stop is not None:
-            self._where(stop, event)
+            last = self.last_at
+            if (
+                last is not None
+                and last[0] != stop.checkpoint_id
+                and event.occurred_at - last[1] < SAME_MINUTE
+                and not _within_a_minute(last[2], stop.place)
+            ):
+                stop.flag(
+                    "two_places_at_once", event, "at another checkpoint less than a minute ago"
+                )
+            self.last_at = (stop.checkpoint_id, event.occurred_at, stop.place)
+            if event.lat is not None:
+                self._fix(stop, event)
 
-    def _backdated(self, event: Event) -> bool:
-        """Received more than 48 hours after it happened, although the server heard from the
-        same source (the driver's phone, or the exporter) in between, at least an hour before
-        this event came: a queued event goes with the next sync, so this one was not queued
-        then. An offline phone's queue arrives in one go and is never flagged."""
-        received = event.received_at
-        if received is None or received - event.occurred_at <= BACKDATED_AFTER:
-            return False
-        heard = self.heard.get(event.source or "", [])
+    def _backdated(self, event: Event, received: datetime) -> bool:
+        """Received (`received`) more than 48 hours after it happened, although the server
+        heard from the same source (the driver's phone, or the exporter) in between, at
+        least an hour before this event came: a queued event goes with the next sync, so
+        this one was not queued then. An offline phone's queue arrives in one go and is
+        never flagged."""
+        heard = self.heard.get(event.source or "", ())
         i = bisect.bisect_left(heard, event.occurred_at)
         return i < len(heard) and heard[i] <= received - ONLINE_GAP
 
-    def _where(self, stop: Stop, event: Event) -> None:
-        """The event's position and time against the stop's checkpoint and the last one's."""
-        last = self.last_at
-        if (
-            last is not None
-            and last[0] != stop.checkpoint_id
-            and event.occurred_at - last[1] < SAME_MINUTE
-            and not _within_a_minute(last[2], stop.place)
-        ):
-            stop.flag("two_places_at_once", event, "at another checkpoint less than a minute ago")
-        self.last_at = (stop.checkpoint_id, event.occurred_at, stop.place)
+    @staticmethod
+    def _fix(stop: Stop, event: Event) -> None:
+        """The event's fix against the stop's fence: confirms (an arrival's or a release's,
+        inside), contradicts (any, clearly elsewhere), or says nothing."""
         place = stop.place
         if event.lat is None or event.lon is None or place is None:
             return
