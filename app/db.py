@@ -22,7 +22,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, Enum, MetaData, create_engine, event, text
+from sqlalchemy import Connection, DateTime, Engine, Enum, MetaData, create_engine, event, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.engine.url import URL, make_url
 from sqlalchemy.orm import DeclarativeBase, ORMExecuteState, Session, sessionmaker
@@ -180,9 +180,21 @@ def database_answers(engine: Engine) -> bool:
 
 
 def make_session_factory(engine: Engine, *, read_only: bool = False) -> sessionmaker[Session]:
-    """Sessions over `engine`; `read_only` ones (the reports') refuse to write (ReadOnlySession)."""
+    """Sessions over `engine`; `read_only` ones (the reports') refuse to write (ReadOnlySession).
+
+    A reports' session on PostgreSQL reads one snapshot (REPEATABLE READ) for all its
+    statements, as SQLite's read transaction does: a report reads a cell's dwell index and
+    then slices of its values (reports/value_index.py), which must be the same row's even
+    if a refresh replaces it in between. A read-only transaction there never fails for it."""
     info = {READ_ONLY: True} if read_only else None
-    return sessionmaker(engine, expire_on_commit=False, autoflush=False, info=info)
+    factory = sessionmaker(engine, expire_on_commit=False, autoflush=False, info=info)
+    if read_only and engine.dialect.name == "postgresql":
+        event.listen(factory, "after_begin", _one_snapshot)
+    return factory
+
+
+def _one_snapshot(_session: Session, _transaction: Any, connection: Connection) -> None:
+    connection.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
 
 
 class PendingChanges(RuntimeError):

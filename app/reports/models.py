@@ -44,6 +44,9 @@ class _CellFigures:
     held_stops: Mapped[int] = mapped_column(Integer)
     turned_back_stops: Mapped[int] = mapped_column(Integer)
     dwell_values: Mapped[bytes] = mapped_column(LargeBinary)
+    # A sample of dwell_values every value_index.STRIDE values, with the sums before them:
+    # how a report finds the few slices of dwell_values its percentiles need (value_index.py).
+    dwell_index: Mapped[bytes] = mapped_column(LargeBinary)
     holds: Mapped[bytes] = mapped_column(LargeBinary)  # rollups.HOLDS records
     fees: Mapped[bytes] = mapped_column(LargeBinary)  # rollups.FEES records
     exporters: Mapped[bytes] = mapped_column(LargeBinary)

@@ -32,6 +32,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from app.reports.rollups import FEES, FLOAT64, _cents, _money, _pack_holds
+from app.reports.value_index import index_of
 
 DAY_CELL_COLUMNS = (
     "checkpoint_id",
@@ -46,6 +47,7 @@ DAY_CELL_COLUMNS = (
     "holds",
     "fees",
     "exporters",
+    "dwell_index",
 )
 PROCEDURE_COLUMNS = (
     "checkpoint_id",
@@ -288,6 +290,7 @@ def build(session: Session, start: int, end: int) -> int:
                     _pack_holds(holds) if holds else b"",
                     _pack_cents(fees) if fees else b"",
                     exporter_ids[i],
+                    index_of(columns[6][i]),
                 )
             )
             if len(rows) == INSERT_ROWS:  # written as they are made: memory stays bounded

@@ -56,7 +56,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.checkpoints.models import Checkpoint  # noqa: F401
 from app.db import write_transaction
 from app.organizations.models import Organization  # noqa: F401
-from app.reports import corridor_cells, privacy
+from app.reports import corridor_cells, privacy, value_index
 from app.reports import figures as fig
 from app.reports.filters import ReportFilters, narrow
 from app.reports.models import (
@@ -97,7 +97,8 @@ FEES = np.dtype([("currency", "S3"), ("total", "<i8"), ("unreceipted", "<i8")]) 
 class CellFigures:
     """The figures of one cell's stops (or of the part of it a window covers), as stored:
     counts and sums, then packed records (see HOLDS, FEES; exporters' 16-byte ids), each
-    sorted."""
+    sorted. Read with `indexed=True` (see `stored`), a row brings its dwell index instead
+    of its dwell times, and `source`, the table whose row holds them."""
 
     stops: int = 0
     completed_stops: int = 0
@@ -109,12 +110,26 @@ class CellFigures:
     holds: bytes = b""
     fees: bytes = b""
     exporters: bytes = b""
+    index: bytes = b""  # value_index.index_of(dwell), when read instead of it
+    source: Any = None  # the table the dwell times are in, when only the index was read
 
     def same_as(self, other: "CellFigures") -> bool:
         """Equal figures (sums compared to 1e-9 relative: their order of addition differs)."""
-        mine, theirs = dataclasses.astuple(self), dataclasses.astuple(other)
-        return mine[:3] + mine[4:] == theirs[:3] + theirs[4:] and math.isclose(
+        return self._exact() == other._exact() and math.isclose(
             self.total_dwell_minutes, other.total_dwell_minutes, rel_tol=1e-9
+        )
+
+    def _exact(self) -> tuple[Any, ...]:
+        return (
+            self.stops,
+            self.completed_stops,
+            self.timed_stops,
+            self.held_stops,
+            self.turned_back_stops,
+            self.dwell,
+            self.holds,
+            self.fees,
+            self.exporters,
         )
 
     def exporter_ids(self) -> set[bytes]:
@@ -450,6 +465,7 @@ def store(
             "held_stops": f.held_stops,
             "turned_back_stops": f.turned_back_stops,
             "dwell_values": f.dwell,
+            "dwell_index": value_index.index_of(f.dwell),
             "holds": f.holds,
             "fees": f.fees,
             "exporters": f.exporters,
@@ -521,6 +537,7 @@ def verify(sessions: sessionmaker[Session], *, days_per_round: int = 7) -> list[
                         f"{f' chapters {cell[2]!r}' if len(cell) > 2 else ''}: "
                         "differs from its stops"
                     )
+                problems += _wrong_indexes(session, where, family, marked)
             want_runs = compute_procedures(session, where)
             for cell in _differing(want_runs, stored_procedures(session, where), marked):
                 problems.append(
@@ -669,7 +686,22 @@ def _verify_months(
                 f"{table.__tablename__}: checkpoint {cell[0]} month starting day "
                 f"{cell[1]}{f' {cell[2]!r}' if len(cell) > 2 else ''}: differs from its days"
             )
+        if table is not MonthCellProcedure:
+            problems += _wrong_indexes(session, _days(start, end), table, stale)
     return problems
+
+
+def _wrong_indexes(session: Session, where: Where, table: Any, skipped: set[Any]) -> list[str]:
+    """The rows whose dwell index is not their dwell times' (value_index.index_of)."""
+    cargo = [table.hs_chapters] if _is_cargo(table) else []
+    keys = [table.checkpoint_id, table.arrival_day, *cargo]
+    rows = session.execute(select(*keys, table.dwell_values, table.dwell_index).where(where(table)))
+    return [
+        f"{table.__tablename__}: checkpoint {cell[0]} day {cell[1]}"
+        f"{f' {cell[2]!r}' if len(cell) > 2 else ''}: its dwell index differs from its values"
+        for *cell, values, index in rows
+        if tuple(cell[:2]) not in skipped and bytes(index) != value_index.index_of(bytes(values))
+    ]
 
 
 def _differing(want: dict[Cell, Any], have: dict[Cell, Any], skipped: set[Any]) -> list[Cell]:
@@ -693,12 +725,14 @@ def stored(
     *,
     exporters: bool = True,
     values: bool = True,
+    indexed: bool = False,
 ) -> dict[Cell, CellFigures]:
     """The rows of `table` (DayCell or DayCellCargo) meeting `where`; `exporters`: read whose
     stops they are (only the advocates' thresholds need them); `values`: read the dwell
     times, holds and fees too (a report that needs only the counts and sums reads 8 bytes a
-    stop less). Read raw off the DB-API cursor: a report may read tens of thousands of
-    cells, and per-row conversions were most of its time."""
+    stop less); `indexed`: of the dwell times only their index (value_index.py), the
+    percentiles then reading the slices they need. Read raw off the DB-API cursor: a report
+    may read tens of thousands of cells, and per-row conversions were most of its time."""
     width = 3 if _is_cargo(table) else 2
     columns = [
         table.checkpoint_id,
@@ -710,7 +744,8 @@ def stored(
         table.total_dwell_minutes,
         table.held_stops,
         table.turned_back_stops,
-        *([table.dwell_values, table.holds, table.fees] if values else []),
+        *([_dwell_or_index(table) if indexed else table.dwell_values] if values else []),
+        *([table.holds, table.fees] if values else []),
         *([table.exporters] if exporters else []),
     ]
     result = session.connection().execute(select(*columns).where(where(table)))
@@ -724,10 +759,20 @@ def stored(
         blobs = [bytes(b) for b in row[width + 6 :]]  # psycopg reads memoryviews
         if values:
             found.dwell, found.holds, found.fees = blobs[:3]
+        if values and indexed and found.timed_stops >= value_index.INDEXED_FROM:
+            found.index, found.dwell, found.source = found.dwell, b"", table
         if exporters:
             found.exporters = blobs[-1]
         cells[(cp, *row[1:width])] = found
     return cells
+
+
+def _dwell_or_index(table: Any) -> ColumnElement[bytes]:
+    """A cell's dwell index if it has enough values for one to pay, else its values."""
+    return case(
+        (table.timed_stops >= value_index.INDEXED_FROM, table.dwell_index),
+        else_=table.dwell_values,
+    )
 
 
 def answers(principal: Any, filters: ReportFilters) -> bool:
@@ -822,17 +867,21 @@ def cells_in_scope(
     cargo: bool = False,
     values: bool = True,
     months: bool = False,
+    indexed: bool = False,
 ) -> dict[Cell, CellFigures]:
     """Every cell of the question with its figures: whole days from the rollups unless
     marked, marked cells and partial days from the stops. The checkpoint and province
     filters select whole cells; the window selects days, with the exact time on edge days.
     `cargo`: cells cut by the set of HS chapters (DayCellCargo). `months`: whole months
     of the window as month cells (their day: the month's first), for questions whose groups
-    need no finer day and whose cells need no protection (an admin's)."""
+    need no finer day and whose cells need no protection (an admin's). `indexed`: stored
+    cells bring their dwell index rather than their dwell times (see `stored`)."""
     table = DayCellCargo if cargo else DayCell
 
     def from_table(table: Any) -> Callable[[Where], dict[Cell, Any]]:
-        return lambda where: stored(session, where, table, exporters=exporters, values=values)
+        return lambda where: stored(
+            session, where, table, exporters=exporters, values=values, indexed=indexed
+        )
 
     return _in_scope(
         session,
@@ -950,9 +999,48 @@ def tallies(
     return dict(atoms)
 
 
-def group_figures(parts: list[CellFigures], standard_minutes: float) -> fig.Figures:
-    """A group's figures from its cells' (figures.py says what each one means): counts
-    added, and the packed values of all its cells concatenated and merged by numpy."""
+def group_figures(
+    session: Session, groups: dict[Any, list[tuple[Cell, CellFigures]]], standard_minutes: float
+) -> dict[Any, fig.Figures]:
+    """Each group's figures from its cells' (figures.py says what each one means): counts
+    added, holds and fees merged by numpy from their cells' packed records, and the dwell
+    times' order statistics exact: from the values in memory, or, for cells read with
+    their index, from the few slices of their values that settle them (value_index.py), all
+    groups' slices read at once."""
+    found = {group: _additive([p for _, p in parts]) for group, parts in groups.items()}
+    indexed = {group for group, parts in groups.items() if any(p.source for _, p in parts)}
+    for group in groups.keys() - indexed:
+        dwell = np.frombuffer(b"".join(p.dwell for _, p in groups[group]), FLOAT64)
+        figures = found[group]
+        figures.within_standard = int(np.count_nonzero(dwell <= standard_minutes))
+        figures.p50_dwell_minutes, figures.p90_dwell_minutes, figures.tail_mean_dwell_minutes = (
+            order_statistics(dwell)
+        )
+    runs = {group: _value_group(groups[group]) for group in indexed}
+    for group, stats in value_index.statistics(
+        runs, standard_minutes, lambda wanted: _dwell_slices(session, wanted)
+    ).items():
+        figures = found[group]
+        figures.within_standard = stats.within
+        figures.p50_dwell_minutes, figures.p90_dwell_minutes = stats.p50, stats.p90
+        figures.tail_mean_dwell_minutes = stats.tail_mean
+    return found
+
+
+def _value_group(parts: list[tuple[Cell, CellFigures]]) -> value_index.Group:
+    """A group's dwell times: the indexed cells' as runs, the others' values as they are."""
+    return value_index.Group(
+        [
+            value_index.Run.of((p.source, cell), p.timed_stops, p.index)
+            for cell, p in parts
+            if p.source is not None
+        ],
+        np.frombuffer(b"".join(p.dwell for _, p in parts if p.source is None), FLOAT64),
+    )
+
+
+def _additive(parts: list[CellFigures]) -> fig.Figures:
+    """A group's counts and sums, hold reasons and fees: its cells' added up."""
     found = fig.Figures(
         stops=sum(p.stops for p in parts),
         completed_stops=sum(p.completed_stops for p in parts),
@@ -960,11 +1048,6 @@ def group_figures(parts: list[CellFigures], standard_minutes: float) -> fig.Figu
         total_dwell_minutes=sum(p.total_dwell_minutes for p in parts),
         held_stops=sum(p.held_stops for p in parts),
         turned_back_stops=sum(p.turned_back_stops for p in parts),
-    )
-    dwell = np.frombuffer(b"".join(p.dwell for p in parts), FLOAT64)
-    found.within_standard = int(np.count_nonzero(dwell <= standard_minutes))
-    found.p50_dwell_minutes, found.p90_dwell_minutes, found.tail_mean_dwell_minutes = (
-        order_statistics(dwell)
     )
     holds = np.frombuffer(b"".join(p.holds for p in parts), HOLDS)
     reasons, where = np.unique(holds["reason"], return_inverse=True)
@@ -984,6 +1067,49 @@ def group_figures(parts: list[CellFigures], standard_minutes: float) -> fig.Figu
                 Decimal(int(mine["unreceipted"].sum())).scaleb(-2),
             )
         )
+    return found
+
+
+SLICES_PER_STATEMENT = 2_000  # 6 values each: under SQLite's 32,766 variables
+
+
+def _dwell_slices(
+    session: Session, wanted: dict[Any, list[tuple[int, int]]]
+) -> dict[value_index.Slice, np.ndarray]:
+    """The slices [first, end) of stored dwell times, by (table, cell): `substr` in the
+    database, one statement for many cells, so only the slices travel. Written as SQL with
+    placeholders: SQLAlchemy's compilation of a VALUES list of thousands of rows took ten
+    times as long as the statement itself."""
+    by_table: dict[Any, list[tuple[Cell, int, int]]] = defaultdict(list)
+    for (table, cell), spans in wanted.items():
+        by_table[table] += [(cell, first, end) for first, end in spans]
+    connection = session.connection()
+    postgres = connection.dialect.name == "postgresql"
+    mark = "%s" if postgres else "?"
+    found: dict[value_index.Slice, np.ndarray] = {}
+    for table, slices in by_table.items():
+        cargo = _is_cargo(table)
+        keys = ["checkpoint_id", "arrival_day", *(["hs_chapters"] if cargo else [])]
+        casts = ["::int", "::uuid", "::int", *(["::text"] if cargo else []), "::int", "::int"]
+        row = "(" + ", ".join(mark + (cast if postgres else "") for cast in casts) + ")"
+        for chunk in _chunks(slices, SLICES_PER_STATEMENT):
+            sql = (
+                f"WITH wanted (n, {', '.join(keys)}, byte, bytes) AS"
+                f" (VALUES {', '.join([row] * len(chunk))})"
+                f" SELECT wanted.n, substr(t.dwell_values, wanted.byte, wanted.bytes)"
+                f" FROM wanted JOIN {table.__tablename__} t ON "
+                + " AND ".join(f"t.{key} = wanted.{key}" for key in keys)
+            )
+            params: list[Any] = []
+            for n, (cell, first, end) in enumerate(chunk):
+                cp = cell[0] if postgres else cell[0].hex
+                params += [n, cp, *cell[1:], first * 8 + 1, (end - first) * 8]
+            cursor = connection.exec_driver_sql(sql, tuple(params)).cursor
+            assert cursor is not None
+            for n, packed in cursor.fetchall():
+                cell, first, end = chunk[n]
+                found[((table, cell), first, end)] = np.frombuffer(bytes(packed), FLOAT64)
+            cursor.close()
     return found
 
 

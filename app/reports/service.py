@@ -130,12 +130,15 @@ class Scope:
         (checkpoint, day, chapters). Unless the groups need the day (`by_day`), an admin's
         whole months are read as month cells (the cell's day: the month's first)."""
         chapter = self.filters.hs_chapter
+        months = not (by_day or self.protected)
         cells = rollups.cells_in_scope(
             self.session,
             self.filters.model_copy(update={"hs_chapter": None}),
             exporters=self.protected,
             cargo=self.by_chapter or chapter is not None,
-            months=not (by_day or self.protected),
+            months=months,
+            # Month cells are large: their percentiles read slices of their dwell times.
+            indexed=months,
         )
         if self.protected:
             # The atoms of the whole cells: a filtered cell's complement is part of the rule.
@@ -152,14 +155,16 @@ class Scope:
                 shown = members[group]  # every group of the question, even with nothing shown
                 if allows is None or allows(cell[:2], conditions(group)):
                     shown.append(cell)
-        groups = {}
+        groups = rollups.group_figures(
+            self.session,
+            {group: [(cell, cells[cell]) for cell in shown] for group, shown in members.items()},
+            self.settings.service_standard_minutes,
+        )
         for group, shown in members.items():
-            parts = [cells[cell] for cell in shown]
-            found = rollups.group_figures(parts, self.settings.service_standard_minutes)
+            found = groups[group]
             found.fine_groups = len({cell[0] for cell in shown})
             if self.protected:
                 found.organizations = len(self.cells().exporters_of({c[:2] for c in shown}))
-            groups[group] = found
         return groups
 
     def _by_cell(

@@ -19,7 +19,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text, update
 
-from app.reports import rollups
+from app.reports import rollups, value_index
 from app.reports.models import DayCell, MonthCell, RollupDirty
 from app.tracking.models import Stop, StopFee, StopHold, StopProcedure
 from tests.reports.builders import World, report
@@ -223,6 +223,41 @@ def test_admins_read_month_cells_and_verify_finds_a_wrong_one(
     assert rollups.verify(factory) == []
 
 
+def test_percentiles_from_dwell_indexes_answer_as_the_stops_do(
+    stop_reader: TestClient,
+    cell_reader: TestClient,
+    world: World,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every cell read by its dwell index and slices of its values (this world's cells are
+    too small for it otherwise): every figure of every question as the stops give it, and a
+    wrong index is found by verify-rollups."""
+    monkeypatch.setattr(value_index, "INDEXED_FROM", 1)
+    factory = sessions(cell_reader)
+    rollups.refresh_all(factory)
+    assert_same(answers(cell_reader, world, "admin"), answers(stop_reader, world, "admin"))
+    with factory() as session:
+        cell = session.execute(
+            select(MonthCell.checkpoint_id, MonthCell.arrival_day)
+            .where(MonthCell.timed_stops > 1)
+            .limit(1)
+        ).one()
+        session.execute(
+            update(MonthCell)
+            .where(MonthCell.checkpoint_id == cell[0], MonthCell.arrival_day == cell[1])
+            .values(dwell_index=b"")
+        )
+        session.commit()
+    try:
+        assert rollups.verify(factory) == [
+            f"month_cells: checkpoint {cell[0]} day {cell[1]}: its dwell index differs from "
+            "its values"
+        ]
+    finally:
+        rollups.rebuild(factory)
+    assert rollups.verify(factory) == []
+
+
 def move_day(session: Any, stop_id: Any, days: int) -> None:
     """Moves a stop's arrival by whole days, with its holds, procedures and fees (which carry
     the stop's arrival), as the writer would rewrite them."""
@@ -305,6 +340,7 @@ def test_a_cell_left_without_stops_leaves_the_rollups(cell_reader: TestClient) -
                 held_stops=0,
                 turned_back_stops=0,
                 dwell_values=b"",
+                dwell_index=b"",
                 holds=b"",
                 fees=b"",
                 exporters=b"",
