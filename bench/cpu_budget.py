@@ -160,8 +160,9 @@ def service_request_path_us(requests: int) -> float:
 # --- the writer --------------------------------------------------------------------------
 
 
-def writer_us(db: str, events: int, batch: int) -> float:
-    """CPU µs per event of the writer thread's group write, batches of `batch` events."""
+def writer_us(db: str, events: int, batch: int, located: bool = False) -> float:
+    """CPU µs per event of the writer thread's group write, batches of `batch` events
+    (`located`: each with a fix, as the driver's page sends them)."""
     url = databases.url_for(db, "cpu-budget-writer")
     databases.recreate(db, url)
     command.upgrade(alembic_config(url), "head")
@@ -172,7 +173,7 @@ def writer_us(db: str, events: int, batch: int) -> float:
         with app.state.session_factory() as session:
             principal = authenticate_bearer(session, settings=app.state.settings, token=token)
         assert principal is not None
-        walk = _Walk(principal, checkpoints, shipments)
+        walk = _Walk(principal, checkpoints, shipments, located)
         for _ in range(SHIPMENTS * 10 // batch):  # trips of ~10 events before measuring
             event_writer._write([walk.next() for _ in range(batch)])
         batches = [[walk.next() for _ in range(batch)] for _ in range(max(1, events // batch))]
@@ -207,8 +208,15 @@ class _Walk:
         lambda cp: {"type": "released"},
     ]
 
-    def __init__(self, principal: Principal, checkpoints: list[str], shipments: list[str]) -> None:
+    def __init__(
+        self,
+        principal: Principal,
+        checkpoints: list[str],
+        shipments: list[str],
+        located: bool = False,
+    ) -> None:
         self.principal, self.checkpoints, self.shipments = principal, checkpoints, shipments
+        self.located = located
         self.steps: dict[int, int] = {}
         self.random = random.Random(1)
         self.base = datetime(2026, 1, 1, tzinfo=UTC)
@@ -223,6 +231,9 @@ class _Walk:
             "occurred_at": at.isoformat(),
             **self.STEPS[n % len(self.STEPS)](checkpoint),
         }
+        if self.located:
+            jitter = self.random.uniform(-0.002, 0.002)
+            body["location"] = {"lat": 35.4 + jitter, "lon": 44.3 - jitter, "accuracy_m": 18.0}
         shipment_id = uuid.UUID(self.shipments[index])
         return writer._Request(self.principal, shipment_id, [EventIn.model_validate(body)])
 
@@ -267,6 +278,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--requests", type=int, default=5000)
     parser.add_argument("--events", type=int, default=6000)
     parser.add_argument("--batch", type=int, default=32, help="events per group write")
+    parser.add_argument(
+        "--located",
+        action="store_true",
+        help="the writer's events carry the phone's position (a fix with its accuracy)",
+    )
     args = parser.parse_args(argv)
 
     bare = request_path_us(async_app, args.requests)
@@ -280,7 +296,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(f"request path, bare FastAPI         {bare:7.0f} µs CPU")
     print(f"request path, service (no writer)  {service:7.0f} µs CPU  ×{service / bare:.1f}")
     for db in args.db:
-        spent = writer_us(db, args.events, args.batch)
+        spent = writer_us(db, args.events, args.batch, located=args.located)
         checks = credentials_us(db, args.requests, args.batch)
         results[f"writer_{db}_us"] = spent
         results[f"credentials_{db}_us"] = checks
