@@ -81,6 +81,7 @@ class _ProcedureFigures:
     minutes: Mapped[float] = mapped_column(Float)
     untimed_minutes: Mapped[float] = mapped_column(Float)
     minute_values: Mapped[bytes] = mapped_column(LargeBinary)
+    minute_index: Mapped[bytes] = mapped_column(LargeBinary)  # as _CellFigures.dwell_index
     exporters: Mapped[bytes] = mapped_column(LargeBinary)
 
 

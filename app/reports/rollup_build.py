@@ -59,6 +59,7 @@ PROCEDURE_COLUMNS = (
     "untimed_minutes",
     "minute_values",
     "exporters",
+    "minute_index",
 )
 
 
@@ -376,6 +377,7 @@ def _build_procedures(
                 start + day_of,
                 procedure_names[procedure_of],
                 *(column[i] for column in columns),
+                index_of(columns[4][i]),
             )
         )
         if len(rows) == INSERT_ROWS:

@@ -22,7 +22,6 @@ destination. Admins' windows that start or end inside a day read that day's stop
 exact time filter.
 """
 
-import dataclasses
 import logging
 import math
 import threading
@@ -282,6 +281,8 @@ class ProcedureCell:
     untimed_minutes: float = 0.0
     minute_values: bytes = b""  # sorted, little-endian float64
     exporters: bytes = b""
+    index: bytes = b""  # value_index.index_of(minute_values), when read instead of them
+    source: Any = None  # the table the minutes are in, when only the index was read
 
     def same_as(self, other: "ProcedureCell") -> bool:
         return (
@@ -355,7 +356,13 @@ def store_procedures(
             "checkpoint_id": cp,
             "arrival_day": day,
             "procedure": procedure,
-            **dataclasses.asdict(found),
+            "first_runs": found.first_runs,
+            "timed_runs": found.timed_runs,
+            "minutes": found.minutes,
+            "untimed_minutes": found.untimed_minutes,
+            "minute_values": found.minute_values,
+            "minute_index": value_index.index_of(found.minute_values),
+            "exporters": found.exporters,
         }
         for (cp, day, procedure), found in figures.items()
     ]
@@ -364,9 +371,15 @@ def store_procedures(
 
 
 def stored_procedures(
-    session: Session, where: Where, *, exporters: bool = True, table: Any = DayCellProcedure
+    session: Session,
+    where: Where,
+    *,
+    exporters: bool = True,
+    table: Any = DayCellProcedure,
+    indexed: bool = False,
 ) -> dict[Cell, ProcedureCell]:
-    """The procedure rows meeting `where`, read raw off the cursor (as `stored`)."""
+    """The procedure rows meeting `where`, read raw off the cursor (as `stored`, and
+    `indexed` as there: the index of the minutes of rows with many)."""
     columns = [
         table.checkpoint_id,
         table.arrival_day,
@@ -375,7 +388,7 @@ def stored_procedures(
         table.timed_runs,
         table.minutes,
         table.untimed_minutes,
-        table.minute_values,
+        _values_or_index(table, table.timed_runs) if indexed else table.minute_values,
         *([table.exporters] if exporters else []),
     ]
     result = session.connection().execute(select(*columns).where(where(table)))
@@ -385,9 +398,11 @@ def stored_procedures(
     cells: dict[Cell, ProcedureCell] = {}
     for raw, day, procedure, first, timed, minutes, untimed, values, *ids in rows:
         cp = checkpoint_of(raw)
-        cells[(cp, day, procedure)] = ProcedureCell(
+        found = cells[(cp, day, procedure)] = ProcedureCell(
             first, timed, minutes, untimed, bytes(values), bytes(ids[0]) if ids else b""
         )
+        if indexed and timed >= value_index.INDEXED_FROM:
+            found.index, found.minute_values, found.source = found.minute_values, b"", table
     return cells
 
 
@@ -544,6 +559,7 @@ def verify(sessions: sessionmaker[Session], *, days_per_round: int = 7) -> list[
                     f"day_cell_procedures: checkpoint {cell[0]} day {cell[1]} "
                     f"{cell[2]}: differs from its runs"
                 )
+            problems += _wrong_indexes(session, where, DayCellProcedure, marked)
         stale = {(cp, month_start(day)) for cp, day in marked}
         month = month_start(min(known))
         while month <= max(known):
@@ -686,21 +702,21 @@ def _verify_months(
                 f"{table.__tablename__}: checkpoint {cell[0]} month starting day "
                 f"{cell[1]}{f' {cell[2]!r}' if len(cell) > 2 else ''}: differs from its days"
             )
-        if table is not MonthCellProcedure:
-            problems += _wrong_indexes(session, _days(start, end), table, stale)
+        problems += _wrong_indexes(session, _days(start, end), table, stale)
     return problems
 
 
 def _wrong_indexes(session: Session, where: Where, table: Any, skipped: set[Any]) -> list[str]:
-    """The rows whose dwell index is not their dwell times' (value_index.index_of)."""
-    cargo = [table.hs_chapters] if _is_cargo(table) else []
-    keys = [table.checkpoint_id, table.arrival_day, *cargo]
-    rows = session.execute(select(*keys, table.dwell_values, table.dwell_index).where(where(table)))
+    """The rows whose index is not their sorted values' (value_index.index_of)."""
+    extra = _KEY_BEYOND_DAY.get(table)
+    keys = [table.checkpoint_id, table.arrival_day, *([getattr(table, extra)] if extra else [])]
+    values, index = (getattr(table, name) for name in VALUE_COLUMNS[table])
+    rows = session.execute(select(*keys, values, index).where(where(table)))
     return [
         f"{table.__tablename__}: checkpoint {cell[0]} day {cell[1]}"
-        f"{f' {cell[2]!r}' if len(cell) > 2 else ''}: its dwell index differs from its values"
-        for *cell, values, index in rows
-        if tuple(cell[:2]) not in skipped and bytes(index) != value_index.index_of(bytes(values))
+        f"{f' {cell[2]!r}' if len(cell) > 2 else ''}: its {index.name} differs from its values"
+        for *cell, packed, found in rows
+        if tuple(cell[:2]) not in skipped and bytes(found) != value_index.index_of(bytes(packed))
     ]
 
 
@@ -744,7 +760,7 @@ def stored(
         table.total_dwell_minutes,
         table.held_stops,
         table.turned_back_stops,
-        *([_dwell_or_index(table) if indexed else table.dwell_values] if values else []),
+        *([_dwell(table, indexed)] if values else []),
         *([table.holds, table.fees] if values else []),
         *([table.exporters] if exporters else []),
     ]
@@ -767,11 +783,17 @@ def stored(
     return cells
 
 
-def _dwell_or_index(table: Any) -> ColumnElement[bytes]:
-    """A cell's dwell index if it has enough values for one to pay, else its values."""
+def _dwell(table: Any, indexed: bool) -> ColumnElement[bytes]:
+    return _values_or_index(table, table.timed_stops) if indexed else table.dwell_values
+
+
+def _values_or_index(table: Any, count: Any) -> ColumnElement[bytes]:
+    """A cell's index of its sorted values if it has enough (`count`) for one to pay, else
+    its values."""
+    values, index = VALUE_COLUMNS[table]
     return case(
-        (table.timed_stops >= value_index.INDEXED_FROM, table.dwell_index),
-        else_=table.dwell_values,
+        (count >= value_index.INDEXED_FROM, getattr(table, index)),
+        else_=getattr(table, values),
     )
 
 
@@ -893,12 +915,19 @@ def cells_in_scope(
 
 
 def procedure_cells_in_scope(
-    session: Session, filters: ReportFilters, *, exporters: bool = True, months: bool = False
+    session: Session,
+    filters: ReportFilters,
+    *,
+    exporters: bool = True,
+    months: bool = False,
+    indexed: bool = False,
 ) -> dict[Cell, ProcedureCell]:
     """As `cells_in_scope`, the procedures' runs per (checkpoint, day, procedure)."""
 
     def from_table(table: Any) -> Callable[[Where], dict[Cell, Any]]:
-        return lambda where: stored_procedures(session, where, exporters=exporters, table=table)
+        return lambda where: stored_procedures(
+            session, where, exporters=exporters, table=table, indexed=indexed
+        )
 
     return _in_scope(
         session,
@@ -1017,14 +1046,35 @@ def group_figures(
             order_statistics(dwell)
         )
     runs = {group: _value_group(groups[group]) for group in indexed}
-    for group, stats in value_index.statistics(
-        runs, standard_minutes, lambda wanted: _dwell_slices(session, wanted)
-    ).items():
+    for group, stats in value_groups_statistics(session, runs, standard_minutes).items():
         figures = found[group]
         figures.within_standard = stats.within
         figures.p50_dwell_minutes, figures.p90_dwell_minutes = stats.p50, stats.p90
         figures.tail_mean_dwell_minutes = stats.tail_mean
     return found
+
+
+def procedure_statistics(
+    session: Session, groups: dict[Any, list[tuple[Cell, ProcedureCell]]]
+) -> dict[Any, value_index.Stats]:
+    """Each group's p50 and p90 of its runs' minutes (and the rest of value_index.Stats),
+    exact: from the minutes in memory, or from the slices of indexed cells' minutes."""
+    found: dict[Any, value_index.Stats] = {}
+    indexed: dict[Any, value_index.Group] = {}
+    for group, parts in groups.items():
+        loose = np.frombuffer(b"".join(p.minute_values for _, p in parts if not p.source), FLOAT64)
+        runs = [
+            value_index.Run.of((p.source, cell), p.timed_runs, p.index)
+            for cell, p in parts
+            if p.source is not None
+        ]
+        if runs:
+            indexed[group] = value_index.Group(runs, loose)
+        else:
+            p50, p90, tail = order_statistics(loose)
+            found[group] = value_index.Stats(0, p50, p90, tail)
+    # No standard for procedures: below every value, it reads nothing.
+    return found | value_groups_statistics(session, indexed, -math.inf)
 
 
 def _value_group(parts: list[tuple[Cell, CellFigures]]) -> value_index.Group:
@@ -1073,13 +1123,13 @@ def _additive(parts: list[CellFigures]) -> fig.Figures:
 SLICES_PER_STATEMENT = 2_000  # 6 values each: under SQLite's 32,766 variables
 
 
-def _dwell_slices(
+def _value_slices(
     session: Session, wanted: dict[Any, list[tuple[int, int]]]
 ) -> dict[value_index.Slice, np.ndarray]:
-    """The slices [first, end) of stored dwell times, by (table, cell): `substr` in the
-    database, one statement for many cells, so only the slices travel. Written as SQL with
-    placeholders: SQLAlchemy's compilation of a VALUES list of thousands of rows took ten
-    times as long as the statement itself."""
+    """The slices [first, end) of stored sorted values (dwell times, or a procedure's
+    minutes), by (table, cell): `substr` in the database, one statement for many cells, so
+    only the slices travel. Written as SQL with placeholders: SQLAlchemy's compilation of a
+    VALUES list of thousands of rows took ten times as long as the statement itself."""
     by_table: dict[Any, list[tuple[Cell, int, int]]] = defaultdict(list)
     for (table, cell), spans in wanted.items():
         by_table[table] += [(cell, first, end) for first, end in spans]
@@ -1088,15 +1138,16 @@ def _dwell_slices(
     mark = "%s" if postgres else "?"
     found: dict[value_index.Slice, np.ndarray] = {}
     for table, slices in by_table.items():
-        cargo = _is_cargo(table)
-        keys = ["checkpoint_id", "arrival_day", *(["hs_chapters"] if cargo else [])]
-        casts = ["::int", "::uuid", "::int", *(["::text"] if cargo else []), "::int", "::int"]
+        extra = _KEY_BEYOND_DAY.get(table)
+        keys = ["checkpoint_id", "arrival_day", *([extra] if extra else [])]
+        casts = ["::int", "::uuid", "::int", *(["::text"] if extra else []), "::int", "::int"]
         row = "(" + ", ".join(mark + (cast if postgres else "") for cast in casts) + ")"
+        column = VALUE_COLUMNS[table][0]
         for chunk in _chunks(slices, SLICES_PER_STATEMENT):
             sql = (
                 f"WITH wanted (n, {', '.join(keys)}, byte, bytes) AS"
                 f" (VALUES {', '.join([row] * len(chunk))})"
-                f" SELECT wanted.n, substr(t.dwell_values, wanted.byte, wanted.bytes)"
+                f" SELECT wanted.n, substr(t.{column}, wanted.byte, wanted.bytes)"
                 f" FROM wanted JOIN {table.__tablename__} t ON "
                 + " AND ".join(f"t.{key} = wanted.{key}" for key in keys)
             )
@@ -1111,6 +1162,31 @@ def _dwell_slices(
                 found[((table, cell), first, end)] = np.frombuffer(bytes(packed), FLOAT64)
             cursor.close()
     return found
+
+
+# The tables whose sorted values have an index: (values column, index column), and what
+# names a row beyond its checkpoint and day.
+VALUE_COLUMNS: dict[Any, tuple[str, str]] = {
+    **{t: ("dwell_values", "dwell_index") for t in (DayCell, DayCellCargo, MonthCell)},
+    MonthCellCargo: ("dwell_values", "dwell_index"),
+    DayCellProcedure: ("minute_values", "minute_index"),
+    MonthCellProcedure: ("minute_values", "minute_index"),
+}
+_KEY_BEYOND_DAY: dict[Any, str] = {
+    DayCellCargo: "hs_chapters",
+    MonthCellCargo: "hs_chapters",
+    DayCellProcedure: "procedure",
+    MonthCellProcedure: "procedure",
+}
+
+
+def value_groups_statistics(
+    session: Session, groups: dict[Any, value_index.Group], standard_minutes: float
+) -> dict[Any, value_index.Stats]:
+    """value_index.statistics over cells stored in these tables."""
+    return value_index.statistics(
+        groups, standard_minutes, lambda wanted: _value_slices(session, wanted)
+    )
 
 
 def order_statistics(values: np.ndarray) -> tuple[float | None, float | None, float | None]:

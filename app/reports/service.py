@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
-import numpy as np
 from sqlalchemy import Date, Select, case, cast, func, literal_column, select
 from sqlalchemy.orm import Session
 
@@ -598,7 +597,11 @@ def _procedures_from_cells(scope: Scope, by_checkpoint: bool) -> Report[Procedur
         months=not scope.protected,
     )
     runs = rollups.procedure_cells_in_scope(
-        scope.session, scope.filters, exporters=scope.protected, months=not scope.protected
+        scope.session,
+        scope.filters,
+        exporters=scope.protected,
+        months=not scope.protected,
+        indexed=not scope.protected,  # as cell_figures: month cells' minutes by their index
     )
     if scope.protected:
         scope._cells = privacy.StopCells(
@@ -606,7 +609,7 @@ def _procedures_from_cells(scope: Scope, by_checkpoint: bool) -> Report[Procedur
         )
     thresholds = privacy.thresholds_of(scope.settings)
     totals: dict[fig.Key, _ProcedureTotals] = {}
-    minutes: dict[fig.Key, list[bytes]] = defaultdict(list)
+    minutes: dict[fig.Key, list[tuple[rollups.Cell, rollups.ProcedureCell]]] = defaultdict(list)
     for (checkpoint_id, day, procedure), part in runs.items():
         key: fig.Key = (procedure, checkpoint_id) if by_checkpoint else (procedure,)
         total = totals.setdefault(key, _ProcedureTotals())
@@ -624,7 +627,7 @@ def _procedures_from_cells(scope: Scope, by_checkpoint: bool) -> Report[Procedur
         total.minutes += part.minutes
         total.untimed_minutes += part.untimed_minutes
         total.fine.append((checkpoint_id, day))
-        minutes[key].append(part.minute_values)
+        minutes[key].append(((checkpoint_id, day, procedure), part))
     if scope.protected:
         scope.excluded_stops += scope.cells().excluded_stops(whole_cells)
     context: dict[fig.Key, tuple[int, float]] = defaultdict(lambda: (0, 0.0))
@@ -632,11 +635,11 @@ def _procedures_from_cells(scope: Scope, by_checkpoint: bool) -> Report[Procedur
         where: fig.Key = cell[:2] if scope.protected else ((cell[0],) if by_checkpoint else ())
         stops, dwell = context[where]
         context[where] = (stops + figures.stops, dwell + figures.total_dwell_minutes)
-    stats = {}
-    for key, parts in minutes.items():
-        p50, p90, _ = rollups.order_statistics(np.frombuffer(b"".join(parts), rollups.FLOAT64))
-        if p50 is not None and p90 is not None:
-            stats[key] = order_stats.Stats({0.5: p50, 0.9: p90})
+    stats = {
+        key: order_stats.Stats({0.5: found.p50, 0.9: found.p90})
+        for key, found in rollups.procedure_statistics(scope.session, minutes).items()
+        if found.p50 is not None and found.p90 is not None
+    }
     # In key order, as the stops' path meets them: rows the final sort ties keep that order.
     ordered = dict(sorted(totals.items(), key=lambda item: item[0]))
     return _procedure_rows(scope, ordered, stats, context, by_checkpoint)

@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text, update
 
 from app.reports import rollups, value_index
-from app.reports.models import DayCell, MonthCell, RollupDirty
+from app.reports.models import DayCell, DayCellProcedure, MonthCell, RollupDirty
 from app.tracking.models import Stop, StopFee, StopHold, StopProcedure
 from tests.reports.builders import World, report
 from tests.reports.conftest import client_on
@@ -247,12 +247,34 @@ def test_percentiles_from_dwell_indexes_answer_as_the_stops_do(
             .where(MonthCell.checkpoint_id == cell[0], MonthCell.arrival_day == cell[1])
             .values(dwell_index=b"")
         )
+        run = session.execute(
+            select(
+                DayCellProcedure.checkpoint_id,
+                DayCellProcedure.arrival_day,
+                DayCellProcedure.procedure,
+            )
+            .where(DayCellProcedure.timed_runs > 0)
+            .limit(1)
+        ).one()
+        session.execute(
+            update(DayCellProcedure)
+            .where(
+                DayCellProcedure.checkpoint_id == run[0],
+                DayCellProcedure.arrival_day == run[1],
+                DayCellProcedure.procedure == run[2],
+            )
+            .values(minute_index=b"")
+        )
         session.commit()
     try:
-        assert rollups.verify(factory) == [
-            f"month_cells: checkpoint {cell[0]} day {cell[1]}: its dwell index differs from "
-            "its values"
-        ]
+        assert sorted(rollups.verify(factory)) == sorted(
+            [
+                f"day_cell_procedures: checkpoint {run[0]} day {run[1]} {run[2]!r}: its "
+                "minute_index differs from its values",
+                f"month_cells: checkpoint {cell[0]} day {cell[1]}: its dwell_index differs "
+                "from its values",
+            ]
+        )
     finally:
         rollups.rebuild(factory)
     assert rollups.verify(factory) == []
