@@ -232,7 +232,36 @@ _OSMAND_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get("/positions/osmand", response_class=Response, responses=_OSMAND_RESPONSES)
+def _query(name: str, schema: dict[str, Any], description: str, required: bool = False) -> Any:
+    return {
+        "name": name,
+        "in": "query",
+        "required": required,
+        "schema": schema,
+        "description": description,
+    }
+
+
+# Read from the query string (or a form body) by hand, as devices send them: declared here so
+# that the schema tells the truth.
+_OSMAND_PARAMETERS = {
+    "parameters": [
+        _query("id", {"type": "string"}, "The device key (trk_…).", required=True),
+        _query("lat", {"type": "number", "minimum": -90, "maximum": 90}, "Degrees.", True),
+        _query("lon", {"type": "number", "minimum": -180, "maximum": 180}, "Degrees.", True),
+        _query("timestamp", {"type": "string"}, "Unix seconds (or ms, or RFC 3339)."),
+        _query("accuracy", {"type": "number", "minimum": 0}, "Metres."),
+        _query("speed", {"type": "number", "minimum": 0}, "As the device sends it (knots)."),
+    ]
+}
+
+
+@router.get(
+    "/positions/osmand",
+    response_class=Response,
+    responses=_OSMAND_RESPONSES,
+    openapi_extra=_OSMAND_PARAMETERS,
+)
 async def osmand_position(request: Request) -> Response:
     """One fix from a tracker, in the OsmAnd protocol (Traccar Client and many GPS devices):
     `id` (the device key, `trk_…`), `lat`, `lon`, `timestamp` (Unix seconds), `accuracy`
@@ -241,7 +270,12 @@ async def osmand_position(request: Request) -> Response:
     return await _osmand(request, dict(request.query_params))
 
 
-@router.post("/positions/osmand", response_class=Response, responses=_OSMAND_RESPONSES)
+@router.post(
+    "/positions/osmand",
+    response_class=Response,
+    responses=_OSMAND_RESPONSES,
+    openapi_extra=_OSMAND_PARAMETERS,
+)
 async def osmand_position_posted(request: Request) -> Response:
     """The same as GET, the fields in the query string or a form body."""
     params = dict(request.query_params)
