@@ -22,9 +22,9 @@ from sqlalchemy.orm import Session
 from app.auth.passwords import digest, new_secret
 from app.auth.principal import Principal
 from app.db import utcnow, write_transaction
-from app.errors import InvalidInput, Unauthorized
+from app.errors import Conflict, InvalidInput, Unauthorized
 from app.evidence.models import DeviceKey
-from app.shipments.models import Shipment
+from app.shipments.models import Shipment, ShipmentStatus
 from app.shipments.repository import lock_visible_shipment
 from app.tracking import geofence
 from app.tracking.models import Position, Stop
@@ -48,7 +48,9 @@ def issue_key(
     """A new device key for the shipment; any earlier one stops working."""
     key = new_secret(DEVICE_KEY_PREFIX)
     with write_transaction(session):
-        lock_visible_shipment(session, principal, shipment_id)
+        shipment = lock_visible_shipment(session, principal, shipment_id)
+        if shipment.status == ShipmentStatus.cancelled:
+            raise Conflict("The shipment is cancelled; it needs no tracker.")
         now = utcnow()
         _revoke_all(session, shipment_id, now)
         expires_at = now + timedelta(days=valid_days)
@@ -150,7 +152,8 @@ def _invalid(name: str, msg: str) -> InvalidInput:
 
 def record_position(session: Session, *, key: str | None, fix: Fix) -> bool:
     """Store a tracker's fix for the shipment its key belongs to; True if it was new.
-    401 for a missing, unknown, revoked or expired key (the key is never logged)."""
+    401 for a missing, unknown, revoked or expired key (the key is never logged); 409 for a
+    cancelled shipment, which takes no events either."""
     if not key or not key.startswith(DEVICE_KEY_PREFIX):
         raise Unauthorized("A device key (trk_…) is required as `id`.")
     key_hash = digest(key)
@@ -168,6 +171,8 @@ def record_position(session: Session, *, key: str | None, fix: Fix) -> bool:
         shipment = session.scalars(
             select(Shipment).where(Shipment.id == shipment_id).with_for_update(of=Shipment)
         ).one()
+        if shipment.status == ShipmentStatus.cancelled:
+            raise Conflict("The shipment is cancelled; it takes no more positions.")
         if session.scalar(
             select(Position.id).where(
                 Position.shipment_id == shipment_id, Position.recorded_at == fix.recorded_at

@@ -197,7 +197,7 @@ def withdraw_attachment(
     "/shipments/{shipment_id}/device-key",
     status_code=status.HTTP_201_CREATED,
     response_model=DeviceKeyCreated,
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(401, 403, 404, 409, 422),
 )
 def create_device_key(
     shipment_id: uuid.UUID,
@@ -228,7 +228,7 @@ def revoke_device_key(shipment_id: uuid.UUID, principal: ExporterDep, session: S
 
 _OSMAND_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "Stored (or already stored): an empty body."},
-    **problem_responses(401, 413, 422),
+    **problem_responses(401, 409, 413, 422),
 }
 
 

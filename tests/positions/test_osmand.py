@@ -310,3 +310,15 @@ def test_only_a_device_key_sends_positions(
     response = osmand(client, ids[which], KIRKUK, hours_ago(1), method="POST")
     assert_problem(response, 401)
     assert positions(engine) == 0
+
+
+def test_a_cancelled_shipment_takes_no_positions_and_no_new_key(
+    client: TestClient, route: Route, engine: Engine
+) -> None:
+    key = device_key(client, route)
+    cancelled = client.post(f"{API}/shipments/{route.id}/cancel", headers=route.exporter.headers)
+    assert cancelled.status_code == 200, cancelled.text
+    assert_problem(osmand(client, key, KIRKUK, hours_ago(1)), 409)
+    again = client.post(f"{API}/shipments/{route.id}/device-key", headers=route.exporter.headers)
+    assert_problem(again, 409)
+    assert positions(engine) == 0
