@@ -178,7 +178,7 @@ def _rollups(args: argparse.Namespace) -> None:
     if problems:
         sys.exit(f"clearance: {len(problems)} rollup rows differ from what they sum")
     print(
-        "every day, month and corridor cell equals its stops and trips "
+        "every day, week, month and corridor cell equals its stops and trips "
         f"({refreshed:,} marked cells refreshed first)"
     )
 

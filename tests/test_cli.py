@@ -171,7 +171,7 @@ def test_verify_rollups_finds_a_wrong_day_cell_and_rebuild_mends_it(tmp_path: Pa
     assert "report day cells" in seeded.stdout
     good = _clearance(env, "verify-rollups")
     assert good.returncode == 0, good.stdout + good.stderr
-    assert "every day, month and corridor cell equals its stops and trips" in good.stdout
+    assert "every day, week, month and corridor cell equals its stops and trips" in good.stdout
     with sqlite3.connect(tmp_path / "cli.db") as db:
         db.execute(
             "UPDATE day_cells SET stops = stops + 1 "
@@ -179,10 +179,11 @@ def test_verify_rollups_finds_a_wrong_day_cell_and_rebuild_mends_it(tmp_path: Pa
         )
     bad = _clearance(env, "verify-rollups")
     assert bad.returncode != 0
-    # The day cell differs from its stops, and its month cell from its days.
-    assert "2 rollup rows differ from what they sum" in bad.stderr
+    # The day cell differs from its stops, its month and week cells from their days.
+    assert "3 rollup rows differ from what they sum" in bad.stderr
     assert bad.stdout.startswith("day_cells: checkpoint ")
     assert "month_cells: checkpoint " in bad.stdout
+    assert "week_cells: checkpoint " in bad.stdout
     rebuilt = _clearance(env, "rebuild-rollups")
     assert rebuilt.returncode == 0, rebuilt.stderr
     assert _clearance(env, "verify-rollups").returncode == 0

@@ -118,6 +118,13 @@ class MonthCellProcedure(_ProcedureFigures, Base):
     __tablename__ = "month_cell_procedures"
 
 
+class WeekCell(_CellFigures, Base):
+    """A checkpoint × UTC week of arrival (Monday to Sunday; arrival_day: the Monday): its
+    day cells merged, as month cells are, for weekly trends (weeks cross months)."""
+
+    __tablename__ = "week_cells"
+
+
 class CorridorDirty(Base):
     """A corridor cell (origin × destination × UTC day of departure) whose row may be stale:
     appended by triggers on shipments, stops and stop_fees, removed by the refresh that

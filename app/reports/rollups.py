@@ -66,6 +66,7 @@ from app.reports.models import (
     MonthCellCargo,
     MonthCellProcedure,
     RollupDirty,
+    WeekCell,
 )
 from app.reports.percentiles import positions, tail_size
 from app.tracking.models import Stop, StopFee, StopHold, StopProcedure
@@ -438,7 +439,8 @@ def refresh(sessions: sessionmaker[Session], *, batch: int = REFRESH_BATCH) -> i
                 figures = compute(session, of_cells(cells), cargo=table is DayCellCargo)
                 store(session, table, list(cells), figures)
             store_procedures(session, list(cells), compute_procedures(session, of_cells(cells)))
-            refresh_months(session, {(cp, month_start(day)) for cp, day in cells})
+            for period in PERIODS:
+                refresh_periods(session, period, {(cp, period.start(day)) for cp, day in cells})
             for chunk in _chunks(ids, CELLS_PER_STATEMENT):
                 session.execute(delete(RollupDirty).where(RollupDirty.id.in_(chunk)))
         return len(cells) + corridor_cells.refresh_marked(session, batch=batch)
@@ -512,15 +514,13 @@ def rebuild(sessions: sessionmaker[Session], *, days_per_round: int = 7) -> int:
     for start in range(first, (last or first) + 1, days_per_round):
         with sessions() as session, write_transaction(session):
             stored += rollup_build.build(session, start, start + days_per_round)
-    with sessions() as session, write_transaction(session):
-        for table in (*MONTHS.values(), MonthCellProcedure):
-            session.execute(delete(table))
-    month = month_start(first)
-    while month <= (last or first):
-        end = month_start(month + 31 * MONTHS_PER_ROUND)
+    for period in PERIODS:
         with sessions() as session, write_transaction(session):
-            build_months(session, month, end)
-        month = end
+            for table in period.tables():
+                session.execute(delete(table))
+        for start, end in period.rounds(first, last or first):
+            with sessions() as session, write_transaction(session):
+                build_periods(session, period, start, end)
     return stored
 
 
@@ -560,19 +560,14 @@ def verify(sessions: sessionmaker[Session], *, days_per_round: int = 7) -> list[
                     f"{cell[2]}: differs from its runs"
                 )
             problems += _wrong_indexes(session, where, DayCellProcedure, marked)
-        stale = {(cp, month_start(day)) for cp, day in marked}
-        month = month_start(min(known))
-        while month <= max(known):
-            end = month_start(month + 31 * MONTHS_PER_ROUND)
-            problems += _verify_months(session, month, end, stale)
-            month = end
+        for period in PERIODS:
+            stale = {(cp, period.start(day)) for cp, day in marked}
+            for start, end in period.rounds(min(known), max(known)):
+                problems += _verify_periods(session, period, start, end, stale)
     return problems
 
 
-# --- month cells: day cells merged by calendar month (models.py says why) -----------------
-
-MONTHS: dict[Any, Any] = {DayCell: MonthCell, DayCellCargo: MonthCellCargo}
-MONTHS_PER_ROUND = 3
+# --- month and week cells: day cells merged by calendar month or UTC week (models.py) ------
 
 
 def month_start(day: int) -> int:
@@ -580,12 +575,58 @@ def month_start(day: int) -> int:
     return date.fromordinal(EPOCH + day).replace(day=1).toordinal() - EPOCH
 
 
+def week_start(day: int) -> int:
+    """The Monday of `day`'s week (days since 1970-01-01, a Thursday)."""
+    return day - (day + 3) % 7
+
+
+@dataclass(frozen=True)
+class Period:
+    """Month or week cells: what day tables they merge into what tables, and where a
+    period starts. `span` days after a start is always within the next period."""
+
+    name: str
+    merged: tuple[tuple[Any, Any], ...]  # (day table, period table)
+    procedures: Any  # the period's procedure table, or None
+    start: Callable[[int], int]
+    span: int
+
+    def end(self, start: int) -> int:
+        return self.start(start + self.span)
+
+    def tables(self) -> list[Any]:
+        return [t for _, t in self.merged] + ([self.procedures] if self.procedures else [])
+
+    def of(self, day_table: Any) -> Any:
+        return dict(self.merged)[day_table]
+
+    def rounds(self, first: int, last: int) -> Iterable[tuple[int, int]]:
+        """[start, end) of about three months' periods at a time, from `first` to `last`."""
+        start = self.start(first)
+        while start <= last:
+            end = self.start(start + 92)
+            yield start, end
+            start = end
+
+
+MONTH = Period(
+    "month",
+    ((DayCell, MonthCell), (DayCellCargo, MonthCellCargo)),
+    MonthCellProcedure,
+    month_start,
+    31,
+)
+# Week cells answer weekly trends (weeks cross months); nothing else asks by week.
+WEEK = Period("week", ((DayCell, WeekCell),), None, week_start, 7)
+PERIODS = (MONTH, WEEK)
+
+
 def _is_cargo(table: Any) -> bool:
     return table in (DayCellCargo, MonthCellCargo)
 
 
-def _days_of_months(months: Iterable[tuple[Any, int]]) -> Where:
-    """The day rows of these (checkpoint, month) cells."""
+def _days_of(period: Period, starts: Iterable[tuple[Any, int]]) -> Where:
+    """The day rows of these (checkpoint, period start) cells."""
 
     def where(table: Any) -> ColumnElement[bool]:
         return or_(
@@ -593,20 +634,20 @@ def _days_of_months(months: Iterable[tuple[Any, int]]) -> Where:
             *(
                 and_(
                     table.checkpoint_id == cp,
-                    table.arrival_day >= month,
-                    table.arrival_day < month_start(month + 31),
+                    table.arrival_day >= start,
+                    table.arrival_day < period.end(start),
                 )
-                for cp, month in months
+                for cp, start in starts
             ),
         )
 
     return where
 
 
-def _by_month(cells: dict[Cell, Any]) -> dict[Cell, list[Any]]:
+def _by_period(period: Period, cells: dict[Cell, Any]) -> dict[Cell, list[Any]]:
     parts: dict[Cell, list[Any]] = defaultdict(list)
     for cell, figures in cells.items():
-        parts[(cell[0], month_start(cell[1]), *cell[2:])].append(figures)
+        parts[(cell[0], period.start(cell[1]), *cell[2:])].append(figures)
     return parts
 
 
@@ -655,51 +696,56 @@ def _merged_ids(packed: list[bytes]) -> bytes:
     return b"".join(sorted(ids))
 
 
-def _months_from_days(session: Session, where: Where) -> list[tuple[Any, dict[Cell, Any]]]:
-    """(month table, its cells merged from the day rows meeting `where`), per family."""
+def _periods_from_days(
+    session: Session, period: Period, where: Where
+) -> list[tuple[Any, dict[Cell, Any]]]:
+    """(period table, its cells merged from the day rows meeting `where`), per table."""
     found: list[tuple[Any, dict[Cell, Any]]] = []
-    for day_table, month_table in MONTHS.items():
-        parts = _by_month(stored(session, where, day_table))
-        found.append((month_table, {cell: merge_cells(p) for cell, p in parts.items()}))
-    runs = _by_month(stored_procedures(session, where))
-    found.append((MonthCellProcedure, {cell: merge_procedures(p) for cell, p in runs.items()}))
+    for day_table, table in period.merged:
+        parts = _by_period(period, stored(session, where, day_table))
+        found.append((table, {cell: merge_cells(p) for cell, p in parts.items()}))
+    if period.procedures is not None:
+        runs = _by_period(period, stored_procedures(session, where))
+        merged = {cell: merge_procedures(p) for cell, p in runs.items()}
+        found.append((period.procedures, merged))
     return found
 
 
-def refresh_months(session: Session, months: set[tuple[Any, int]]) -> None:
-    """Recomputes the month cells of these (checkpoint, month) from their day rows (just
-    refreshed, in the same transaction)."""
-    for chunk in _chunks(sorted(months, key=str), 100):
-        for table, cells in _months_from_days(session, _days_of_months(chunk)):
-            if table is MonthCellProcedure:
-                store_procedures(session, chunk, cells, MonthCellProcedure)
-            else:
-                store(session, table, chunk, cells)
+def _store_any(session: Session, table: Any, cells: list[Cell], figures: dict[Cell, Any]) -> None:
+    if table in (DayCellProcedure, MonthCellProcedure):
+        store_procedures(session, cells, figures, table)
+    else:
+        store(session, table, cells, figures)
 
 
-def build_months(session: Session, start: int, end: int) -> None:
-    """The month cells of the months from `start` to `end` (month starts), from the day
-    rows, into month tables emptied beforehand (rebuild)."""
-    for table, cells in _months_from_days(session, _days(start, end)):
-        if table is MonthCellProcedure:
-            store_procedures(session, [], cells, MonthCellProcedure)
-        else:
-            store(session, table, [], cells)
+def refresh_periods(session: Session, period: Period, starts: set[tuple[Any, int]]) -> None:
+    """Recomputes the period cells of these (checkpoint, period start) from their day rows
+    (just refreshed, in the same transaction)."""
+    for chunk in _chunks(sorted(starts, key=str), 100):
+        for table, cells in _periods_from_days(session, period, _days_of(period, chunk)):
+            _store_any(session, table, chunk, cells)
 
 
-def _verify_months(
-    session: Session, start: int, end: int, stale: set[tuple[Any, int]]
+def build_periods(session: Session, period: Period, start: int, end: int) -> None:
+    """The period cells from `start` to `end` (period starts), from the day rows, into
+    period tables emptied beforehand (rebuild)."""
+    for table, cells in _periods_from_days(session, period, _days(start, end)):
+        _store_any(session, table, [], cells)
+
+
+def _verify_periods(
+    session: Session, period: Period, start: int, end: int, stale: set[tuple[Any, int]]
 ) -> list[str]:
-    """The month rows of these months against their day rows merged anew."""
+    """The period rows from `start` to `end` against their day rows merged anew."""
     problems = []
-    for table, want in _months_from_days(session, _days(start, end)):
+    for table, want in _periods_from_days(session, period, _days(start, end)):
         if table is MonthCellProcedure:
             have: dict[Cell, Any] = stored_procedures(session, _days(start, end), table=table)
         else:
             have = stored(session, _days(start, end), table)
         for cell in _differing(want, have, stale):
             problems.append(
-                f"{table.__tablename__}: checkpoint {cell[0]} month starting day "
+                f"{table.__tablename__}: checkpoint {cell[0]} {period.name} starting day "
                 f"{cell[1]}{f' {cell[2]!r}' if len(cell) > 2 else ''}: differs from its days"
             )
         problems += _wrong_indexes(session, _days(start, end), table, stale)
@@ -826,15 +872,15 @@ class Window:
                 edges.append(end)
         return cls(first, end, tuple(sorted(set(edges))))
 
-    def months(self) -> "MonthSpan | None":
-        """The whole calendar months within the whole days, if any."""
+    def periods(self, period: "Period") -> "PeriodSpan | None":
+        """The whole periods (months, weeks) within the whole days, if any."""
         first = self.first_whole
-        if first is not None and month_start(first) != first:
-            first = month_start(first + 31)
-        end = None if self.end_whole is None else month_start(self.end_whole)
+        if first is not None and period.start(first) != first:
+            first = period.end(first)
+        end = None if self.end_whole is None else period.start(self.end_whole)
         if first is not None and end is not None and first >= end:
             return None
-        return MonthSpan(first, end)
+        return PeriodSpan(first, end)
 
     def whole(self, table: Any) -> ColumnElement[bool]:
         conditions = [table.arrival_day.is_not(None)]
@@ -846,9 +892,9 @@ class Window:
 
 
 @dataclass(frozen=True)
-class MonthSpan:
-    """Whole months: from the month starting `first` (None: the first there is) to the one
-    before the month starting `end` (None: the last there is)."""
+class PeriodSpan:
+    """Whole periods: from the one starting `first` (None: the first there is) to the one
+    before the period starting `end` (None: the last there is)."""
 
     first: int | None
     end: int | None
@@ -856,8 +902,8 @@ class MonthSpan:
     def holds(self, day: int) -> bool:
         return (self.first is None or day >= self.first) and (self.end is None or day < self.end)
 
-    def of_months(self, table: Any) -> ColumnElement[bool]:
-        """A month table's rows in the span (their day: the month's first)."""
+    def of_periods(self, table: Any) -> ColumnElement[bool]:
+        """A period table's rows in the span (their day: the period's first)."""
         return and_(
             true(),
             *([table.arrival_day >= self.first] if self.first is not None else []),
@@ -888,17 +934,20 @@ def cells_in_scope(
     exporters: bool = True,
     cargo: bool = False,
     values: bool = True,
-    months: bool = False,
+    period: Period | None = None,
     indexed: bool = False,
 ) -> dict[Cell, CellFigures]:
     """Every cell of the question with its figures: whole days from the rollups unless
     marked, marked cells and partial days from the stops. The checkpoint and province
     filters select whole cells; the window selects days, with the exact time on edge days.
-    `cargo`: cells cut by the set of HS chapters (DayCellCargo). `months`: whole months
-    of the window as month cells (their day: the month's first), for questions whose groups
-    need no finer day and whose cells need no protection (an admin's). `indexed`: stored
-    cells bring their dwell index rather than their dwell times (see `stored`)."""
+    `cargo`: cells cut by the set of HS chapters (DayCellCargo). `period` (MONTH, WEEK):
+    whole periods of the window as their cells (their day: the period's first), for
+    questions whose groups need no finer day and whose cells need no protection (an
+    admin's); WEEK has no cargo cells. `indexed`: stored cells bring their dwell index
+    rather than their dwell times (see `stored`)."""
     table = DayCellCargo if cargo else DayCell
+    if period is not None and table not in dict(period.merged):
+        period = None
 
     def from_table(table: Any) -> Callable[[Where], dict[Cell, Any]]:
         return lambda where: stored(
@@ -910,7 +959,7 @@ def cells_in_scope(
         filters,
         from_table(table),
         lambda where: compute(session, where, cargo=cargo),
-        from_table(MONTHS[table]) if months else None,
+        (period, from_table(period.of(table))) if period else None,
     )
 
 
@@ -934,7 +983,7 @@ def procedure_cells_in_scope(
         filters,
         from_table(DayCellProcedure),
         lambda where: compute_procedures(session, where),
-        from_table(MonthCellProcedure) if months else None,
+        (MONTH, from_table(MonthCellProcedure)) if months else None,
     )
 
 
@@ -943,7 +992,7 @@ def _in_scope(
     filters: ReportFilters,
     from_rollups: Callable[[Where], dict[Cell, Any]],
     from_rows: Callable[[Where], dict[Cell, Any]],
-    from_months: Callable[[Where], dict[Cell, Any]] | None = None,
+    periods: tuple[Period, Callable[[Where], dict[Cell, Any]]] | None = None,
 ) -> dict[Cell, Any]:
     window = Window.of(filters)
     in_place = _narrowed(filters.model_copy(update={"from_": None, "to": None}))
@@ -959,22 +1008,22 @@ def _in_scope(
         # Most of the question is marked (a bulk load not yet refreshed, a refresh far
         # behind): one pass over its stops, as before the rollups, beats naming every cell.
         return from_rows(_narrowed(filters))
-    span = window.months() if from_months else None
-    if span is None:
+    span = window.periods(periods[0]) if periods else None
+    if span is None or periods is None:
         cells = from_rollups(lambda rows: and_(in_place(rows), window.whole(rows)))
     else:
-        # Whole months from month cells but those with a marked day (their month row may
-        # be older than a stop), read by their days; the days outside whole months by day.
-        stale = {(cp, month_start(day)) for cp, day in marked if span.holds(day)}
-        assert from_months is not None
+        # Whole periods from their cells but those with a marked day (their row may be
+        # older than a stop), read by their days; the days outside whole periods by day.
+        period, from_periods = periods
+        stale = {(cp, period.start(day)) for cp, day in marked if span.holds(day)}
         cells = {
             cell: figures
-            for cell, figures in from_months(_all_of(in_place, span.of_months)).items()
+            for cell, figures in from_periods(_all_of(in_place, span.of_periods)).items()
             if cell[:2] not in stale
         }
         by_day: list[Where] = [span.outside]
         for chunk in _chunks(sorted(stale, key=str), 100):
-            by_day.append(_days_of_months(chunk))
+            by_day.append(_days_of(period, chunk))
         for days in by_day:
             cells.update(from_rollups(_all_of(in_place, window.whole, days)))
     if marked:
@@ -1167,8 +1216,10 @@ def _value_slices(
 # The tables whose sorted values have an index: (values column, index column), and what
 # names a row beyond its checkpoint and day.
 VALUE_COLUMNS: dict[Any, tuple[str, str]] = {
-    **{t: ("dwell_values", "dwell_index") for t in (DayCell, DayCellCargo, MonthCell)},
-    MonthCellCargo: ("dwell_values", "dwell_index"),
+    **{
+        t: ("dwell_values", "dwell_index")
+        for t in (DayCell, DayCellCargo, MonthCell, MonthCellCargo, WeekCell)
+    },
     DayCellProcedure: ("minute_values", "minute_index"),
     MonthCellProcedure: ("minute_values", "minute_index"),
 }

@@ -120,24 +120,24 @@ class Scope:
         to_groups: Callable[[rollups.Cell], Iterable[fig.Key]],
         conditions: Callable[[fig.Key], Iterable[privacy.Condition]] = lambda key: (),
         *,
-        by_day: bool = False,
+        period: rollups.Period = rollups.MONTH,
     ) -> dict[fig.Key, fig.Figures]:
         """The delay figures per group from day cells: `to_groups(cell)` names the groups a
         cell counts in. For an advocate only the cells privacy.py allows are added up; a
         group with none left is an empty (suppressed) one, as in `figures()`;
         `conditions(group)` as in `figures()`. A question cut by chapter reads cargo cells
-        (checkpoint, day, chapters). Unless the groups need the day (`by_day`), an admin's
-        whole months are read as month cells (the cell's day: the month's first)."""
+        (checkpoint, day, chapters). An admin's whole periods (months; weeks for weekly
+        groups) are read as their cells (the cell's day: the period's first)."""
         chapter = self.filters.hs_chapter
-        months = not (by_day or self.protected)
+        whole = None if self.protected else period
         cells = rollups.cells_in_scope(
             self.session,
             self.filters.model_copy(update={"hs_chapter": None}),
             exporters=self.protected,
             cargo=self.by_chapter or chapter is not None,
-            months=months,
-            # Month cells are large: their percentiles read slices of their dwell times.
-            indexed=months,
+            period=whole,
+            # Period cells are large: their percentiles read slices of their dwell times.
+            indexed=whole is not None,
         )
         if self.protected:
             # The atoms of the whole cells: a filtered cell's complement is part of the rule.
@@ -443,8 +443,10 @@ def _trend_figures(
             start = starts.get(day) or starts.setdefault(day, period_start(interval, day))
             return [(start, checkpoint_id) if by_checkpoint else (start,)]
 
-        # Month periods take month cells whole; week periods need their days.
-        return scope.cell_figures(periods, by_day=interval == "week")
+        # Month periods take month cells whole, week periods week cells.
+        return scope.cell_figures(
+            periods, period=rollups.WEEK if interval == "week" else rollups.MONTH
+        )
     if by_checkpoint and scope.protected:
         # An advocate's cells are already per checkpoint and day: rolled up to periods.
         return scope.figures(
@@ -594,7 +596,7 @@ def _procedures_from_cells(scope: Scope, by_checkpoint: bool) -> Report[Procedur
         scope.filters,
         exporters=scope.protected,
         values=False,
-        months=not scope.protected,
+        period=None if scope.protected else rollups.MONTH,
     )
     runs = rollups.procedure_cells_in_scope(
         scope.session,

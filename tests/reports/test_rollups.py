@@ -11,7 +11,7 @@ prove the reports really read them, and the triggers are checked to mark every c
 import math
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from datetime import time as dt_time
 from typing import Any
 
@@ -164,20 +164,23 @@ def test_reports_read_the_rollups_and_verify_finds_a_wrong_one(
         )
         session.commit()
     try:
-        # Weekly trends read day cells (an admin's other questions read month cells).
-        from_cells = report(cell_reader, "trends", world.admin.headers, interval="week")
-        from_stops = report(stop_reader, "trends", world.admin.headers, interval="week")
+        # A window of that one day: no whole week or month in it, its day cells answer.
+        day = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(days=cell[1])
+        window = {"from": day.isoformat(), "to": (day + timedelta(days=1)).isoformat()}
+        from_cells = report(cell_reader, "trends", world.admin.headers, interval="week", **window)
+        from_stops = report(stop_reader, "trends", world.admin.headers, interval="week", **window)
         assert sum(r["stops"] for r in from_cells["items"]) == 1000 + sum(
             r["stops"] for r in from_stops["items"]
         )
-        # The day row differs from its stops, and its month row from its day rows.
+        # The day row differs from its stops, its month and week rows from their day rows.
         problems = rollups.verify(sessions(cell_reader))
-        assert len(problems) == 2
+        assert len(problems) == 3
         assert problems[0].startswith(f"day_cells: checkpoint {cell[0]} day {cell[1]}:")
-        month = rollups.month_start(cell[1])
+        month, week = rollups.month_start(cell[1]), rollups.week_start(cell[1])
         assert problems[1].startswith(
             f"month_cells: checkpoint {cell[0]} month starting day {month}"
         )
+        assert problems[2].startswith(f"week_cells: checkpoint {cell[0]} week starting day {week}")
     finally:
         rollups.rebuild(sessions(cell_reader))
     assert rollups.verify(sessions(cell_reader)) == []
