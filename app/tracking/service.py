@@ -213,7 +213,13 @@ def read_places(
 
 def _places_of(session: Session, events: Iterable[timeline.Event]) -> timeline.Places:
     """The places of these events' checkpoints (those not kept yet are read)."""
-    missing = {e.checkpoint_id for e in events if e.checkpoint_id is not None} - _PLACES.keys()
+    # Lookups only, never an iteration of _PLACES: the event writer's thread and a position's
+    # rebuild (a worker thread) may fill it at the same time.
+    missing = {
+        e.checkpoint_id
+        for e in events
+        if e.checkpoint_id is not None and e.checkpoint_id not in _PLACES
+    }
     if missing:
         read_places(session, missing)
     return _PLACES
