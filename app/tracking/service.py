@@ -375,7 +375,12 @@ def rebuild_many(
     a group commit changes dozens of shipments, and each statement costs more than the
     timeline arithmetic of a whole trip. Where `known` holds a shipment's projection at its
     current version, its events are that projection's plus `added` (those this transaction
-    stored), and nothing is read back. Every shipment's events_version goes up by one."""
+    stored), and nothing is read back. Every shipment's events_version goes up by one.
+
+    A tracked shipment's stops to be written get its tracker's verdict joined to its taps'
+    (`corroborated`), from its fixes read once for all of them; a position stored outside
+    this path rebuilds its shipment (app/evidence/positions.py), which outdates any kept
+    projection, so a stop no event touches here is never older than its fixes."""
     known, added = known or {}, added or {}
     current = {
         s.id: known[s.id]
