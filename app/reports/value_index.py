@@ -32,7 +32,7 @@ import numpy as np
 from app.reports.percentiles import positions, tail_size
 
 STRIDE = 64  # values per sample: the index is 1/32 of the values (a sample and a sum)
-INDEXED_FROM = 16 * STRIDE  # a cell with fewer values is read whole: its slices would be most of it
+INDEXED_FROM = 64 * STRIDE  # smaller cells are read whole: their slices would be most of them
 FLOAT64 = np.dtype("<f8")
 
 Slice = tuple[Hashable, int, int]  # (a run's key, first position, end position)
