@@ -32,7 +32,7 @@ from app.auth.passwords import Passwords  # noqa: E402
 from app.config import Settings  # noqa: E402
 from app.db import create_db_engine, make_session_factory  # noqa: E402
 from bench import reports  # noqa: E402
-from bench.ingest import serve  # noqa: E402
+from bench.ingest import serve, serve_workers  # noqa: E402
 from tests.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 PASSWORD = "bench-dashboard-password"
@@ -107,11 +107,28 @@ def one_draw(browser: Browser, base: str, access: str, timeout_s: float) -> dict
     }
 
 
-def run_one(db: str, stops: int, runs: int, timeout_s: float) -> dict[str, Any]:
+def workers_peak_rss_mb(server: Any) -> float:
+    """The largest peak RSS among `clearance serve`'s worker processes (its children)."""
+    pid = server.process.pid
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    peaks = []
+    for child in children:
+        status = Path(f"/proc/{child}/status").read_text()
+        peaks += [int(line.split()[1]) / 1024 for line in status.splitlines() if "VmHWM" in line]
+    return max(peaks, default=0.0)
+
+
+def run_one(db: str, stops: int, runs: int, timeout_s: float, workers: int = 1) -> dict[str, Any]:
     url, loaded = reports.prepare(db, stops, reuse=True)
     sign_in_admin(url)
     load_before = reports.load_average()
-    with serve("app.main:create_app", app_env(url), factory=True) as server:
+    # One worker: uvicorn alone; more: `clearance serve --workers N`, as production runs it.
+    serving = (
+        serve("app.main:create_app", app_env(url), factory=True)
+        if workers == 1
+        else serve_workers(app_env(url), workers)
+    )
+    with serving as server:
         access = token(server.url)
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(
@@ -122,7 +139,7 @@ def run_one(db: str, stops: int, runs: int, timeout_s: float) -> dict[str, Any]:
                 draws = [one_draw(browser, server.url, access, timeout_s) for _ in range(runs)]
             finally:
                 browser.close()
-        peak = server.peak_rss_mb()
+        peak = server.peak_rss_mb() if workers == 1 else workers_peak_rss_mb(server)
     drawn = [d["drawn_ms"] for d in draws]
     median_requests = {
         path: statistics.median(d["requests"].get(path, 0.0) for d in draws)
@@ -131,6 +148,7 @@ def run_one(db: str, stops: int, runs: int, timeout_s: float) -> dict[str, Any]:
     result = {
         "db": db,
         "stops": stops,
+        "workers": workers,
         "started_utc": time.strftime("%H:%M:%S", time.gmtime()),
         "load_average": [load_before, reports.load_average()],
         "loaded_now": loaded is not None,
@@ -142,7 +160,8 @@ def run_one(db: str, stops: int, runs: int, timeout_s: float) -> dict[str, Any]:
         "worker_peak_rss_mb": peak,
     }
     print(
-        f"\n{db}, {stops:,} stops: dashboard drawn in {result['median_ms']:.0f} ms "
+        f"\n{db}, {stops:,} stops, {workers} worker(s): dashboard drawn in "
+        f"{result['median_ms']:.0f} ms "
         f"(median of {runs}; runs {', '.join(f'{d:.0f}' for d in drawn)}; warm-up "
         f"{warm_up['drawn_ms']:.0f}); worker peak RSS {peak:.0f} MB; load average "
         f"{' → '.join(result['load_average'])}"
@@ -161,6 +180,9 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         "--db", nargs="+", default=["sqlite", "postgres"], choices=["sqlite", "postgres"]
     )
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument(
+        "--workers", type=int, nargs="+", default=[1], help="worker processes, each in turn"
+    )
     parser.add_argument("--timeout", type=float, default=600, help="seconds a draw may take")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
@@ -169,7 +191,8 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     results = []
     for db in args.db:
         for stops in args.stops:
-            results.append(run_one(db, stops, args.runs, args.timeout))
+            for workers in args.workers:
+                results.append(run_one(db, stops, args.runs, args.timeout, workers))
             if args.json:
                 args.json.write_text(json.dumps(results, indent=2))
     print("\nmachine:", json.dumps(reports.machine()), "cores:", os.cpu_count())
