@@ -4,6 +4,8 @@ import json
 import os
 import subprocess
 import sys
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,11 +27,26 @@ from bench import (
 
 
 @pytest.fixture(autouse=True)
-def _own_databases(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Files and PostgreSQL databases apart from a real benchmark's, which may be running."""
+def own_databases(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Files and PostgreSQL databases apart from a real benchmark's, which may be running, and
+    from the other smoke tests' (each test may run on its own xdist worker, see
+    tests/conftest.py, and another suite may be running on the same server): the databases'
+    names start with a prefix of the test's own, and are dropped when the test ends."""
+    prefix = f"bench_smoke_{uuid.uuid4().hex[:8]}_"
     monkeypatch.setattr(databases, "OUT", tmp_path)
-    monkeypatch.setattr(databases, "PG_PREFIX", "bench_smoke_")
+    monkeypatch.setattr(databases, "PG_PREFIX", prefix)
     monkeypatch.setattr(reports, "OUT", tmp_path)
+    yield prefix
+    if os.environ.get("TEST_POSTGRES_URL"):
+        admin = create_engine(os.environ["TEST_POSTGRES_URL"], isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            names = connection.scalars(
+                text("SELECT datname FROM pg_database WHERE starts_with(datname, :prefix)"),
+                {"prefix": prefix},
+            ).all()
+            for name in names:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def test_report_bench_times_every_report_beside_duckdb_with_the_same_figures(
@@ -84,10 +101,10 @@ def test_loader_makes_the_same_rows_in_parallel_and_in_one_process(
     assert stored[0] == stored[1]
 
 
-def test_dashboard_bench_draws_every_panel_in_chromium(tmp_path: Path) -> None:
+def test_dashboard_bench_draws_every_panel_in_chromium(tmp_path: Path, own_databases: str) -> None:
     """bench/dashboard.py at 500 stops, in a process of its own (Playwright's sync API
     allows one instance per thread, and the browser tests may hold this one's)."""
-    env = {**os.environ, "BENCH_OUT": str(tmp_path), "BENCH_PG_PREFIX": "bench_smoke_"}
+    env = {**os.environ, "BENCH_OUT": str(tmp_path), "BENCH_PG_PREFIX": own_databases}
     dbs = ["sqlite"]
     if os.environ.get("TEST_POSTGRES_URL"):
         dbs.append("postgres")
