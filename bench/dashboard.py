@@ -57,6 +57,7 @@ def app_env(url: str) -> dict[str, str]:
         "SECRET_KEY": "bench-" + "x" * 40,
         "ROLLUP_REFRESH_SECONDS": "0",  # nothing writes
         "LOG_LEVEL": "WARNING",
+        "MALLOC_ARENA_MAX": "2",  # as the Dockerfile and scripts/run serve
     }
 
 
