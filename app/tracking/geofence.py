@@ -6,8 +6,9 @@ the tracker's own figure; none given counts as 0). The truck was somewhere in th
 - *inside* the fence when the circle touches it: distance − accuracy ≤ radius (a fix that
   could be at the checkpoint corroborates it);
 - *outside* when the whole circle is beyond it: distance − accuracy > radius;
-- *clearly elsewhere* when the whole circle is more than 5 km beyond the checkpoint's point:
-  distance − accuracy > 5,000 m (a queue a few kilometres long is not a contradiction).
+- *clearly elsewhere* when the whole circle is more than 5 km, or the fence's radius if that
+  is larger, beyond the checkpoint's point: distance − accuracy > max(5,000 m, radius) (a
+  queue a few kilometres long is not a contradiction, nor is a fix inside a large fence).
 
 A tap's fix is one fix: inside confirms the stop (at its arrival or its release), clearly
 elsewhere contradicts it. A tracker reports every few seconds, and some fixes jump hundreds of
@@ -71,7 +72,7 @@ def outside(place: Place, fix: Fix) -> bool:
 
 
 def elsewhere(place: Place, fix: Fix) -> bool:
-    return beyond_m(place, fix) > ELSEWHERE_M
+    return beyond_m(place, fix) > max(ELSEWHERE_M, place.radius_m)
 
 
 def exits(place: Place, fixes: Sequence[Fix]) -> list[tuple[Fix, Fix]]:

@@ -526,14 +526,16 @@ class _Builder:
 
     @staticmethod
     def _check_speed(previous: Stop, stop: Stop, event: Event) -> None:
-        """From the previous stop's checkpoint (left at its release, or its last event) to
-        this one faster than MAX_SPEED_KMH in a straight line."""
+        """From the previous stop's fence (left at its release, or its last event) to this
+        one's faster than MAX_SPEED_KMH in a straight line."""
         if previous.place is None or stop.place is None:
             return
         left = previous.closed_at or previous.last_event_at or previous.arrived_at
         if left is None:
             return
-        km = geofence.between(previous.place, stop.place) / 1000
+        # From fence to fence: two posts of one crossing may share a minute.
+        gap_m = geofence.between(previous.place, stop.place)
+        km = max(0.0, gap_m - previous.place.radius_m - stop.place.radius_m) / 1000
         hours = (event.occurred_at - left + CLOCK_SLACK).total_seconds() / 3600
         if hours <= 0 or km / hours > MAX_SPEED_KMH:
             speed = f"{km / hours:.0f} km/h" if hours > 0 else "no time"

@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
 from app.tracking import service
-from tests.factories import API, assert_problem
-from tests.positions.helpers import KIRKUK, TUZ, Route, ev, location, make_route
+from tests.factories import API, assert_problem, make_checkpoint
+from tests.positions.helpers import KIRKUK, TUZ, Route, ev, location, make_route, offset
 from tests.tracking.helpers import BASE_TIME, stored_events, sync
 
 T0 = BASE_TIME
@@ -326,3 +326,32 @@ def test_the_stops_written_equal_a_rebuild_from_the_stored_events(route: Route, 
         service.rebuild(session, shipment)
         session.commit()
     assert route.stops() == before
+
+
+def test_a_tap_inside_a_large_fence_far_from_its_point_is_not_clearly_elsewhere(
+    client: TestClient,
+) -> None:
+    # A 10 km fence: a tap 8 km from the point (±10 m) lies inside it; "clearly elsewhere"
+    # is beyond max(5 km, the radius), not beyond 5 km alone.
+    wide = make_route(client, radius_m=10_000)
+    stop = visit(wide, arrived=location(KIRKUK, metres=8_000, accuracy=10))
+    assert stop["position_evidence"] == "confirmed"
+    assert codes(stop) == []
+    # Beyond the fence by more than 5 km is still elsewhere.
+    beyond = visit(make_route(client, radius_m=10_000), fee=location(KIRKUK, metres=16_000))
+    assert beyond["position_evidence"] == "contradicted"
+
+
+def test_the_speed_between_two_posts_counts_from_fence_to_fence(client: TestClient) -> None:
+    # Two posts of one crossing 3 km apart, each with a 1,500 m fence: the fences touch, so
+    # released at A and arrived at B within the minute is no impossible speed.
+    route = make_route(client, radius_m=1_500)
+    lat, lon = offset(KIRKUK, 3_000, 0)
+    other = make_checkpoint(client, route.admin, latitude=lat, longitude=lon, radius_m=1_500)
+    for body in (
+        ev("arrived", minutes(0), checkpoint_id=route.a["id"]),
+        ev("released", minutes(5)),
+        ev("arrived", minutes(5.3), checkpoint_id=other["id"]),
+    ):
+        assert route.post(body).status_code == 201
+    assert [codes(s) for s in route.stops()] == [[], []]
