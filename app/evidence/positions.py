@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from app.auth.passwords import digest, new_secret
@@ -27,10 +27,15 @@ from app.evidence.models import DeviceKey
 from app.shipments.models import Shipment, ShipmentStatus
 from app.shipments.repository import lock_visible_shipment
 from app.tracking import geofence
-from app.tracking.models import Position, Stop
+from app.tracking.models import Position, Stop, TrackingEvent
 from app.tracking.service import MAX_CLOCK_SKEW, rebuild
+from app.tracking.vocabulary import EventType
 
 DEVICE_KEY_PREFIX = "trk_"
+# No tracker in service sends a fix older than this: an earlier time is a device's clock
+# before its first GPS time (0, 1, 1e-300 read as Unix seconds), not a position.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+ENDED = (ShipmentStatus.delivered, ShipmentStatus.turned_back)
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,8 @@ def issue_key(
         shipment = lock_visible_shipment(session, principal, shipment_id)
         if shipment.status == ShipmentStatus.cancelled:
             raise Conflict("The shipment is cancelled; it needs no tracker.")
+        if shipment.status in ENDED:
+            raise Conflict(f"The shipment is {shipment.status.value}; it needs no tracker.")
         now = utcnow()
         _revoke_all(session, shipment_id, now)
         expires_at = now + timedelta(days=valid_days)
@@ -131,7 +138,9 @@ def _timestamp(raw: str | None, now: datetime) -> datetime:
             raise _invalid("timestamp", "is not a time") from None
     if at > now + MAX_CLOCK_SKEW:
         raise _invalid("timestamp", "is more than 5 minutes in the future")
-    return at.astimezone(UTC)
+    if at < EARLIEST:
+        raise _invalid("timestamp", "is before 2000-01-01")
+    return at
 
 
 def _rfc3339(raw: str) -> datetime:
@@ -141,7 +150,10 @@ def _rfc3339(raw: str) -> datetime:
         raise _invalid("timestamp", "is neither Unix time nor RFC 3339") from None
     if at.tzinfo is None:
         raise _invalid("timestamp", "needs an offset")
-    return at
+    try:
+        return at.astimezone(UTC)  # 0001-01-01T00:00:00+01:00 is before the year 1 in UTC
+    except (OverflowError, ValueError):
+        raise _invalid("timestamp", "is not a time") from None
 
 
 def _invalid(name: str, msg: str) -> InvalidInput:
@@ -152,20 +164,25 @@ def _invalid(name: str, msg: str) -> InvalidInput:
 
 def record_position(session: Session, *, key: str | None, fix: Fix) -> bool:
     """Store a tracker's fix for the shipment its key belongs to; True if it was new.
-    401 for a missing, unknown, revoked or expired key (the key is never logged); 409 for a
-    cancelled shipment, which takes no events either."""
+    401 for a missing, unknown, revoked or expired key (the key is never logged), answered
+    from a plain read before the write lock is taken (and checked again under it); 409 for a
+    cancelled shipment, which takes no events either.
+
+    A fix from a valid key that says nothing is a 200 that stores nothing (False), since a
+    tracker resends a refused fix until it gets a 200: lat=0 and lon=0 exactly ("null
+    island", a device without a fix), and a fix recorded after a delivered or turned-back
+    trip ended (give or take the tracker margin: fixes buffered during the trip still count).
+    """
     if not key or not key.startswith(DEVICE_KEY_PREFIX):
         raise Unauthorized("A device key (trk_…) is required as `id`.")
     key_hash = digest(key)
     now = utcnow()
+    if _live_key(session, key_hash, now) is None:  # no write lock for a bad key
+        raise Unauthorized("Unknown, revoked or expired device key.")
+    if fix.lat == 0 and fix.lon == 0:
+        return False
     with write_transaction(session):
-        shipment_id = session.scalar(
-            select(DeviceKey.shipment_id).where(
-                DeviceKey.key_hash == key_hash,
-                DeviceKey.revoked_at.is_(None),
-                DeviceKey.expires_at > now,
-            )
-        )
+        shipment_id = _live_key(session, key_hash, now)
         if shipment_id is None:
             raise Unauthorized("Unknown, revoked or expired device key.")
         shipment = session.scalars(
@@ -173,6 +190,10 @@ def record_position(session: Session, *, key: str | None, fix: Fix) -> bool:
         ).one()
         if shipment.status == ShipmentStatus.cancelled:
             raise Conflict("The shipment is cancelled; it takes no more positions.")
+        if shipment.status in ENDED:
+            end = _ended_at(session, shipment)
+            if end is None or fix.recorded_at > end + geofence.TRACKER_MARGIN:
+                return False
         if session.scalar(
             select(Position.id).where(
                 Position.shipment_id == shipment_id, Position.recorded_at == fix.recorded_at
@@ -195,6 +216,30 @@ def record_position(session: Session, *, key: str | None, fix: Fix) -> bool:
         if _within_a_stop(session, shipment_id, fix.recorded_at):
             rebuild(session, shipment)
     return True
+
+
+def _live_key(session: Session, key_hash: str, now: datetime) -> uuid.UUID | None:
+    """The shipment of a device key that is neither revoked nor expired."""
+    return session.scalar(
+        select(DeviceKey.shipment_id).where(
+            DeviceKey.key_hash == key_hash,
+            DeviceKey.revoked_at.is_(None),
+            DeviceKey.expires_at > now,
+        )
+    )
+
+
+def _ended_at(session: Session, shipment: Shipment) -> datetime | None:
+    """When a delivered or turned-back trip ended: its delivery, or its first turn back."""
+    if shipment.status == ShipmentStatus.delivered and shipment.delivered_at is not None:
+        return shipment.delivered_at
+    turned_back = session.scalar(
+        select(func.min(TrackingEvent.occurred_at)).where(
+            TrackingEvent.shipment_id == shipment.id,
+            TrackingEvent.type == EventType.turned_back,
+        )
+    )
+    return turned_back or shipment.last_event_at
 
 
 def _within_a_stop(session: Session, shipment_id: uuid.UUID, at: datetime) -> bool:

@@ -2,14 +2,18 @@
 database: device keys, what a fix stores, how fixes corroborate or contradict stops (two
 fixes in a row, never one), bad fixes refused with nothing stored, positions never events."""
 
+import sqlite3
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.engine import Engine
 
+from app.db import WRITE_OPTION
 from app.tracking.models import Position
 from tests.factories import API, assert_problem
 from tests.positions.helpers import (
@@ -153,6 +157,13 @@ def test_positions_never_make_events(client: TestClient, route: Route, engine: E
         ),
         ({"timestamp": "-5"}, "timestamp"),
         ({"timestamp": "1e300"}, "timestamp"),
+        # Before the year 1 in UTC: an OverflowError, not a 500.
+        ({"timestamp": "0001-01-01T00:00:00+01:00"}, "timestamp"),
+        # A device's clock before its first GPS time: no fix of this century.
+        ({"timestamp": "0"}, "timestamp"),
+        ({"timestamp": "1"}, "timestamp"),
+        ({"timestamp": "1e-300"}, "timestamp"),
+        ({"timestamp": "1999-12-31T23:59:59Z"}, "timestamp"),
     ],
 )
 def test_a_bad_fix_is_a_422_problem_and_stores_nothing(
@@ -322,3 +333,103 @@ def test_a_cancelled_shipment_takes_no_positions_and_no_new_key(
     again = client.post(f"{API}/shipments/{route.id}/device-key", headers=route.exporter.headers)
     assert_problem(again, 409)
     assert positions(engine) == 0
+
+
+def test_a_fix_at_null_island_is_a_200_that_stores_nothing(
+    client: TestClient, route: Route, engine: Engine
+) -> None:
+    """lat=0 and lon=0 exactly is a device without a fix (Traccar's filter.zero). It is
+    answered 200, or the tracker would resend it forever, and stored nowhere: two of them in
+    a row during a stop are no exit clearly elsewhere."""
+    start, end = hours_ago(4), hours_ago(2)
+    stop_at_a(route, start, end)
+    key = device_key(client, route)
+    for minute, point in ((10, KIRKUK), (30, (0.0, 0.0)), (31, (0.0, 0.0)), (60, KIRKUK)):
+        response = osmand(client, key, point, start + timedelta(minutes=minute))
+        assert response.status_code == 200, response.text
+        assert response.content == b""
+    assert positions(engine) == 2
+    [stop] = route.stops()
+    assert stop["position_evidence"] == "confirmed"
+    assert stop["anomalies"] == []
+    # Zero on one axis only is a place (the equator, the prime meridian).
+    assert osmand(client, key, (0.0, 44.37), hours_ago(1)).status_code == 200
+    assert positions(engine) == 3
+
+
+@pytest.fixture
+def write_transactions(engine: Engine) -> Iterator[list[str]]:
+    """One entry for each write transaction that begins (WRITE_OPTION: BEGIN IMMEDIATE on
+    SQLite), as tests/organizations/test_password_hashing.py counts them."""
+    entries: list[str] = []
+
+    def on_begin(connection: Any) -> None:
+        if connection.get_execution_options().get(WRITE_OPTION):
+            entries.append("write")
+
+    event.listen(engine, "begin", on_begin)
+    yield entries
+    event.remove(engine, "begin", on_begin)
+
+
+def test_a_bad_device_key_is_refused_without_a_write_transaction(
+    client: TestClient, route: Route, engine: Engine, write_transactions: list[str]
+) -> None:
+    replaced = device_key(client, route)
+    key = device_key(client, route)
+    write_transactions.clear()
+    for bad in ("trk_garbage", "trk_" + "A" * 43, replaced):
+        assert_problem(osmand(client, bad, KIRKUK, hours_ago(1)), 401)
+    assert write_transactions == []
+    assert positions(engine) == 0
+    # A good key's fix is written in one.
+    assert osmand(client, key, KIRKUK, hours_ago(1)).status_code == 200
+    assert write_transactions == ["write"]
+    assert positions(engine) == 1
+
+
+def test_a_bad_device_key_is_answered_at_once_while_the_write_lock_is_held(
+    client: TestClient, route: Route, engine: Engine
+) -> None:
+    if engine.dialect.name != "sqlite" or engine.url.database is None:
+        pytest.skip("SQLite's database-wide write lock")
+    device_key(client, route)
+    holder = sqlite3.connect(engine.url.database, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        started = time.monotonic()
+        assert_problem(osmand(client, "trk_garbage", KIRKUK, hours_ago(1)), 401)
+        assert time.monotonic() - started < 2
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+
+@pytest.mark.parametrize("end", ["delivered", "turned_back"])
+def test_an_ended_trip_takes_its_buffered_fixes_and_nothing_later_and_no_new_key(
+    client: TestClient, route: Route, engine: Engine, end: str
+) -> None:
+    start = hours_ago(5)
+    key = device_key(client, route)
+    ended = start + timedelta(hours=2)
+    bodies = [ev("arrived", start, checkpoint_id=route.a["id"])]
+    if end == "delivered":
+        bodies += [ev("released", start + timedelta(minutes=30)), ev("delivered", ended)]
+    else:
+        bodies += [ev("turned_back", ended)]
+    for body in bodies:
+        response = route.post(body)
+        assert response.status_code == 201, response.text
+    detail = client.get(f"{API}/shipments/{route.id}", headers=route.driver).json()
+    assert detail["status"] == end
+    # Fixes the tracker buffered during the trip, up to the margin after its end, are stored.
+    for at in (ended - timedelta(minutes=1), ended + timedelta(minutes=9)):
+        assert osmand(client, key, KIRKUK, at).status_code == 200
+    assert positions(engine) == 2
+    # Later ones are answered 200 (the tracker stops resending them) and stored nowhere.
+    for at in (ended + timedelta(minutes=11), hours_ago(1)):
+        response = osmand(client, key, KIRKUK, at)
+        assert response.status_code == 200, response.text
+    assert positions(engine) == 2
+    again = client.post(f"{API}/shipments/{route.id}/device-key", headers=route.exporter.headers)
+    assert_problem(again, 409)
