@@ -5,6 +5,9 @@ endpoint (the same Pydantic models, the same path), with no database behind it.
     uvicorn bench.bare_app:sync_app    # `def` endpoint: runs in the threadpool, as DB code does
     uvicorn --factory bench.bare_app:service_path_app   # the service, its writer stubbed out
 
+`async_app` also takes an attachment's raw body at the attachments path and answers with its
+length (bench/upload.py): the cost of carrying the bytes over HTTP, before any decoding.
+
 The last is the service's own request path (its middleware, routing, validation, access
 log) with an event writer that answers at once: where the service stands before any
 database work, in the same terms.
@@ -13,7 +16,7 @@ database work, in the same terms.
 import uuid
 from datetime import UTC, datetime
 
-from fastapi import FastAPI, status
+from fastapi import FastAPI, Request, status
 
 from app.auth.models import Role
 from app.auth.principal import Principal
@@ -89,6 +92,16 @@ def post_event_sync(shipment_id: uuid.UUID, body: EventIn) -> EventRead:
 async def sync_async(body: SyncRequest) -> dict[str, int]:
     accepted = [EventIn.model_validate(raw) for raw in body.events]
     return {"created": len(accepted)}
+
+
+@async_app.post(
+    "/api/v1/shipments/{shipment_id}/events/{event_id}/attachments",
+    status_code=status.HTTP_201_CREATED,
+)
+async def upload_async(
+    shipment_id: uuid.UUID, event_id: uuid.UUID, kind: str, request: Request
+) -> dict[str, int]:
+    return {"bytes": len(await request.body())}
 
 
 @async_app.get("/healthz")

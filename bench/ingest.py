@@ -16,6 +16,15 @@ checks that every acknowledged event is in the database, reads the worker's peak
 back again (1, 2, 2, 1: the database grows through the run, and favours neither), each
 after a warm-up, with the workers' CPU time per event read from /proc. It prints each
 count's events/s and its ratio to the first count's.
+
+    .venv/bin/python bench/ingest.py --db sqlite postgres --located --duration 10
+
+`--located` measures the service alone with and without the phone's fix on every event
+(`location` with `accuracy_m`, within 150 m of the event's checkpoint: wrk_events.lua's
+`located`), one server per database, phases without, with, with, without, each event stored
+with its fix when it had one. It prints the events/s with positions over those without, and
+the worker's CPU time per event (/proc) with and without: on a busy machine the CPU says
+what the fix costs when the events/s mostly say how long the worker waited for a core.
 """
 
 import argparse
@@ -47,7 +56,7 @@ from alembic import command  # noqa: E402
 from sqlalchemy import create_engine, func, select  # noqa: E402
 
 from app.cli import alembic_config  # noqa: E402
-from app.tracking.models import TrackingEvent  # noqa: E402
+from app.tracking.models import Stop, TrackingEvent  # noqa: E402
 from bench import databases  # noqa: E402
 from bench.profiling import py_spy  # noqa: E402
 
@@ -315,19 +324,29 @@ def write_targets(path: Path, token: str, checkpoints: list[str], shipments: lis
 
 
 def wrk_command(
-    url: str, targets: Path, duration: int, connections: int, script: Path = LUA, arg: str = "1"
+    url: str,
+    targets: Path,
+    duration: int,
+    connections: int,
+    script: Path = LUA,
+    arg: str = "1",
+    *more: str,
 ) -> list[str]:
-    """One wrk thread (the server has the other core), `script` given the targets file and
-    `arg` (wrk_events.lua: a seed; wrk_flood.lua: its rate)."""
+    """One wrk thread (the server has the other core), `script` given the targets file,
+    `arg` (wrk_events.lua: a seed; wrk_flood.lua: its rate) and `more` (wrk_events.lua:
+    `located`)."""
     wrk = shutil.which("wrk")
     if wrk is None:
         raise SystemExit("wrk is needed: apt-get install wrk")
     args = [wrk, "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script)]
-    return [*args, url, "--", str(targets), arg]
+    return [*args, url, "--", str(targets), arg, *more]
 
 
-def run_wrk(url: str, targets: Path, duration: int, connections: int, label: str) -> LoadResult:
-    args = wrk_command(url, targets, duration, connections)
+def run_wrk(
+    url: str, targets: Path, duration: int, connections: int, label: str, located: bool = False
+) -> LoadResult:
+    """wrk_events.lua against `url`; `located`: every event with the phone's fix."""
+    args = wrk_command(url, targets, duration, connections, LUA, "1", *(["located"] * located))
     out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
     return parse_wrk(out, label)
 
@@ -398,6 +417,69 @@ def bench_service(
     return result, sync_times
 
 
+def bench_located(db: str, duration: int, connections: int, shipments: int) -> dict[str, Any]:
+    """Event ingestion with and without the phone's fix on every event (wrk_events.lua
+    `located`: within 150 m of the checkpoint), one server and database, in phases without,
+    with, with, without (the database grows through the run and favours neither), after a
+    warm-up of each; every acknowledged event stored, with its fix when it had one."""
+    url = databases.url_for(db, "ingest-located")
+    databases.recreate(db, url)
+    command.upgrade(alembic_config(url), "head")
+    targets = databases.OUT / f"ingest-located-targets-{db}.txt"
+    phases: list[dict[str, Any]] = []
+    with serve("app.main:create_app", app_env(url), factory=True) as server:
+        with httpx.Client(base_url=server.url, timeout=60) as client:
+            token, checkpoints, shipment_ids = prepare_world(client, shipments)
+        write_targets(targets, token, checkpoints, shipment_ids)
+        for located in (False, True):
+            run_wrk(server.url, targets, max(1, duration // 5), connections, "warm-up", located)
+        for located in (False, True, True, False):
+            label = f"{db}, {'with' if located else 'no'} positions"
+            time.sleep(0.5)  # the previous phase's last requests finish before the count
+            before, fixes_before = count_events(url), count_events(url, located=True)
+            cpu_before = cpu_seconds([server.process.pid])
+            result = run_wrk(server.url, targets, duration, connections, label, located)
+            time.sleep(0.5)
+            cpu = cpu_seconds([server.process.pid]) - cpu_before
+            result.stored = count_events(url) - before
+            fixes = count_events(url, located=True) - fixes_before
+            acknowledged = result.requests - result.errors
+            if result.stored < acknowledged or fixes != (result.stored if located else 0):
+                raise RuntimeError(
+                    f"{acknowledged} acknowledged, {result.stored} stored, {fixes} fixes"
+                )
+            phases.append(
+                {
+                    **asdict(result),
+                    "located": located,
+                    "worker_cpu_us_per_event": cpu / max(1, result.stored) * 1e6,
+                    "load_average": os.getloadavg()[0],
+                }
+            )
+            _print(result, phases[0]["requests_per_s"])
+            print(f"  worker CPU {phases[-1]['worker_cpu_us_per_event']:.0f} µs per event")
+        peak_rss_mb = server.peak_rss_mb()
+    without = statistics.mean(p["requests_per_s"] for p in phases if not p["located"])
+    with_ = statistics.mean(p["requests_per_s"] for p in phases if p["located"])
+    cpu_without = statistics.mean(p["worker_cpu_us_per_event"] for p in phases if not p["located"])
+    cpu_with = statistics.mean(p["worker_cpu_us_per_event"] for p in phases if p["located"])
+    print(
+        f"{db:10} events/s: no positions {without:.0f}, with {with_:.0f}, ×{with_ / without:.3f}; "
+        f"worker CPU per event {cpu_without:.0f} → {cpu_with:.0f} µs, ×{cpu_with / cpu_without:.3f}"
+    )
+    return {
+        "phases": phases,
+        "without": without,
+        "with": with_,
+        "ratio": with_ / without,
+        "cpu_us_without": cpu_without,
+        "cpu_us_with": cpu_with,
+        "cpu_ratio": cpu_with / cpu_without,
+        "peak_rss_mb": peak_rss_mb,
+        "confirmed_stops": count_confirmed_stops(url),
+    }
+
+
 @contextmanager
 def profiled(server: Server, db: str) -> Iterator[None]:
     """With --profile: py-spy samples the server during the load (only the thread holding
@@ -410,10 +492,24 @@ def profiled(server: Server, db: str) -> Iterator[None]:
         yield
 
 
-def count_events(url: str) -> int:
+def count_events(url: str, located: bool = False) -> int:
+    """Events stored (`located`: those with a fix)."""
+    query = select(func.count()).select_from(TrackingEvent)
+    if located:
+        query = query.where(TrackingEvent.latitude.is_not(None))
     engine = create_engine(url)
     with engine.connect() as connection:
-        count = connection.scalar(select(func.count()).select_from(TrackingEvent)) or 0
+        count = connection.scalar(query) or 0
+    engine.dispose()
+    return count
+
+
+def count_confirmed_stops(url: str) -> int:
+    """Stops whose fixes lie within their checkpoint's fence."""
+    query = select(func.count()).select_from(Stop).where(Stop.position_evidence == "confirmed")
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        count = connection.scalar(query) or 0
     engine.dispose()
     return count
 
@@ -503,11 +599,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         nargs="+",
         help="instead: the service with each of these numbers of workers (phases there and back)",
     )
+    parser.add_argument(
+        "--located",
+        action="store_true",
+        help="instead: the service with and without a position on every event (phases there "
+        "and back)",
+    )
     args = parser.parse_args(argv)
     global PROFILE
     PROFILE = args.profile
     if args.workers:
         return main_workers(args)
+    if args.located:
+        return main_located(args)
 
     # The bare apps never look at the ids: any well-formed targets file will do.
     bare_targets = databases.OUT / "ingest-targets-bare.txt"
@@ -556,6 +660,16 @@ def main_workers(args: argparse.Namespace) -> dict[str, Any]:
         for n, mean in means.items():
             print(f"{db:10} {n} worker(s) {mean:7.0f} events/s  ×{mean / first:.2f}")
         results[db] = {"phases": phases, "events_per_s": means}
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    return results
+
+
+def main_located(args: argparse.Namespace) -> dict[str, Any]:
+    results: dict[str, Any] = {"machine": machine()}
+    print(json.dumps(results["machine"]))
+    for db in args.db:
+        results[db] = bench_located(db, args.duration, args.connections, args.shipments)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return results

@@ -1,10 +1,13 @@
 -- wrk script: POST /api/v1/shipments/{id}/events with realistic stop sequences.
 -- Arguments (after `--`): <targets file> (line 1: bearer token, line 2: checkpoint ids
--- separated by spaces, then one shipment id per line) and a thread-unique seed.
+-- separated by spaces, then one shipment id per line), a thread-unique seed and, optionally,
+-- `located`: every event then carries the phone's fix (`location` with `accuracy_m`), within
+-- 150 m of its checkpoint (bench/ingest.py makes checkpoint n at 35.4 + n/100, 44.3).
 -- Each shipment walks arrived -> procedure started/completed -> fee paid -> released,
 -- checkpoint after checkpoint, one event every 7 minutes of its own clock.
 
 local token, checkpoints, shipments = nil, {}, {}
+local located = false
 local step = {}
 local base_time = 1767225600 -- 2026-01-01T00:00:00Z
 
@@ -23,6 +26,7 @@ function init(args)
   end
   file:close()
   math.randomseed(tonumber(args[2] or "1") + os.time())
+  located = args[3] == "located"
 end
 
 local function uuid4()
@@ -44,8 +48,15 @@ request = function()
   local index = math.random(1, #shipments)
   local n = step[index] or 0
   step[index] = n + 1
-  local cp = checkpoints[(math.floor(n / #sequence) % #checkpoints) + 1]
+  local k = math.floor(n / #sequence) % #checkpoints
+  local cp = checkpoints[k + 1]
   local fields = sequence[(n % #sequence) + 1](cp)
+  if located then
+    local lat = 35.4 + k / 100 + (math.random() - 0.5) * 0.002
+    local lon = 44.3 + (math.random() - 0.5) * 0.002
+    fields = fields .. string.format(
+      ',"location":{"lat":%.6f,"lon":%.6f,"accuracy_m":%d}', lat, lon, math.random(5, 40))
+  end
   local at = os.date("!%Y-%m-%dT%H:%M:%SZ", base_time + (index % 300) * 86400 + n * 420)
   local body = '{"event_id":"' .. uuid4() .. '","occurred_at":"' .. at .. '",' .. fields .. '}'
   local headers = {
