@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text, update
 
 from app.reports import rollups, value_index
-from app.reports.models import DayCell, DayCellProcedure, MonthCell, RollupDirty
+from app.reports.models import DayCell, DayCellProcedure, MonthCell, RollupDirty, WeekCell
 from app.tracking.models import Stop, StopFee, StopHold, StopProcedure
 from tests.reports.builders import World, report
 from tests.reports.conftest import client_on
@@ -221,6 +221,33 @@ def test_admins_read_month_cells_and_verify_finds_a_wrong_one(
             report(cell_reader, "checkpoints", world.admin.headers)["items"],
             report(stop_reader, "checkpoints", world.admin.headers)["items"],
         )
+    finally:
+        rollups.rebuild(factory)
+    assert rollups.verify(factory) == []
+
+
+def test_admins_read_week_cells_and_advocates_never_do(
+    stop_reader: TestClient, cell_reader: TestClient, world: World
+) -> None:
+    """A week row made wrong shows in an admin's weekly trends, never in an advocate's
+    (their protected answers are sums of day cells only)."""
+    factory = sessions(cell_reader)
+    rollups.refresh_all(factory)
+    with factory() as session:
+        cell = session.execute(select(WeekCell.checkpoint_id, WeekCell.arrival_day).limit(1)).one()
+        session.execute(
+            update(WeekCell)
+            .where(WeekCell.checkpoint_id == cell[0], WeekCell.arrival_day == cell[1])
+            .values(stops=WeekCell.stops + 1000)
+        )
+        session.commit()
+    try:
+        for who, more in ((world.admin, 1000), (world.advocate, 0)):
+            from_cells = report(cell_reader, "trends", who.headers, interval="week")
+            from_stops = report(stop_reader, "trends", who.headers, interval="week")
+            assert sum(r["stops"] or 0 for r in from_cells["items"]) == more + sum(
+                r["stops"] or 0 for r in from_stops["items"]
+            )
     finally:
         rollups.rebuild(factory)
     assert rollups.verify(factory) == []
