@@ -53,6 +53,7 @@ from sqlalchemy.orm import Session
 # id reads back as text on SQLite).
 from app.checkpoints.models import Checkpoint  # noqa: F401
 from app.organizations.models import Organization  # noqa: F401
+from app.reports import figures as fig
 from app.reports.filters import ReportFilters
 from app.reports.models import CorridorCell, CorridorDirty
 from app.reports.percentiles import positions
@@ -84,6 +85,12 @@ class TripCell:
     stops: bytes = b""  # STOPS records, sorted
     fees: bytes = b""  # FEES records, sorted (cents)
     exporters: bytes = b""  # sorted 16-byte ids
+    # The evidence of its trips' stops and fee events (figures.Figures says what each is).
+    confirmed_stops: int = 0
+    contradicted_stops: int = 0
+    anomalous_stops: int = 0
+    fee_events: int = 0
+    photographed_fees: int = 0
 
     def same_as(self, other: "TripCell") -> bool:
         mine, theirs = dataclasses.astuple(self), dataclasses.astuple(other)
@@ -196,26 +203,42 @@ def compute(session: Session, where: Where) -> dict[Key, TripCell]:
         cells.setdefault(cell, TripCell()).transit = np.array(values, FLOAT64).tobytes()
     stops: dict[Key, list[tuple[bytes, int, int, float]]] = defaultdict(list)
     stop_keys = [*key, Stop.checkpoint_id, Stop.trip_has_distance]
+    evidence = [func.sum(case((condition, 1), else_=0)) for condition in fig.stop_evidence()]
     for row in session.execute(
-        select(*stop_keys, func.count(), func.coalesce(func.sum(Stop.dwell_minutes), 0.0))
+        select(
+            *stop_keys,
+            func.count(),
+            func.coalesce(func.sum(Stop.dwell_minutes), 0.0),
+            *evidence,
+        )
         .join(Shipment, Shipment.id == Stop.shipment_id)
         .where(is_trip(), where())
         .group_by(*stop_keys)
     ):
         stops[_key(row)].append((row[3].bytes, int(bool(row[4])), int(row[5]), float(row[6])))
+        found = cells.setdefault(_key(row), TripCell())
+        found.confirmed_stops += int(row[7] or 0)
+        found.contradicted_stops += int(row[8] or 0)
+        found.anomalous_stops += int(row[9] or 0)
     for cell, records in stops.items():
         cells.setdefault(cell, TripCell()).stops = np.array(sorted(records), STOPS).tobytes()
     charged: dict[Key, list[tuple[bytes, int, int, int]]] = defaultdict(list)
     fee_keys = [*key, StopFee.currency, StopFee.trip_has_distance]
     unreceipted = case((StopFee.receipt == false(), StopFee.amount), else_=0)
+    photographed = func.sum(case((fig.receipt_attached(), 1), else_=0))
     for row in session.execute(
-        select(*fee_keys, func.sum(StopFee.amount), func.sum(unreceipted))
+        select(
+            *fee_keys, func.sum(StopFee.amount), func.sum(unreceipted), func.count(), photographed
+        )
         .join(Shipment, Shipment.id == StopFee.shipment_id)
         .where(is_trip(), where())
         .group_by(*fee_keys)
     ):
         record = (str(row[3]).encode(), int(bool(row[4])), _cents(row[5]), _cents(row[6]))
         charged[_key(row)].append(record)
+        found = cells.setdefault(_key(row), TripCell())
+        found.fee_events += int(row[7])
+        found.photographed_fees += int(row[8] or 0)
     for cell, fees in charged.items():
         cells.setdefault(cell, TripCell()).fees = np.array(sorted(fees), FEES).tobytes()
     exporters: dict[Key, list[bytes]] = defaultdict(list)
@@ -359,23 +382,33 @@ def stored(session: Session, where: Callable[[Any], ColumnElement[bool]]) -> dic
         table.stops,
         table.fees,
         table.exporters,
+        *(getattr(table, name) for name in EVIDENCE_COLUMNS),
     ]
     result = session.connection().execute(select(*columns).where(where(table)))
     rows = result.cursor.fetchall()
     result.close()
-    return {
-        (origin, destination, day): TripCell(
-            trips, delivered, with_distance, km, *(bytes(blob) for blob in blobs)
-        )
-        for origin, destination, day, trips, delivered, with_distance, km, *blobs in rows
-    }
+    cells = {}
+    for origin, destination, day, trips, delivered, with_distance, km, *rest in rows:
+        transit, stops, fees, exporters = (bytes(blob) for blob in rest[:4])
+        cell = TripCell(trips, delivered, with_distance, km, transit, stops, fees, exporters)
+        for name, count in zip(EVIDENCE_COLUMNS, rest[4:], strict=True):
+            setattr(cell, name, int(count))
+        cells[(origin, destination, day)] = cell
+    return cells
+
+
+EVIDENCE_COLUMNS = fig.EVIDENCE_COUNTS
 
 
 def answers(principal: Any, filters: ReportFilters) -> bool:
     """Can corridor cells answer this question? Not an exporter's own trips, nor a question
-    cut inside the cells (trips carrying a chapter, or through a checkpoint or province)."""
+    cut inside the cells (trips carrying a chapter, through a checkpoint or province, or
+    whose stops were all GPS-confirmed)."""
     return not principal.is_exporter and (
-        filters.hs_chapter is None and filters.checkpoint_id is None and filters.province is None
+        filters.hs_chapter is None
+        and filters.checkpoint_id is None
+        and filters.province is None
+        and not filters.confirmed_only
     )
 
 

@@ -15,8 +15,8 @@ from sqlalchemy.sql.operators import custom_op
 
 from app.checkpoints.models import Checkpoint
 from app.reports import corridor_cells, order_stats, privacy
-from app.reports.figures import money
-from app.reports.schemas import CorridorFee, CorridorRow, Report
+from app.reports.figures import Figures, money, receipt_attached, stop_evidence
+from app.reports.schemas import CorridorFee, CorridorRow, EvidenceShares, Report
 from app.reports.service import Scope, checkpoint_codes
 from app.shipments.models import CargoLine, Shipment, ShipmentStatus
 from app.tracking.models import Stop, StopFee
@@ -41,6 +41,8 @@ class _Trips:
     fees: dict[str, list[Decimal]] = field(default_factory=dict)  # [total, unreceipted, …km]
     delay_by_checkpoint: dict[Any, float] = field(default_factory=lambda: defaultdict(float))
     median_transit_minutes: float | None = None
+    # Their stops' and fee events' evidence, as figures.Figures counts it.
+    evidence: Figures = field(default_factory=Figures)
 
 
 def trips(scope: Scope, *columns: Any) -> Select[Any]:
@@ -70,6 +72,12 @@ def trips(scope: Scope, *columns: Any) -> Select[Any]:
                 Checkpoint.province == filters.province
             )
         stmt = stmt.where(Shipment.id.in_(through))
+    if filters.confirmed_only:
+        # A trip is GPS-confirmed when every one of its stops is (and it has one).
+        unconfirmed = select(Stop.shipment_id).where(Stop.position_evidence != "confirmed")
+        stmt = stmt.where(
+            Shipment.id.in_(select(Stop.shipment_id)), Shipment.id.not_in(unconfirmed)
+        )
     return stmt
 
 
@@ -96,6 +104,7 @@ def _of_trips_in_scope(scope: Scope, model: type[Stop] | type[StopFee]) -> list[
         or filters.hs_chapter is not None
         or filters.checkpoint_id is not None
         or filters.province is not None
+        or filters.confirmed_only
     ):
         shipment_id: Any = model.shipment_id
         if scope.session.get_bind().dialect.name == "sqlite":
@@ -147,11 +156,13 @@ def _exact_groups(scope: Scope) -> dict[Corridor, _Trips]:
             Stop.trip_has_distance,
             func.count(),
             func.coalesce(func.sum(Stop.dwell_minutes), 0.0),
+            *_evidence_sums(),
         )
         .where(*_of_trips_in_scope(scope, Stop))
         .group_by(*stop_keys, Stop.checkpoint_id, Stop.trip_has_distance)
     ):
         _add_stops(groups[_key(row)], row[2], bool(row[3]), int(row[4]), float(row[5] or 0.0))
+        _add_evidence(groups[_key(row)], row[6:])
 
     fee_keys = (StopFee.origin_province, StopFee.destination_province)
     unreceipted = case((StopFee.receipt == false(), StopFee.amount), else_=0)
@@ -162,11 +173,13 @@ def _exact_groups(scope: Scope) -> dict[Corridor, _Trips]:
             StopFee.trip_has_distance,
             func.sum(StopFee.amount),
             func.sum(unreceipted),
+            *_receipt_counts(),
         )
         .where(*_of_trips_in_scope(scope, StopFee))
         .group_by(*fee_keys, StopFee.currency, StopFee.trip_has_distance)
     ):
         _add_fees(groups[_key(row)], row[2], bool(row[3]), row[4], row[5])
+        _add_receipts(groups[_key(row)], row[6:])
 
     _median_transit(scope, groups, delivered)
     return groups
@@ -205,6 +218,8 @@ def _groups_from_cells(scope: Scope) -> dict[Corridor, _Trips]:
         group.organizations = len(exporters[corridor])
         _add_stop_records(group, b"".join(c.stops for c in parts))
         _add_fee_records(group, b"".join(c.fees for c in parts))
+        for name in corridor_cells.EVIDENCE_COLUMNS:
+            setattr(group.evidence, name, sum(getattr(c, name) for c in parts))
         transits = np.frombuffer(b"".join(c.transit for c in parts), corridor_cells.FLOAT64)
         group.median_transit_minutes = corridor_cells.median(transits)
     return groups
@@ -255,7 +270,12 @@ def _allowed_cells(scope: Scope, day: ColumnElement[Any]) -> set[privacy.Cell]:
     whole = dataclasses.replace(
         scope,
         filters=scope.filters.model_copy(
-            update={"hs_chapter": None, "checkpoint_id": None, "province": None}
+            update={
+                "hs_chapter": None,
+                "checkpoint_id": None,
+                "province": None,
+                "evidence": "all",
+            }
         ),
     )
     cut = [Shipment.id.in_(trips(scope, Shipment.id))] if whole.filters != scope.filters else []
@@ -316,7 +336,13 @@ def _protected_groups(scope: Scope) -> dict[Corridor, _Trips]:
     has_distance = Shipment.distance_km.is_not(None)
     stop_keys = [*cell_keys, Stop.checkpoint_id, has_distance]
     for row in session.execute(
-        trips(scope, *stop_keys, func.count(), func.coalesce(func.sum(Stop.dwell_minutes), 0.0))
+        trips(
+            scope,
+            *stop_keys,
+            func.count(),
+            func.coalesce(func.sum(Stop.dwell_minutes), 0.0),
+            *_evidence_sums(),
+        )
         .join(Stop, Stop.shipment_id == Shipment.id)
         .group_by(*stop_keys)
     ):
@@ -324,15 +350,17 @@ def _protected_groups(scope: Scope) -> dict[Corridor, _Trips]:
             scope.excluded_stops += int(row[5])
             continue
         _add_stops(groups[_key(row)], row[3], bool(row[4]), int(row[5]), float(row[6] or 0.0))
+        _add_evidence(groups[_key(row)], row[7:])
     unreceipted = case((StopFee.receipt == false(), StopFee.amount), else_=0)
     fee_keys = [*cell_keys, StopFee.currency, has_distance]
     for row in session.execute(
-        trips(scope, *fee_keys, func.sum(StopFee.amount), func.sum(unreceipted))
+        trips(scope, *fee_keys, func.sum(StopFee.amount), func.sum(unreceipted), *_receipt_counts())
         .join(StopFee, StopFee.shipment_id == Shipment.id)
         .group_by(*fee_keys)
     ):
         if _cell(row) in allowed:
             _add_fees(groups[_key(row)], row[3], bool(row[4]), row[5], row[6])
+            _add_receipts(groups[_key(row)], row[7:])
     runs = order_stats.sorted_runs(
         session, lambda *c: trips(scope, *c), cell_keys, Shipment.transit_minutes, delivered
     )
@@ -367,6 +395,27 @@ def _add_fees(group: _Trips, currency: str, known_km: bool, total: Any, unpaid: 
     if known_km:
         fees[2] += money(total)
         fees[3] += money(unpaid)
+
+
+def _evidence_sums() -> list[Any]:
+    return [func.sum(case((condition, 1), else_=0)) for condition in stop_evidence()]
+
+
+def _receipt_counts() -> list[Any]:
+    return [func.count(), func.sum(case((receipt_attached(), 1), else_=0))]
+
+
+def _add_evidence(group: _Trips, counts: Any) -> None:
+    confirmed, contradicted, anomalous = (int(n or 0) for n in counts)
+    group.evidence.confirmed_stops += confirmed
+    group.evidence.contradicted_stops += contradicted
+    group.evidence.anomalous_stops += anomalous
+
+
+def _add_receipts(group: _Trips, counts: Any) -> None:
+    events, photographed = (int(n or 0) for n in counts)
+    group.evidence.fee_events += events
+    group.evidence.photographed_fees += photographed
 
 
 def _count_exporters(scope: Scope, groups: dict[Corridor, _Trips]) -> None:
@@ -424,6 +473,8 @@ def _row(scope: Scope, corridor: Corridor, group: _Trips, codes: dict[Any, str])
         )
         for currency, (total, unreceipted, km_total, km_unreceipted) in sorted(group.fees.items())
     ]
+    group.evidence.stops = group.stops
+    row.evidence = EvidenceShares.of(group.evidence)
     if group.delay_by_checkpoint and group.delay_minutes > 0:
         worst, minutes = max(group.delay_by_checkpoint.items(), key=lambda item: item[1])
         row.worst_checkpoint_id, row.worst_checkpoint_code = worst, codes.get(worst)

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi.responses import Response
 from openpyxl import Workbook
 
-from app.reports.schemas import DelayFigures, Format
+from app.reports.schemas import DelayFigures, EvidenceShares, Format
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -18,7 +18,7 @@ def render(report: Any, fmt: Format) -> Any:
     """The report itself for JSON (FastAPI serialises it), else a file response."""
     if fmt == "json":
         return report
-    rows = [item.model_dump(mode="json") for item in report.items]
+    rows = [_flat(item.model_dump(mode="json")) for item in report.items]
     columns = _columns(report)
     stamp = report.generated_at.strftime("%Y%m%dT%H%M%SZ")
     name = f"{report.report}-{stamp}"
@@ -34,9 +34,22 @@ def _columns(report: Any) -> list[str]:
     row_type = type(report).model_fields["items"].annotation.__args__[0]  # list[Row] -> Row
     # What the row is about (checkpoint, period …) first, then its figures.
     figures = list(DelayFigures.model_fields)
-    return [f for f in row_type.model_fields if f not in figures] + [
+    names = [f for f in row_type.model_fields if f not in figures] + [
         f for f in figures if f in row_type.model_fields
     ]
+    return [column for name in names for column in FLATTENED.get(name, [name])]
+
+
+# Objects a spreadsheet reads better as a column each (`evidence.gps_confirmed_share` …).
+FLATTENED = {"evidence": [f"evidence.{name}" for name in EvidenceShares.model_fields]}
+
+
+def _flat(row: dict[str, Any]) -> dict[str, Any]:
+    for name in FLATTENED:
+        if name in row:
+            found = row.pop(name) or {}
+            row.update({f"{name}.{key}": value for key, value in found.items()})
+    return row
 
 
 def _cell(value: Any) -> Any:

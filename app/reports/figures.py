@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, case, false, func, select
 from sqlalchemy.orm import Session
 
+from app.evidence.models import Attachment, AttachmentKind
 from app.reports import order_stats
 from app.tracking.models import Stop, StopFee, StopHold
 from app.tracking.vocabulary import StopOutcome
@@ -58,6 +59,14 @@ class Figures:
     tail_mean_dwell_minutes: float | None = None
     hold_reasons: list[tuple[str, int]] = field(default_factory=list)
     fees: list[Fees] = field(default_factory=list)
+    # What corroborates the stops (see Evidence): stops whose position at the taps fell
+    # inside the checkpoint's fence, or outside it; stops with an anomaly; fee events, and
+    # those with a receipt attached (not withdrawn).
+    confirmed_stops: int = 0
+    contradicted_stops: int = 0
+    anomalous_stops: int = 0
+    fee_events: int = 0
+    photographed_fees: int = 0
 
     @property
     def mean_dwell_minutes(self) -> float | None:
@@ -78,6 +87,31 @@ class Figures:
     @property
     def within_standard_share(self) -> float | None:
         return self.within_standard / self.timed_stops if self.timed_stops else None
+
+    @property
+    def evidence(self) -> "Evidence":
+        return Evidence.of(self)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """How much of a group's figures is corroborated: shares of its stops (or, for receipts,
+    of its fee events); None when it has none."""
+
+    gps_confirmed_share: float | None
+    gps_contradicted_share: float | None
+    fee_receipt_photo_share: float | None
+    anomaly_share: float | None
+
+    @classmethod
+    def of(cls, figures: Figures) -> "Evidence":
+        stops, fees = figures.stops, figures.fee_events
+        return cls(
+            figures.confirmed_stops / stops if stops else None,
+            figures.contradicted_stops / stops if stops else None,
+            figures.photographed_fees / fees if fees else None,
+            figures.anomalous_stops / stops if stops else None,
+        )
 
 
 @dataclass(frozen=True)
@@ -104,8 +138,11 @@ def stop_figures(
     for key, reason, count in _grouped(session, _hold_reasons(grouping), width, normalize):
         figures[key].hold_reasons.append((str(reason), int(count)))
     fees = _grouped(session, _fees(grouping), width, normalize)
-    for key, currency, total, unreceipted in fees:
-        figures[key].fees.append(Fees(currency, money(total), money(unreceipted)))
+    for key, currency, total, unreceipted, events, photographed in fees:
+        group = figures[key]
+        group.fees.append(Fees(currency, money(total), money(unreceipted)))
+        group.fee_events += int(events)
+        group.photographed_fees += int(photographed or 0)
     if grouping.rollup is not None:
         figures = _rolled_up(session, grouping, figures, raw_keys, organizations)
     else:
@@ -156,6 +193,13 @@ def _rolled_up(
     return coarse
 
 
+EVIDENCE_COUNTS = (
+    "confirmed_stops",
+    "contradicted_stops",
+    "anomalous_stops",
+    "fee_events",
+    "photographed_fees",
+)
 ADDITIVE = (
     "stops",
     "completed_stops",
@@ -164,6 +208,7 @@ ADDITIVE = (
     "held_stops",
     "turned_back_stops",
     "within_standard",
+    *EVIDENCE_COUNTS,
 )
 
 
@@ -207,6 +252,7 @@ def _counts(
             count_if(Stop.hold_count > 0),
             count_if(Stop.outcome == StopOutcome.turned_back),
             count_if(Stop.dwell_minutes <= standard_minutes),
+            *(count_if(condition) for condition in stop_evidence()),
         )
         .group_by(*keys)
         .order_by(*keys)
@@ -217,7 +263,8 @@ def _counts(
     for row in session.execute(stmt):
         raw_keys.append(tuple(row[:width]))
         key = normalize(raw_keys[-1])
-        stops, completed, timed, total, held, turned, within = row[width:]
+        stops, completed, timed, total, held, turned, within = row[width : width + 7]
+        confirmed, contradicted, anomalous = row[width + 7 :]
         figures[key] = Figures(
             stops=int(stops),
             completed_stops=int(completed),
@@ -226,8 +273,35 @@ def _counts(
             held_stops=int(held),
             turned_back_stops=int(turned),
             within_standard=int(within),
+            confirmed_stops=int(confirmed),
+            contradicted_stops=int(contradicted),
+            anomalous_stops=int(anomalous),
         )
     return figures, raw_keys
+
+
+def stop_evidence() -> tuple[ColumnElement[bool], ...]:
+    """A stop's evidence, as conditions on its row: its position confirmed, contradicted,
+    and any anomaly in its timeline (Figures counts the stops meeting each)."""
+    return (
+        Stop.position_evidence == "confirmed",
+        Stop.position_evidence == "contradicted",
+        func.json_array_length(Stop.anomalies) > 0,
+    )
+
+
+def receipt_attached() -> ColumnElement[bool]:
+    """A fee event with a receipt attached to it that is not withdrawn (a photo or a scan)."""
+    return (
+        select(Attachment.id)
+        .where(
+            Attachment.shipment_id == StopFee.shipment_id,
+            Attachment.event_id == StopFee.event_id,
+            Attachment.kind == AttachmentKind.receipt,
+            Attachment.withdrawn == false(),
+        )
+        .exists()
+    )
 
 
 def _organizations(source: Source, keys: list[ColumnElement[Any]]) -> Select[Any]:
@@ -266,8 +340,14 @@ def _hold_reasons(grouping: Grouping) -> Select[Any]:
 def _fees(grouping: Grouping) -> Select[Any]:
     keys = grouping.keys(StopFee)
     unreceipted = case((StopFee.receipt == false(), StopFee.amount), else_=0)
+    photographed = func.sum(case((receipt_attached(), 1), else_=0))
     return grouping.source(StopFee)(
-        *keys, StopFee.currency, func.sum(StopFee.amount), func.sum(unreceipted)
+        *keys,
+        StopFee.currency,
+        func.sum(StopFee.amount),
+        func.sum(unreceipted),
+        func.count(),
+        photographed,
     ).group_by(*keys, StopFee.currency)
 
 

@@ -3,7 +3,7 @@
 import re
 import uuid
 from datetime import UTC, datetime, time
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -30,6 +30,13 @@ class ReportFilters(BaseModel):
     checkpoint_id: uuid.UUID | None = None
     hs_chapter: str | None = Field(default=None, description="Two digits, e.g. 04, 25, 72.")
     destination_province: Province | None = None
+    evidence: Literal["all", "confirmed"] = Field(
+        default="all", description="`confirmed`: GPS-confirmed stops only."
+    )
+
+    @property
+    def confirmed_only(self) -> bool:
+        return self.evidence == "confirmed"
 
     @field_validator("hs_chapter")
     @classmethod
@@ -40,7 +47,7 @@ class ReportFilters(BaseModel):
 
     def described(self) -> dict[str, str]:
         """The filters in force, as the export's filter sheet shows them."""
-        data = self.model_dump(by_alias=True, exclude_none=True)
+        data = self.model_dump(by_alias=True, exclude_none=True, exclude_defaults=True)
         return {k: v.isoformat() if isinstance(v, datetime) else str(v) for k, v in data.items()}
 
 
@@ -55,6 +62,13 @@ def report_filters(
         str | None, Query(pattern=r"^[0-9]{2}$", description="Two digits: 04, 25, 72 …")
     ] = None,
     destination_province: Province | None = None,
+    evidence: Annotated[
+        Literal["all", "confirmed"],
+        Query(
+            description="`confirmed`: every figure over the stops whose position at the taps "
+            "(or the tracker's) put the truck inside the checkpoint's fence."
+        ),
+    ] = "all",
 ) -> ReportFilters:
     return ReportFilters(
         from_=from_,
@@ -63,6 +77,7 @@ def report_filters(
         checkpoint_id=checkpoint_id,
         hs_chapter=hs_chapter,
         destination_province=destination_province,
+        evidence=evidence,
     )
 
 
@@ -112,4 +127,13 @@ def narrow(stmt: Select[Any], filters: ReportFilters, table: Any = Stop) -> Sele
             Shipment.destination_province == filters.destination_province
         )
         stmt = stmt.where(table.shipment_id.in_(bound))
+    if filters.confirmed_only:
+        stmt = stmt.where(confirmed_stop(table))
     return stmt
+
+
+def confirmed_stop(table: Any) -> Any:
+    """The rows (stops, or their holds, fees or procedures) of GPS-confirmed stops."""
+    if table is Stop:
+        return Stop.position_evidence == "confirmed"
+    return table.stop_id.in_(select(Stop.id).where(Stop.position_evidence == "confirmed"))

@@ -15,6 +15,16 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.db import Base
 
 
+class _Evidence:
+    """What corroborates the stops of a cell (figures.Figures says what each count is)."""
+
+    confirmed_stops: Mapped[int] = mapped_column(Integer, server_default="0")
+    contradicted_stops: Mapped[int] = mapped_column(Integer, server_default="0")
+    anomalous_stops: Mapped[int] = mapped_column(Integer, server_default="0")
+    fee_events: Mapped[int] = mapped_column(Integer, server_default="0")
+    photographed_fees: Mapped[int] = mapped_column(Integer, server_default="0")
+
+
 class RollupDirty(Base):
     """A day cell whose rows may be stale: appended by triggers, removed by the refresh that
     recomputed the cell (by id, so a mark committed during a refresh is kept for the next)."""
@@ -29,7 +39,7 @@ class RollupDirty(Base):
     arrival_day: Mapped[int] = mapped_column(Integer)
 
 
-class _CellFigures:
+class _CellFigures(_Evidence):
     """The figures of a cell's stops in one row: counts and sums; its dwell times, sorted,
     packed as little-endian float64 (8 bytes a stop: percentiles need every value); holds
     per reason and fees per currency as packed records; and its exporters, for the
@@ -68,7 +78,7 @@ class DayCellCargo(_CellFigures, Base):
     hs_chapters: Mapped[str] = mapped_column(String(300), primary_key=True)
 
 
-class _ProcedureFigures:
+class _ProcedureFigures(_Evidence):
     """A procedure's runs in a cell: the stops that required it (their first runs), the
     runs timed, their minutes (sum, and sorted as little-endian float64), the minutes spent
     at stops whose own time is unknown, and the exporters whose stops required it."""
@@ -143,7 +153,7 @@ class CorridorDirty(Base):
     departure_day: Mapped[int] = mapped_column(Integer)
 
 
-class CorridorCell(Base):
+class CorridorCell(_Evidence, Base):
     """The trips that left on one UTC day along one corridor: counts and kilometres, the
     transit times of the delivered ones (sorted, little-endian float64), their stops per
     checkpoint and known distance and their fees per currency and known distance (packed

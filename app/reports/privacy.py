@@ -39,7 +39,7 @@ from app.errors import Forbidden
 
 Cell = tuple[Any, ...]  # (checkpoint_id, arrival_day), or (origin, destination, departure day)
 # One condition that cuts a cell: ("hs", "25") the stops carrying chapter 25, ("to", "basra")
-# those bound for Basra.
+# those bound for Basra, ("gps", "confirmed") those whose position confirmed them.
 Condition = tuple[str, str]
 
 
@@ -112,23 +112,27 @@ class Thresholds:
 # --- protected cells ------------------------------------------------------------------------
 
 # The stops of one cell that share what a filter can cut by: (the trip's HS chapters, "25,72";
-# its destination province). Conditions are tested against an atom.
-Atom = tuple[str | None, str | None]
+# its destination province; the stop's position evidence, "confirmed"). Conditions are tested
+# against an atom; a dimension the question does not cut by is None in every atom.
+Atom = tuple[str | None, str | None, str | None]
+WHOLE: Atom = (None, None, None)
+_DIMENSION = {"hs": 0, "to": 1, "gps": 2}
 
 
 def matches(atom: Atom, condition: Condition) -> bool:
     kind, value = condition
     if kind == "hs":
         return atom[0] is not None and value in atom[0].split(",")
-    if kind == "to":
-        return atom[1] == value
+    if kind in _DIMENSION:
+        return atom[_DIMENSION[kind]] == value
     raise ValueError(condition)
 
 
 def _values(atom: Atom, kind: str) -> set[str]:
     if kind == "hs":
         return set(atom[0].split(",")) if atom[0] else set()
-    return {atom[1]} if atom[1] else set()
+    value = atom[_DIMENSION[kind]]
+    return {value} if value else set()
 
 
 class StopCells:
@@ -263,11 +267,13 @@ def stop_atoms(
     destination: Any | None,
     organization: Any,
     completed: ColumnElement[Any],
+    position: Any | None = None,
 ) -> dict[Cell, dict[Atom, Tally]]:
     """Tallies per cell and atom from one GROUP BY. `source(*columns)`: SELECT columns FROM
-    the rows in scope. `chapters`/`destination`: the columns of a dimension the question cuts
-    by, or None (its atoms then hold the whole cell)."""
-    atom_columns = [c for c in (chapters, destination) if c is not None]
+    the rows in scope. `chapters`/`destination`/`position`: the columns of a dimension the
+    question cuts by, or None (its atoms then hold the whole cell)."""
+    dimensions = (chapters, destination, position)
+    atom_columns = [c for c in dimensions if c is not None]
     keys = [*cell_columns, *atom_columns, organization]
     width = len(cell_columns)
     found: dict[Cell, dict[Atom, Tally]] = defaultdict(dict)
@@ -281,6 +287,7 @@ def stop_atoms(
         atom: Atom = (
             next(rest) if chapters is not None else None,
             next(rest) if destination is not None else None,
+            next(rest) if position is not None else None,
         )
         tally = found[tuple(row[:width])].setdefault(atom, Tally())
         tally.add(Tally(int(row[-2]), int(row[-1] or 0), {row[-3]}))

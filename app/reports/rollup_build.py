@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session
 
-from app.reports.rollups import FEES, FLOAT64, _cents, _money, _pack_holds
+from app.reports.rollups import EVIDENCE_COLUMNS, FEES, FLOAT64, _cents, _money, _pack_holds
 from app.reports.value_index import index_of
 
 DAY_CELL_COLUMNS = (
@@ -48,6 +48,7 @@ DAY_CELL_COLUMNS = (
     "fees",
     "exporters",
     "dwell_index",
+    *EVIDENCE_COLUMNS,
 )
 PROCEDURE_COLUMNS = (
     "checkpoint_id",
@@ -60,6 +61,7 @@ PROCEDURE_COLUMNS = (
     "minute_values",
     "exporters",
     "minute_index",
+    *EVIDENCE_COLUMNS,
 )
 
 
@@ -209,17 +211,30 @@ def build(session: Session, start: int, end: int) -> int:
     those days have no rows yet. Returns how many day cells it stored."""
     db = _Driver(session)
     checkpoints, exporters = _Ids(db.postgres), _Ids(db.postgres)
-    chapters = _Index()
-    cp, days, chapter, outcome, dwell, held, org = db.columns(
+    chapters, stop_ids = _Index(), _Index()
+    cp, days, chapter, outcome, dwell, held, org, _, position, anomalous = db.columns(
         f"SELECT {db.id('checkpoint_id')}, arrival_day, COALESCE(hs_chapters, ''),"
         " CASE outcome WHEN 'open' THEN 0 WHEN 'turned_back' THEN 2 ELSE 1 END,"
-        f" dwell_minutes, CASE WHEN hold_count > 0 THEN 1 ELSE 0 END, {db.id('organization_id')}"
+        f" dwell_minutes, CASE WHEN hold_count > 0 THEN 1 ELSE 0 END, {db.id('organization_id')},"
+        f" {db.id('id')}, {POSITION}, {ANOMALOUS}"
         " FROM stops WHERE arrival_day >= ? AND arrival_day < ?",
         (start, end),
-        (checkpoints.index, np.int64, chapters, np.int8, np.float64, np.int8, exporters.index),
+        (
+            checkpoints.index,
+            np.int64,
+            chapters,
+            np.int8,
+            np.float64,
+            np.int8,
+            exporters.index,
+            stop_ids,  # the stop's number: its row in these arrays
+            np.int8,
+            np.int8,
+        ),
     )
     if not len(cp):
         return 0
+    evidence = _StopEvidence(db, start, end, stop_ids, position, anomalous)
     days_wide = end - start
     day_cell = cp.astype(np.int64) * days_wide + (days - start)
     was_held = held == 1
@@ -265,6 +280,7 @@ def build(session: Session, start: int, end: int) -> int:
             _count(cell, n, outcome == 2),
             _sorted_values(cell, dwell, n),
         ]
+        evidence_columns = evidence.per_cell(cell, n)
         exporter_ids = _exporters(cell, org, exporters, n)
         table, names = (
             ("day_cell_cargo", (*DAY_CELL_COLUMNS[:2], "hs_chapters", *DAY_CELL_COLUMNS[2:]))
@@ -292,6 +308,7 @@ def build(session: Session, start: int, end: int) -> int:
                     _pack_cents(fees) if fees else b"",
                     exporter_ids[i],
                     index_of(columns[6][i]),
+                    *(column[i] for column in evidence_columns),
                 )
             )
             if len(rows) == INSERT_ROWS:  # written as they are made: memory stays bounded
@@ -299,8 +316,65 @@ def build(session: Session, start: int, end: int) -> int:
                 rows = []
         db.insert(table, names, rows)
         stored = stored if cargo else n
-    _build_procedures(db, start, end, checkpoints, exporters)
+    _build_procedures(db, start, end, checkpoints, exporters, evidence)
     return stored
+
+
+# A stop's position evidence and whether it has an anomaly, as numbers (figures.stop_evidence).
+POSITION = "CASE position_evidence WHEN 'confirmed' THEN 1 WHEN 'contradicted' THEN 2 ELSE 0 END"
+ANOMALOUS = "CASE WHEN json_array_length(anomalies) > 0 THEN 1 ELSE 0 END"
+
+
+class _StopEvidence:
+    """The round's stops' evidence, one value a stop (by its number in the round): its
+    position evidence, an anomaly, its fee events and those with a receipt attached (not
+    withdrawn: figures.receipt_attached), from one pass over the round's fees."""
+
+    def __init__(
+        self,
+        db: _Driver,
+        start: int,
+        end: int,
+        stop_ids: _Index,
+        position: np.ndarray,
+        anomalous: np.ndarray,
+    ) -> None:
+        self.stop_ids, self.position, self.anomalous = stop_ids, position, anomalous
+        self.fees = np.zeros(len(position), np.int64)
+        self.receipts = np.zeros(len(position), np.int64)
+        receipt = (
+            "EXISTS (SELECT 1 FROM attachments a WHERE a.shipment_id = f.shipment_id"
+            " AND a.event_id = f.event_id AND a.kind = 'receipt'"
+            f" AND a.withdrawn = {db.false})"
+        )
+        for raw, events, photographed in db.rows(
+            f"SELECT {db.id('f.stop_id')}, COUNT(*), SUM(CASE WHEN {receipt} THEN 1 ELSE 0 END)"
+            " FROM stop_fees f WHERE f.arrival_day >= ? AND f.arrival_day < ? GROUP BY 1",
+            (start, end),
+        ):
+            stop = stop_ids.get(raw)
+            if stop is not None:
+                self.fees[stop], self.receipts[stop] = int(events), int(photographed or 0)
+
+    def per_cell(
+        self, cell: np.ndarray, cells: int, stop: np.ndarray | None = None
+    ) -> list[list[int]]:
+        """Each cell's evidence counts (rollups.EVIDENCE_COLUMNS): `cell` gives each stop's
+        cell, or with `stop`, each of some rows' (procedures' first runs) and their stops."""
+        chosen = slice(None) if stop is None else stop
+        position, anomalous = self.position[chosen], self.anomalous[chosen]
+
+        def total(weights: np.ndarray) -> list[int]:
+            found = np.bincount(cell, weights=weights, minlength=cells)
+            return found.astype(np.int64).tolist()  # type: ignore[no-any-return]
+
+        return [
+            _count(cell, cells, position == 1),
+            _count(cell, cells, position == 2),
+            _count(cell, cells, anomalous == 1),
+            total(self.fees[chosen]),
+            total(self.receipts[chosen]),
+        ]
 
 
 def _keys(
@@ -321,7 +395,12 @@ def _pack_cents(fees: dict[str, tuple[int, int]]) -> bytes:
 
 
 def _build_procedures(
-    db: _Driver, start: int, end: int, checkpoints: _Ids, exporters: _Ids
+    db: _Driver,
+    start: int,
+    end: int,
+    checkpoints: _Ids,
+    exporters: _Ids,
+    evidence: _StopEvidence,
 ) -> None:
     """The procedure rows of the days [start, end). stop_procedures has no index by day:
     its rows are read by one pass over the table (about 0.15 µs a row on SQLite, where
@@ -331,11 +410,21 @@ def _build_procedures(
     def where(table: str) -> str:
         return f"{table}arrival_day >= ? AND {table}arrival_day < ?"
 
-    cp, days, procedure, run_number, minutes, org = db.columns(
+    cp, days, procedure, run_number, minutes, org, stop = db.columns(
         f"SELECT {db.id('checkpoint_id')}, arrival_day, procedure, run_number, minutes,"
-        f" {db.id('organization_id')} FROM stop_procedures WHERE {where('')}",
+        f" {db.id('organization_id')}, {db.id('stop_id')} FROM stop_procedures"
+        f" WHERE {where('')}",
         (start, end),
-        (checkpoints.index, np.int64, procedures, np.int64, np.float64, exporters.index),
+        # A run's stop has its day: it is one of the round's stops (evidence.stop_ids).
+        (
+            checkpoints.index,
+            np.int64,
+            procedures,
+            np.int64,
+            np.float64,
+            exporters.index,
+            evidence.stop_ids,
+        ),
     )
     if not len(cp):
         return
@@ -366,6 +455,7 @@ def _build_procedures(
         _sorted_values(cell, minutes, n),
         _exporters(cell, org, exporters, n, first),
     ]
+    evidence_columns = evidence.per_cell(cell[first], n, stop[first])
     cp_stored, procedure_names = checkpoints.stored(), list(procedures)
     rows = []
     for i, found in enumerate(cells.tolist()):
@@ -378,6 +468,7 @@ def _build_procedures(
                 procedure_names[procedure_of],
                 *(column[i] for column in columns),
                 index_of(columns[4][i]),
+                *(column[i] for column in evidence_columns),
             )
         )
         if len(rows) == INSERT_ROWS:

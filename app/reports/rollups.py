@@ -22,13 +22,14 @@ destination. Admins' windows that start or end inside a day read that day's stop
 exact time filter.
 """
 
+import dataclasses
 import logging
 import math
 import threading
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
@@ -112,6 +113,7 @@ class CellFigures:
     exporters: bytes = b""
     index: bytes = b""  # value_index.index_of(dwell), when read instead of it
     source: Any = None  # the table the dwell times are in, when only the index was read
+    evidence: "EvidenceCounts" = field(default_factory=lambda: EvidenceCounts())
 
     def same_as(self, other: "CellFigures") -> bool:
         """Equal figures (sums compared to 1e-9 relative: their order of addition differs)."""
@@ -130,11 +132,45 @@ class CellFigures:
             self.holds,
             self.fees,
             self.exporters,
+            self.evidence,
         )
 
     def exporter_ids(self) -> set[bytes]:
         packed = self.exporters
         return {packed[i : i + 16] for i in range(0, len(packed), 16)}
+
+
+@dataclass(frozen=True)
+class EvidenceCounts:
+    """What corroborates a cell's stops, as counts (figures.Figures says what each is)."""
+
+    confirmed_stops: int = 0
+    contradicted_stops: int = 0
+    anomalous_stops: int = 0
+    fee_events: int = 0
+    photographed_fees: int = 0
+
+    @classmethod
+    def of(cls, row: Iterable[Any]) -> "EvidenceCounts":
+        return cls(*(int(value or 0) for value in row))
+
+    @classmethod
+    def total(cls, parts: Iterable["EvidenceCounts"]) -> "EvidenceCounts":
+        sums = [0] * len(EVIDENCE_COLUMNS)
+        for part in parts:
+            for i, value in enumerate(dataclasses.astuple(part)):
+                sums[i] += value
+        return cls(*sums)
+
+    def columns(self) -> dict[str, int]:
+        return dataclasses.asdict(self)
+
+    def add_to(self, figures: fig.Figures) -> None:
+        for name, value in self.columns().items():
+            setattr(figures, name, getattr(figures, name) + value)
+
+
+EVIDENCE_COLUMNS = fig.EVIDENCE_COUNTS  # the fields of EvidenceCounts, in order
 
 
 def _pack_holds(holds: dict[str, int]) -> bytes:
@@ -181,15 +217,18 @@ def compute(session: Session, where: Where, *, cargo: bool = False) -> dict[Cell
             func.coalesce(func.sum(Stop.dwell_minutes), 0.0),
             count_if(Stop.hold_count > 0),
             count_if(Stop.outcome == StopOutcome.turned_back),
+            *(count_if(condition) for condition in fig.stop_evidence()),
         )
         .where(where(Stop))
         .group_by(*key)
     )
+    evidence_of: dict[Cell, list[int]] = {}
     for row in session.execute(counts):
-        stops, done, timed, total, held, turned = tuple(row)[width:]
+        stops, done, timed, total, held, turned = tuple(row)[width : width + 6]
         cells[tuple(row[:width])] = CellFigures(
             int(stops), int(done), int(timed), float(total), int(held), int(turned)
         )
+        evidence_of[tuple(row[:width])] = [int(n) for n in row[width + 6 :]] + [0, 0]
     _read_dwell(session, where, key, cells)
     holds_of: dict[Cell, dict[str, int]] = defaultdict(dict)
     fees_of: dict[Cell, dict[str, tuple[Decimal, Decimal]]] = defaultdict(dict)
@@ -199,11 +238,23 @@ def compute(session: Session, where: Where, *, cargo: bool = False) -> dict[Cell
     for row in session.execute(holds.group_by(*hold_key, StopHold.reason)):
         holds_of[tuple(row[:width])][str(row[width])] = int(row[width + 1])
     unreceipted = func.sum(case((StopFee.receipt == false(), StopFee.amount), else_=0))
+    photographed = count_if(fig.receipt_attached())
     fee_key = keys(StopFee)
-    fees = select(*fee_key, StopFee.currency, func.sum(StopFee.amount), unreceipted)
+    fees = select(
+        *fee_key,
+        StopFee.currency,
+        func.sum(StopFee.amount),
+        unreceipted,
+        func.count(),
+        photographed,
+    )
     for row in session.execute(fees.where(where(StopFee)).group_by(*fee_key, StopFee.currency)):
-        currency, total, part = row[width:]
+        currency, total, part, events, with_receipt = row[width:]
         fees_of[tuple(row[:width])][currency] = (_money(total), _money(part))
+        counted = evidence_of.get(tuple(row[:width]))
+        if counted is not None:
+            counted[3] += int(events)
+            counted[4] += int(with_receipt)
     exporters = select(*key, Stop.organization_id).where(where(Stop)).distinct()
     for row in session.execute(exporters):
         exporters_of[tuple(row[:width])].append(row[width].bytes)
@@ -211,6 +262,7 @@ def compute(session: Session, where: Where, *, cargo: bool = False) -> dict[Cell
         figures.holds = _pack_holds(holds_of[cell])
         figures.fees = _pack_fees(fees_of[cell])
         figures.exporters = b"".join(sorted(exporters_of[cell]))
+        figures.evidence = EvidenceCounts(*evidence_of.get(cell, ()))
     return cells
 
 
@@ -284,11 +336,14 @@ class ProcedureCell:
     exporters: bytes = b""
     index: bytes = b""  # value_index.index_of(minute_values), when read instead of them
     source: Any = None  # the table the minutes are in, when only the index was read
+    # The evidence of the stops that required it (and of their fee events).
+    evidence: "EvidenceCounts" = field(default_factory=lambda: EvidenceCounts())
 
     def same_as(self, other: "ProcedureCell") -> bool:
+        mine = (self.first_runs, self.timed_runs, self.minute_values, self.exporters)
+        theirs = (other.first_runs, other.timed_runs, other.minute_values, other.exporters)
         return (
-            (self.first_runs, self.timed_runs, self.minute_values, self.exporters)
-            == (other.first_runs, other.timed_runs, other.minute_values, other.exporters)
+            (*mine, self.evidence) == (*theirs, other.evidence)
             and math.isclose(self.minutes, other.minutes, rel_tol=1e-9, abs_tol=1e-9)
             and math.isclose(
                 self.untimed_minutes, other.untimed_minutes, rel_tol=1e-9, abs_tol=1e-9
@@ -339,7 +394,42 @@ def compute_procedures(session: Session, where: Where) -> dict[Cell, ProcedureCe
         exporters[(cp, day, str(procedure))].append(organization.bytes)
     for cell, ids in exporters.items():
         cells.setdefault(cell, ProcedureCell()).exporters = b"".join(sorted(ids))
+    for (cp, day, procedure), evidence in procedure_evidence(session, where, key).items():
+        cells.setdefault((cp, day, str(procedure)), ProcedureCell()).evidence = evidence
     return cells
+
+
+def procedure_evidence(
+    session: Session, where: Where, key: list[Any]
+) -> dict[tuple[Any, ...], EvidenceCounts]:
+    """The evidence of the stops that required each procedure (their first runs meeting
+    `where`, grouped by `key`, columns of stop_procedures), and of their fee events."""
+    runs = StopProcedure
+
+    def count_if(condition: ColumnElement[bool]) -> ColumnElement[Any]:
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+    first = and_(where(runs), runs.run_number == 1)
+    stops = (
+        select(*key, *(count_if(c) for c in fig.stop_evidence()))
+        .join(Stop, Stop.id == runs.stop_id)
+        .where(first)
+        .group_by(*key)
+    )
+    width = len(key)
+    counts: dict[tuple[Any, ...], list[int]] = {}
+    for row in session.execute(stops):
+        counts[tuple(row[:width])] = [int(n) for n in row[width:]] + [0, 0]
+    fees = (
+        select(*key, func.count(), count_if(fig.receipt_attached()))
+        .join(StopFee, StopFee.stop_id == runs.stop_id)
+        .where(first)
+        .group_by(*key)
+    )
+    for row in session.execute(fees):
+        found = counts.setdefault(tuple(row[:width]), [0] * 5)
+        found[3], found[4] = int(row[-2]), int(row[-1])
+    return {cell: EvidenceCounts(*found) for cell, found in counts.items()}
 
 
 def store_procedures(
@@ -364,6 +454,7 @@ def store_procedures(
             "minute_values": found.minute_values,
             "minute_index": value_index.index_of(found.minute_values),
             "exporters": found.exporters,
+            **found.evidence.columns(),
         }
         for (cp, day, procedure), found in figures.items()
     ]
@@ -389,6 +480,7 @@ def stored_procedures(
         table.timed_runs,
         table.minutes,
         table.untimed_minutes,
+        *(getattr(table, name) for name in EVIDENCE_COLUMNS),
         _values_or_index(table, table.timed_runs) if indexed else table.minute_values,
         *([table.exporters] if exporters else []),
     ]
@@ -397,11 +489,13 @@ def stored_procedures(
     result.close()
     checkpoint_of = _CheckpointIds()
     cells: dict[Cell, ProcedureCell] = {}
-    for raw, day, procedure, first, timed, minutes, untimed, values, *ids in rows:
+    for raw, day, procedure, first, timed, minutes, untimed, *rest in rows:
         cp = checkpoint_of(raw)
+        evidence, (values, *ids) = rest[:5], rest[5:]
         found = cells[(cp, day, procedure)] = ProcedureCell(
             first, timed, minutes, untimed, bytes(values), bytes(ids[0]) if ids else b""
         )
+        found.evidence = EvidenceCounts.of(evidence)
         if indexed and timed >= value_index.INDEXED_FROM:
             found.index, found.minute_values, found.source = found.minute_values, b"", table
     return cells
@@ -486,6 +580,7 @@ def store(
             "holds": f.holds,
             "fees": f.fees,
             "exporters": f.exporters,
+            **f.evidence.columns(),
         }
         for cell, f in figures.items()
     ]
@@ -673,6 +768,7 @@ def merge_cells(parts: list[CellFigures]) -> CellFigures:
         holds=_pack_holds(holds),
         fees=np.array(sorted((c, t, u) for c, (t, u) in fees.items()), FEES).tobytes(),
         exporters=_merged_ids([p.exporters for p in parts]),
+        evidence=EvidenceCounts.total(p.evidence for p in parts),
     )
 
 
@@ -684,6 +780,7 @@ def merge_procedures(parts: list[ProcedureCell]) -> ProcedureCell:
         untimed_minutes=sum(p.untimed_minutes for p in parts),
         minute_values=_merged_values([p.minute_values for p in parts]),
         exporters=_merged_ids([p.exporters for p in parts]),
+        evidence=EvidenceCounts.total(p.evidence for p in parts),
     )
 
 
@@ -806,6 +903,7 @@ def stored(
         table.total_dwell_minutes,
         table.held_stops,
         table.turned_back_stops,
+        *(getattr(table, name) for name in EVIDENCE_COLUMNS),
         *([_dwell(table, indexed)] if values else []),
         *([table.holds, table.fees] if values else []),
         *([table.exporters] if exporters else []),
@@ -818,7 +916,8 @@ def stored(
     for row in rows:
         cp = checkpoint_of(row[0])
         found = CellFigures(*row[width : width + 6])
-        blobs = [bytes(b) for b in row[width + 6 :]]  # psycopg reads memoryviews
+        found.evidence = EvidenceCounts.of(row[width + 6 : width + 11])
+        blobs = [bytes(b) for b in row[width + 11 :]]  # psycopg reads memoryviews
         if values:
             found.dwell, found.holds, found.fees = blobs[:3]
         if values and indexed and found.timed_stops >= value_index.INDEXED_FROM:
@@ -845,8 +944,13 @@ def _values_or_index(table: Any, count: Any) -> ColumnElement[bytes]:
 
 def answers(principal: Any, filters: ReportFilters) -> bool:
     """Can day cells answer this question? Not an exporter's own figures (its stops only),
-    nor a question cut by destination (see the module's docstring)."""
-    return not principal.is_exporter and filters.destination_province is None
+    nor a question cut by destination or over GPS-confirmed stops only (see the module's
+    docstring)."""
+    return (
+        not principal.is_exporter
+        and filters.destination_province is None
+        and not filters.confirmed_only
+    )
 
 
 @dataclass(frozen=True)
@@ -1070,7 +1174,7 @@ def tallies(
     cells, one per set of HS chapters (none: None, as privacy.stop_atoms reads them)."""
     atoms: dict[privacy.Cell, dict[privacy.Atom, privacy.Tally]] = defaultdict(dict)
     for cell, figures in cells.items():
-        atom = (cell[2] or None, None) if len(cell) > 2 else (None, None)
+        atom = (cell[2] or None, None, None) if len(cell) > 2 else privacy.WHOLE
         atoms[cell[:2]][atom] = privacy.Tally(
             figures.stops, figures.completed_stops, figures.exporter_ids()
         )
@@ -1148,6 +1252,7 @@ def _additive(parts: list[CellFigures]) -> fig.Figures:
         held_stops=sum(p.held_stops for p in parts),
         turned_back_stops=sum(p.turned_back_stops for p in parts),
     )
+    EvidenceCounts.total(p.evidence for p in parts).add_to(found)
     holds = np.frombuffer(b"".join(p.holds for p in parts), HOLDS)
     reasons, where = np.unique(holds["reason"], return_inverse=True)
     counts = np.bincount(where, weights=holds["holds"], minlength=len(reasons))

@@ -1,3 +1,4 @@
+import dataclasses
 import uuid
 from datetime import date, datetime
 from typing import Generic, Literal, TypeVar
@@ -19,6 +20,28 @@ class FeeTotal(BaseModel):
     currency: str
     total: JsonDecimal
     unreceipted_share: float | None = Field(description="Share of the amount paid without receipt.")
+
+
+class EvidenceShares(BaseModel):
+    """How much of a row is corroborated (README, "Evidence on every figure")."""
+
+    gps_confirmed_share: float | None = Field(
+        description="Stops whose phone or tracker position put the truck inside the "
+        "checkpoint's fence / stops."
+    )
+    gps_contradicted_share: float | None = Field(
+        description="Stops whose position put the truck elsewhere / stops."
+    )
+    fee_receipt_photo_share: float | None = Field(
+        description="Fee events with a receipt attached (not withdrawn) / fee events."
+    )
+    anomaly_share: float | None = Field(
+        description="Stops whose timeline has an anomaly (impossible speed, backdated …) / stops."
+    )
+
+    @classmethod
+    def of(cls, figures: Figures) -> "EvidenceShares":
+        return cls(**dataclasses.asdict(figures.evidence))
 
 
 class DelayFigures(BaseModel):
@@ -43,6 +66,7 @@ class DelayFigures(BaseModel):
     total_delay_hours: float | None = Field(default=None, description="Sum of dwell / 60.")
     top_hold_reasons: list[HoldReasonCount] | None = None
     fees: list[FeeTotal] | None = None
+    evidence: EvidenceShares | None = None
 
     @classmethod
     def of(cls, figures: Figures, suppressed: bool) -> dict[str, object]:
@@ -67,6 +91,7 @@ class DelayFigures(BaseModel):
                 FeeTotal(currency=f.currency, total=f.total, unreceipted_share=f.unreceipted_share)
                 for f in figures.fees
             ],
+            "evidence": EvidenceShares.of(figures),
         }
 
 
@@ -131,6 +156,9 @@ class ProcedureRow(BaseModel):
     share_of_stop_time: float | None = Field(
         default=None, description="Its minutes / all stop minutes in the same scope."
     )
+    evidence: EvidenceShares | None = Field(
+        default=None, description="Of the stops that required it (and their fee events)."
+    )
 
 
 class CorridorFee(BaseModel):
@@ -158,6 +186,9 @@ class CorridorRow(BaseModel):
     worst_checkpoint_code: str | None = None
     worst_checkpoint_delay_share: float | None = Field(
         default=None, description="Share of the corridor's delay spent at that checkpoint."
+    )
+    evidence: EvidenceShares | None = Field(
+        default=None, description="Of the stops (and fee events) of the corridor's trips."
     )
 
 

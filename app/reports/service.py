@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Date, Select, case, cast, func, literal_column, select
+from sqlalchemy import Date, Select, case, cast, func, literal_column, select, true
 from sqlalchemy.orm import Session
 
 from app.auth.principal import Principal
@@ -24,6 +24,7 @@ from app.reports.schemas import (
     CheckpointRow,
     CommodityRow,
     DelayFigures,
+    EvidenceShares,
     ProcedureRow,
     Report,
     TrendRow,
@@ -65,6 +66,15 @@ class Scope:
     def rows(self, table: Any) -> fig.Source:
         """SELECT … FROM `table` (stops, or their holds or fees) within this scope."""
         return lambda *columns: scoped_rows(self.principal, self.filters, table, *columns)
+
+    def where(self, table: Any) -> rollups.Where:
+        """This scope's rows of `table` as a condition (for queries that join other tables)."""
+
+        def condition(rows: Any) -> Any:
+            clause = self.rows(rows)(rows.id).whereclause
+            return clause if clause is not None else true()
+
+        return condition
 
     def suppressed(self, organizations: int) -> bool:
         return privacy.must_suppress(
@@ -231,12 +241,18 @@ def stop_cells(scope: Scope) -> privacy.StopCells:
     chapters and destination where the question does, before the chapter and destination
     filters (a filtered cell's complement is part of the decision)."""
     filters = scope.filters
-    whole = filters.model_copy(update={"hs_chapter": None, "destination_province": None})
+    whole = filters.model_copy(
+        update={"hs_chapter": None, "destination_province": None, "evidence": "all"}
+    )
     asked: set[privacy.Condition] = set()
     if filters.hs_chapter is not None:
         asked.add(("hs", filters.hs_chapter))
     if filters.destination_province is not None:
         asked.add(("to", str(filters.destination_province)))
+    if filters.confirmed_only:
+        # The confirmed stops are a part of their cell, as a chapter's are: the rest of the
+        # cell must pass or be empty, or the two answers' difference would show it.
+        asked.add(("gps", "confirmed"))
     atoms = privacy.stop_atoms(
         scope.session,
         lambda *columns: scoped_stops(scope.principal, whole, *columns),
@@ -245,6 +261,7 @@ def stop_cells(scope: Scope) -> privacy.StopCells:
         Stop.destination_province if filters.destination_province else None,
         Stop.organization_id,
         func.coalesce(func.sum(case((Stop.outcome != StopOutcome.open, 1), else_=0)), 0),
+        Stop.position_evidence if filters.confirmed_only else None,
     )
     return privacy.StopCells(atoms, privacy.thresholds_of(scope.settings), frozenset(asked))
 
@@ -526,6 +543,7 @@ class _ProcedureTotals:
     untimed_minutes: float = 0.0  # its minutes at stops whose own time is unknown
     organizations: set[Any] = field(default_factory=set)
     fine: list[fig.Key] = field(default_factory=list)  # the fine groups it sums (advocates)
+    evidence: rollups.EvidenceCounts = field(default_factory=rollups.EvidenceCounts)
 
 
 def procedure_report(scope: Scope, *, by_checkpoint: bool) -> Report[ProcedureRow]:
@@ -554,6 +572,7 @@ def procedure_report(scope: Scope, *, by_checkpoint: bool) -> Report[ProcedureRo
         total.minutes += part.minutes
         total.untimed_minutes += part.untimed_minutes
         total.organizations |= part.organizations
+        total.evidence = rollups.EvidenceCounts.total([total.evidence, part.evidence])
         total.fine.append(key)
     if scope.protected:
         scope.excluded_stops += scope.cells().excluded_stops(whole_cells)
@@ -628,6 +647,7 @@ def _procedures_from_cells(scope: Scope, by_checkpoint: bool) -> Report[Procedur
         total.timed += part.timed_runs
         total.minutes += part.minutes
         total.untimed_minutes += part.untimed_minutes
+        total.evidence = rollups.EvidenceCounts.total([total.evidence, part.evidence])
         total.fine.append((checkpoint_id, day))
         minutes[key].append(((checkpoint_id, day, procedure), part))
     if scope.protected:
@@ -663,6 +683,9 @@ def _procedure_figures(
     row.total_hours = total.minutes / 60
     timed_minutes = total.minutes - total.untimed_minutes
     row.share_of_stop_time = timed_minutes / all_minutes if all_minutes else None
+    counted = fig.Figures(stops=total.stops)
+    total.evidence.add_to(counted)
+    row.evidence = EvidenceShares.of(counted)
 
 
 def _procedure_fine_totals(
@@ -694,6 +717,10 @@ def _procedure_fine_totals(
     for key, minutes in _minutes_on_untimed_stops(scope, by_checkpoint).items():
         if key in totals:
             totals[key].untimed_minutes = minutes
+    in_scope = scope.where(StopProcedure)
+    for key, evidence in rollups.procedure_evidence(scope.session, in_scope, keys).items():
+        if key in totals:
+            totals[key].evidence = evidence
     return totals
 
 
