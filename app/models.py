@@ -1,6 +1,15 @@
 """Every model, imported once so that Alembic and the mappers see the whole schema."""
 
 from app.auth.models import ApiKey, DriverToken, RateLimitWindow, User
+from app.cases.models import (
+    Case,
+    CaseCheckpoint,
+    CaseCounter,
+    CaseIncident,
+    CaseStep,
+    FocalPoint,
+    Incident,
+)
 from app.checkpoints.models import Checkpoint
 from app.evidence.models import Attachment, DeviceKey
 from app.organizations.models import Organization
@@ -19,12 +28,19 @@ __all__ = [
     "ApiKey",
     "Attachment",
     "CargoLine",
+    "Case",
+    "CaseCheckpoint",
+    "CaseCounter",
+    "CaseIncident",
+    "CaseStep",
     "Checkpoint",
     "DayCell",
     "DayCellCargo",
     "DayCellProcedure",
     "DeviceKey",
     "DriverToken",
+    "FocalPoint",
+    "Incident",
     "Organization",
     "Position",
     "RateLimitWindow",

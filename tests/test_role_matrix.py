@@ -135,6 +135,19 @@ MATRIX = [
     # A tracker authenticates with its device key as `id`, never a bearer credential.
     row("GET", "/positions/osmand", admin=401, a=401, b=401, advocate=401, key=401, driver=401, driver2=401),
     row("POST", "/positions/osmand", admin=401, a=401, b=401, advocate=401, key=401, driver=401, driver2=401),
+    # cases, focal points and incidents (issue 16): advocates and admins work cases; a stop's
+    # exporter or driver link files incidents; advocates never see who filed one.
+    row("POST", "/cases", admin=201, a=403, b=403, advocate=201, key=403, driver=403, driver2=403),
+    row("GET", "/cases", admin=200, a=403, b=403, advocate=200, key=403, driver=403, driver2=403),
+    row("GET", "/cases/{case_id}", admin=200, a=403, b=403, advocate=200, key=403, driver=403, driver2=403),
+    row("POST", "/cases/{case_id}/transitions", admin=200, a=403, b=403, advocate=200, key=403, driver=403, driver2=403),
+    # The advocate links the incident (201); the admin's same link is already there (200).
+    row("POST", "/cases/{case_id}/incidents", admin=200, a=403, b=403, advocate=201, key=403, driver=403, driver2=403),
+    row("GET", "/reports/cases", admin=200, a=403, b=403, advocate=200, key=403, driver=403, driver2=403),
+    row("POST", "/focal-points", admin=201, a=403, b=403, advocate=403, key=403, driver=403, driver2=403),
+    row("GET", "/focal-points", admin=200, a=403, b=403, advocate=200, key=403, driver=403, driver2=403),
+    row("POST", "/incidents", admin=403, a=201, b=404, advocate=403, key=201, driver=404, driver2=201),
+    row("GET", "/incidents", admin=200, a=200, b=200, advocate=200, key=200, driver=200, driver2=200),
 ]
 # fmt: on
 
@@ -147,6 +160,7 @@ class World:
     org_secrets: list[str]  # A's organisation: its id and name
     cargo_value: str  # SA's cargo value, which no driver sees
     others: list[str] = field(default_factory=list)  # B's: never in a refusal either
+    client: TestClient | None = None  # for bodies that depend on the state (a case's next step)
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -215,6 +229,26 @@ def world(client: TestClient) -> World:
         headers={**a.headers, "Content-Type": "image/png"},
     )
     assert photo.status_code == 201, photo.text
+    # A stop of SA2's (an arrival at the checkpoint: SA stays planned for the rows that
+    # change it), an incident on it, and a case.
+    arrived = {**note_event(), "type": "arrived", "checkpoint_id": checkpoint["id"]}
+    arrived.pop("note")
+    assert client.post(
+        f"{API}/shipments/{sa2['id']}/events", json=arrived, headers=a.headers
+    ).is_success
+    stops = client.get(f"{API}/shipments/{sa2['id']}/stops", headers=a.headers).json()["items"]
+    incident = client.post(
+        f"{API}/incidents",
+        json={"stop_id": stops[0]["id"], "category": "unreceipted_fee", "text": "no receipt"},
+        headers=a.headers,
+    )
+    assert incident.status_code == 201, incident.text
+    case = client.post(
+        f"{API}/cases",
+        json={"title": "Fees", "category": "unreceipted_fee", "checkpoint_ids": [checkpoint["id"]]},
+        headers=advocate.headers,
+    )
+    assert case.status_code == 201, case.text
     return World(
         headers={
             "anon": {},
@@ -237,6 +271,9 @@ def world(client: TestClient) -> World:
             "key_id": spare["id"],
             "event_id": event["event_id"],
             "attachment_id": photo.json()["id"],
+            "case_id": case.json()["id"],
+            "stop_id": stops[0]["id"],
+            "incident_id": incident.json()["id"],
         },
         secrets=[
             sa["id"],
@@ -255,6 +292,7 @@ def world(client: TestClient) -> World:
             b.organization["id"],
             b.organization["name"],
         ],
+        client=client,
     )
 
 
@@ -282,6 +320,15 @@ def png() -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (4, 4), tuple(uuid.uuid4().bytes[:3])).save(out, format="PNG")
     return out.getvalue()
+
+
+def next_step(world: World) -> str:
+    """The case's first allowed step now (each caller who may moves it one step on)."""
+    assert world.client is not None
+    case = world.client.get(
+        f"{API}/cases/{world.path_params['case_id']}", headers=world.headers["admin"]
+    )
+    return str(case.json()["allowed_steps"][0])
 
 
 def unique(prefix: str) -> str:
@@ -322,6 +369,22 @@ BODIES: dict[tuple[str, str], Callable[[World], dict[str, Any]]] = {
     },
     ("POST", "/attachments/{attachment_id}/withdraw"): lambda w: {"json": {"reason": "blurred"}},
     ("GET", "/positions/osmand"): lambda w: {"params": {"lat": "35.4", "lon": "44.3"}},
+    ("POST", "/cases"): lambda w: {"json": {"title": unique("Case"), "category": "other"}},
+    ("POST", "/cases/{case_id}/transitions"): lambda w: {"json": {"to": next_step(w)}},
+    ("POST", "/cases/{case_id}/incidents"): lambda w: {
+        "json": {"incident_id": w.path_params["incident_id"]}
+    },
+    ("POST", "/focal-points"): lambda w: {
+        "json": {
+            "authority": "police",
+            "jurisdiction": "federal",
+            "name": "Directorate of traffic",
+            "contact": "+964 750 000 0000",
+        }
+    },
+    ("POST", "/incidents"): lambda w: {
+        "json": {"stop_id": w.path_params["stop_id"], "category": "other", "text": "held"}
+    },
     ("POST", "/positions/osmand"): lambda w: {"params": {"lat": "35.4", "lon": "44.3"}},
     ("POST", "/sync"): lambda w: {
         "json": {"shipment_id": w.path_params["shipment_id"], "events": [note_event()]}
