@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     # Advocates' cells (checkpoint × UTC day) need this many completed stops to be shown.
     report_min_stops: int = Field(default=10, ge=1)
     service_standard_minutes: int = Field(default=60, ge=1)
+    # A checkpoint meets its target when this share of its trucks is within the minutes
+    # (each checkpoint's own, set by an admin, else these two).
+    service_standard_share: float = Field(default=0.9, gt=0, le=1)
     # Reports read day-cell rollups (reports/rollups.py); false reads every stop, as before
     # (kept to compare the two, in tests and benchmarks).
     report_rollups: bool = True

@@ -105,6 +105,7 @@ MATRIX = [
     row("GET", "/checkpoints", admin=200, a=200, b=200, advocate=200, key=200, driver=200, driver2=200),
     row("GET", "/checkpoints/{checkpoint_id}", admin=200, a=200, b=200, advocate=200, key=200, driver=200, driver2=200),
     row("PATCH", "/checkpoints/{checkpoint_id}", admin=200, a=403, b=403, advocate=403, key=403, driver=403, driver2=403),
+    row("PUT", "/checkpoints/{checkpoint_id}/target", admin=200, a=403, b=403, advocate=403, key=403, driver=403, driver2=403),
     row("POST", "/shipments", admin=403, a=201, b=201, advocate=403, key=201, driver=403, driver2=403),
     row("GET", "/shipments", admin=200, a=200, b=200, advocate=403, key=200, driver=403, driver2=403),
     row("POST", "/shipments/batch", admin=403, a=201, b=201, advocate=403, key=201, driver=403, driver2=403),
@@ -354,6 +355,9 @@ BODIES: dict[tuple[str, str], Callable[[World], dict[str, Any]]] = {
         "json": {"code": unique("CP"), "name": "Kalar", "province": "erbil", "kind": "internal"}
     },
     ("PATCH", "/checkpoints/{checkpoint_id}"): lambda w: {"json": {"name": "Renamed"}},
+    ("PUT", "/checkpoints/{checkpoint_id}/target"): lambda w: {
+        "json": {"target_minutes": 45, "target_share": 0.9}
+    },
     ("POST", "/shipments"): lambda w: {"json": shipment_payload()},
     ("POST", "/shipments/batch"): lambda w: {"json": [shipment_payload()]},
     ("POST", "/shipments/import"): lambda w: {

@@ -2,7 +2,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, Float, String, Uuid, true
+from sqlalchemy import Boolean, Float, Integer, String, Uuid, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UTCDateTime, str_enum, utcnow
@@ -48,5 +48,9 @@ class Checkpoint(Base):
     active: Mapped[bool] = mapped_column(Boolean, server_default=true(), default=True)
     # The fence: a fix within this many metres of the point (less its accuracy) is here.
     radius_m: Mapped[float] = mapped_column(Float, server_default="300", default=300.0)
+    # Its service standard: this share of trucks cleared within these minutes (None: the
+    # defaults, SERVICE_STANDARD_MINUTES and SERVICE_STANDARD_SHARE).
+    target_minutes: Mapped[int | None] = mapped_column(Integer)
+    target_share: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

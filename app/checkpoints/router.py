@@ -6,7 +6,12 @@ from fastapi import APIRouter, Query, status
 from app.auth.dependencies import AdminDep, PrincipalDep, SessionDep
 from app.checkpoints import service
 from app.checkpoints.models import CheckpointKind
-from app.checkpoints.schemas import CheckpointCreate, CheckpointRead, CheckpointUpdate
+from app.checkpoints.schemas import (
+    CheckpointCreate,
+    CheckpointRead,
+    CheckpointUpdate,
+    TargetUpdate,
+)
 from app.errors import problem_responses
 from app.geography import Province
 from app.pagination import CursorQuery, LimitQuery, Page
@@ -55,6 +60,20 @@ def get_checkpoint(
     return CheckpointRead.model_validate(
         service.get_checkpoint(session, checkpoint_id=checkpoint_id)
     )
+
+
+@router.put(
+    "/checkpoints/{checkpoint_id}/target",
+    response_model=CheckpointRead,
+    responses=problem_responses(401, 403, 404, 422),
+)
+def set_target(
+    checkpoint_id: uuid.UUID, body: TargetUpdate, _: AdminDep, session: SessionDep
+) -> CheckpointRead:
+    """The checkpoint's service standard, which its report rows are held to
+    (`within_target_share`, `meets_target`)."""
+    checkpoint = service.set_target(session, checkpoint_id=checkpoint_id, target=body)
+    return CheckpointRead.model_validate(checkpoint)
 
 
 @router.patch(

@@ -75,6 +75,16 @@ class CheckpointUpdate(BaseModel):
     active: StrictBool | None = None
 
 
+class TargetUpdate(BaseModel):
+    """A checkpoint's service standard: `target_share` of trucks cleared within
+    `target_minutes` (e.g. 60 minutes for 90%). Null restores the default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    target_minutes: int | None = Field(ge=1, le=7 * 24 * 60)
+    target_share: float | None = Field(gt=0, le=1)
+
+
 class CheckpointRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -91,5 +101,7 @@ class CheckpointRead(BaseModel):
     longitude: float | None
     radius_m: float
     active: bool
+    target_minutes: int | None = Field(description="Null: SERVICE_STANDARD_MINUTES.")
+    target_share: float | None = Field(description="Null: SERVICE_STANDARD_SHARE.")
     created_at: datetime
     updated_at: datetime

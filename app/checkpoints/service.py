@@ -7,7 +7,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.checkpoints.models import Checkpoint, CheckpointKind
-from app.checkpoints.schemas import HALF_A_POSITION, CheckpointCreate, CheckpointUpdate
+from app.checkpoints.schemas import (
+    HALF_A_POSITION,
+    CheckpointCreate,
+    CheckpointUpdate,
+    TargetUpdate,
+)
 from app.db import write_transaction
 from app.errors import Conflict, InvalidInput, NotFound
 from app.geography import Province
@@ -73,6 +78,14 @@ def get_checkpoint(session: Session, *, checkpoint_id: uuid.UUID) -> Checkpoint:
     checkpoint = session.get(Checkpoint, checkpoint_id)
     if checkpoint is None:
         raise NotFound("No such checkpoint.")
+    return checkpoint
+
+
+def set_target(session: Session, *, checkpoint_id: uuid.UUID, target: TargetUpdate) -> Checkpoint:
+    with write_transaction(session):
+        checkpoint = get_checkpoint(session, checkpoint_id=checkpoint_id)
+        checkpoint.target_minutes = target.target_minutes
+        checkpoint.target_share = target.target_share
     return checkpoint
 
 

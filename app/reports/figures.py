@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, false, func, select
+from sqlalchemy import ColumnElement, Select, case, false, func, literal, select
 from sqlalchemy.orm import Session
 
 from app.evidence.models import Attachment, AttachmentKind
@@ -52,6 +52,7 @@ class Figures:
     held_stops: int = 0
     turned_back_stops: int = 0
     within_standard: int = 0
+    within_target: int = 0  # timed stops within their own checkpoint's target (targets.py)
     organizations: int = 0
     fine_groups: int = 0  # when rolled up: how many fine groups (e.g. checkpoints) it spans
     p50_dwell_minutes: float | None = None
@@ -128,12 +129,19 @@ class Grouping:
 
 
 def stop_figures(
-    session: Session, grouping: Grouping, *, standard_minutes: int, organizations: bool = True
+    session: Session,
+    grouping: Grouping,
+    *,
+    standard_minutes: int,
+    organizations: bool = True,
+    target_minutes: ColumnElement[Any] | None = None,
 ) -> dict[Key, Figures]:
     """The figures per group. `organizations`: count each group's distinct exporters (only
-    the k-anonymity rule needs them, i.e. an advocate's reports)."""
+    the k-anonymity rule needs them, i.e. an advocate's reports). `target_minutes`: each
+    stop's checkpoint's target (targets.py; the standard if not given)."""
     source, keys, normalize = grouping.source(Stop), grouping.keys(Stop), grouping.normalize
-    figures, raw_keys = _counts(session, source, keys, standard_minutes, normalize)
+    target = target_minutes if target_minutes is not None else literal(standard_minutes)
+    figures, raw_keys = _counts(session, source, keys, standard_minutes, target, normalize)
     width = len(keys)
     for key, reason, count in _grouped(session, _hold_reasons(grouping), width, normalize):
         figures[key].hold_reasons.append((str(reason), int(count)))
@@ -208,6 +216,7 @@ ADDITIVE = (
     "held_stops",
     "turned_back_stops",
     "within_standard",
+    "within_target",
     *EVIDENCE_COUNTS,
 )
 
@@ -235,6 +244,7 @@ def _counts(
     source: Source,
     keys: list[ColumnElement[Any]],
     standard_minutes: int,
+    target_minutes: ColumnElement[Any],
     normalize: Callable[[Key], Key],
 ) -> tuple[dict[Key, Figures], list[Key]]:
     """Counts and sums per group, and the groups' raw keys in the database's own key order."""
@@ -252,6 +262,7 @@ def _counts(
             count_if(Stop.hold_count > 0),
             count_if(Stop.outcome == StopOutcome.turned_back),
             count_if(Stop.dwell_minutes <= standard_minutes),
+            count_if(Stop.dwell_minutes <= target_minutes),
             *(count_if(condition) for condition in stop_evidence()),
         )
         .group_by(*keys)
@@ -263,8 +274,8 @@ def _counts(
     for row in session.execute(stmt):
         raw_keys.append(tuple(row[:width]))
         key = normalize(raw_keys[-1])
-        stops, completed, timed, total, held, turned, within = row[width : width + 7]
-        confirmed, contradicted, anomalous = row[width + 7 :]
+        stops, completed, timed, total, held, turned, within, on_target = row[width : width + 8]
+        confirmed, contradicted, anomalous = row[width + 8 :]
         figures[key] = Figures(
             stops=int(stops),
             completed_stops=int(completed),
@@ -273,6 +284,7 @@ def _counts(
             held_stops=int(held),
             turned_back_stops=int(turned),
             within_standard=int(within),
+            within_target=int(on_target),
             confirmed_stops=int(confirmed),
             contradicted_stops=int(contradicted),
             anomalous_stops=int(anomalous),

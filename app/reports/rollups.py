@@ -1182,7 +1182,10 @@ def tallies(
 
 
 def group_figures(
-    session: Session, groups: dict[Any, list[tuple[Cell, CellFigures]]], standard_minutes: float
+    session: Session,
+    groups: dict[Any, list[tuple[Cell, CellFigures]]],
+    standard_minutes: float,
+    target_of: Callable[[Any], float] | None = None,
 ) -> dict[Any, fig.Figures]:
     """Each group's figures from its cells' (figures.py says what each one means): counts
     added, holds and fees merged by numpy from their cells' packed records, and the dwell
@@ -1204,7 +1207,40 @@ def group_figures(
         figures.within_standard = stats.within
         figures.p50_dwell_minutes, figures.p90_dwell_minutes = stats.p50, stats.p90
         figures.tail_mean_dwell_minutes = stats.tail_mean
+    _within_targets(session, groups, found, standard_minutes, target_of)
     return found
+
+
+def _within_targets(
+    session: Session,
+    groups: dict[Any, list[tuple[Cell, CellFigures]]],
+    found: dict[Any, fig.Figures],
+    standard_minutes: float,
+    target_of: Callable[[Any], float] | None,
+) -> None:
+    """Each group's stops within their own checkpoint's target (`target_of(checkpoint)`):
+    the count within the standard where every cell's target is the standard (most), else
+    counted per target: from the values in memory, and for indexed cells from their slices,
+    one batch of slices per distinct target."""
+    batches: dict[float, dict[Any, value_index.Group]] = defaultdict(dict)
+    for group, parts in groups.items():
+        figures = found[group]
+        by_target: dict[float, list[tuple[Cell, CellFigures]]] = defaultdict(list)
+        for cell, part in parts:
+            by_target[target_of(cell[0]) if target_of else standard_minutes].append((cell, part))
+        if set(by_target) <= {standard_minutes}:
+            figures.within_target = figures.within_standard
+            continue
+        for minutes, subset in by_target.items():
+            loose = [p.dwell for _, p in subset if p.source is None]
+            dwell = np.frombuffer(b"".join(loose), FLOAT64)
+            figures.within_target += int(np.count_nonzero(dwell <= minutes))
+            indexed = [(cell, p) for cell, p in subset if p.source is not None]
+            if indexed:
+                batches[minutes][group] = _value_group(indexed)
+    for minutes, runs in batches.items():
+        for group, stats in value_groups_statistics(session, runs, minutes).items():
+            found[group].within_target += stats.within
 
 
 def procedure_statistics(

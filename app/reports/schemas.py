@@ -104,7 +104,25 @@ class _CheckpointKey(BaseModel):
     province: str
 
 
-class CheckpointRow(DelayFigures, _CheckpointKey):
+class TargetFigures(BaseModel):
+    """The row against its checkpoint's service standard (PUT /checkpoints/{id}/target)."""
+
+    target_minutes: float | None = Field(
+        default=None, description="Its checkpoint's target (null over checkpoints that differ)."
+    )
+    target_share: float | None = Field(
+        default=None, description="The share of trucks the target asks to be within it."
+    )
+    within_target_share: float | None = Field(
+        default=None,
+        description="Completed stops cleared within their own checkpoint's target / timed stops.",
+    )
+    meets_target: bool | None = Field(
+        default=None, description="within_target_share ≥ target_share (null: no verdict)."
+    )
+
+
+class CheckpointRow(DelayFigures, TargetFigures, _CheckpointKey):
     pass
 
 
@@ -134,7 +152,7 @@ class _TrendKey(BaseModel):
     checkpoint_code: str | None = None
 
 
-class TrendRow(DelayFigures, _TrendKey):
+class TrendRow(DelayFigures, TargetFigures, _TrendKey):
     change_p50_dwell_minutes: float | None = Field(
         default=None, description="Against the previous period (null if it had no figures)."
     )

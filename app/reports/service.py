@@ -29,6 +29,7 @@ from app.reports.schemas import (
     Report,
     TrendRow,
 )
+from app.reports.targets import Targets
 from app.tracking.models import Stop, StopProcedure
 from app.tracking.vocabulary import StopOutcome
 from app.types import EPOCH
@@ -50,6 +51,7 @@ class Scope:
     # must hold each stop's chapters.
     by_chapter: bool = False
     _cells: privacy.StopCells | None = None
+    _targets: Targets | None = None
 
     def __post_init__(self) -> None:
         privacy.require_report_reader(self.principal)
@@ -75,6 +77,13 @@ class Scope:
             return clause if clause is not None else true()
 
         return condition
+
+    @property
+    def targets(self) -> Targets:
+        """The checkpoints' service standards (read once per report)."""
+        if self._targets is None:
+            self._targets = Targets.load(self.session, self.settings)
+        return self._targets
 
     def suppressed(self, organizations: int) -> bool:
         return privacy.must_suppress(
@@ -113,6 +122,7 @@ class Scope:
             standard_minutes=self.settings.service_standard_minutes,
             # An advocate's groups count the exporters of the cells they were built from.
             organizations=False,
+            target_minutes=self.targets.sql_minutes(Stop.checkpoint_id),
         )
         for group, cells in seen.items():
             # Every cell left out: no figures, a suppressed row, as before.
@@ -168,6 +178,7 @@ class Scope:
             self.session,
             {group: [(cell, cells[cell]) for cell in shown] for group, shown in members.items()},
             self.settings.service_standard_minutes,
+            self.targets.minutes_of,
         )
         for group, shown in members.items():
             found = groups[group]
@@ -313,16 +324,31 @@ def checkpoint_report(scope: Scope, *, sort: str) -> Report[CheckpointRow]:
     rows = []
     for (checkpoint_id,), figures in groups.items():
         checkpoint = checkpoints[checkpoint_id]
+        suppressed = scope.suppressed(figures.organizations)
         rows.append(
             CheckpointRow(
                 checkpoint_id=checkpoint.id,
                 checkpoint_code=checkpoint.code,
                 checkpoint_name=checkpoint.name,
                 province=checkpoint.province,
-                **DelayFigures.of(figures, scope.suppressed(figures.organizations)),
+                **DelayFigures.of(figures, suppressed),
+                **_target_fields(scope, figures, {checkpoint_id}, suppressed),
             )
         )
     return scope.report("checkpoints", CheckpointRow, sort_rows(rows, sort))
+
+
+def _target_fields(
+    scope: Scope, figures: fig.Figures, checkpoints: set[Any], suppressed: bool
+) -> dict[str, Any]:
+    """A row's target fields (targets.py); none on a suppressed row. A row over several
+    checkpoints (`checkpoints` empty) gives only the share within their own targets, and a
+    target and a verdict if every checkpoint has the default one."""
+    if suppressed:
+        return {}
+    if not checkpoints and not (scope.targets.minutes or scope.targets.shares):
+        checkpoints = {None}  # every checkpoint has the defaults
+    return scope.targets.of_row(checkpoints, figures.within_target, figures.timed_stops)
 
 
 def sort_rows(rows: list[CheckpointRow], sort: str) -> list[CheckpointRow]:
@@ -506,6 +532,7 @@ def trend_report(scope: Scope, *, interval: Interval, by_checkpoint: bool) -> Re
             checkpoint_id=key[1] if by_checkpoint else None,
             checkpoint_code=codes.get(key[1]) if by_checkpoint else None,
             **DelayFigures.of(figures, suppressed),
+            **_target_fields(scope, figures, {key[1]} if by_checkpoint else set(), suppressed),
         )
         previous = groups.get((_previous(key[0], interval), *key[1:]))
         if previous is not None and not suppressed and not scope.suppressed(previous.organizations):
