@@ -33,7 +33,6 @@ How the rows go in (bench/RESULTS.md, session 6, has what each step costs):
   (`check=True` runs SQLite's own check afterwards, as the smoke test does).
 """
 
-import importlib.util
 import os
 import random
 import re
@@ -85,9 +84,6 @@ PROVINCES = [
 ]
 ORIGINS = [Province.erbil, Province.sulaymaniyah, Province.duhok]
 CHAPTERS = ["04", "25", "72", "68", "19", "39", "73", "94"]
-MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations/versions"
-MIGRATION = MIGRATIONS / "20261206_day_cell_rollups.py"
-CORRIDOR_MIGRATION = MIGRATIONS / "20261206_corridor_cells.py"
 
 # Each table's columns in its own order; the columns left out are nullable or have a server
 # default, and get NULL or that default (checked against the metadata by _check_columns).
@@ -823,29 +819,18 @@ PRAGMAS = (
 )
 
 
-def _migration(path: Path = MIGRATION) -> Any:
-    """A rollup migration's module, for its trigger statements (not copied here)."""
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def rollup_trigger_statements() -> dict[str, str]:
-    """The SQLite triggers the rollup migrations create (day cells, corridor cells), by
-    name: they would mark every row loaded, and a table with triggers loses SQLite's
-    transfer optimisation in the merge."""
-    migration = _migration()
-    statements = [s for table in migration.TABLES for s in migration._sqlite_triggers(table)]
-    statements += _migration(CORRIDOR_MIGRATION)._sqlite_triggers()
-    named = {}
-    for statement in statements:
-        found = re.match(r"CREATE TRIGGER (\w+) ", statement)
-        assert found, statement
-        named[found.group(1)] = statement
-    return named
+def loaded_table_triggers(execute: Callable[[str], Any]) -> dict[str, str]:
+    """The SQLite triggers on the tables the load fills (the rollups' marks of day and
+    corridor cells), by name, as the database has them at its migration: they would mark
+    every row loaded, and a table with triggers loses SQLite's transfer optimisation in the
+    merge. Read from the database itself, so a migration that redefines one is followed."""
+    listed = ", ".join(f"'{name}'" for name in TABLES)
+    return {
+        name: sql
+        for name, sql in execute(
+            f"SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN ({listed})"
+        )
+    }
 
 
 def _sqlite(path: str) -> sqlite3.Connection:
@@ -891,14 +876,7 @@ def _load_sqlite(
             )
             if drop_indexes
         ]
-        present = {
-            name for (name,) in execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
-        }
-        triggers = {
-            name: sql
-            for name, sql in (rollup_trigger_statements() if drop_triggers else {}).items()
-            if name in present
-        }
+        triggers = loaded_table_triggers(execute) if drop_triggers else {}
         groups = GROUPS if parallel else (tuple(TABLES),)
         files = [path] + [f"{path}.part{i}" for i in range(1, len(groups))]
         with loaded.phase("drop"):
