@@ -4,6 +4,7 @@ from app.auth.models import ApiKey, DriverToken, RateLimitWindow, User
 from app.checkpoints.models import Checkpoint
 from app.evidence.models import Attachment, DeviceKey
 from app.organizations.models import Organization
+from app.policies.models import PolicyChange, PolicyChangeCheckpoint
 from app.reports.models import DayCell, DayCellCargo, DayCellProcedure, RollupDirty
 from app.shipments.models import CargoLine, RoutePoint, Shipment
 from app.tracking.models import (
@@ -26,6 +27,8 @@ __all__ = [
     "DeviceKey",
     "DriverToken",
     "Organization",
+    "PolicyChange",
+    "PolicyChangeCheckpoint",
     "Position",
     "RateLimitWindow",
     "RollupDirty",

@@ -135,6 +135,11 @@ MATRIX = [
     # A tracker authenticates with its device key as `id`, never a bearer credential.
     row("GET", "/positions/osmand", admin=401, a=401, b=401, advocate=401, key=401, driver=401, driver2=401),
     row("POST", "/positions/osmand", admin=401, a=401, b=401, advocate=401, key=401, driver=401, driver2=401),
+    # policy changes and effects (issue 16)
+    row("POST", "/policy-changes", admin=201, a=403, b=403, advocate=201, key=403, driver=403, driver2=403),
+    row("GET", "/policy-changes", admin=200, a=200, b=200, advocate=200, key=200, driver=403, driver2=403),
+    row("GET", "/policy-changes/{policy_change_id}", admin=200, a=200, b=200, advocate=200, key=200, driver=403, driver2=403),
+    row("GET", "/reports/effects", admin=200, a=200, b=200, advocate=200, key=200, driver=403, driver2=403),
 ]
 # fmt: on
 
@@ -208,6 +213,10 @@ def world(client: TestClient) -> World:
     assert client.post(
         f"{API}/shipments/{sa['id']}/events", json=event, headers=a.headers
     ).is_success
+    change = client.post(
+        f"{API}/policy-changes", json=policy_change(checkpoint), headers=boss.headers
+    )
+    assert change.status_code == 201, change.text
     photo = client.post(
         f"{API}/shipments/{sa['id']}/events/{event['event_id']}/attachments",
         params={"kind": "receipt"},
@@ -237,6 +246,7 @@ def world(client: TestClient) -> World:
             "key_id": spare["id"],
             "event_id": event["event_id"],
             "attachment_id": photo.json()["id"],
+            "policy_change_id": change.json()["id"],
         },
         secrets=[
             sa["id"],
@@ -256,6 +266,15 @@ def world(client: TestClient) -> World:
             b.organization["name"],
         ],
     )
+
+
+def policy_change(checkpoint: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "title": "Single inspection",
+        "effective_at": "2026-12-01T00:00:00+03:00",
+        "checkpoint_ids": [checkpoint["id"]],
+        "description": "Agreed with the governorate.",
+    }
 
 
 def note_event() -> dict[str, Any]:
@@ -323,6 +342,12 @@ BODIES: dict[tuple[str, str], Callable[[World], dict[str, Any]]] = {
     ("POST", "/attachments/{attachment_id}/withdraw"): lambda w: {"json": {"reason": "blurred"}},
     ("GET", "/positions/osmand"): lambda w: {"params": {"lat": "35.4", "lon": "44.3"}},
     ("POST", "/positions/osmand"): lambda w: {"params": {"lat": "35.4", "lon": "44.3"}},
+    ("POST", "/policy-changes"): lambda w: {
+        "json": {**policy_change({"id": w.path_params["checkpoint_id"]}), "title": unique("P")}
+    },
+    ("GET", "/reports/effects"): lambda w: {
+        "params": {"policy_change_id": w.path_params["policy_change_id"], "weeks": "8"}
+    },
     ("POST", "/sync"): lambda w: {
         "json": {"shipment_id": w.path_params["shipment_id"], "events": [note_event()]}
     },
