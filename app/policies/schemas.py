@@ -1,5 +1,5 @@
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -11,11 +11,25 @@ from app.types import JsonDecimal
 MAX_DESCRIPTION = 10_000
 
 
+def _no_nul(value: str) -> str:
+    # PostgreSQL text cannot hold a NUL: refused on both databases alike.
+    if "\x00" in value:
+        raise ValueError("must not contain the NUL character (U+0000)")
+    return value
+
+
 def _not_blank(value: str) -> str:
     # Kept as given (markup included: it is text, and every page escapes it); only a title
     # of nothing but spaces is refused.
     if not value.strip():
         raise ValueError("must not be empty")
+    return value
+
+
+def _plausible(value: datetime) -> datetime:
+    # The effect report's windows reach 26 weeks either side: far-off years would overflow.
+    if not 1900 <= value.astimezone(UTC).year <= 2999:
+        raise ValueError("must be between the years 1900 and 2999")
     return value
 
 
@@ -28,7 +42,12 @@ def _web_address(value: str) -> str:
     return value
 
 
-Title = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_not_blank)]
+Title = Annotated[
+    str, Field(min_length=1, max_length=200), AfterValidator(_no_nul), AfterValidator(_not_blank)
+]
+Description = Annotated[
+    str, Field(min_length=1, max_length=MAX_DESCRIPTION), AfterValidator(_no_nul)
+]
 SourceUrl = Annotated[str, Field(max_length=2000), AfterValidator(_web_address)]
 
 
@@ -36,11 +55,13 @@ class PolicyChangeCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     title: Title = Field(examples=["Single inspection at Kirkuk south"])
-    effective_at: Rfc3339 = Field(description="When the change took effect (RFC 3339).")
+    effective_at: Annotated[Rfc3339, AfterValidator(_plausible)] = Field(
+        description="When the change took effect (RFC 3339, years 1900-2999)."
+    )
     checkpoint_ids: list[uuid.UUID] = Field(
         min_length=1, max_length=100, description="The checkpoints it applies to."
     )
-    description: Annotated[str, Field(min_length=1, max_length=MAX_DESCRIPTION)]
+    description: Description
     source_url: SourceUrl | None = Field(
         default=None, description="Where it is written down: a decree, a minute, an article."
     )

@@ -110,6 +110,10 @@ def test_markup_is_stored_as_text_as_given(client: TestClient) -> None:
         ({"source_url": "ftp://example.org/x"}, "source_url"),
         ({"source_url": "example.org/decree"}, "source_url"),
         ({"effective_at": "2026-12-01T00:00:00"}, "effective_at"),  # no offset
+        ({"effective_at": "9999-12-31T00:00:00Z"}, "effective_at"),  # windows would overflow
+        ({"effective_at": "0001-01-01T00:00:00Z"}, "effective_at"),
+        ({"title": "single\x00inspection"}, "title"),  # PostgreSQL text holds no NUL
+        ({"description": "a\x00b"}, "description"),
         ({"checkpoint_ids": []}, "checkpoint_ids"),
         ({"checkpoint_ids": "unknown"}, "checkpoint_ids"),
         ({"colour": "red"}, "colour"),
