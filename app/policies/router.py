@@ -2,7 +2,7 @@
 (they are public facts), and their effect on the stops of their checkpoints."""
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, status
 
@@ -14,6 +14,8 @@ from app.pagination import CursorQuery, LimitQuery, Page
 from app.policies import service
 from app.policies.schemas import EffectReport, PolicyChangeCreate, PolicyChangeRead
 from app.reports.dependencies import ReportsSessionDep
+from app.reports.export import XLSX_TYPE, render
+from app.reports.schemas import Format
 
 router = APIRouter(tags=["policy changes"])
 
@@ -69,7 +71,14 @@ def get_policy_change(
 @router.get(
     "/reports/effects",
     response_model=EffectReport,
-    responses=problem_responses(401, 403, 404, 422),
+    responses={
+        **problem_responses(401, 403, 404, 422),
+        200: {
+            "description": "The report: JSON, or a CSV or XLSX file with `?format=` (a column "
+            "per figure: `before.stops`, `after.p50_dwell_minutes` …).",
+            "content": {"text/csv": {}, XLSX_TYPE: {}},
+        },
+    },
     tags=["reports"],
 )
 def effects(
@@ -78,16 +87,20 @@ def effects(
     settings: SettingsDep,
     policy_change_id: uuid.UUID,
     weeks: Annotated[int, Query(ge=1, le=26, description="Each side of the change.")] = 8,
-) -> EffectReport:
+    fmt: Annotated[
+        Format, Query(alias="format", description="json (default), csv or xlsx.")
+    ] = "json",
+) -> Any:
     """Did it help, and how sure are we? Per checkpoint of the change: the stops of `weeks`
     weeks before and after it, their p50 and p90 dwell, hold rate and fees per stop; the
     change in median dwell with its 95% bootstrap interval (fixed seed: the same answer
     every time) and a Mann–Whitney p-value; `insufficient_data` when a window has fewer than
     20 completed stops."""
-    return service.effect_report(
+    report = service.effect_report(
         session,
         principal=principal,
         settings=settings,
         policy_change_id=policy_change_id,
         weeks=weeks,
     )
+    return render(report, fmt)

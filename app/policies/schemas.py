@@ -154,6 +154,7 @@ class EffectReport(BaseModel):
     report: str = "effects"
     generated_at: datetime
     as_of: datetime = Field(description="Every write acknowledged before this time is counted.")
+    filters: dict[str, str] = Field(description="What was asked: the change and `weeks`.")
     policy_change: PolicyChangeRead
     weeks: int
     windows: Windows

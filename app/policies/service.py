@@ -260,6 +260,7 @@ def effect_report(
     return EffectReport(
         generated_at=utcnow(),
         as_of=as_of,
+        filters={"policy_change_id": str(change.id), "weeks": str(weeks)},
         policy_change=change,
         weeks=weeks,
         windows=windows,

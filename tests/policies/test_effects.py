@@ -11,6 +11,9 @@ busy day. C2 takes effect at K a day (and four hours) after C1; C3 at N (thin on
 midnight of D+7; C4 at M (no stops).
 """
 
+import csv
+import io
+import json
 import random
 import uuid
 from collections import defaultdict
@@ -21,6 +24,7 @@ from decimal import Decimal
 from typing import Any
 
 import numpy as np
+import openpyxl
 import pytest
 from fastapi.testclient import TestClient
 from scipy.stats import mannwhitneyu
@@ -437,3 +441,46 @@ def test_differencing_weeks_and_adjacent_changes_isolates_no_small_group(town: T
     assert c1[1]["before"] - c1[0]["before"] == 16
     # The sum of all advocate answers is a sum of busy days: multiples of twelve.
     assert all(side % 12 == 0 for side in sides)
+
+
+# --- files ----------------------------------------------------------------------------------
+
+
+def test_csv_and_xlsx_carry_the_json_figures(town: Town) -> None:
+    params = {"policy_change_id": town.changes["C1"], "weeks": 1}
+    url = f"{API}/reports/effects"
+    body = town.client.get(url, params=params, headers=town.advocate.headers).json()
+    response = town.client.get(
+        url, params={**params, "format": "csv"}, headers=town.advocate.headers
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/csv")
+    assert response.headers["x-excluded-stops"] == "2"
+    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert len(rows) == len(body["items"])
+    by_id = {row["checkpoint_id"]: row for row in rows}
+    for item in body["items"]:
+        row = by_id[item["checkpoint_id"]]
+        for side in ("before", "after"):
+            for name, value in item[side].items():
+                cell = row[f"{side}.{name}"]
+                if isinstance(value, list):
+                    assert json.loads(cell) == value
+                elif value is None:
+                    assert cell == ""
+                else:
+                    assert float(cell) == value  # every digit kept
+        ci = item["median_change_ci95"]
+        assert (json.loads(row["median_change_ci95"]) if ci else None) == ci
+        assert row["insufficient_data"] == ("true" if item["insufficient_data"] else "false")
+    xlsx = town.client.get(url, params={**params, "format": "xlsx"}, headers=town.admin.headers)
+    assert xlsx.status_code == 200, xlsx.text
+    book = openpyxl.load_workbook(io.BytesIO(xlsx.content))
+    header, *values = list(book.worksheets[0].values)
+    k = dict(zip(header, values[[v[0] for v in values].index(town.checkpoints["K"])], strict=True))
+    exact = row_of(town, effects(town, town.admin, "C1", 1), "K")
+    assert k["before.stops"] == exact["before"]["stops"]
+    assert k["median_change_minutes"] == exact["median_change_minutes"]
+    filters = dict(list(book["filters"].values)[1:])
+    assert filters["policy_change_id"] == town.changes["C1"]
+    assert filters["weeks"] == "1"
