@@ -25,6 +25,7 @@ Cost: RESAMPLES × (nb + na) random indices and medians: about 2,000 × 2,000 va
 so memory stays under 4,000,000 indices (32 MB) whatever the windows hold.
 """
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,7 +42,7 @@ MIN_COMPLETED_STOPS = 20  # per window, below which the figures are `insufficien
 class Comparison:
     median_change: float
     ci95: tuple[float, float]
-    mann_whitney_p: float
+    mann_whitney_p: float | None  # None if scipy cannot tell (it answers NaN)
 
 
 def bootstrap_median_change(
@@ -70,7 +71,7 @@ def compare(before: ArrayLike, after: ArrayLike) -> Comparison:
     a = np.asarray(after, dtype=np.float64)
     change = float(np.median(a) - np.median(b))
     p = float(mannwhitneyu(a, b, alternative="two-sided").pvalue)
-    return Comparison(change, bootstrap_median_change(b, a), p)
+    return Comparison(change, bootstrap_median_change(b, a), p if math.isfinite(p) else None)
 
 
 def enough(completed_with_dwell: int) -> bool:
