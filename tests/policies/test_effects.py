@@ -46,7 +46,7 @@ MIN_STOPS = 10  # REPORT_MIN_STOPS' default
 MIN_EXPORTERS = 3  # REPORT_MIN_EXPORTERS' default
 MIN_COMPLETED = 20  # per window, for a change, an interval and a p-value
 SEED = 20261201  # the bootstrap's seed, as app/policies/effects.py documents it
-RESAMPLES = 2000
+RESAMPLES = 10_000
 CENT = Decimal("0.01")
 D = date(2026, 11, 16)
 EFFECTIVE = datetime(2026, 11, 16, 6, tzinfo=UTC)  # 09:00 in Baghdad
@@ -209,13 +209,24 @@ def row_of(town: Town, body: dict[str, Any], code: str) -> dict[str, Any]:
 
 
 def bootstrap(before: list[float], after: list[float]) -> list[float]:
-    """effects.py's interval, written again from its documentation (one block)."""
-    b, a = np.sort(np.asarray(before)), np.sort(np.asarray(after))
+    """effects.py's interval, written again from its documentation: each window's resample
+    medians from the middle order statistics (Beta draws), before first, then after."""
     rng = np.random.default_rng(SEED)
-    i = rng.integers(0, len(b), size=(RESAMPLES, len(b)))
-    j = rng.integers(0, len(a), size=(RESAMPLES, len(a)))
-    differences = np.median(a[j], axis=1) - np.median(b[i], axis=1)
-    return [float(x) for x in np.percentile(differences, [2.5, 97.5])]
+
+    def medians(values: list[float]) -> Any:
+        x = np.sort(np.asarray(values))
+        n = len(x)
+        m = (n + 1) // 2
+        u = rng.beta(m, n - m + 1, size=RESAMPLES)
+        low = x[np.minimum(np.floor(n * u), n - 1).astype(int)]
+        if n % 2:
+            return low
+        v = u + (1 - u) * (1 - rng.random(RESAMPLES) ** (1 / (n - m)))
+        return (low + x[np.minimum(np.floor(n * v), n - 1).astype(int)]) / 2
+
+    medians_before = medians(before)  # drawn first
+    differences = medians(after) - medians_before
+    return [float(q) for q in np.percentile(differences, [2.5, 97.5])]
 
 
 def allowed_days(town: Town, code: str) -> set[date]:
