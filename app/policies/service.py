@@ -293,53 +293,15 @@ def _effect_row(
         settings,
         as_of=utcnow(),
     )
-    cells = scope.cells() if scope.protected else None
-    pivot = windows.after.from_
-
-    def allowed(day: int | None) -> bool:
-        return cells is None or cells.allows((checkpoint.id, day))
-
-    sides = (_Side(), _Side())
-    excluded = shown = 0
-    side_of_stop = case((Stop.arrived_at < pivot, BEFORE), else_=AFTER)
-    completed = case((Stop.outcome != StopOutcome.open, 1), else_=0)
-    held = case((Stop.hold_count > 0, 1), else_=0)
-    counts = scope.stops(
-        Stop.arrival_day, side_of_stop, func.count(), func.sum(completed), func.sum(held)
-    ).group_by(Stop.arrival_day, side_of_stop)
-    for day, side, stops, done, with_hold in session.execute(counts):
-        if not allowed(day):
-            excluded += stops
-            continue
-        shown += stops
-        sides[side].stops += stops
-        sides[side].completed += int(done or 0)
-        sides[side].held += int(with_hold or 0)
-    dwell = (
-        scope.stops(Stop.arrival_day, side_of_stop, Stop.dwell_minutes)
-        .where(Stop.outcome != StopOutcome.open)
-        .where(Stop.dwell_minutes.is_not(None))
-    )
-    for day, side, minutes in session.execute(dwell):
-        if allowed(day):
-            sides[side].dwell.append(float(minutes))
-    side_of_fee = case((StopFee.arrived_at < pivot, BEFORE), else_=AFTER)
-    fees = scope.rows(StopFee)(
-        StopFee.arrival_day, side_of_fee, StopFee.currency, func.sum(StopFee.amount)
-    ).group_by(StopFee.arrival_day, side_of_fee, StopFee.currency)
-    for day, side, currency, amount in map(tuple, session.execute(fees)):
-        if allowed(day):
-            # SQLite sums NUMERIC as floating point; amounts have cents, so rounding restores them.
-            sides[side].fees[currency] += Decimal(str(amount or 0)).quantize(CENT)
+    (before, after), excluded = _sides(scope, checkpoint.id, windows.after.from_)
     row = EffectRow(
         checkpoint_id=checkpoint.id,
         checkpoint_code=checkpoint.code,
         checkpoint_name=checkpoint.name,
     )
-    if scope.protected and excluded and not shown:
+    if scope.protected and excluded and not (before.stops or after.stops):
         row.suppressed = True  # stops there, none in a cell an advocate may see
         return row, excluded
-    before, after = sides
     row.before, row.after = before.figures(), after.figures()
     if not (effects.enough(len(before.dwell)) and effects.enough(len(after.dwell))):
         row.insufficient_data = True
@@ -349,3 +311,49 @@ def _effect_row(
     row.median_change_ci95 = list(found.ci95)
     row.mann_whitney_p = found.mann_whitney_p
     return row, excluded
+
+
+def _sides(
+    scope: Scope, checkpoint_id: uuid.UUID, pivot: datetime
+) -> tuple[tuple[_Side, _Side], int]:
+    """The stops of the two windows (arrived before `pivot`, or from it on), their dwell times
+    and fees, summed over the days this caller may use: every day for an admin or an
+    exporter (whose scope is its own stops), the allowed cells for an advocate. Also the
+    stops left out."""
+    cells = scope.cells() if scope.protected else None
+
+    def allowed(day: int | None) -> bool:
+        return cells is None or cells.allows((checkpoint_id, day))
+
+    sides = (_Side(), _Side())
+    excluded = 0
+    side_of_stop = case((Stop.arrived_at < pivot, BEFORE), else_=AFTER)
+    completed = case((Stop.outcome != StopOutcome.open, 1), else_=0)
+    held = case((Stop.hold_count > 0, 1), else_=0)
+    counts = scope.stops(
+        Stop.arrival_day, side_of_stop, func.count(), func.sum(completed), func.sum(held)
+    ).group_by(Stop.arrival_day, side_of_stop)
+    for day, side, stops, done, with_hold in scope.session.execute(counts):
+        if not allowed(day):
+            excluded += stops
+            continue
+        sides[side].stops += stops
+        sides[side].completed += int(done or 0)
+        sides[side].held += int(with_hold or 0)
+    dwell = (
+        scope.stops(Stop.arrival_day, side_of_stop, Stop.dwell_minutes)
+        .where(Stop.outcome != StopOutcome.open)
+        .where(Stop.dwell_minutes.is_not(None))
+    )
+    for day, side, minutes in scope.session.execute(dwell):
+        if allowed(day):
+            sides[side].dwell.append(float(minutes))
+    side_of_fee = case((StopFee.arrived_at < pivot, BEFORE), else_=AFTER)
+    fees = scope.rows(StopFee)(
+        StopFee.arrival_day, side_of_fee, StopFee.currency, func.sum(StopFee.amount)
+    ).group_by(StopFee.arrival_day, side_of_fee, StopFee.currency)
+    for day, side, currency, amount in map(tuple, scope.session.execute(fees)):
+        if allowed(day):
+            # SQLite sums NUMERIC as floating point; amounts have cents, so rounding restores them.
+            sides[side].fees[currency] += Decimal(str(amount or 0)).quantize(CENT)
+    return sides, excluded
