@@ -28,6 +28,8 @@ from app.evidence.router import router as evidence_router
 from app.observability import RequestMiddleware, configure_logging
 from app.organizations import service as organizations
 from app.organizations.router import router as organizations_router
+from app.policies import service as policies
+from app.policies.router import router as policies_router
 from app.reports.rollups import Refresher
 from app.reports.router import router as reports_router
 from app.security_headers import HEADERS as SECURITY_HEADERS
@@ -84,6 +86,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.event_writer = EventWriter(app.state.session_factory, settings)
     # Failed sign-ins, counted for all workers: in Redis when REDIS_URL is set, else the database.
     app.state.login_throttle = build_login_throttle(settings, app.state.session_factory)
+    # The trends mark the policy changes in their window (reports cannot import policies).
+    app.state.trend_markers = policies.trend_markers
 
     install_error_handlers(app)
     # Every request's own work, in one pass: its id, the body limit, the security headers,
@@ -121,6 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         shipments_router,
         evidence_router,
         cases_router,
+        policies_router,
     )
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)

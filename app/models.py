@@ -13,6 +13,7 @@ from app.cases.models import (
 from app.checkpoints.models import Checkpoint
 from app.evidence.models import Attachment, DeviceKey
 from app.organizations.models import Organization
+from app.policies.models import PolicyChange, PolicyChangeCheckpoint
 from app.reports.models import DayCell, DayCellCargo, DayCellProcedure, RollupDirty
 from app.shipments.models import CargoLine, RoutePoint, Shipment
 from app.tracking.models import (
@@ -42,6 +43,8 @@ __all__ = [
     "FocalPoint",
     "Incident",
     "Organization",
+    "PolicyChange",
+    "PolicyChangeCheckpoint",
     "Position",
     "RateLimitWindow",
     "RollupDirty",

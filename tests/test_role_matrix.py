@@ -149,6 +149,11 @@ MATRIX = [
     row("GET", "/focal-points", admin=200, a=403, b=403, advocate=200, key=403, driver=403, driver2=403),
     row("POST", "/incidents", admin=403, a=201, b=404, advocate=403, key=201, driver=404, driver2=201),
     row("GET", "/incidents", admin=200, a=200, b=200, advocate=200, key=200, driver=200, driver2=200),
+    # policy changes and effects (issue 16)
+    row("POST", "/policy-changes", admin=201, a=403, b=403, advocate=201, key=403, driver=403, driver2=403),
+    row("GET", "/policy-changes", admin=200, a=200, b=200, advocate=200, key=200, driver=403, driver2=403),
+    row("GET", "/policy-changes/{policy_change_id}", admin=200, a=200, b=200, advocate=200, key=200, driver=403, driver2=403),
+    row("GET", "/reports/effects", admin=200, a=200, b=200, advocate=200, key=200, driver=403, driver2=403),
 ]
 # fmt: on
 
@@ -223,6 +228,10 @@ def world(client: TestClient) -> World:
     assert client.post(
         f"{API}/shipments/{sa['id']}/events", json=event, headers=a.headers
     ).is_success
+    change = client.post(
+        f"{API}/policy-changes", json=policy_change(checkpoint), headers=boss.headers
+    )
+    assert change.status_code == 201, change.text
     photo = client.post(
         f"{API}/shipments/{sa['id']}/events/{event['event_id']}/attachments",
         params={"kind": "receipt"},
@@ -275,6 +284,7 @@ def world(client: TestClient) -> World:
             "case_id": case.json()["id"],
             "stop_id": stops[0]["id"],
             "incident_id": incident.json()["id"],
+            "policy_change_id": change.json()["id"],
         },
         secrets=[
             sa["id"],
@@ -295,6 +305,15 @@ def world(client: TestClient) -> World:
         ],
         client=client,
     )
+
+
+def policy_change(checkpoint: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "title": "Single inspection",
+        "effective_at": "2026-12-01T00:00:00+03:00",
+        "checkpoint_ids": [checkpoint["id"]],
+        "description": "Agreed with the governorate.",
+    }
 
 
 def note_event() -> dict[str, Any]:
@@ -390,6 +409,12 @@ BODIES: dict[tuple[str, str], Callable[[World], dict[str, Any]]] = {
         "json": {"stop_id": w.path_params["stop_id"], "category": "other", "text": "held"}
     },
     ("POST", "/positions/osmand"): lambda w: {"params": {"lat": "35.4", "lon": "44.3"}},
+    ("POST", "/policy-changes"): lambda w: {
+        "json": {**policy_change({"id": w.path_params["checkpoint_id"]}), "title": unique("P")}
+    },
+    ("GET", "/reports/effects"): lambda w: {
+        "params": {"policy_change_id": w.path_params["policy_change_id"], "weeks": "8"}
+    },
     ("POST", "/sync"): lambda w: {
         "json": {"shipment_id": w.path_params["shipment_id"], "events": [note_event()]}
     },

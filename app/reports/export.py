@@ -4,12 +4,13 @@ import csv
 import io
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, get_args
 
 from fastapi.responses import Response
 from openpyxl import Workbook
+from pydantic import BaseModel
 
-from app.reports.schemas import DelayFigures, EvidenceShares, Format
+from app.reports.schemas import DelayFigures, Format
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -37,17 +38,23 @@ def _columns(report: Any) -> list[str]:
     names = [f for f in row_type.model_fields if f not in figures] + [
         f for f in figures if f in row_type.model_fields
     ]
-    return [column for name in names for column in FLATTENED.get(name, [name])]
+    return [column for name in names for column in _flattened(row_type, name)]
 
 
-# Objects a spreadsheet reads better as a column each (`evidence.gps_confirmed_share` …).
-FLATTENED = {"evidence": [f"evidence.{name}" for name in EvidenceShares.model_fields]}
+def _flattened(row_type: type[BaseModel], name: str) -> list[str]:
+    """An object a spreadsheet reads better as a column each (`evidence.gps_confirmed_share`,
+    an effect row's `before.stops` …): one column per field of a nested model."""
+    annotation = row_type.model_fields[name].annotation
+    for candidate in (annotation, *get_args(annotation)):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return [f"{name}.{field}" for field in candidate.model_fields]
+    return [name]
 
 
 def _flat(row: dict[str, Any]) -> dict[str, Any]:
-    for name in FLATTENED:
-        if name in row:
-            found = row.pop(name) or {}
+    for name, found in list(row.items()):
+        if isinstance(found, dict):  # a nested model (lists stay one cell, as JSON)
+            del row[name]
             row.update({f"{name}.{key}": value for key, value in found.items()})
     return row
 
@@ -87,7 +94,8 @@ def _xlsx(report: Any, columns: list[str], rows: list[dict[str, Any]]) -> bytes:
         about.append([key, value])
     about.append(["report", report.report])
     about.append(["generated_at (UTC)", report.generated_at.replace(tzinfo=None)])
-    about.append(["service_standard_minutes", report.service_standard_minutes])
+    if getattr(report, "service_standard_minutes", None) is not None:
+        about.append(["service_standard_minutes", report.service_standard_minutes])
     about.append(["as_of (UTC)", report.as_of.replace(tzinfo=None)])
     if report.min_exporters is not None:
         about.append(["min_exporters (a checkpoint-day below is left out)", report.min_exporters])

@@ -1,6 +1,6 @@
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 
 from app.auth.dependencies import SettingsDep, require_roles
 from app.auth.models import Role
@@ -19,7 +19,7 @@ from app.reports.schemas import (
     LiveStatus,
     ProcedureRow,
     Report,
-    TrendRow,
+    TrendReport,
 )
 
 router = APIRouter(tags=["reports"])
@@ -108,16 +108,26 @@ def procedures(
     return render(service.procedure_report(scope, by_checkpoint=by == "checkpoint"), fmt)
 
 
-@router.get("/reports/trends", response_model=Report[TrendRow], responses=DOCS)
+def trend_markers(request: Request) -> service.MarkerSource | None:
+    """Where the trends' policy-change markers come from (app/main.py sets it)."""
+    source: service.MarkerSource | None = getattr(request.app.state, "trend_markers", None)
+    return source
+
+
+@router.get("/reports/trends", response_model=TrendReport, responses=DOCS)
 def trends(
     scope: ScopeDep,
+    markers: Annotated[service.MarkerSource | None, Depends(trend_markers)],
     interval: Literal["week", "month"] = "week",
     by: ByQuery = "overall",
     fmt: FormatQuery = "json",
 ) -> Any:
     """Per week (from Monday, UTC) or month: stops, p50/p90 dwell, hold rate, and the change
-    against the previous period. Is it getting better?"""
-    report = service.trend_report(scope, interval=interval, by_checkpoint=by == "checkpoint")
+    against the previous period. Is it getting better? `policy_changes`: the changes in its
+    window, for the chart's markers."""
+    report = service.trend_report(
+        scope, interval=interval, by_checkpoint=by == "checkpoint", markers=markers
+    )
     return render(report, fmt)
 
 

@@ -252,6 +252,23 @@ class Report(BaseModel, Generic[Row]):
     items: list[Row]
 
 
+class PolicyMarker(BaseModel):
+    """A policy change the trend chart draws as a marker (app/policies records them)."""
+
+    id: uuid.UUID
+    title: str
+    effective_at: datetime
+    checkpoint_ids: list[uuid.UUID]
+
+
+class TrendReport(Report[TrendRow]):
+    policy_changes: list[PolicyMarker] = Field(
+        default_factory=list,
+        description="The policy changes effective within the trend's window (its `from`/`to`, "
+        "else its first to its last period) at the checkpoints it covers, oldest first.",
+    )
+
+
 class LiveStatus(BaseModel):
     generated_at: datetime
     as_of: datetime = Field(description="Every write acknowledged before this time is counted.")

@@ -5,7 +5,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import Date, Select, case, cast, func, literal_column, select, true
@@ -25,8 +25,10 @@ from app.reports.schemas import (
     CommodityRow,
     DelayFigures,
     EvidenceShares,
+    PolicyMarker,
     ProcedureRow,
     Report,
+    TrendReport,
     TrendRow,
 )
 from app.reports.targets import Targets
@@ -35,6 +37,12 @@ from app.tracking.vocabulary import StopOutcome
 from app.types import EPOCH
 
 Interval = Literal["week", "month"]
+# The policy changes in force in a window [start, end) (either side open when None) at the
+# checkpoints the filters cover: given by a feature above this one (app/policies), wired in
+# app/main.py, so that the trends can mark them without reports importing it.
+MarkerSource = Callable[
+    [Session, ReportFilters, datetime | None, datetime | None], list[PolicyMarker]
+]
 
 
 @dataclass
@@ -520,7 +528,13 @@ def _trend_figures(
     return scope.figures(keys, arrived_at, normalize)
 
 
-def trend_report(scope: Scope, *, interval: Interval, by_checkpoint: bool) -> Report[TrendRow]:
+def trend_report(
+    scope: Scope,
+    *,
+    interval: Interval,
+    by_checkpoint: bool,
+    markers: MarkerSource | None = None,
+) -> TrendReport:
     groups = _trend_figures(scope, interval, by_checkpoint)
     scope.leave_out(whole_cells)
     codes = checkpoint_codes(scope.session, {k[1] for k in groups if len(k) > 1})
@@ -546,7 +560,35 @@ def trend_report(scope: Scope, *, interval: Interval, by_checkpoint: bool) -> Re
             )
         rows.append(row)
     rows.sort(key=lambda r: (r.checkpoint_code or "", r.period_start))
-    return scope.report(f"trends-{interval}", TrendRow, rows)
+    report = scope.report(f"trends-{interval}", TrendRow, rows)
+    return TrendReport(**dict(report), policy_changes=_markers(scope, interval, rows, markers))
+
+
+def _markers(
+    scope: Scope, interval: Interval, rows: list[TrendRow], markers: MarkerSource | None
+) -> list[PolicyMarker]:
+    """The policy changes within the trend's window: `from`/`to` where given, else from the
+    start of its first period to the end of its last."""
+    if markers is None:
+        return []
+    starts = [row.period_start for row in rows]
+    start, end = scope.filters.from_, scope.filters.to
+    if not starts and (start is None or end is None):
+        return []  # no periods and an open side: no window to mark
+    if start is None:
+        start = _midnight(min(starts))
+    if end is None:
+        last = max(starts)
+        end = _midnight(last + timedelta(days=7) if interval == "week" else _next_month(last))
+    return markers(scope.session, scope.filters, start, end)
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def _next_month(start: date) -> date:
+    return (start.replace(day=1) + timedelta(days=32)).replace(day=1)
 
 
 def _previous(start: date, interval: Interval) -> date:
