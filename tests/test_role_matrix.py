@@ -148,6 +148,8 @@ MATRIX = [
     row("GET", "/focal-points", admin=200, a=403, b=403, advocate=200, key=403, driver=403, driver2=403),
     row("POST", "/incidents", admin=403, a=201, b=404, advocate=403, key=201, driver=404, driver2=201),
     row("GET", "/incidents", admin=200, a=200, b=200, advocate=200, key=200, driver=200, driver2=200),
+    # the monthly bulletin (issue 16)
+    row("GET", "/bulletins/{month}", admin=200, a=403, b=403, advocate=200, key=403, driver=403, driver2=403),
 ]
 # fmt: on
 
@@ -274,6 +276,7 @@ def world(client: TestClient) -> World:
             "case_id": case.json()["id"],
             "stop_id": stops[0]["id"],
             "incident_id": incident.json()["id"],
+            "month": "2026-11",  # a finished month (the bulletins)
         },
         secrets=[
             sa["id"],
