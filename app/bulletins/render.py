@@ -57,7 +57,8 @@ table { border-collapse: collapse; width: 100%; margin: 3pt 0 6pt; }
 th, td { padding: 2.5pt 4pt; border-bottom: 0.5pt solid #d5d8dc; text-align: start;
   vertical-align: middle; }
 thead th { background: #f1f2f4; font-size: 8.5pt; }
-td.num, th.num { text-align: end; white-space: nowrap; }
+td.num, th.num { text-align: end; }
+td.num { white-space: nowrap; }
 td.withheld { color: #6b6f75; font-style: italic; }
 tr { break-inside: avoid; }
 table.chart { width: auto; }
