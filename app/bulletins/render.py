@@ -18,22 +18,32 @@ from html import escape
 from typing import Any
 
 from PIL import ImageFile
-from weasyprint import HTML
-from weasyprint.urls import URLFetcher
 
 from app.bulletins import charts
 from app.bulletins.service import Bulletin, CaseLine, Change, Month, PolicyEffect, Ranked
 from app.bulletins.words import MONTHS, TEXT
 from app.cases.labels import CATEGORY_NAMES, STATUS_NAMES
 from app.checkpoints.models import Checkpoint
+from app.errors import AppError
 from app.geography import PROVINCE_NAMES, Province
 from app.languages import RIGHT_TO_LEFT, Language, Words
 
+try:
+    from weasyprint import HTML
+    from weasyprint.urls import URLFetcher
+except OSError as missing:  # pango not installed: the service runs, and a PDF says why not
+    HTML = URLFetcher = None
+    _MISSING = str(missing)
 # Importing WeasyPrint turns Pillow's LOAD_TRUNCATED_IMAGES on for the whole process, and
 # the evidence uploads refuse to run so (app/evidence/images.py: half a JPEG must never pass
 # for a whole one). A bulletin has no image, so it is turned off again here, once, at import
 # time: before any request, rather than at a first PDF while a photo is being checked.
 ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+
+class PrintingUnavailable(AppError):
+    status, title, slug = 503, "Service unavailable", "unavailable"
+
 
 CHART_ROWS = 15  # the chart shows the worst checkpoints; the table shows them all
 
@@ -348,5 +358,10 @@ def content_security_policy(document: str) -> str:
 
 def pdf(document: str) -> bytes:
     """The document printed by WeasyPrint, which fetches nothing (no URL is allowed)."""
+    if HTML is None:
+        raise PrintingUnavailable(
+            'This server cannot print PDFs: it lacks pango or its fonts (README, "Two '
+            f'commands"; {_MISSING}). format=html gives the same bulletin.'
+        )
     result: Any = HTML(string=document, url_fetcher=URLFetcher(allowed_protocols=[])).write_pdf()
     return bytes(result)

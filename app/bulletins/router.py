@@ -18,7 +18,7 @@ router = APIRouter(tags=["bulletins"])
 
 ReaderDep = Annotated[Principal, Depends(require_roles(Role.advocate, Role.admin))]
 DOCS = {
-    **problem_responses(401, 403, 422),
+    **problem_responses(401, 403, 422, 503),
     200: {
         "description": "The bulletin: a PDF (`format=pdf`, the default) or its HTML.",
         "content": {"application/pdf": {}, "text/html": {}},

@@ -268,3 +268,19 @@ def test_printing_leaves_the_photo_checks_strict(pdfs: dict[str, str]) -> None:
     """WeasyPrint's import lets Pillow load truncated images; the evidence uploads refuse
     to run so (a 500 on every photo after a first bulletin, before render.py undid it)."""
     assert ImageFile.LOAD_TRUNCATED_IMAGES is False
+
+
+def test_months_turn_over_the_year() -> None:
+    assert Month(2026, 1).previous == Month(2025, 12)
+    assert Month(2026, 12).following == Month(2027, 1)
+    assert Month(2026, 12).end == datetime(2027, 1, 1, tzinfo=UTC)
+    assert str(Month(2026, 3)) == "2026-03"
+
+
+def test_a_server_without_pango_says_so_and_still_serves_the_html(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(render, "HTML", None)
+    monkeypatch.setattr(render, "_MISSING", "cannot load library 'libpango-1.0-0'", raising=False)
+    assert "pango" in assert_problem(get(world), 503)["detail"]
+    assert get(world, format="html").status_code == 200
