@@ -21,6 +21,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PATH=/opt/clearance/bin:$PATH \
     ENVIRONMENT=production \
     MALLOC_ARENA_MAX=2
+# The bulletins' PDFs (WeasyPrint): pango and harfbuzz lay text out in Debian's Noto fonts,
+# Latin and Arabic script; the same packages as scripts/_env.sh's SYSTEM_PACKAGES.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends \
+        libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-core \
+    && rm -rf /var/lib/apt/lists/*
 RUN useradd --system --uid 10001 --create-home --home-dir /srv/app clearance
 WORKDIR /srv/app
 COPY --from=build /opt/clearance /opt/clearance

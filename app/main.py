@@ -19,6 +19,7 @@ from app import health, metrics
 from app.auth.passwords import Passwords
 from app.auth.router import router as auth_router
 from app.auth.throttle import build_login_throttle
+from app.bulletins.router import router as bulletins_router
 from app.cases.router import router as cases_router
 from app.checkpoints.router import router as checkpoints_router
 from app.config import Settings, get_settings
@@ -126,6 +127,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         evidence_router,
         cases_router,
         policies_router,
+        bulletins_router,
     )
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)

@@ -154,6 +154,8 @@ MATRIX = [
     row("GET", "/policy-changes", admin=200, a=200, b=200, advocate=200, key=200, driver=403, driver2=403),
     row("GET", "/policy-changes/{policy_change_id}", admin=200, a=200, b=200, advocate=200, key=200, driver=403, driver2=403),
     row("GET", "/reports/effects", admin=200, a=200, b=200, advocate=200, key=200, driver=403, driver2=403),
+    # the monthly bulletin (issue 16)
+    row("GET", "/bulletins/{month}", admin=200, a=403, b=403, advocate=200, key=403, driver=403, driver2=403),
 ]
 # fmt: on
 
@@ -285,6 +287,7 @@ def world(client: TestClient) -> World:
             "stop_id": stops[0]["id"],
             "incident_id": incident.json()["id"],
             "policy_change_id": change.json()["id"],
+            "month": "2026-11",  # a finished month (the bulletins)
         },
         secrets=[
             sa["id"],
