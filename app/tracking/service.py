@@ -295,16 +295,17 @@ def content_hash(data: EventIn) -> str:
         location = (where.lat, where.lon)
         if where.accuracy_m is not None:
             location += (where.accuracy_m,)
-    event = timeline.Event(
-        data.event_id,
+    # event_hash's fields, straight from the request (no timeline.Event made for it).
+    return _hash(
         data.type,
         data.occurred_at,
         data.checkpoint_id,
         data.procedure,
         data.hold_reason,
-        *(fee or (None, None, None)),
+        fee,
+        note=data.note,
+        location=location,
     )
-    return event_hash(event, note=data.note, location=location)
 
 
 def event_hash(
@@ -312,18 +313,42 @@ def event_hash(
 ) -> str:
     fee = None
     if event.fee_amount is not None:
-        fee = [str(event.fee_amount.quantize(CENT)), event.fee_currency, event.fee_receipt]
+        fee = (event.fee_amount, event.fee_currency, event.fee_receipt)
+    return _hash(
+        event.type,
+        event.occurred_at,
+        event.checkpoint_id,
+        event.procedure,
+        event.hold_reason,
+        fee,
+        note=note,
+        location=location,
+    )
+
+
+def _hash(
+    type_: str,
+    occurred_at: datetime,
+    checkpoint_id: uuid.UUID | None,
+    procedure: str | None,
+    hold_reason: str | None,
+    fee: tuple[Any, Any, Any] | None,
+    *,
+    note: str | None,
+    location: tuple[float, ...] | None,
+) -> str:
+    # The keys in sorted order, as json.dumps(sort_keys=True) wrote them (the same text).
     canonical = {
-        "type": str(event.type),
-        "occurred_at": event.occurred_at.astimezone(UTC).isoformat(),
-        "checkpoint_id": str(event.checkpoint_id) if event.checkpoint_id else None,
-        "procedure": event.procedure,
-        "hold_reason": event.hold_reason,
-        "fee": fee,
-        "note": note,
+        "checkpoint_id": str(checkpoint_id) if checkpoint_id else None,
+        "fee": [str(fee[0].quantize(CENT)), fee[1], fee[2]] if fee else None,
+        "hold_reason": hold_reason,
         "location": list(location) if location else None,
+        "note": note,
+        "occurred_at": occurred_at.astimezone(UTC).isoformat(),
+        "procedure": procedure,
+        "type": str(type_),
     }
-    encoded = json.dumps(canonical, sort_keys=True, separators=(",", ":")).encode()
+    encoded = json.dumps(canonical, separators=(",", ":")).encode()
     return hashlib.sha256(encoded).hexdigest()
 
 
