@@ -127,10 +127,7 @@ def replace_stops(
     unchanged = {sid for sid, digest in wanted.items() if stored.get(sid) == digest}
     stale = set(stored) - unchanged
     in_place = _InPlace()
-    # SQLite only: there the index and trigger work is this process's CPU. On PostgreSQL it
-    # is the server's, and psycopg's executemany of the updates cost this process more CPU
-    # than the DELETE and the binary COPY (bench/RESULTS.md, session 9).
-    if written and session.connection().dialect.name == "sqlite":
+    if written and updates_in_place(session):
         new = rows.by_stop()
         for sid in stale:
             before = written.get(sid)
@@ -144,6 +141,14 @@ def replace_stops(
         mine += appended
     rest.write(session)
     return facts
+
+
+def updates_in_place(session: Session) -> bool:
+    """Whether replace_stops updates changed stops in place (and so whether their rows are
+    worth keeping): on SQLite only, where the index and trigger work is this process's CPU.
+    On PostgreSQL it is the server's, and psycopg's executemany of the updates cost this
+    process more CPU than the DELETE and the binary COPY (bench/RESULTS.md, session 9)."""
+    return session.connection().dialect.name == "sqlite"
 
 
 @dataclass(frozen=True)

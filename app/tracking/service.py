@@ -480,8 +480,9 @@ def rebuild_many(
     now_written: dict[uuid.UUID, dict[uuid.UUID, materialize.WrittenStop]] = {
         sid: {} for sid in rebuilt
     }
-    for stop, rows in stop_rows.by_stop().items():
-        now_written[rows.stop["shipment_id"]][stop] = rows
+    if materialize.updates_in_place(session):  # else they would only take memory
+        for stop, rows in stop_rows.by_stop().items():
+            now_written[rows.stop["shipment_id"]][stop] = rows
     return {
         sid: Projection(
             version,
