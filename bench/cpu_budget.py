@@ -24,6 +24,7 @@ units of the bare path, which a busy machine inflates alike.
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import random
@@ -160,9 +161,14 @@ def service_request_path_us(requests: int) -> float:
 # --- the writer --------------------------------------------------------------------------
 
 
-def writer_us(db: str, events: int, batch: int, located: bool = False) -> float:
+def writer_us(
+    db: str, events: int, batch: int, located: bool = False, collector: str = "on"
+) -> float:
     """CPU µs per event of the writer thread's group write, batches of `batch` events
-    (`located`: each with a fix, as the driver's page sends them)."""
+    (`located`: each with a fix, as the driver's page sends them). `collector`: Python's
+    cyclic garbage collector "on" as deployed, "off" while measuring (its share of the
+    writer's CPU), or "frozen": what was allocated before the measured batches (the app,
+    the warm-up's trips) moved out of its reach by gc.freeze()."""
     url = databases.url_for(db, "cpu-budget-writer")
     databases.recreate(db, url)
     command.upgrade(alembic_config(url), "head")
@@ -177,6 +183,11 @@ def writer_us(db: str, events: int, batch: int, located: bool = False) -> float:
         for _ in range(SHIPMENTS * 10 // batch):  # trips of ~10 events before measuring
             event_writer._write([walk.next() for _ in range(batch)])
         batches = [[walk.next() for _ in range(batch)] for _ in range(max(1, events // batch))]
+        if collector == "frozen":
+            gc.collect()
+            gc.freeze()
+        elif collector == "off":
+            gc.disable()
         started = time.thread_time()
         for requests in batches:
             outcomes = event_writer._write(requests)
@@ -189,6 +200,8 @@ def writer_us(db: str, events: int, batch: int, located: bool = False) -> float:
             if failed:
                 raise RuntimeError(f"the writer refused events: {failed[:3]}")
         spent = time.thread_time() - started
+        gc.enable()
+        gc.unfreeze()
     app.state.engine.dispose()
     return spent / (len(batches) * batch) * 1e6
 
@@ -283,6 +296,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         action="store_true",
         help="the writer's events carry the phone's position (a fix with its accuracy)",
     )
+    parser.add_argument(
+        "--collector",
+        choices=["on", "off", "frozen"],
+        default="on",
+        help="Python's garbage collector while the writer is measured (see writer_us)",
+    )
     args = parser.parse_args(argv)
 
     bare = request_path_us(async_app, args.requests)
@@ -296,7 +315,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(f"request path, bare FastAPI         {bare:7.0f} µs CPU")
     print(f"request path, service (no writer)  {service:7.0f} µs CPU  ×{service / bare:.1f}")
     for db in args.db:
-        spent = writer_us(db, args.events, args.batch, located=args.located)
+        spent = writer_us(
+            db, args.events, args.batch, located=args.located, collector=args.collector
+        )
         checks = credentials_us(db, args.requests, args.batch)
         results[f"writer_{db}_us"] = spent
         results[f"credentials_{db}_us"] = checks

@@ -19,6 +19,13 @@ from app.tracking.models import Stop, StopFee, StopHold, StopProcedure
 from app.types import EPOCH
 
 Row = dict[str, Any]
+_STOPS = Stop.metadata.tables[Stop.__tablename__]
+_TABLES = {
+    "stops": _STOPS,
+    "holds": StopHold.metadata.tables[StopHold.__tablename__],
+    "procedures": StopProcedure.metadata.tables[StopProcedure.__tablename__],
+    "fees": StopFee.metadata.tables[StopFee.__tablename__],
+}
 
 
 @dataclass
@@ -34,6 +41,11 @@ class StopRows:
         """Writes the rows, with their trips' report keys (`known`, else read); returns the
         keys of every trip written, for the caller to pass next time (see TripFacts)."""
         facts = add_trip_facts(session, self, known)
+        self.write(session)
+        return facts
+
+    def write(self, session: Session) -> None:
+        """Writes the rows as they are (their trips' report keys already given)."""
         for model, rows in (
             (Stop, self.stops),
             (StopHold, self.holds),
@@ -43,11 +55,24 @@ class StopRows:
             # One executemany per table through the DB-API (statements.py): neither the
             # ORM's bulk path (a statement per row here) nor Core's per-value processing.
             statements.insert(session, model.metadata.tables[model.__tablename__], rows)
-        return facts
+
+    def children(self) -> tuple[list[Row], list[Row], list[Row]]:
+        return self.holds, self.procedures, self.fees
 
     def clear(self) -> None:
         for rows in (self.stops, self.holds, self.procedures, self.fees):
             rows.clear()
+
+    def by_stop(self) -> dict[uuid.UUID, "WrittenStop"]:
+        """Each stop's rows, by stop id."""
+        stops = {row["id"]: WrittenStop(row, [], [], []) for row in self.stops}
+        for row in self.holds:
+            stops[row["stop_id"]].holds.append(row)
+        for row in self.procedures:
+            stops[row["stop_id"]].procedures.append(row)
+        for row in self.fees:
+            stops[row["stop_id"]].fees.append(row)
+        return stops
 
     def without_stops(self, unchanged: set[uuid.UUID]) -> "StopRows":
         def keep(rows: list[Row], key: str) -> list[Row]:
@@ -82,6 +107,7 @@ def replace_stops(
     stored: dict[uuid.UUID, str | None],
     rows: StopRows,
     known: Mapping[uuid.UUID, "TripFacts"] | None = None,
+    written: Mapping[uuid.UUID, "WrittenStop"] | None = None,
 ) -> dict[uuid.UUID, "TripFacts"]:
     """Make the stored stops `stored` (by id, with their digests: those of the shipments
     `rows` is for that may have changed or gone; the others are known unchanged) equal
@@ -90,16 +116,131 @@ def replace_stops(
     An event usually changes one or two stops of a trip (the current one, and the previous
     one when a new stop opens). Rewriting every stop cost more than all the rest of an event
     write: each stop row touches seven report indexes, and its holds, procedures and fees
-    theirs. So stops whose digest is unchanged stay; the others are deleted (their holds,
-    procedures and fees with them, ON DELETE CASCADE) and inserted anew. Returns the trips'
-    report keys (see StopRows.insert).
+    theirs. So stops whose digest is unchanged stay. On SQLite, a changed stop whose rows
+    as stored are known (`written`: the rows this process wrote, still stored if their
+    digest is the stored one) is updated in place, only the columns that changed (see
+    _InPlace); the others are deleted (their holds, procedures and fees with them, ON
+    DELETE CASCADE) and inserted anew. Returns the trips' report keys (see StopRows.insert).
     """
+    facts = add_trip_facts(session, rows, known)
     wanted = {row["id"]: row["content_hash"] for row in rows.stops}
     unchanged = {sid for sid, digest in wanted.items() if stored.get(sid) == digest}
     stale = set(stored) - unchanged
+    in_place = _InPlace()
+    if written and updates_in_place(session):
+        new = rows.by_stop()
+        for sid in stale:
+            before = written.get(sid)
+            if before is not None and sid in new and before.stop["content_hash"] == stored[sid]:
+                in_place.add(before, new[sid])
     # Not the ORM's bulk delete, which would first look for these stops in the session.
-    statements.delete(session, Stop.metadata.tables[Stop.__tablename__], "id", stale)
-    return rows.without_stops(unchanged).insert(session, known)
+    statements.delete(session, _STOPS, "id", stale - in_place.stops)
+    in_place.write(session)
+    rest = rows.without_stops(unchanged | in_place.stops)
+    for mine, appended in zip(rest.children(), in_place.appended.children(), strict=True):
+        mine += appended
+    rest.write(session)
+    return facts
+
+
+def updates_in_place(session: Session) -> bool:
+    """Whether replace_stops updates changed stops in place (and so whether their rows are
+    worth keeping): on SQLite only, where the index and trigger work is this process's CPU.
+    On PostgreSQL it is the server's, and psycopg's executemany of the updates cost this
+    process more CPU than the DELETE and the binary COPY (bench/RESULTS.md, session 9)."""
+    return session.connection().dialect.name == "sqlite"
+
+
+@dataclass(frozen=True)
+class WrittenStop:
+    """One stop's rows as written: its own, and its holds, procedures and fees in order."""
+
+    stop: Row
+    holds: list[Row]
+    procedures: list[Row]
+    fees: list[Row]
+
+
+# What a stop's row cannot change in place: its seq (a trip's seqs are unique, checked row
+# by row, so a shift would collide), its checkpoint and arrival, and its trip's keys, all of
+# which its holds, procedures and fees copy.
+_FIXED = frozenset(
+    {
+        "seq",
+        "shipment_id",
+        "organization_id",
+        "checkpoint_id",
+        "arrived_at",
+        "arrival_day",
+        "hs_chapters",
+        "origin_province",
+        "destination_province",
+        "trip_has_distance",
+    }
+)
+# How a stop's holds, procedures and fees are told apart (none of them has two with one key).
+_CHILD_KEYS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("holds", ("stop_id", "event_id")),
+    ("procedures", ("stop_id", "procedure", "run_number")),
+    ("fees", ("stop_id", "event_id")),
+)
+
+
+class _InPlace:
+    """The changed stops written as UPDATEs of the columns that changed, rather than a
+    DELETE and an INSERT of the stop and of each of its holds, procedures and fees. On
+    SQLite every stop row deleted and inserted rewrote a dozen index entries and ran the
+    rollup triggers twice; an event usually changes two or three columns of its stop (its
+    last event, its digest) and adds or completes one procedure or fee.
+
+    A stop qualifies when none of _FIXED changed and its holds, procedures and fees as
+    written are, key by key and in order, the first ones of its new lists: those are updated
+    where they changed and the new ones appended (inserted after the stop's others, so
+    every list keeps the order of its ids, which the API reads procedures by). The stored
+    rows end equal to a fresh insert's, but for the ids of the rows kept."""
+
+    def __init__(self) -> None:
+        self.stops: set[uuid.UUID] = set()
+        self.updates: dict[tuple[str, tuple[str, ...], tuple[str, ...]], list[Row]] = {}
+        self.appended = StopRows()
+
+    def add(self, before: WrittenStop, after: WrittenStop) -> None:
+        """Plans the stop's update, unless it does not qualify (it is then rewritten)."""
+        changed = _changed(before.stop, after.stop)
+        if changed is None or not _FIXED.isdisjoint(changed):
+            return
+        updates: list[tuple[str, tuple[str, ...], tuple[str, ...], Row]] = []
+        if changed:
+            updates.append(("stops", changed, ("id",), after.stop))
+        appended: list[list[Row]] = []
+        for name, key in _CHILD_KEYS:
+            old, new = getattr(before, name), getattr(after, name)
+            if len(new) < len(old):
+                return
+            for was, now in zip(old, new, strict=False):
+                columns = _changed(was, now)
+                if columns is None or not _FIXED.isdisjoint(columns) or set(key) & set(columns):
+                    return
+                if columns:
+                    updates.append((name, columns, key, now))
+            appended.append(new[len(old) :])
+        self.stops.add(after.stop["id"])
+        for table, columns, key, row in updates:
+            values = {column: row[column] for column in (*columns, *key)}
+            self.updates.setdefault((table, columns, key), []).append(values)
+        for mine, new_rows in zip(self.appended.children(), appended, strict=True):
+            mine += new_rows
+
+    def write(self, session: Session) -> None:
+        for (table, _, key), rows in self.updates.items():
+            statements.update(session, _TABLES[table], rows, key=key)
+
+
+def _changed(before: Row, after: Row) -> tuple[str, ...] | None:
+    """The columns whose values differ (None if the rows do not have the same columns)."""
+    if before.keys() != after.keys():
+        return None
+    return tuple(column for column, value in after.items() if before[column] != value)
 
 
 def stop_id(shipment_id: uuid.UUID, stop: timeline.Stop) -> uuid.UUID:

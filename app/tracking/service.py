@@ -5,7 +5,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -295,16 +295,17 @@ def content_hash(data: EventIn) -> str:
         location = (where.lat, where.lon)
         if where.accuracy_m is not None:
             location += (where.accuracy_m,)
-    event = timeline.Event(
-        data.event_id,
+    # event_hash's fields, straight from the request (no timeline.Event made for it).
+    return _hash(
         data.type,
         data.occurred_at,
         data.checkpoint_id,
         data.procedure,
         data.hold_reason,
-        *(fee or (None, None, None)),
+        fee,
+        note=data.note,
+        location=location,
     )
-    return event_hash(event, note=data.note, location=location)
 
 
 def event_hash(
@@ -312,18 +313,42 @@ def event_hash(
 ) -> str:
     fee = None
     if event.fee_amount is not None:
-        fee = [str(event.fee_amount.quantize(CENT)), event.fee_currency, event.fee_receipt]
+        fee = (event.fee_amount, event.fee_currency, event.fee_receipt)
+    return _hash(
+        event.type,
+        event.occurred_at,
+        event.checkpoint_id,
+        event.procedure,
+        event.hold_reason,
+        fee,
+        note=note,
+        location=location,
+    )
+
+
+def _hash(
+    type_: str,
+    occurred_at: datetime,
+    checkpoint_id: uuid.UUID | None,
+    procedure: str | None,
+    hold_reason: str | None,
+    fee: tuple[Any, Any, Any] | None,
+    *,
+    note: str | None,
+    location: tuple[float, ...] | None,
+) -> str:
+    # The keys in sorted order, as json.dumps(sort_keys=True) wrote them (the same text).
     canonical = {
-        "type": str(event.type),
-        "occurred_at": event.occurred_at.astimezone(UTC).isoformat(),
-        "checkpoint_id": str(event.checkpoint_id) if event.checkpoint_id else None,
-        "procedure": event.procedure,
-        "hold_reason": event.hold_reason,
-        "fee": fee,
-        "note": note,
+        "checkpoint_id": str(checkpoint_id) if checkpoint_id else None,
+        "fee": [str(fee[0].quantize(CENT)), fee[1], fee[2]] if fee else None,
+        "hold_reason": hold_reason,
         "location": list(location) if location else None,
+        "note": note,
+        "occurred_at": occurred_at.astimezone(UTC).isoformat(),
+        "procedure": procedure,
+        "type": str(type_),
     }
-    encoded = json.dumps(canonical, sort_keys=True, separators=(",", ":")).encode()
+    encoded = json.dumps(canonical, separators=(",", ":")).encode()
     return hashlib.sha256(encoded).hexdigest()
 
 
@@ -349,6 +374,12 @@ class Projection:
     # is may have been, and is looked up (see _existing_events).
     event_ids: set[uuid.UUID]
     trip: materialize.TripFacts | None = None  # known once the trip's stops were written
+    # The rows of the stops the transaction at `version` wrote (or found unchanged): those an
+    # event usually changes next, updated in place from them (materialize.replace_stops).
+    written: Mapping[uuid.UUID, materialize.WrittenStop] = field(default_factory=dict)
+    # The shipment's derived fields as that transaction wrote them (shipment_fields, with
+    # events_version): only those an event changes are written next.
+    fields: Mapping[str, Any] | None = None
 
     @property
     def built(self) -> timeline.Timeline:
@@ -393,8 +424,8 @@ def rebuild_many(
     stored_by_trip = materialize.stored_digests(session, to_read)
     stored: dict[uuid.UUID, str | None] = {}  # the stored stops that may change or go
     stop_rows = materialize.StopRows()
-    rebuilt: dict[uuid.UUID, tuple[int, _Rebuilt, set[uuid.UUID]]] = {}
-    updates: list[dict[str, Any]] = []
+    rebuilt: dict[uuid.UUID, tuple[int, _Rebuilt, set[uuid.UUID], dict[str, Any]]] = {}
+    updates: list[tuple[uuid.UUID, dict[str, Any], Mapping[str, Any] | None]] = []
     tracked: dict[uuid.UUID, _Rebuilt] = {}
     steps: list[tuple[ShipmentKeys, _Rebuilt, Projection | None, list[timeline.Event]]] = []
     for shipment in shipments:
@@ -424,30 +455,69 @@ def rebuild_many(
         if shipment.status == ShipmentStatus.cancelled:
             fields["status"] = ShipmentStatus.cancelled
         version = shipment.events_version + 1
-        updates.append({**fields, "events_version": version, "id": shipment.id})
+        fields["events_version"] = version
+        updates.append((shipment.id, fields, before.fields if before is not None else None))
         if before is None:
             ids = {event.event_id for event in step.progress.events}
         else:
             ids = before.event_ids
             ids.update(event.event_id for event in new)
-        rebuilt[shipment.id] = (version, step, ids)
+        rebuilt[shipment.id] = (version, step, ids, fields)
     # A trip's report keys never change once it has stops: an outdated projection's stand.
     known_trips = {
         sid: trip for sid in rebuilt if sid in known and (trip := known[sid].trip) is not None
     }
-    trips = materialize.replace_stops(session, stored, stop_rows, known_trips)
+    # The rows the kept projections wrote: the stops they hold that changed are updated.
+    written = {
+        stop: rows
+        for sid in rebuilt
+        if sid in known
+        for stop, rows in known[sid].written.items()
+        if stop in stored
+    }
+    trips = materialize.replace_stops(session, stored, stop_rows, known_trips, written)
     _update_shipments(session, updates)
+    now_written: dict[uuid.UUID, dict[uuid.UUID, materialize.WrittenStop]] = {
+        sid: {} for sid in rebuilt
+    }
+    if materialize.updates_in_place(session):  # else they would only take memory
+        for stop, rows in stop_rows.by_stop().items():
+            now_written[rows.stop["shipment_id"]][stop] = rows
     return {
         sid: Projection(
-            version, step.progress, step.kept, ids, trips.get(sid, known_trips.get(sid))
+            version,
+            step.progress,
+            step.kept,
+            ids,
+            trips.get(sid, known_trips.get(sid)),
+            now_written[sid],
+            fields,
         )
-        for sid, (version, step, ids) in rebuilt.items()
+        for sid, (version, step, ids, fields) in rebuilt.items()
     }
 
 
-def _update_shipments(session: Session, updates: list[dict[str, Any]]) -> None:
-    """One executemany UPDATE of the shipments' derived fields, by id."""
-    statements.update(session, _SHIPMENTS, updates, key="id")
+def _update_shipments(
+    session: Session, updates: list[tuple[uuid.UUID, dict[str, Any], Mapping[str, Any] | None]]
+) -> None:
+    """The shipments' derived fields (and events_version), by id, each with the fields a
+    current projection wrote before, if any.
+
+    On SQLite only the columns that changed are written, one executemany UPDATE per set of
+    them: an event usually changes its trip's last event time and version only, and setting
+    every column rewrote each of the shipment's five indexes at every event. PostgreSQL
+    leaves an index alone when its values do not change, and one statement for all costs
+    this process less than several (bench/RESULTS.md, session 9)."""
+    if session.connection().dialect.name != "sqlite":
+        statements.update(session, _SHIPMENTS, [{**f, "id": sid} for sid, f, _ in updates], "id")
+        return
+    together: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for sid, fields, was in updates:
+        if was is not None:
+            fields = {k: v for k, v in fields.items() if k == "events_version" or was.get(k) != v}
+        together.setdefault(tuple(fields), []).append({**fields, "id": sid})
+    for rows in together.values():
+        statements.update(session, _SHIPMENTS, rows, key="id")
 
 
 def _tracker_overlays(

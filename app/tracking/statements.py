@@ -46,13 +46,16 @@ def insert(session: Session, table: Table, rows: Sequence[Any]) -> None:
             connection.exec_driver_sql(plan.sql, plan.parameters(rows))
 
 
-def update(session: Session, table: Table, rows: Sequence[dict[str, Any]], key: str) -> None:
-    """UPDATE each row's columns (but `key`) in the table's row whose `key` column equals the
-    row's `key` value; one statement executed for every row."""
+def update(
+    session: Session, table: Table, rows: Sequence[dict[str, Any]], key: str | tuple[str, ...]
+) -> None:
+    """UPDATE each row's columns (but the `key` columns) in the table's rows whose `key`
+    columns equal the row's values of them; one statement executed for every row."""
     if rows:
         connection = _writing(session)
-        columns = tuple(k for k in rows[0] if k != key)
-        plan = _plan(connection.dialect, "update", table, columns, key)
+        keys = (key,) if isinstance(key, str) else key
+        columns = tuple(k for k in rows[0] if k not in keys)
+        plan = _plan(connection.dialect, "update", table, columns, keys)
         connection.exec_driver_sql(plan.sql, plan.parameters(rows))
 
 
@@ -160,7 +163,12 @@ class _Plan:
     """
 
     def __init__(
-        self, dialect: Dialect, verb: str, table: Table, keys: tuple[str, ...], key: str | None
+        self,
+        dialect: Dialect,
+        verb: str,
+        table: Table,
+        keys: tuple[str, ...],
+        key: tuple[str, ...] | None,
     ) -> None:
         name = dialect.identifier_preparer.quote
         mark = "?" if dialect.paramstyle == "qmark" else "%s"
@@ -168,7 +176,7 @@ class _Plan:
         filled = [
             (column, _made(column, column.default if verb == "insert" else column.onupdate))
             for column in table.columns
-            if column.key not in keys and column.key != key
+            if column.key not in keys and column.key not in (key or ())
         ]
         self.filled = [(column, make) for column, make in filled if make is not None]
         columns = given + [column for column, _ in self.filled]
@@ -184,12 +192,10 @@ class _Plan:
         else:
             assert key is not None
             assignments = ", ".join(f"{name(c.name)} = {mark}" for c in columns)
-            self.sql = (
-                f"UPDATE {name(table.name)} SET {assignments} "
-                f"WHERE {name(table.c[key].name)} = {mark}"
-            )
-            columns.append(table.c[key])
-            fetched = [*keys, key]
+            where = " AND ".join(f"{name(table.c[k].name)} = {mark}" for k in key)
+            self.sql = f"UPDATE {name(table.name)} SET {assignments} WHERE {where}"
+            columns += [table.c[k] for k in key]
+            fetched = [*keys, *key]
         self.given = len(keys)  # the filled-in columns come after the rows' own
         self.conversions = [
             (i, convert)
@@ -234,11 +240,11 @@ def _getter(make: Callable[..., Any], keys: list[str]) -> Getter:
     return getter
 
 
-_PLANS: dict[tuple[str, str, str, tuple[str, ...], str | None], _Plan] = {}
+_PLANS: dict[tuple[str, str, str, tuple[str, ...], tuple[str, ...] | None], _Plan] = {}
 
 
 def _plan(
-    dialect: Dialect, verb: str, table: Table, keys: tuple[str, ...], key: str | None
+    dialect: Dialect, verb: str, table: Table, keys: tuple[str, ...], key: tuple[str, ...] | None
 ) -> _Plan:
     cache_key = (dialect.name, verb, table.name, keys, key)
     plan = _PLANS.get(cache_key)

@@ -15,7 +15,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from app.auth.service import authenticate_bearer
-from app.tracking import materialize
+from app.shipments.models import Shipment
+from app.tracking import materialize, service, statements, timeline
 from app.tracking.models import TrackingEvent
 from app.tracking.schemas import EventIn
 from app.tracking.writer import EventWriter, _Request
@@ -244,3 +245,66 @@ def test_a_writer_catches_up_with_another_workers_events(
     assert [stop["checkpoint_id"] for stop in stored["stops"]] == [uuid.UUID(x) for x in (a, b, c)]
     assert len(stored["fees"]) == 2
     other.close()
+
+
+def test_stops_updated_in_place_equal_a_full_rebuild_after_every_event(
+    client: TestClient, app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Events in order change the open stop a little at a time: on SQLite the writer
+    updates its changed columns and its holds, procedures and fees in place
+    (materialize._InPlace) and only the shipment's columns that changed. After each event
+    the stored rows, the procedures in the order the API gives them, and the shipment's
+    derived fields are what materialising all events from scratch gives."""
+    boss = admin(client)
+    exporter = make_exporter(client, boss)
+    a, b = (make_checkpoint(client, boss)["id"] for _ in range(2))
+    shipment = make_shipment(client, exporter)["id"]
+    sid = uuid.UUID(shipment)
+    updated: list[str] = []
+    update = statements.update
+
+    def spy(session: Any, table: Any, rows: Any, key: Any) -> None:
+        updated.append(table.name)
+        update(session, table, rows, key)
+
+    monkeypatch.setattr(statements, "update", spy)
+    trip = [
+        event("departed", 0),
+        event("arrived", 60, checkpoint_id=a),
+        event("procedure_started", 65, procedure="document_check"),
+        event("held", 70, hold_reason="missing_document"),
+        event("procedure_completed", 80, procedure="document_check"),
+        event("procedure_started", 85, procedure="xray_scan"),
+        event("procedure_started", 90, procedure="document_check"),  # its second run
+        event("fee_paid", 95, fee=FEE),
+        event("held", 100, hold_reason="security"),  # ends the first hold
+        event("procedure_completed", 110, procedure="document_check"),
+        event("released", 150),  # ends the hold; xray_scan never completed
+        event("arrived", 240, checkpoint_id=b),
+        event("fee_paid", 245, fee={**FEE, "receipt": True}),
+        event("released", 270),
+        event("delivered", 500),
+    ]
+    for body in trip:
+        response = client.post(
+            f"{API}/shipments/{shipment}/events", json=body, headers=exporter.headers
+        )
+        assert response.status_code == 201, response.text
+        with app.state.session_factory() as session:
+            assert stored_stop_rows(session, sid) == expected_stop_rows(session, sid)
+            stored = session.get_one(Shipment, sid)
+            events = session.execute(
+                select(*service.TIMELINE_COLUMNS).where(TrackingEvent.shipment_id == sid)
+            ).all()
+            built = timeline.build([timeline.Event(*row) for row in events])
+            fields = materialize.shipment_fields(built)
+            assert {key: getattr(stored, key) for key in fields} == fields
+            assert stored.events_version == trip.index(body) + 1
+    stops = client.get(f"{API}/shipments/{shipment}/stops", headers=exporter.headers).json()
+    assert [p["procedure"] for p in stops["items"][0]["procedures"]] == [
+        "document_check",
+        "xray_scan",
+        "document_check",
+    ]
+    if app.state.engine.dialect.name == "sqlite":
+        assert {"stops", "stop_procedures", "stop_holds"} <= set(updated)
