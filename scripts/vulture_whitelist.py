@@ -34,3 +34,6 @@ _.get_expiry  # FixedWindowRateLimiter.get_window_stats
 from app.tracking import service  # noqa: E402
 
 service.rebuild
+# The content hash of a timeline.Event: what the tests check the hash made from a request
+# (service.content_hash) and the demo generator's against (tests/tracking, tests/demo).
+service.event_hash
