@@ -142,6 +142,7 @@ class _Checkpoint:
     receipt_rate: float
     drift: float  # the dwell factor at the end of the period; 1.0 at its start
     position: tuple[float, float]
+    signal: float = 1.0  # how often a phone there has a fresh fix (mobile coverage), 0-1
 
 
 def seed(
@@ -262,9 +263,11 @@ class _World:
     def trips(self, numbers: range) -> "_Chunk":
         rows = _Rows(bulk.Formatter(bulk.dialect_named(self.dialect, self.driver)))
         for n in numbers:
-            rnd = random.Random(self.seed * 1_000_003 + n)
+            stream = self.seed * 1_000_003 + n
+            rnd = random.Random(stream)
+            phone = _Phone(random.Random(stream + _PHONE_STREAMS))
             org, home = rnd.choice(self.organizations)
-            _trip(rnd, n, org, home, self.checkpoints, self.start, self.end, rows)
+            _trip(rnd, phone, n, org, home, self.checkpoints, self.start, self.end, rows)
         return rows.for_database()
 
 
@@ -382,6 +385,8 @@ def _checkpoints(session: Session, rnd: random.Random) -> dict[Province, list[_C
                 drift=rnd.choice([0.7, 0.85, 1.0, 1.0, 1.0, 1.2, 1.4]),
                 position=position,
             )
+            # From the id, not from `rnd`: the checkpoints' stream stays what it was.
+            checkpoint.signal = random.Random(checkpoint.id.int).uniform(0.8, 1.0)
             by_province.setdefault(province, []).append(checkpoint)
             kind = CheckpointKind.internal if krg else CheckpointKind.province_entry
             rows.append(
@@ -497,6 +502,7 @@ class _Chunk:
 
 def _trip(
     rnd: random.Random,
+    phone: "_Phone",
     n: int,
     org: uuid.UUID,
     home: Province,
@@ -514,7 +520,7 @@ def _trip(
     progress = (departed - start) / (end - start)  # 0 at the start of the period, 1 at its end
     shipment_id = _ordered_id(rnd, n, 0)
     log = _Log(rnd, end)
-    log.add(EventType.departed, departed)
+    log.add(EventType.departed, departed, fix=phone.near(PROVINCE_CAPITALS[home]))
     clock = departed
     outcome = "delivered"
     previous: _Checkpoint | None = None
@@ -524,11 +530,15 @@ def _trip(
         least = _km(previous.position, checkpoint.position) / 90 * 60 if previous else 0.0
         clock += timedelta(minutes=max(rnd.uniform(35, 140), least))
         previous = checkpoint
-        clock, outcome = _stop(rnd, log, checkpoint, goods, clock, progress)
+        clock, outcome = _stop(rnd, log, phone, checkpoint, goods, clock, progress)
         if outcome == "turned_back":
             break
     if outcome != "turned_back":
-        log.add(EventType.delivered, clock + timedelta(minutes=rnd.uniform(45, 240)))
+        log.add(
+            EventType.delivered,
+            clock + timedelta(minutes=rnd.uniform(45, 240)),
+            fix=phone.near(PROVINCE_CAPITALS[destination]),
+        )
     # The places the event writer gives the timeline (every demo checkpoint has the default
     # fence), so that the demo's stops are the API's for the same events.
     places = {c.id: geofence.Place(*c.position) for c in route}
@@ -615,6 +625,7 @@ def _departure(rnd: random.Random, start: datetime, end: datetime) -> datetime:
 def _stop(
     rnd: random.Random,
     log: "_Log",
+    phone: "_Phone",
     checkpoint: _Checkpoint,
     goods: Goods,
     arrived: datetime,
@@ -625,15 +636,16 @@ def _stop(
     drift = 1.0 + (checkpoint.drift - 1.0) * progress
     dwell = rnd.lognormvariate(math.log(checkpoint.median), checkpoint.sigma)
     dwell *= goods.delay * rush * drift
-    log.add(EventType.arrived, arrived, checkpoint_id=checkpoint.id)
+    phone.at(checkpoint)
+    log.add(EventType.arrived, arrived, checkpoint_id=checkpoint.id, fix=phone.tap(arrival=True))
     clock = arrived + timedelta(minutes=rnd.uniform(1, 8))
     for procedure in (Procedure.document_check, *goods.procedures):
         if procedure != Procedure.document_check and rnd.random() > 0.45:
             continue
         took = max(2.0, rnd.lognormvariate(math.log(dwell / 5 + 3), 0.5))
-        log.add(EventType.procedure_started, clock, procedure=procedure)
+        log.add(EventType.procedure_started, clock, procedure=procedure, fix=phone.tap())
         clock += timedelta(minutes=took)
-        log.add(EventType.procedure_completed, clock, procedure=procedure)
+        log.add(EventType.procedure_completed, clock, procedure=procedure, fix=phone.tap())
     if rnd.random() < 0.45:
         iqd = rnd.random() < 0.85
         amount = Decimal(
@@ -643,16 +655,21 @@ def _stop(
             EventType.fee_paid,
             clock,
             fee=(amount, "IQD" if iqd else "USD", rnd.random() < checkpoint.receipt_rate),
+            fix=phone.tap(),
         )
     outcome = "released"
     if rnd.random() < checkpoint.hold_rate * goods.hold:
         reason = rnd.choice(goods.reasons)
-        log.add(EventType.held, clock, hold_reason=reason)
+        log.add(EventType.held, clock, hold_reason=reason, fix=phone.tap())
         clock += timedelta(minutes=rnd.lognormvariate(math.log(dwell * 1.5 + 20), 0.8))
         if rnd.random() < 0.08:
             outcome = "turned_back"
     closed = max(clock + timedelta(minutes=1), arrived + timedelta(minutes=dwell))
-    log.add(EventType.turned_back if outcome == "turned_back" else EventType.released, closed)
+    log.add(
+        EventType.turned_back if outcome == "turned_back" else EventType.released,
+        closed,
+        fix=phone.tap(release=True),
+    )
     return closed, outcome
 
 
@@ -673,6 +690,7 @@ class _Log:
         procedure: Procedure | None = None,
         hold_reason: HoldReason | None = None,
         fee: tuple[Decimal, str, bool] | None = None,
+        fix: "_Fix | None" = None,
     ) -> None:
         if when > self.now:
             return
@@ -690,8 +708,79 @@ class _Log:
                 fee_amount=fee[0].quantize(CENT) if fee else None,
                 fee_currency=fee[1] if fee else None,
                 fee_receipt=fee[2] if fee else None,
+                lat=fix[0] if fix else None,
+                lon=fix[1] if fix else None,
+                accuracy_m=fix[2] if fix else None,
             )
         )
+
+
+# (lat, lon, accuracy_m) of a tap, as the driver's page sends it.
+_Fix = tuple[float, float, float]
+# Added to a trip's stream number for its phone's stream: above every trip's own (seed × 1,000,003
+# + trip stays far below 2**64), so no trip's phone shares a stream with another trip.
+_PHONE_STREAMS = 1 << 64
+SHARING = 0.72  # trips whose driver lets the page read the phone's position
+CONTRADICTED = 0.045  # of a sharing trip's stops: one tap's fix clearly elsewhere
+CONFIRMED = 0.955  # of the others, times the checkpoint's signal: arrival and release in the fence
+STALE = 0.1  # taps at a confirmed stop that go without a fix (none fresh within 90 s)
+
+
+class _Phone:
+    """Where a trip's phone says each tap happened, from the trip's own second random stream.
+
+    A trip whose driver does not share positions (1 − SHARING) has no fix on any tap. For a
+    sharing trip, each stop is one of:
+    - confirmed: the arrival and the release carry fixes inside the checkpoint's fence (up to
+      70% of its radius off, accuracy 4-30 m), the taps between mostly too;
+    - contradicted: the release (or turn-back) is tapped 6-40 km down the road, well over the
+      timeline's 5 km (the driver forgot and tapped it later); the arrival is in the fence;
+    - none: no fresh fix at the checkpoint (weak signal: the checkpoint's `signal`), only the
+      arrival's, from the queue 0.5-4 km before the fence, which neither confirms nor contradicts.
+    """
+
+    def __init__(self, rnd: random.Random) -> None:
+        self.rnd = rnd
+        self.sharing = rnd.random() < SHARING
+        self.place: tuple[float, float] = (0.0, 0.0)
+        self.mode = "none"
+
+    def at(self, checkpoint: _Checkpoint) -> None:
+        """The next taps are at this checkpoint."""
+        self.place = checkpoint.position
+        if not self.sharing:
+            self.mode = "off"
+            return
+        u = self.rnd.random()
+        if u < CONTRADICTED:
+            self.mode = "contradicted"
+        elif self.rnd.random() < CONFIRMED * checkpoint.signal:
+            self.mode = "confirmed"
+        else:
+            self.mode = "none"
+
+    def tap(self, *, arrival: bool = False, release: bool = False) -> _Fix | None:
+        mode = self.mode
+        if mode == "off":
+            return None
+        radius = geofence.DEFAULT_RADIUS_M
+        if mode == "none":
+            return self._off(self.place, self.rnd.uniform(500, 4_000)) if arrival else None
+        if mode == "contradicted" and release:
+            return self._off(self.place, self.rnd.uniform(6_000, 40_000))
+        if not (arrival or release) and self.rnd.random() < STALE:
+            return None
+        return self._off(self.place, 0.7 * radius * math.sqrt(self.rnd.random()))
+
+    def near(self, town: tuple[float, float]) -> _Fix | None:
+        """A departure's or a delivery's fix, somewhere in the town."""
+        return self._off(town, self.rnd.uniform(200, 3_000)) if self.sharing else None
+
+    def _off(self, place: tuple[float, float], metres: float) -> _Fix:
+        bearing = self.rnd.uniform(0, 2 * math.pi)
+        lat = place[0] + metres * math.cos(bearing) / 111_320
+        lon = place[1] + metres * math.sin(bearing) / (111_320 * math.cos(math.radians(place[0])))
+        return round(lat, 6), round(lon, 6), round(self.rnd.uniform(4, 30), 1)
 
 
 class _EventFormat:
@@ -743,11 +832,11 @@ class _EventFormat:
             event.fee_currency,
             self.receipt(event.fee_receipt),
             None,  # note
-            None,  # latitude
-            None,  # longitude
+            event.lat,
+            event.lon,
             "driver",
             _content_hash(event),
-            None,  # accuracy_m
+            event.accuracy_m,
         )
 
 
@@ -783,11 +872,12 @@ def _stored(
     return {value: convert(value) for value in [None, *members]}
 
 
-# service.event_hash's canonical JSON (sorted keys, no spaces) for an event without a note or
-# a location, whose values are plain ASCII: json.dumps cost more than all the rest of an event
-# row. A test compares the two on every event of a demo world.
+# service.event_hash's canonical JSON (sorted keys, no spaces) for an event without a note,
+# whose values are plain ASCII: json.dumps cost more than all the rest of an event row. A
+# location is [lat, lon, accuracy_m], floats as json writes them (their repr). A test compares
+# the two on every event of a demo world.
 _CANONICAL = (
-    '{"checkpoint_id":%s,"fee":%s,"hold_reason":%s,"location":null,"note":null,'
+    '{"checkpoint_id":%s,"fee":%s,"hold_reason":%s,"location":%s,"note":null,'
     '"occurred_at":"%s","procedure":%s,"type":"%s"}'
 )
 
@@ -797,10 +887,14 @@ def _content_hash(event: timeline.Event) -> str:
     if event.fee_amount is not None:
         receipt = {True: "true", False: "false", None: "null"}[event.fee_receipt]
         fee = f'["{event.fee_amount.quantize(CENT)}","{event.fee_currency}",{receipt}]'
+    location = "null"
+    if event.lat is not None:
+        location = f"[{event.lat!r},{event.lon!r},{event.accuracy_m!r}]"
     canonical = _CANONICAL % (
         _json_text(event.checkpoint_id),
         fee,
         _json_text(event.hold_reason),
+        location,
         event.occurred_at.astimezone(UTC).isoformat(),
         _json_text(event.procedure),
         event.type,

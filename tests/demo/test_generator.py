@@ -4,9 +4,11 @@ import os
 import sqlite3
 import subprocess
 import sys
+import uuid
 from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -16,6 +18,7 @@ from sqlalchemy import (
     Table,
     Uuid,
     bindparam,
+    case,
     create_engine,
     delete,
     func,
@@ -30,10 +33,10 @@ from app.db import Base
 from app.demo import bulk, generator
 from app.main import create_app
 from app.shipments.models import Shipment
-from app.tracking import service, timeline
+from app.tracking import materialize, service, timeline
 from app.tracking.models import Stop, StopFee, StopHold, StopProcedure, TrackingEvent
 from tests.conftest import create_pg_database, drop_pg_database, make_settings, migrate
-from tests.tracking.helpers import expected_stop_rows, stored_stop_rows
+from tests.tracking.helpers import TABLES, stored_stop_rows
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
@@ -83,12 +86,67 @@ def test_demo_stops_are_what_the_events_give_through_the_api_path(
         for shipment in session.scalars(select(Shipment).order_by(Shipment.reference)):
             # What materialising the stored events from scratch gives, as every event write
             # through the API would store it.
-            expected = expected_stop_rows(session, shipment.id)
+            expected = _expected_stop_rows(session, shipment.id)
             assert stored_stop_rows(session, shipment.id) == expected, shipment.reference
             status = shipment.status
             service.rebuild(session, shipment)
             assert shipment.status == status
         session.rollback()
+
+
+def _expected_stop_rows(session: Session, shipment_id: uuid.UUID) -> dict[str, list[Any]]:
+    """What a from-scratch materialisation of the shipment's stored events gives, with its
+    checkpoints' places as the event writer reads them (the fixes' evidence needs them)."""
+    shipment = session.get_one(Shipment, shipment_id)
+    events = [
+        timeline.Event(*row)
+        for row in session.execute(
+            select(*service.TIMELINE_COLUMNS).where(TrackingEvent.shipment_id == shipment_id)
+        )
+    ]
+    places = service.read_places(session, {e.checkpoint_id for e in events})
+    rows = materialize.StopRows()
+    built = timeline.build(events, places)
+    materialize.add_stops(rows, shipment_id, shipment.organization_id, built.stops)
+    materialize.add_trip_facts(session, rows)
+    return {
+        name: sorted(getattr(rows, name), key=lambda row: repr(sorted(row.items())))
+        for name in TABLES
+    }
+
+
+def test_demo_stops_carry_the_evidence_of_their_taps_positions(
+    app: FastAPI, client: TestClient
+) -> None:
+    """Most demo stops are confirmed by a tap's fix in the fence, a few contradicted by one
+    clearly elsewhere (with the anomaly that names it), the rest without evidence; the
+    shares differ from checkpoint to checkpoint (mobile coverage)."""
+    _seed(app, shipments=600, seed=4)
+    with app.state.session_factory() as session:
+        counts = dict(
+            session.execute(
+                select(Stop.position_evidence, func.count()).group_by(Stop.position_evidence)
+            ).all()
+        )
+        total = sum(counts.values())
+        assert 0.50 < counts["confirmed"] / total < 0.70, counts
+        assert 0.01 < counts["contradicted"] / total < 0.06, counts
+        assert 0.25 < counts["none"] / total < 0.45, counts
+        for anomalies in session.scalars(
+            select(Stop.anomalies).where(Stop.position_evidence == "contradicted")
+        ):
+            assert "position_contradicts_checkpoint" in {a["code"] for a in anomalies}
+        shares = [
+            confirmed / stops
+            for confirmed, stops in session.execute(
+                select(
+                    func.sum(case((Stop.position_evidence == "confirmed", 1), else_=0)),
+                    func.count(),
+                ).group_by(Stop.checkpoint_id)
+            )
+            if stops >= 50
+        ]
+        assert max(shares) - min(shares) > 0.08, shares
 
 
 def test_every_demo_row_is_what_the_api_write_path_makes_of_its_events(
@@ -105,9 +163,14 @@ def test_every_demo_row_is_what_the_api_write_path_makes_of_its_events(
             service.rebuild(session, shipment)
             assert _stored_stop_rows(session, shipment.id) == demo, shipment.reference
         events = session.execute(select(TrackingEvent.content_hash, *service.TIMELINE_COLUMNS))
+        located = 0
         for content_hash, *columns in events:
             event = timeline.Event(*columns)
-            assert content_hash == service.event_hash(event, note=None, location=None)
+            # As the API hashes a location sent with its accuracy (every demo fix has one).
+            fix = None if event.lat is None else (event.lat, event.lon, event.accuracy_m)
+            located += fix is not None
+            assert content_hash == service.event_hash(event, note=None, location=fix)
+        assert located > 0
         session.rollback()
 
 
