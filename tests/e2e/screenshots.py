@@ -2,6 +2,7 @@
 
     .venv/bin/python -m tests.e2e.screenshots                 # writes docs/*.png
     .venv/bin/python -m tests.e2e.screenshots driver-photos   # only docs/driver-photos-*.png
+    .venv/bin/python -m tests.e2e.screenshots dashboard       # only docs/dashboard*.png
 
 A throwaway SQLite database with the demo world, a real server, Debian's Chromium.
 """
@@ -78,6 +79,35 @@ def driver_photos(browser: Browser, site: Site) -> None:
         context.close()
 
 
+def dashboard(browser: Browser, base: str) -> None:
+    """The dashboard with the GPS-confirmed share beside each checkpoint: on a desktop in
+    English (all stops) and Arabic (GPS-confirmed stops only), and on a phone 390 px wide."""
+    shots = [
+        ("dashboard.png", "en", "all", {"width": 1400, "height": 2100}, False),
+        ("dashboard-ar.png", "ar", "confirmed", {"width": 1400, "height": 2100}, False),
+        ("dashboard-phone-en.png", "en", "all", {"width": 390, "height": 844}, True),
+        ("dashboard-phone-ar.png", "ar", "confirmed", {"width": 390, "height": 844}, True),
+    ]
+    for name, lang, evidence, viewport, phone in shots:
+        context = browser.new_context(
+            viewport=viewport,
+            locale="en-GB",
+            device_scale_factor=2 if phone else 1,
+            is_mobile=phone,
+            has_touch=phone,
+        )
+        page = context.new_page()
+        page.goto(f"{base}/dashboard?lang={lang}&evidence={evidence}")
+        page.fill("#login-email", ADVOCATE)
+        page.fill("#login-password", generator.DEMO_PASSWORD)
+        page.click("#login-form button[type=submit]")
+        expect(page.locator("body")).to_have_attribute("data-loaded", "true", timeout=60_000)
+        if phone:  # the switch and the ranking's first rows, as a reader scrolls to them
+            page.evaluate("document.querySelector('#evidence-switch').scrollIntoView()")
+        page.screenshot(path=str(DOCS / name), full_page=False)
+        context.close()
+
+
 def main() -> None:
     from alembic import command
 
@@ -86,6 +116,7 @@ def main() -> None:
         url = f"sqlite:///{tmp}/shots.db"
         command.upgrade(alembic_config(url), "head")
         only_photos = sys.argv[1:] == ["driver-photos"]
+        only_dashboard = sys.argv[1:] == ["dashboard"]
         app = create_app(make_settings(url, attachments_dir=Path(tmp) / "attachments"))
         with app.state.session_factory() as session:
             generator.seed(
@@ -102,19 +133,17 @@ def main() -> None:
             browser = playwright.chromium.launch(
                 executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
             )
-            driver_photos(browser, site)
+            if not only_dashboard:
+                driver_photos(browser, site)
             if only_photos:
                 browser.close()
                 print("wrote", ", ".join(str(p) for p in sorted(DOCS.glob("driver-photos-*"))))
                 return
-            page = browser.new_page(viewport={"width": 1400, "height": 2100}, locale="en-GB")
-            page.goto(f"{base}/dashboard?lang=en")
-            page.fill("#login-email", ADVOCATE)
-            page.fill("#login-password", generator.DEMO_PASSWORD)
-            page.click("#login-form button[type=submit]")
-            expect(page.locator("body")).to_have_attribute("data-loaded", "true", timeout=60_000)
-            page.screenshot(path=str(DOCS / "dashboard.png"))
-            page.close()
+            dashboard(browser, base)
+            if only_dashboard:
+                browser.close()
+                print("wrote", ", ".join(str(p) for p in sorted(DOCS.glob("dashboard*"))))
+                return
 
             checkpoints = httpx.get(
                 f"{base}/api/v1/checkpoints",

@@ -1,15 +1,20 @@
 /* The advocates' dashboard: every figure on screen is a figure of the API's reports, asked
  * with the filters on screen; the download buttons ask the same reports as CSV or XLSX.
- * The sign-in token lives in sessionStorage (gone when the tab closes). */
+ * The sign-in token lives in sessionStorage (gone when the tab closes). The choice "all stops
+ * / GPS-confirmed stops only" is the reports' `evidence` parameter, kept in the address
+ * (?evidence=confirmed, so a link shows the same figures) and in localStorage. */
 "use strict";
 (function () {
   const TOKEN = "clearance.dashboard.token";
+  const EVIDENCE = "clearance.dashboard.evidence";
+  const EVIDENCE_CHOICES = ["all", "confirmed"];
   const $ = (id) => document.getElementById(id);
   const t = (k, v) => I18N.t(k, v);
   let token = sessionStorage.getItem(TOKEN);
   let checkpoints = [];
   let reports = {};
   let loadSeq = 0;
+  let evidence = "all";
 
   const api = (path) => Common.get(path, token);
   const expired = (e) => e instanceof Common.HttpError && e.status === 401;
@@ -18,6 +23,8 @@
   const num = (v, d) => (v == null ? "—" : I18N.number(v, d));
   const pct = (v) => (v == null ? "—" : I18N.percent(v, 1));
   const signed = (v, d) => (v == null ? "—" : (v > 0 ? "+" : "") + I18N.number(v, d));
+  // A row's evidence figures (null when suppressed or when it has no stops / no fees).
+  const ev = (r, key) => (r.evidence ? r.evidence[key] : null);
   const provinceName = (slug) => I18N.word("province", slug);
   const reason = (r) => I18N.word("hold", r);
   const procedureName = (p) => I18N.word("procedure", p);
@@ -43,6 +50,7 @@
       const v = $(id).value.trim();
       if (v) q.set(name, v);
     }
+    if (evidence === "confirmed") q.set("evidence", "confirmed");
     if (report === "checkpoints") q.set("sort", $("f-sort").value);
     if (report === "trends") q.set("interval", $("f-interval").value);
     return q;
@@ -63,6 +71,30 @@
     $("f-checkpoint").replaceChildren(option("", t("dash.all")),
       ...sorted.map((c) => option(c.id, `${c.code} — ${checkpointName(c)}`)));
     $("f-checkpoint").value = was;
+  }
+
+  // ---- all stops, or GPS-confirmed stops only: from the address, else the last choice
+  function initialEvidence() {
+    const asked = new URLSearchParams(location.search).get("evidence");
+    if (EVIDENCE_CHOICES.includes(asked)) return asked;
+    try {
+      const kept = localStorage.getItem(EVIDENCE);
+      if (EVIDENCE_CHOICES.includes(kept)) return kept;
+    } catch (e) { /* private mode */ }
+    return "all";
+  }
+
+  function setEvidence(value) {
+    evidence = EVIDENCE_CHOICES.includes(value) ? value : "all";
+    document.body.dataset.evidence = evidence;
+    document.querySelectorAll("#evidence-switch input[name=evidence]").forEach((input) => {
+      input.checked = input.value === evidence;
+    });
+    try { localStorage.setItem(EVIDENCE, evidence); } catch (e) { /* private mode */ }
+    const url = new URL(location.href);
+    if (evidence === "confirmed") url.searchParams.set("evidence", "confirmed");
+    else url.searchParams.delete("evidence");
+    history.replaceState(history.state, "", url);
   }
 
   // ---- loading
@@ -101,10 +133,13 @@
       const th = document.createElement("th");
       th.textContent = c.label;
       th.scope = "col";
+      if (c.title) th.title = c.title;
       head.append(th);
     }
     const body = el.createTBody();
-    const keyCount = columns.filter((c) => c.key).length;
+    // A suppressed row keeps its key columns; a figure column among them shows a dash, and
+    // "suppressed" spans the figure columns after the last of them.
+    const lastKey = columns.reduce((last, c, i) => (c.key ? i : last), -1);
     if (!rows.length) {
       const td = body.insertRow().insertCell();
       td.colSpan = columns.length;
@@ -116,18 +151,27 @@
       const tr = body.insertRow();
       if (o.rowId) tr.dataset.id = o.rowId(row);
       if (row.suppressed) tr.className = "suppressed";
-      for (const c of columns) {
-        if (row.suppressed && !c.key) continue;
+      columns.forEach((c, at) => {
+        if (row.suppressed && !c.key) {
+          if (at > lastKey) return;
+          const td = tr.insertCell();
+          if (c.field) td.dataset.field = c.field;
+          td.className = c.num ? "num suppressed" : "suppressed";
+          td.textContent = "—";
+          td.title = t("dash.suppressed");
+          return;
+        }
         const td = tr.insertCell();
         if (c.field) td.dataset.field = c.field;
         if (c.num) td.className = "num";
-        const value = c.field ? row[c.field] : undefined;
+        const value = c.value ? c.value(row) : c.field ? row[c.field] : undefined;
         if (c.field && typeof value === "number") td.dataset.value = String(value);
         td.textContent = c.render ? c.render(row, i) : value == null ? "—" : String(value);
-      }
+        if (c.title) td.title = c.title;
+      });
       if (row.suppressed) {
         const td = tr.insertCell();
-        td.colSpan = columns.length - keyCount;
+        td.colSpan = columns.length - 1 - lastKey;
         td.className = "suppressed";
         td.dataset.field = "suppressed";
         td.textContent = t("dash.suppressedRow");
@@ -138,6 +182,19 @@
   const fees = (list) => (list || [])
     .map((f) => `${I18N.number(f.total, 0)} ${f.currency} (${pct(f.unreceipted_share)})`).join("; ") || "—";
 
+  // The evidence columns: the share of the row's stops (or fees) that a position or a photo
+  // corroborates; each header and cell explains itself on hover (title), and the ranking's note
+  // says it in words.
+  const EVIDENCE_COLUMNS = {
+    gps_confirmed_share: ["col.gpsConfirmed", "dash.evidence.tipConfirmed"],
+    gps_contradicted_share: ["col.gpsContradicted", "dash.evidence.tipContradicted"],
+    fee_receipt_photo_share: ["col.receiptPhotos", "dash.evidence.tipPhotos"],
+  };
+  const evidenceColumn = (key) => ({
+    label: t(EVIDENCE_COLUMNS[key][0]), title: t(EVIDENCE_COLUMNS[key][1]), field: key, num: true,
+    value: (r) => ev(r, key), render: (r) => pct(ev(r, key)),
+  });
+
   function renderAll() {
     const meta = reports.checkpoints;
     const when = I18N.dateTime(new Date(meta.generated_at));
@@ -145,6 +202,7 @@
       : meta.min_stops ? t("dash.generatedKS", { time: when, k: meta.min_exporters, s: meta.min_stops })
         : t("dash.generated", { time: when, k: meta.min_exporters });
     if (meta.as_of) status += " " + t("dash.asOf", { time: I18N.dateTime(new Date(meta.as_of)) });
+    if (evidence === "confirmed") status += " " + t("dash.evidence.only");
     $("status").textContent = status;
     // Advocates' answers leave out the stops of cells too small to show (the API says how many).
     const excluded = Number(meta.excluded_stops) || 0;
@@ -167,6 +225,8 @@
       { key: true, label: t("col.rank"), render: (r, i) => String(i + 1) },
       { key: true, label: t("col.checkpoint"), field: "checkpoint_code",
         render: (r) => r.checkpoint_code },
+      // Right beside the checkpoint's code: in view on a phone too, before the table scrolls.
+      evidenceColumn("gps_confirmed_share"),
       { key: true, label: t("col.name"), field: "checkpoint_name", render: (r) => {
         const c = checkpoints.find((x) => x.id === r.checkpoint_id);
         return c ? checkpointName(c) : r.checkpoint_name;
@@ -186,6 +246,8 @@
         return top ? `${reason(top.reason)} (${I18N.number(top.count, 0)})` : "—";
       } },
       { label: t("col.fees"), field: "fees", render: (r) => fees(r.fees) },
+      evidenceColumn("fee_receipt_photo_share"),
+      evidenceColumn("gps_contradicted_share"),
     ], reports.checkpoints.items, { rowId: (r) => r.checkpoint_id });
   }
 
@@ -220,7 +282,7 @@
         : row.suppressed ? t("dash.suppressed")
           : t("dash.mapTip", {
             p50: num(row.p50_dwell_minutes, 1), p90: num(row.p90_dwell_minutes, 1), stops: num(row.stops, 0),
-          });
+          }) + "\n" + t("dash.mapTipGps", { share: pct(ev(row, "gps_confirmed_share")) });
       return {
         id: c.id, lat: c.latitude, lon: c.longitude, cls: delayClass(row),
         r: 4 + 8 * Math.sqrt(stops / maxStops),
@@ -280,6 +342,7 @@
       { label: t("col.changeP90"), field: "change_p90_dwell_minutes", num: true, render: (r) => signed(r.change_p90_dwell_minutes, 1) },
       { label: t("col.holdRate"), field: "hold_rate", num: true, render: (r) => pct(r.hold_rate) },
       { label: t("col.delayHours"), field: "total_delay_hours", num: true, render: (r) => num(r.total_delay_hours, 1) },
+      evidenceColumn("gps_confirmed_share"),
     ], [...items].reverse());
   }
 
@@ -324,6 +387,7 @@
       { label: t("col.p90"), field: "p90_dwell_minutes", num: true, render: (r) => num(r.p90_dwell_minutes, 1) },
       { label: t("col.holdRate"), field: "hold_rate", num: true, render: (r) => pct(r.hold_rate) },
       { label: t("col.delayHours"), field: "total_delay_hours", num: true, render: (r) => num(r.total_delay_hours, 1) },
+      evidenceColumn("gps_confirmed_share"),
     ], items);
   }
 
@@ -339,6 +403,7 @@
       { label: t("col.delayPer100"), field: "delay_minutes_per_100km", num: true, render: (r) => num(r.delay_minutes_per_100km, 1) },
       { label: t("col.worst"), field: "worst_checkpoint_code", render: (r) => (r.worst_checkpoint_code
         ? `${r.worst_checkpoint_code} (${pct(r.worst_checkpoint_delay_share)})` : "—") },
+      evidenceColumn("gps_confirmed_share"),
     ], reports.corridors.items);
   }
 
@@ -352,7 +417,9 @@
       { label: t("col.p90"), field: "p90_dwell_minutes", num: true, render: (r) => num(r.p90_dwell_minutes, 1) },
       { label: t("col.holdRate"), field: "hold_rate", num: true, render: (r) => pct(r.hold_rate) },
       { label: t("col.delayHours"), field: "total_delay_hours", num: true, render: (r) => num(r.total_delay_hours, 1) },
+      evidenceColumn("gps_confirmed_share"),
       { label: t("col.fees"), field: "fees", render: (r) => fees(r.fees) },
+      evidenceColumn("fee_receipt_photo_share"),
     ], reports.agencies.items);
   }
 
@@ -451,6 +518,12 @@
     $("logout").addEventListener("click", () => signOut(null));
     $("filters").addEventListener("submit", (ev) => { ev.preventDefault(); loadAll(); });
     $("f-reset").addEventListener("click", () => { $("filters").reset(); loadAll(); });
+    setEvidence(initialEvidence());
+    $("evidence-switch").addEventListener("change", (e) => {
+      if (e.target.name !== "evidence") return;
+      setEvidence(e.target.value);
+      if (token) loadAll(); // every panel, redrawn from the reports asked anew
+    });
     let resized = null;
     let drawnAt = window.innerWidth;
     window.addEventListener("resize", () => { // a phone turned: charts drawn again at the new width
