@@ -11,6 +11,10 @@ from playwright.sync_api import Browser, Page, expect
 from app.demo.generator import DEMO_PASSWORD
 from tests.e2e.conftest import ADVOCATE, Site
 
+# How long a redraw may take: six reports at once, on a shared 2-CPU machine where other
+# suites run beside this one (5 s, Playwright's default, was missed at load average 12).
+LOADED = 20_000
+
 
 def sign_in(browser: Browser, site: Site) -> Page:
     page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="en-GB")
@@ -101,7 +105,7 @@ def test_dashboard_shows_the_apis_figures(browser: Browser, site: Site) -> None:
         page.select_option("#f-province", "kirkuk")
         page.select_option("#f-sort", "-p90_dwell_minutes")
         page.click("#filters button[type=submit]")
-        expect(page.locator("body")).to_have_attribute("data-loaded", "true")
+        expect(page.locator("body")).to_have_attribute("data-loaded", "true", timeout=LOADED)
         filtered = site.get(
             "/reports/checkpoints", token, province="kirkuk", sort="-p90_dwell_minutes"
         ).json()
@@ -240,7 +244,7 @@ def test_dashboard_tells_how_many_stops_privacy_left_out(browser: Browser, site:
             page.unroute("**/api/v1/reports/checkpoints*")
             page.route("**/api/v1/reports/checkpoints*", answer_with(value))
             page.click("#filters button[type=submit]")
-            expect(page.locator("body")).to_have_attribute("data-loaded", "true")
+            expect(page.locator("body")).to_have_attribute("data-loaded", "true", timeout=LOADED)
             if shown:
                 expect(note).to_have_text(re.compile(shown))
             else:
@@ -248,7 +252,7 @@ def test_dashboard_tells_how_many_stops_privacy_left_out(browser: Browser, site:
         page.unroute("**/api/v1/reports/checkpoints*")
         page.route("**/api/v1/reports/checkpoints*", answer_with(None))
         page.click("#filters button[type=submit]")
-        expect(page.locator("body")).to_have_attribute("data-loaded", "true")
+        expect(page.locator("body")).to_have_attribute("data-loaded", "true", timeout=LOADED)
         expect(note).to_be_hidden()
         expect(page.locator("#ranking-table tbody tr")).to_have_count(len(report["items"]))
 
@@ -275,7 +279,7 @@ def test_date_filters_send_whole_utc_days(browser: Browser, site: Site) -> None:
         query = parse_qs(urlsplit(asked.value.url).query)
         assert query["from"] == ["2026-11-01T00:00:00Z"]
         assert query["to"] == ["2026-12-01T00:00:00Z"]
-        expect(page.locator("body")).to_have_attribute("data-loaded", "true")
+        expect(page.locator("body")).to_have_attribute("data-loaded", "true", timeout=LOADED)
         expect(page.locator("#error")).to_be_hidden()
     finally:
         page.close()

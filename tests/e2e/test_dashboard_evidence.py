@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from app.tracking.models import Stop
 from tests.e2e.conftest import ADVOCATE, Site
-from tests.e2e.test_dashboard import assert_ranking_is, number, sign_in_on
+from tests.e2e.test_dashboard import LOADED, assert_ranking_is, number, sign_in_on
 
 # Dense enough (as tests/demo's advocate test) that checkpoint-days pass the advocates'
 # thresholds, with all stops and with the GPS-confirmed ones only: the figures are shown.
@@ -105,7 +105,7 @@ def test_confirmed_only_asks_every_report_with_evidence_confirmed_and_redraws(
         asked = report_requests(page)
 
         page.check("#evidence-switch input[value=confirmed]")
-        expect(page.locator("body")).to_have_attribute("data-loaded", "true")
+        expect(page.locator("body")).to_have_attribute("data-loaded", "true", timeout=LOADED)
         assert {urlsplit(r.url).path.rsplit("/", 1)[-1] for r in asked} == REPORTS
         assert all(evidence_of(r) == ["confirmed"] for r in asked), [r.url for r in asked]
         confirmed = site.get("/reports/checkpoints", token, evidence="confirmed").json()
@@ -134,7 +134,7 @@ def test_confirmed_only_asks_every_report_with_evidence_confirmed_and_redraws(
         assert parse_qs(urlsplit(page.url).query).get("evidence") == ["confirmed"]
         asked.clear()
         page.reload()
-        expect(page.locator("body")).to_have_attribute("data-loaded", "true", timeout=20_000)
+        expect(page.locator("body")).to_have_attribute("data-loaded", "true", timeout=LOADED)
         expect(page.locator("#evidence-switch input[value=confirmed]")).to_be_checked()
         assert len(asked) == len(REPORTS)
         assert all(evidence_of(r) == ["confirmed"] for r in asked)
@@ -143,7 +143,7 @@ def test_confirmed_only_asks_every_report_with_evidence_confirmed_and_redraws(
         # And back: all stops, no evidence parameter, the first figures again.
         asked.clear()
         page.check("#evidence-switch input[value=all]")
-        expect(page.locator("body")).to_have_attribute("data-loaded", "true")
+        expect(page.locator("body")).to_have_attribute("data-loaded", "true", timeout=LOADED)
         assert len(asked) == len(REPORTS)
         assert all(evidence_of(r) is None for r in asked)
         assert "evidence" not in parse_qs(urlsplit(page.url).query)
