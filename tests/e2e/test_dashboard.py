@@ -259,7 +259,7 @@ def test_dashboard_tells_how_many_stops_privacy_left_out(browser: Browser, site:
         page.unroute("**/api/v1/reports/checkpoints*")
         page.route("**/api/v1/reports/checkpoints*", answer_with(5))
         page.click("#filters button[type=submit]")
-        expect(note).to_have_text(re.compile("5 stops left out"))
+        expect(note).to_have_text(re.compile("5 stops left out"), timeout=LOADED)
         page.click('[data-lang="ar"]')
         expect(note).to_contain_text("خصوصية المصدّرين")
         page.click('[data-lang="ckb"]')
