@@ -434,7 +434,11 @@
       const flag = document.createElement("span");
       flag.className = "policy-flag";
       flag.textContent = mark;
-      li.append(flag, title); // the title as text, never markup
+      // The title as text, never markup, isolated from the page's direction (an English title
+      // on an Arabic page keeps its own order and does not reorder the date before it).
+      const words = document.createElement("bdi");
+      words.textContent = p.title;
+      li.append(flag, t("dash.policy.item", { date: I18N.dateTime(new Date(p.effective_at)), title: "" }), words);
       list.append(li);
       return { at: markerAt(starts, Date.parse(p.effective_at)), title, mark, id: p.id };
     });
