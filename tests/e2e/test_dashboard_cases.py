@@ -256,3 +256,36 @@ def test_exporters_see_no_cases_panel(browser: Browser, site: Site) -> None:
         assert asked == []  # not even asked: /cases would answer an exporter 403
     finally:
         page.close()
+
+
+def test_cases_and_markers_fit_a_phone_390_px_wide(browser: Browser, site: Site) -> None:
+    """On a phone, in each language, the cases panel and the trends with a marker stay within
+    the page (a long title wraps; wide tables scroll inside their card)."""
+    token = site.token(ADVOCATE)
+    checkpoint = site.get("/checkpoints", token, limit=500).json()["items"][0]
+    open_case(site, token, "A long title " + "without-any-space-" * 8, [checkpoint["id"]])
+    post(
+        site,
+        token,
+        "/policy-changes",
+        {
+            "title": "Joint inspection " * 6,
+            "effective_at": (datetime.now(UTC) - timedelta(hours=30)).isoformat(),
+            "checkpoint_ids": [checkpoint["id"]],
+            "description": "A long title on a phone.",
+        },
+    )
+    for lang in ("en", "ar", "ckb"):
+        page = sign_in_on(browser, site, width=390, height=844, lang=lang)
+        try:
+            expect(page.locator("#cases")).to_have_attribute("data-loaded", "true")
+            expect(page.locator("#trend-chart .marker").first).to_be_attached()
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390, lang
+            wraps = ("#cases .table-wrap >> nth=0", "#cases .table-wrap >> nth=1")
+            for selector in ("#cases", "#trends", "#policy-list", *wraps):
+                box = page.locator(selector).bounding_box()
+                assert box, selector
+                assert box["x"] >= 0, (lang, selector)
+                assert box["x"] + box["width"] <= 390 + 0.5, (lang, selector)
+        finally:
+            page.close()

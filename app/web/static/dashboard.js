@@ -122,7 +122,9 @@
         fillSelects();
       }
       const [answers] = await Promise.all([Promise.all(REPORTS.map((name) =>
-        api(`/reports/${name}?${filterQuery(name)}`).then((r) => r.json()))), loadCases()]);
+        api(`/reports/${name}?${filterQuery(name)}`).then((r) => r.json()))),
+      // The cases take none of the filters: asked once after signing in, then by their own filter.
+      cases ? null : loadCases()]);
       if (seq !== loadSeq) return; // a newer request is on its way
       reports = Object.fromEntries(REPORTS.map((name, i) => [name, answers[i]]));
       renderAll();
