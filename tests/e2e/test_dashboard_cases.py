@@ -289,3 +289,39 @@ def test_cases_and_markers_fit_a_phone_390_px_wide(browser: Browser, site: Site)
                 assert box["x"] + box["width"] <= 390 + 0.5, (lang, selector)
         finally:
             page.close()
+
+
+def test_a_case_opened_from_the_filters_on_screen(browser: Browser, site: Site) -> None:
+    """The small form opens a draft with the dashboard's filters and chosen checkpoint; the
+    new case heads the list, its title as text."""
+    token = site.token(ADVOCATE)
+    checkpoint = site.get("/checkpoints", token, limit=500).json()["items"][2]
+    page = sign_in_on(browser, site, width=1400, height=1000, lang="en")
+    try:
+        page.select_option("#f-province", checkpoint["province"])
+        page.select_option("#f-checkpoint", checkpoint["id"])
+        page.check("#evidence-switch input[value=confirmed]")
+        expect(page.locator("body")).to_have_attribute("data-loaded", "true", timeout=LOADED)
+        title = f"Held at {checkpoint['code']} <script>window.__xss=1</script>"
+        page.fill("#case-title", title)
+        page.select_option("#case-category", "missing_document_hold")
+        with page.expect_response("**/api/v1/cases") as answer:
+            page.click("#case-form button[type=submit]")
+        assert answer.value.status == 201
+        made = answer.value.json()
+        expect(page.locator("#case-form-status")).to_have_text(
+            f"Case {made['reference']} opened as a draft."
+        )
+        stored = site.get(f"/cases/{made['id']}", token).json()
+        assert stored["title"] == title
+        assert stored["category"] == "missing_document_hold"
+        assert stored["checkpoint_ids"] == [checkpoint["id"]]
+        assert stored["filters"]["province"] == checkpoint["province"]
+        assert stored["filters"]["checkpoint_id"] == checkpoint["id"]
+        assert stored["filters"]["evidence"] == "confirmed"
+        first = page.locator("#case-table tbody tr").first
+        expect(first).to_have_attribute("data-id", made["id"], timeout=LOADED)
+        expect(first.locator('td[data-field="title"]')).to_have_text(title)
+        assert page.evaluate("typeof window.__xss") == "undefined"
+    finally:
+        page.close()

@@ -4,6 +4,10 @@
 "use strict";
 I18N.add({
   en: {
+    "dash.cases.newTitle": "Title of a new case", "dash.cases.newCategory": "Category",
+    "dash.cases.open": "Open a case from these filters",
+    "dash.cases.formHint": "The case keeps the filters above (and the checkpoint chosen) and the ranking's figures as they are now.",
+    "dash.cases.opened": "Case {reference} opened as a draft.",
     "dash.target.note": "Target: each checkpoint's service standard, a share of its trucks cleared within so many minutes (set by an admin, else the default standard). Off target: fewer of its trucks were cleared within that time than the standard asks. No verdict (a dash) where the row is suppressed or has no timed stops.",
     "col.target": "Target", "dash.target.tip": "The checkpoint against its service standard",
     "dash.target.off": "Off target", "dash.target.on": "On target",
@@ -79,6 +83,10 @@ I18N.add({
     "series.p50": "p50 dwell", "series.p90": "p90 dwell", "series.share": "share of stop time (%)",
   },
   ar: {
+    "dash.cases.newTitle": "عنوان قضية جديدة", "dash.cases.newCategory": "الفئة",
+    "dash.cases.open": "فتح قضية بهذه المرشحات",
+    "dash.cases.formHint": "تحتفظ القضية بالمرشحات أعلاه (والسيطرة المختارة) وبأرقام الترتيب كما هي الآن.",
+    "dash.cases.opened": "فُتحت القضية {reference} مسودةً.",
     "dash.target.note": "الهدف: معيار الخدمة لكل سيطرة، أي حصة من شاحناتها تُنجَز خلال عدد من الدقائق (يحدده المسؤول، وإلا فالمعيار الافتراضي). خارج الهدف: أُنجز من شاحناتها خلال ذلك الوقت أقل مما يطلبه المعيار. لا حكم (شرطة) حين يكون الصف محجوباً أو بلا توقفات محسوبة المدة.",
     "col.target": "الهدف", "dash.target.tip": "السيطرة مقارنةً بمعيار خدمتها",
     "dash.target.off": "خارج الهدف", "dash.target.on": "ضمن الهدف",
@@ -155,6 +163,10 @@ I18N.add({
     "series.p50": "مدة التوقف p50", "series.p90": "مدة التوقف p90", "series.share": "الحصة من وقت التوقف (%)",
   },
   ckb: {
+    "dash.cases.newTitle": "ناونیشانی دۆسیەیەکی نوێ", "dash.cases.newCategory": "جۆر",
+    "dash.cases.open": "کردنەوەی دۆسیە بەم فلتەرانە",
+    "dash.cases.formHint": "دۆسیەکە فلتەرەکانی سەرەوە (و بازگە هەڵبژێردراوەکە) و ژمارەکانی ڕیزبەندی وەک ئێستا هەڵدەگرێت.",
+    "dash.cases.opened": "دۆسیەی {reference} وەک ڕەشنووس کرایەوە.",
     "dash.target.note": "ئامانج: ستانداردی خزمەتگوزاریی هەر بازگەیەک، واتە بەشێک لە بارهەڵگرەکانی لە ماوەی چەند خولەکێکدا تەواو بکرێن (بەڕێوەبەر دیاری دەکات، ئەگینا ستانداردە بنەڕەتییەکە). لە دەرەوەی ئامانج: کەمتر لەوەی ستانداردەکە داوای دەکات لەو ماوەیەدا تەواو کراون. هیچ حوکمێک نییە (هێڵێک) کاتێک ڕیزەکە شاردراوەیە یان وەستانی کات‌پێوراوی نییە.",
     "col.target": "ئامانج", "dash.target.tip": "بازگەکە بەراورد بە ستانداردی خزمەتگوزارییەکەی",
     "dash.target.off": "لە دەرەوەی ئامانج", "dash.target.on": "لە ناو ئامانج",

@@ -21,6 +21,8 @@
   // The case statuses in their workflow's order (their names: case.status.* in the strings).
   const CASE_STATUSES = ["draft", "submitted", "acknowledged", "in_progress", "resolved", "rejected", "withdrawn"];
   // Advocates and admins work on cases; an exporter gets 403 from /cases and sees no panel.
+  const CASE_CATEGORIES = ["unreceipted_fee", "excessive_inspection", "missing_document_hold",
+    "arbitrary_turn_back", "permit_demanded", "queue_or_closure", "other"];
   const caseWorker = () => role === "advocate" || role === "admin";
 
   const api = (path) => Common.get(path, token);
@@ -82,6 +84,9 @@
     $("case-status").replaceChildren(option("", t("dash.all")),
       ...CASE_STATUSES.map((s) => option(s, t("case.status." + s))));
     $("case-status").value = status;
+    const category = keep("case-category");
+    $("case-category").replaceChildren(...CASE_CATEGORIES.map((c) => option(c, t("case.category." + c))));
+    if (category) $("case-category").value = category;
   }
 
   // ---- all stops, or GPS-confirmed stops only: from the address, else the last choice
@@ -152,6 +157,32 @@
     cases = { list: list.items, summary: summary.items };
     renderCases();
     $("cases").dataset.loaded = "true";
+  }
+
+  // A case opened from what is on screen: the reports' filters as the reports take them, and
+  // the checkpoint chosen among them (if one is).
+  async function openCase(e) {
+    e.preventDefault();
+    const filters = Object.fromEntries(filterQuery("checkpoints"));
+    delete filters.sort;
+    const checkpoint = $("f-checkpoint").value;
+    const body = {
+      title: $("case-title").value, category: $("case-category").value,
+      checkpoint_ids: checkpoint ? [checkpoint] : [], filters,
+    };
+    try {
+      const r = await Common.api("/cases", token, {
+        method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+      });
+      if (!r.ok) throw await Common.problem(r);
+      const made = await r.json();
+      $("case-title").value = "";
+      $("case-form-status").textContent = t("dash.cases.opened", { reference: made.reference });
+      await loadCases();
+    } catch (err) {
+      if (expired(err)) { signOut("dash.expired"); return; }
+      $("case-form-status").textContent = String(err.message || err);
+    }
   }
 
   function renderCases() {
@@ -645,6 +676,7 @@
     $("logout").addEventListener("click", () => signOut(null));
     $("filters").addEventListener("submit", (ev) => { ev.preventDefault(); loadAll(); });
     $("f-reset").addEventListener("click", () => { $("filters").reset(); loadAll(); });
+    $("case-form").addEventListener("submit", openCase);
     $("case-status").addEventListener("change", () => loadCases().catch((e) => {
       if (expired(e)) { signOut("dash.expired"); return; }
       $("error").textContent = String(e.message || e);
