@@ -9,7 +9,7 @@ A throwaway SQLite database with the demo world, a real server, Debian's Chromiu
 
 import sys
 import tempfile
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -22,6 +22,7 @@ from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.conftest import make_settings
 from tests.e2e.conftest import ADVOCATE, PHONE, Site
 from tests.e2e.photos import chosen, paper_jpeg
+from tests.factories import ADMIN_EMAIL, ADMIN_PASSWORD
 from tests.live_server import live_server
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -79,16 +80,82 @@ def driver_photos(browser: Browser, site: Site) -> None:
         context.close()
 
 
+def dashboard_story(site: Site) -> None:
+    """What the dashboard's cases panel, policy markers and off-target badges show: cases
+    opened (one resolved, one waiting, one draft) and a policy change recorded by the advocate,
+    and service standards set by the admin, one of which the worst checkpoint misses."""
+    advocate = {"Authorization": f"Bearer {site.token(ADVOCATE)}"}
+    admin = {"Authorization": f"Bearer {site.token(ADMIN_EMAIL, ADMIN_PASSWORD)}"}
+    api = f"{site.base}/api/v1"
+    ranking = httpx.get(f"{api}/reports/checkpoints", headers=advocate, timeout=60).json()["items"]
+    shown = [r["checkpoint_id"] for r in ranking if not r["suppressed"]]
+    for checkpoint_id, minutes, share in ((shown[0], 60, 0.9), (shown[1], 240, 0.8)):
+        answer = httpx.put(
+            f"{api}/checkpoints/{checkpoint_id}/target",
+            json={"target_minutes": minutes, "target_share": share},
+            headers=admin,
+        )
+        answer.raise_for_status()
+    answer = httpx.post(
+        f"{api}/policy-changes",
+        json={
+            "title": "Single joint inspection at the governorate line",
+            "effective_at": (datetime.now(UTC) - timedelta(days=9)).isoformat(),
+            "checkpoint_ids": shown[:2],
+            "description": "Customs and the security forces inspect once, together.",
+        },
+        headers=advocate,
+    )
+    answer.raise_for_status()
+    for title, category, checkpoints, steps in (
+        (
+            "Unreceipted 'road fee' at the first checkpoint",
+            "unreceipted_fee",
+            shown[:1],
+            ["submitted", "acknowledged", "in_progress", "resolved"],
+        ),
+        (
+            "Trucks of construction steel held for a permit",
+            "permit_demanded",
+            shown[1:3],
+            ["submitted", "acknowledged"],
+        ),
+        ("Second inspection after the joint one", "excessive_inspection", shown[:1], []),
+    ):
+        case = httpx.post(
+            f"{api}/cases",
+            json={"title": title, "category": category, "checkpoint_ids": checkpoints},
+            headers=advocate,
+        )
+        case.raise_for_status()
+        for step in steps:
+            httpx.post(
+                f"{api}/cases/{case.json()['id']}/transitions", json={"to": step}, headers=advocate
+            ).raise_for_status()
+
+
 def dashboard(browser: Browser, base: str) -> None:
-    """The dashboard with the GPS-confirmed share beside each checkpoint: on a desktop in
-    English (all stops) and Arabic (GPS-confirmed stops only), and on a phone 390 px wide."""
+    """The dashboard: on a desktop in English (all stops) and Arabic (GPS-confirmed stops
+    only), the whole page; on a phone 390 px wide, the ranking (GPS-confirmed share, off-target
+    badge), the trends with a policy marker, and the cases panel."""
     shots = [
-        ("dashboard.png", "en", "all", {"width": 1400, "height": 2100}, False),
-        ("dashboard-ar.png", "ar", "confirmed", {"width": 1400, "height": 2100}, False),
-        ("dashboard-phone-en.png", "en", "all", {"width": 390, "height": 844}, True),
-        ("dashboard-phone-ar.png", "ar", "confirmed", {"width": 390, "height": 844}, True),
+        ("dashboard.png", "en", "all", {"width": 1400, "height": 1000}, None),
+        ("dashboard-ar.png", "ar", "confirmed", {"width": 1400, "height": 1000}, None),
+        ("dashboard-phone-en.png", "en", "all", {"width": 390, "height": 844}, "#evidence-switch"),
+        (
+            "dashboard-phone-ar.png",
+            "ar",
+            "confirmed",
+            {"width": 390, "height": 844},
+            "#evidence-switch",
+        ),
+        ("dashboard-phone-trends-en.png", "en", "all", {"width": 390, "height": 844}, "#trends"),
+        ("dashboard-phone-trends-ar.png", "ar", "all", {"width": 390, "height": 844}, "#trends"),
+        ("dashboard-phone-cases-en.png", "en", "all", {"width": 390, "height": 844}, "#cases"),
+        ("dashboard-phone-cases-ar.png", "ar", "all", {"width": 390, "height": 844}, "#cases"),
     ]
-    for name, lang, evidence, viewport, phone in shots:
+    for name, lang, evidence, viewport, scroll in shots:
+        phone = scroll is not None
         context = browser.new_context(
             viewport=viewport,
             locale="en-GB",
@@ -102,9 +169,20 @@ def dashboard(browser: Browser, base: str) -> None:
         page.fill("#login-password", generator.DEMO_PASSWORD)
         page.click("#login-form button[type=submit]")
         expect(page.locator("body")).to_have_attribute("data-loaded", "true", timeout=60_000)
-        if phone:  # the switch and the ranking's first rows, as a reader scrolls to them
-            page.evaluate("document.querySelector('#evidence-switch').scrollIntoView()")
-        page.screenshot(path=str(DOCS / name), full_page=False)
+        if scroll:  # a panel's top, as a reader scrolls to it
+            page.evaluate("at => document.querySelector(at).scrollIntoView()", scroll)
+        if phone:
+            page.screenshot(path=str(DOCS / name), full_page=False)
+        else:  # the page down to the cases panel (the long corridor table after it is left out)
+            box = page.locator("#cases").bounding_box()
+            assert box
+            clip = {
+                "x": 0,
+                "y": 0,
+                "width": viewport["width"],
+                "height": box["y"] + box["height"] + 16,
+            }
+            page.screenshot(path=str(DOCS / name), full_page=True, clip=clip)
         context.close()
 
 
@@ -139,6 +217,7 @@ def main() -> None:
                 browser.close()
                 print("wrote", ", ".join(str(p) for p in sorted(DOCS.glob("driver-photos-*"))))
                 return
+            dashboard_story(site)
             dashboard(browser, base)
             if only_dashboard:
                 browser.close()

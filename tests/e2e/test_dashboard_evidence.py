@@ -25,9 +25,15 @@ EVIDENCE = ("gps_confirmed_share", "gps_contradicted_share", "fee_receipt_photo_
 
 
 def report_requests(page: Page) -> list[Request]:
-    """Every report request the page makes from now on (kept in the list returned)."""
+    """Every request the page makes from now on for a report of the figures (kept in the list
+    returned); not the cases panel's summary (/reports/cases), which takes no filters."""
     asked: list[Request] = []
-    page.on("request", lambda r: asked.append(r) if "/api/v1/reports/" in r.url else None)
+
+    def figures(request: Request) -> None:
+        if "/api/v1/reports/" in request.url and "/api/v1/reports/cases" not in request.url:
+            asked.append(request)
+
+    page.on("request", figures)
     return asked
 
 

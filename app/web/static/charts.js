@@ -75,7 +75,10 @@
     return svg;
   }
 
-  /* points: [{label, values: {key: number|null}, suppressed}], evenly spaced in time order. */
+  /* points: [{label, values: {key: number|null}, suppressed}], evenly spaced in time order.
+   * opts.markers: [{at, title, mark}] vertical lines at `at`, a fractional point index (1.5:
+   * half-way between the second and third points), each with a small numbered flag; the title
+   * (text, never markup) is the flag's tooltip and its accessible name, and a keyboard reaches it. */
   function lines(container, points, series, opts) {
     const o = Object.assign({ width: 900, height: 260, fmt: (v) => v.toFixed(0) }, opts);
     const m = { l: 48, r: 16, t: 24, b: 36 };
@@ -103,6 +106,15 @@
       }
       if (p.suppressed) el("text", { x: x(i), y: o.height - 4, "text-anchor": "middle", class: "suppressed-mark" }, axis, "×");
     });
+    for (const mk of o.markers || []) {
+      const mx = x(Math.max(0, Math.min(points.length - 1, mk.at)));
+      const g = el("g", { class: "marker", tabindex: 0, role: "img", "aria-label": mk.title }, svg);
+      if (mk.id) g.setAttribute("data-id", mk.id);
+      el("title", {}, g, mk.title);
+      el("line", { x1: mx, x2: mx, y1: m.t, y2: m.t + h, class: "marker-line" }, g);
+      el("rect", { x: mx - 7, y: m.t, width: 14, height: 14, rx: 3, class: "marker-flag" }, g);
+      el("text", { x: mx, y: m.t + 11, "text-anchor": "middle", class: "marker-mark" }, g, mk.mark);
+    }
     let legendX = m.l;
     for (const s of series) {
       el("line", { x1: legendX, x2: legendX + 16, y1: 10, y2: 10, class: s.lineCls }, svg);

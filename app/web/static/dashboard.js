@@ -15,6 +15,15 @@
   let reports = {};
   let loadSeq = 0;
   let evidence = "all";
+  let role = null;
+  let casesSeq = 0;
+  let cases = null;
+  // The case statuses in their workflow's order (their names: case.status.* in the strings).
+  const CASE_STATUSES = ["draft", "submitted", "acknowledged", "in_progress", "resolved", "rejected", "withdrawn"];
+  // Advocates and admins work on cases; an exporter gets 403 from /cases and sees no panel.
+  const CASE_CATEGORIES = ["unreceipted_fee", "excessive_inspection", "missing_document_hold",
+    "arbitrary_turn_back", "permit_demanded", "queue_or_closure", "other"];
+  const caseWorker = () => role === "advocate" || role === "admin";
 
   const api = (path) => Common.get(path, token);
   const expired = (e) => e instanceof Common.HttpError && e.status === 401;
@@ -71,6 +80,13 @@
     $("f-checkpoint").replaceChildren(option("", t("dash.all")),
       ...sorted.map((c) => option(c.id, `${c.code} — ${checkpointName(c)}`)));
     $("f-checkpoint").value = was;
+    const status = keep("case-status");
+    $("case-status").replaceChildren(option("", t("dash.all")),
+      ...CASE_STATUSES.map((s) => option(s, t("case.status." + s))));
+    $("case-status").value = status;
+    const category = keep("case-category");
+    $("case-category").replaceChildren(...CASE_CATEGORIES.map((c) => option(c, t("case.category." + c))));
+    if (category) $("case-category").value = category;
   }
 
   // ---- all stops, or GPS-confirmed stops only: from the address, else the last choice
@@ -110,8 +126,10 @@
         checkpoints = await Common.allPages("/checkpoints", token);
         fillSelects();
       }
-      const answers = await Promise.all(REPORTS.map((name) =>
-        api(`/reports/${name}?${filterQuery(name)}`).then((r) => r.json())));
+      const [answers] = await Promise.all([Promise.all(REPORTS.map((name) =>
+        api(`/reports/${name}?${filterQuery(name)}`).then((r) => r.json()))),
+      // The cases take none of the filters: asked once after signing in, then by their own filter.
+      cases ? null : loadCases()]);
       if (seq !== loadSeq) return; // a newer request is on its way
       reports = Object.fromEntries(REPORTS.map((name, i) => [name, answers[i]]));
       renderAll();
@@ -122,6 +140,77 @@
       $("error").hidden = false;
       $("status").textContent = "";
     }
+  }
+
+  // ---- cases (advocates and admins): the list with its status filter, and the summary
+  async function loadCases() {
+    $("cases").hidden = !caseWorker();
+    if (!caseWorker()) return;
+    const seq = ++casesSeq;
+    $("cases").dataset.loaded = "false";
+    const q = new URLSearchParams({ limit: "100" });
+    const status = $("case-status").value;
+    if (status) q.set("status", status);
+    const [list, summary] = await Promise.all([
+      api(`/cases?${q}`).then((r) => r.json()), api("/reports/cases").then((r) => r.json())]);
+    if (seq !== casesSeq) return; // a newer choice is on its way
+    cases = { list: list.items, summary: summary.items };
+    renderCases();
+    $("cases").dataset.loaded = "true";
+  }
+
+  // A case opened from what is on screen: the reports' filters as the reports take them, and
+  // the checkpoint chosen among them (if one is).
+  async function openCase(e) {
+    e.preventDefault();
+    const filters = Object.fromEntries(filterQuery("checkpoints"));
+    delete filters.sort;
+    const checkpoint = $("f-checkpoint").value;
+    const body = {
+      title: $("case-title").value, category: $("case-category").value,
+      checkpoint_ids: checkpoint ? [checkpoint] : [], filters,
+    };
+    try {
+      const r = await Common.api("/cases", token, {
+        method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+      });
+      if (!r.ok) throw await Common.problem(r);
+      const made = await r.json();
+      $("case-title").value = "";
+      $("case-form-status").textContent = t("dash.cases.opened", { reference: made.reference });
+      await loadCases();
+    } catch (err) {
+      if (expired(err)) { signOut("dash.expired"); return; }
+      $("case-form-status").textContent = String(err.message || err);
+    }
+  }
+
+  function renderCases() {
+    if (!cases) return;
+    const codes = new Map(checkpoints.map((c) => [c.id, c.code]));
+    const when = (v) => (v ? I18N.dateTime(new Date(v)) : t("dash.cases.notSubmitted"));
+    // Titles are the advocates' own words: set as text (table() uses textContent), never markup.
+    table($("case-table"), [
+      { label: t("col.reference"), field: "reference" },
+      { label: t("col.title"), field: "title" },
+      { label: t("col.category"), field: "category", render: (r) => t("case.category." + r.category) },
+      { label: t("col.status"), field: "status", render: (r) => t("case.status." + r.status) },
+      { label: t("col.caseCheckpoints"), field: "checkpoint_ids",
+        render: (r) => r.checkpoint_ids.map((id) => codes.get(id) || "?").join(", ") || "—" },
+      { label: t("col.incidents"), field: "incident_count", num: true, render: (r) => num(r.incident_count, 0) },
+      { label: t("col.exporters"), field: "exporter_count", num: true, render: (r) => num(r.exporter_count, 0) },
+      { label: t("col.submitted"), field: "submitted_at", render: (r) => when(r.submitted_at) },
+    ], cases.list, { rowId: (r) => r.id, empty: t("dash.cases.none") });
+    table($("case-report-table"), [
+      { label: t("col.authority"), field: "authority", render: (r) => I18N.word("authority", r.authority) },
+      { label: t("col.jurisdiction"), field: "jurisdiction", render: (r) => I18N.word("jurisdiction", r.jurisdiction) },
+      { label: t("col.category"), field: "category", render: (r) => t("case.category." + r.category) },
+      { label: t("col.opened"), field: "opened", num: true, render: (r) => num(r.opened, 0) },
+      { label: t("col.resolved"), field: "resolved", num: true, render: (r) => num(r.resolved, 0) },
+      { label: t("col.resolutionRate"), field: "resolution_rate", num: true, render: (r) => pct(r.resolution_rate) },
+      { label: t("col.medianDays"), field: "median_days_to_resolve", num: true, render: (r) => num(r.median_days_to_resolve, 1) },
+      { label: t("col.oldestOpen"), field: "oldest_open_days", num: true, render: (r) => num(r.oldest_open_days, 1) },
+    ], cases.summary, { empty: t("dash.cases.none") });
   }
 
   // ---- tables: a suppressed row shows its group, then "suppressed" across the figures
@@ -144,13 +233,14 @@
       const td = body.insertRow().insertCell();
       td.colSpan = columns.length;
       td.className = "muted";
-      td.textContent = t("dash.noData");
+      td.textContent = o.empty || t("dash.noData");
       return;
     }
     rows.forEach((row, i) => {
       const tr = body.insertRow();
       if (o.rowId) tr.dataset.id = o.rowId(row);
       if (row.suppressed) tr.className = "suppressed";
+      else if (o.rowClass) tr.className = o.rowClass(row);
       columns.forEach((c, at) => {
         if (row.suppressed && !c.key) {
           if (at > lastKey) return;
@@ -166,8 +256,9 @@
         if (c.num) td.className = "num";
         const value = c.value ? c.value(row) : c.field ? row[c.field] : undefined;
         if (c.field && typeof value === "number") td.dataset.value = String(value);
-        td.textContent = c.render ? c.render(row, i) : value == null ? "—" : String(value);
         if (c.title) td.title = c.title;
+        if (c.cell) c.cell(td, row); // may say more on hover than the column's title
+        else td.textContent = c.render ? c.render(row, i) : value == null ? "—" : String(value);
       });
       if (row.suppressed) {
         const td = tr.insertCell();
@@ -217,6 +308,25 @@
     renderCommodities();
     renderCorridors();
     renderAgencies();
+    renderCases();
+  }
+
+  // A checkpoint against its service standard (PUT /checkpoints/{id}/target): a badge when it
+  // misses it, with the figures in words for screen readers and on hover; no verdict, a dash.
+  function targetCell(td, r) {
+    if (r.meets_target == null) { td.textContent = "—"; return; }
+    const detail = t("dash.target.detail", {
+      share: pct(r.within_target_share), m: num(r.target_minutes, 0), target: I18N.percent(r.target_share, 0),
+    });
+    const badge = document.createElement("span");
+    badge.className = r.meets_target ? "target-on" : "badge off-target";
+    badge.textContent = t(r.meets_target ? "dash.target.on" : "dash.target.off");
+    const words = document.createElement("span");
+    words.className = "sr-only";
+    words.textContent = ": " + detail;
+    td.title = detail;
+    td.dataset.meetsTarget = String(r.meets_target);
+    td.append(badge, words);
   }
 
   function renderRanking() {
@@ -225,6 +335,7 @@
       { key: true, label: t("col.rank"), render: (r, i) => String(i + 1) },
       { key: true, label: t("col.checkpoint"), field: "checkpoint_code",
         render: (r) => r.checkpoint_code },
+      { label: t("col.target"), title: t("dash.target.tip"), field: "meets_target", cell: targetCell },
       // Right beside the checkpoint's code: in view on a phone too, before the table scrolls.
       evidenceColumn("gps_confirmed_share"),
       { key: true, label: t("col.name"), field: "checkpoint_name", render: (r) => {
@@ -248,7 +359,9 @@
       { label: t("col.fees"), field: "fees", render: (r) => fees(r.fees) },
       evidenceColumn("fee_receipt_photo_share"),
       evidenceColumn("gps_contradicted_share"),
-    ], reports.checkpoints.items, { rowId: (r) => r.checkpoint_id });
+    ], reports.checkpoints.items, {
+      rowId: (r) => r.checkpoint_id, rowClass: (r) => (r.meets_target === false ? "off-target" : ""),
+    });
   }
 
   function delayClass(row) {
@@ -325,15 +438,56 @@
     }));
   }
 
+  // Where a policy change falls among the trend's periods: a fractional index (the chart's
+  // points are evenly spaced), past its period's start by the part of the period gone by.
+  const DAY = 86400000;
+  function periodEnd(start) {
+    const d = new Date(start);
+    return $("f-interval").value === "month" ? Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1) : start + 7 * DAY;
+  }
+  function markerAt(starts, at) {
+    for (let i = 0; i < starts.length; i++) {
+      const end = i + 1 < starts.length ? starts[i + 1] : periodEnd(starts[i]);
+      if (at < end) return i + Math.max(0, (at - starts[i]) / (end - starts[i]));
+    }
+    return starts.length - 1;
+  }
+
+  function renderPolicies(starts) {
+    const changes = reports.trends.policy_changes || [];
+    const list = $("policy-list");
+    list.replaceChildren();
+    list.hidden = !changes.length;
+    if (changes.length) list.setAttribute("aria-label", t("dash.policy.list"));
+    return changes.map((p, i) => {
+      const mark = I18N.number(i + 1, 0);
+      const title = t("dash.policy.item", { date: I18N.dateTime(new Date(p.effective_at)), title: p.title });
+      const li = document.createElement("li");
+      li.dataset.id = p.id;
+      const flag = document.createElement("span");
+      flag.className = "policy-flag";
+      flag.textContent = mark;
+      // The title as text, never markup, isolated from the page's direction (an English title
+      // on an Arabic page keeps its own order and does not reorder the date before it).
+      const words = document.createElement("bdi");
+      words.textContent = p.title;
+      li.append(flag, t("dash.policy.item", { date: I18N.dateTime(new Date(p.effective_at)), title: "" }), words);
+      list.append(li);
+      return { at: markerAt(starts, Date.parse(p.effective_at)), title, mark, id: p.id };
+    });
+  }
+
   function renderTrends() {
     const items = reports.trends.items;
+    const starts = items.map((r) => Date.parse(r.period_start + "T00:00:00Z"));
+    const markers = renderPolicies(starts);
     Charts.lines($("trend-chart"), items.map((r) => ({
       label: r.period_start, suppressed: r.suppressed,
       values: { p50: r.p50_dwell_minutes, p90: r.p90_dwell_minutes },
     })), [
       { key: "p90", lineCls: "line-p90", dotCls: "dot-p90", name: t("series.p90") },
       { key: "p50", lineCls: "line-p50", dotCls: "dot-p50", name: t("series.p50") },
-    ], { label: t("dash.trends"), width: fit($("trend-chart"), 900), fmt: (v) => I18N.number(v, 0) });
+    ], { label: t("dash.trends"), width: fit($("trend-chart"), 900), fmt: (v) => I18N.number(v, 0), markers });
     table($("trend-table"), [
       { key: true, label: t("col.period"), field: "period_start" },
       { label: t("col.stops"), field: "stops", num: true, render: (r) => num(r.stops, 0) },
@@ -483,6 +637,9 @@
     token = null;
     sessionStorage.removeItem(TOKEN);
     checkpoints = [];
+    role = null;
+    cases = null;
+    $("cases").hidden = true;
     $("app").hidden = true;
     $("who").hidden = true;
     $("login").hidden = false;
@@ -496,6 +653,7 @@
     try {
       const me = await (await api("/users/me")).json();
       $("who-email").textContent = me.email;
+      role = me.role;
     } catch (e) {
       if (expired(e)) { signOut("dash.expired"); return; }
     }
@@ -518,6 +676,12 @@
     $("logout").addEventListener("click", () => signOut(null));
     $("filters").addEventListener("submit", (ev) => { ev.preventDefault(); loadAll(); });
     $("f-reset").addEventListener("click", () => { $("filters").reset(); loadAll(); });
+    $("case-form").addEventListener("submit", openCase);
+    $("case-status").addEventListener("change", () => loadCases().catch((e) => {
+      if (expired(e)) { signOut("dash.expired"); return; }
+      $("error").textContent = String(e.message || e);
+      $("error").hidden = false;
+    }));
     setEvidence(initialEvidence());
     $("evidence-switch").addEventListener("change", (e) => {
       if (e.target.name !== "evidence") return;
