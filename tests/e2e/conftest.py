@@ -11,12 +11,18 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from playwright.sync_api import expect
 
 from app.demo import generator
 from app.main import create_app
 from tests.conftest import DatabaseUnderTest, make_settings
 from tests.factories import API, shipment_payload
 from tests.live_server import live_server
+
+# Every expectation waits up to 15 s (Playwright's default is 5): on a shared 2-CPU machine at
+# load 10+ a page's redraw (several reports at once) or a sync round trip missed 5 s now and
+# then. A thing that never happens still fails the test, 15 s later.
+expect.set_options(timeout=15_000)
 
 DEMO_SHIPMENTS = 300
 EXPORTER = "exporter1@demo.example"
