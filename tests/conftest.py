@@ -12,6 +12,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -145,6 +146,23 @@ def drop_pg_database(url: str) -> None:
 
 def migrate(url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(url), revision)
+
+
+@contextmanager
+def module_database(
+    database: DatabaseUnderTest, tmp_path_factory: pytest.TempPathFactory, name: str
+) -> Iterator[str]:
+    """A migrated database of a test module's own (a world built once for its tests): a new
+    PostgreSQL database, dropped afterwards, or a SQLite file copied from the template."""
+    if database.backend == "postgres":
+        url = create_pg_database(f"clearance_{name}")
+        migrate(url)
+        try:
+            yield url
+        finally:
+            drop_pg_database(url)
+    else:
+        yield database.url_for_test(tmp_path_factory.mktemp(name))
 
 
 def _migrated_database(backend: str, root: Path) -> DatabaseUnderTest:

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.bulletins.world import World, build_world
-from tests.conftest import DatabaseUnderTest, create_pg_database, drop_pg_database, migrate
+from tests.conftest import DatabaseUnderTest, module_database
 from tests.reports.conftest import client_on
 
 
@@ -13,13 +13,8 @@ from tests.reports.conftest import client_on
 def world_url(
     database: DatabaseUnderTest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    if database.backend == "postgres":
-        url = create_pg_database("clearance_bulletins")
-        migrate(url)
+    with module_database(database, tmp_path_factory, "bulletins") as url:
         yield url
-        drop_pg_database(url)
-    else:
-        yield database.url_for_test(tmp_path_factory.mktemp("bulletins"))
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import DatabaseUnderTest, create_pg_database, drop_pg_database, migrate
+from tests.conftest import DatabaseUnderTest, module_database
 from tests.factories import API, Actor, assert_problem, make_user
 from tests.reports.conftest import client_on
 from tests.reports.test_differencing import Town, build_town, day
@@ -26,15 +26,8 @@ FORWARD = ("submitted", "acknowledged", "in_progress")
 
 @pytest.fixture(scope="module")
 def town(database: DatabaseUnderTest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Town]:
-    if database.backend == "postgres":
-        url = create_pg_database("clearance_cases")
-        migrate(url)
-    else:
-        url = database.url_for_test(tmp_path_factory.mktemp("cases"))
-    with client_on(url) as client:
+    with module_database(database, tmp_path_factory, "cases") as url, client_on(url) as client:
         yield build_town(client)
-    if database.backend == "postgres":
-        drop_pg_database(url)
 
 
 def open_case(town: Town, who: Actor, **body: Any) -> dict[str, Any]:

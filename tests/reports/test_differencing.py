@@ -28,7 +28,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import DatabaseUnderTest, create_pg_database, drop_pg_database, migrate
+from tests.conftest import DatabaseUnderTest, module_database
 from tests.factories import (
     API,
     Actor,
@@ -192,15 +192,8 @@ def build_town(client: TestClient) -> Town:
 
 @pytest.fixture(scope="module")
 def town(database: DatabaseUnderTest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Town]:
-    if database.backend == "postgres":
-        url = create_pg_database("clearance_town")
-        migrate(url)
-    else:
-        url = database.url_for_test(tmp_path_factory.mktemp("town"))
-    with client_on(url) as client:
+    with module_database(database, tmp_path_factory, "town") as url, client_on(url) as client:
         yield build_town(client)
-    if database.backend == "postgres":
-        drop_pg_database(url)
 
 
 # --- asking ---------------------------------------------------------------------------------

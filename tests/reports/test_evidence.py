@@ -30,7 +30,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from app.reports import rollups
-from tests.conftest import DatabaseUnderTest, create_pg_database, drop_pg_database, migrate
+from tests.conftest import DatabaseUnderTest, module_database
 from tests.factories import (
     API,
     Actor,
@@ -210,13 +210,8 @@ def place_url(
     database: DatabaseUnderTest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[str, Path]]:
     files = tmp_path_factory.mktemp("evidence-files")
-    if database.backend == "postgres":
-        url = create_pg_database("clearance_evidence")
-        migrate(url)
+    with module_database(database, tmp_path_factory, "evidence") as url:
         yield url, files
-        drop_pg_database(url)
-    else:
-        yield database.url_for_test(tmp_path_factory.mktemp("evidence")), files
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from app.reports import rollups, value_index
-from tests.conftest import DatabaseUnderTest, create_pg_database, drop_pg_database, migrate
+from tests.conftest import DatabaseUnderTest, module_database
 from tests.factories import API, assert_problem
 from tests.reports.conftest import client_on
 from tests.reports.test_differencing import MIN_STOPS, Town, build_town, day
@@ -20,12 +20,7 @@ DEFAULT_MINUTES, DEFAULT_SHARE = 60, 0.9
 
 @pytest.fixture(scope="module")
 def town(database: DatabaseUnderTest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Town]:
-    if database.backend == "postgres":
-        url = create_pg_database("clearance_targets")
-        migrate(url)
-    else:
-        url = database.url_for_test(tmp_path_factory.mktemp("targets"))
-    with client_on(url) as client:
+    with module_database(database, tmp_path_factory, "targets") as url, client_on(url) as client:
         town = build_town(client)
         response = client.put(
             f"{API}/checkpoints/{town.checkpoints['P']}/target",
@@ -35,8 +30,6 @@ def town(database: DatabaseUnderTest, tmp_path_factory: pytest.TempPathFactory) 
         assert response.status_code == 200, response.text
         assert (response.json()["target_minutes"], response.json()["target_share"]) == (100, 0.5)
         yield town
-    if database.backend == "postgres":
-        drop_pg_database(url)
 
 
 def target_of(code: str) -> tuple[int, float]:
