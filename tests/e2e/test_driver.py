@@ -3,7 +3,7 @@
 import json
 from typing import Any
 
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
 
 from app.geography import PROVINCE_NAMES, Province
 from app.tracking.vocabulary import HOLD_REASON_NAMES, Currency, HoldReason
@@ -166,6 +166,38 @@ def test_the_nearest_checkpoint_comes_first(browser: Browser, site: Site) -> Non
         page.click("[data-action=arrived]")
         expect(page.locator("#choices .choice").first).to_have_attribute("data-value", target["id"])
         expect(page.locator("#choices .choice").first.locator("small")).to_contain_text("km")
+    finally:
+        context.close()
+
+
+def test_a_tap_before_the_checkpoints_arrive_lists_them_when_they_do(
+    browser: Browser, site: Site
+) -> None:
+    """On a slow network the driver may tap "arrived" before the checkpoint list has come:
+    the panel fills in when it does, instead of staying empty until it is opened again."""
+    _, token = site.driver_link()
+    context = browser.new_context(viewport=PHONE, locale="en-GB")
+    held: list[Route] = []
+
+    def hold(route: Route) -> None:
+        held.append(route)
+
+    context.route("**/api/v1/checkpoints?*", hold)
+    try:
+        page = context.new_page()
+        page.goto(f"{site.base}/driver?lang=en#token={token}")
+        for _ in range(300):  # the page has asked for the list (its answer is held)
+            if held:
+                break
+            page.wait_for_timeout(50)
+        assert held
+        page.click("[data-action=arrived]")
+        expect(page.locator("#panel")).to_be_visible()
+        expect(page.locator("#choices .choice")).to_have_count(0)
+        for route in held:
+            route.continue_()
+        context.unroute("**/api/v1/checkpoints?*")
+        expect(page.locator("#choices .choice").first).to_be_visible()
     finally:
         context.close()
 

@@ -94,6 +94,8 @@
       id: c.id, code: c.code, name: c.name, name_ar: c.name_ar, name_ckb: c.name_ckb,
       province: c.province, lat: c.latitude, lon: c.longitude,
     }));
+    // A driver who tapped "arrived" before the list came sees it now, not an empty panel.
+    if (panelKind === "arrived") fillCheckpoints();
   }
 
   function invalidLink() {
