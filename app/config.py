@@ -4,7 +4,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+import limits
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SECRET_KEY = "dev-only-secret-change-me-before-production-use"
@@ -84,6 +85,20 @@ class Settings(BaseSettings):
     # and the largest upload accepted (photos, PDFs).
     attachments_dir: Path = Path("./data/attachments")
     max_attachment_bytes: int = Field(default=8 * MIB, ge=1024)
+    # The public board (app/public): a clock hour's figures are published when they rest on
+    # this many completed stops (and REPORT_MIN_EXPORTERS exporters); and each client
+    # address may ask this often (the `limits` library's notation: "120/minute").
+    public_min_stops: int = Field(default=5, ge=1)
+    public_rate_limit: str = "120/minute"
+
+    @field_validator("public_rate_limit")
+    @classmethod
+    def _a_rate_limit(cls, value: str) -> str:
+        try:
+            limits.parse(value)
+        except ValueError as exc:
+            raise ValueError(f"PUBLIC_RATE_LIMIT: {exc} (for example '120/minute')") from exc
+        return value
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> "Settings":

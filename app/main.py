@@ -31,6 +31,8 @@ from app.organizations import service as organizations
 from app.organizations.router import router as organizations_router
 from app.policies import service as policies
 from app.policies.router import router as policies_router
+from app.public.http import build_public_rate_limit
+from app.public.router import router as public_router
 from app.reports.rollups import Refresher
 from app.reports.router import router as reports_router
 from app.security_headers import HEADERS as SECURITY_HEADERS
@@ -87,6 +89,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.event_writer = EventWriter(app.state.session_factory, settings)
     # Failed sign-ins, counted for all workers: in Redis when REDIS_URL is set, else the database.
     app.state.login_throttle = build_login_throttle(settings, app.state.session_factory)
+    # Requests to the public board per client address (app/public/http.py).
+    app.state.public_rate_limit = build_public_rate_limit(settings)
     # The trends mark the policy changes in their window (reports cannot import policies).
     app.state.trend_markers = policies.trend_markers
 
@@ -128,6 +132,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         cases_router,
         policies_router,
         bulletins_router,
+        public_router,
     )
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)
