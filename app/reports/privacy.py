@@ -324,3 +324,12 @@ def must_suppress(principal: Principal, organizations: int, min_exporters: int) 
 
 def thresholds_of(settings: Any) -> Thresholds:
     return Thresholds(settings.report_min_exporters, settings.report_min_stops)
+
+
+def public_thresholds_of(settings: Any) -> Thresholds:
+    """The public board's (app/public): a clock hour of one checkpoint, or a day, is shown
+    with PUBLIC_MIN_STOPS completed stops from REPORT_MIN_EXPORTERS exporters. Fewer stops
+    than an advocate's cell needs, as the public cells are fixed windows that never overlap:
+    every public figure is a sum of whole cells that passed, so no difference of two answers
+    isolates a cell that did not."""
+    return Thresholds(settings.report_min_exporters, settings.public_min_stops)
