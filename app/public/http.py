@@ -13,7 +13,7 @@ from limits.strategies import FixedWindowRateLimiter
 
 from app.auth.throttle import REDIS_TIMEOUT_SECONDS, client_address
 from app.config import Settings
-from app.errors import AppError
+from app.errors import TooManyRequests
 
 MAX_AGE_SECONDS = 60
 CACHE_HEADERS = {
@@ -22,18 +22,6 @@ CACHE_HEADERS = {
     "Access-Control-Expose-Headers": "ETag, Retry-After",
     "Vary": "Accept-Encoding",
 }
-
-
-class TooManyRequests(AppError):
-    status, title, slug = 429, "Too many requests", "too-many-requests"
-
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(
-            f"Too many requests from this address: try again in {retry_after} s. The public "
-            "figures change at most once a minute; a client needs no more than one request "
-            "a minute.",
-            headers={"Retry-After": str(retry_after), **CACHE_HEADERS},
-        )
 
 
 class PublicRateLimit:
@@ -49,7 +37,13 @@ class PublicRateLimit:
         if self._limiter.hit(self._limit, "public", address):
             return
         reset, _ = self._limiter.get_window_stats(self._limit, "public", address)
-        raise TooManyRequests(max(1, math.ceil(reset - time.time())))
+        wait = max(1, math.ceil(reset - time.time()))
+        raise TooManyRequests(
+            f"Too many requests from this address: try again in {wait} s. The public figures "
+            "change at most once a minute; one request a minute is all a client needs.",
+            retry_after=wait,
+            headers={"Retry-After": str(wait), **CACHE_HEADERS},
+        )
 
 
 def build_public_rate_limit(settings: Settings) -> PublicRateLimit:
