@@ -2,12 +2,14 @@
 and any cache may keep for a minute, with an ETag so a phone asking again gets a 304."""
 
 import hashlib
+import logging
 import math
 import time
 from typing import Any
 
 from fastapi import Request, Response
 from limits import RateLimitItem, parse
+from limits.errors import StorageError
 from limits.storage import Storage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 
@@ -15,6 +17,7 @@ from app.auth.throttle import REDIS_TIMEOUT_SECONDS, client_address
 from app.config import Settings
 from app.errors import TooManyRequests
 
+logger = logging.getLogger(__name__)
 MAX_AGE_SECONDS = 60
 CACHE_HEADERS = {
     "Cache-Control": f"public, max-age={MAX_AGE_SECONDS}",
@@ -34,9 +37,15 @@ class PublicRateLimit:
         self._limit = limit
 
     def check(self, address: str) -> None:
-        if self._limiter.hit(self._limit, "public", address):
+        try:
+            if self._limiter.hit(self._limit, "public", address):
+                return
+            reset, _ = self._limiter.get_window_stats(self._limit, "public", address)
+        except StorageError as exc:
+            # Figures anyone may read, cheap to serve: better unlimited for a moment than
+            # a board that goes dark with Redis.
+            logger.warning("the public rate limit's store does not answer: %s", exc)
             return
-        reset, _ = self._limiter.get_window_stats(self._limit, "public", address)
         wait = max(1, math.ceil(reset - time.time()))
         raise TooManyRequests(
             f"Too many requests from this address: try again in {wait} s. The public figures "
@@ -51,6 +60,7 @@ def build_public_rate_limit(settings: Settings) -> PublicRateLimit:
         storage_from_string(
             settings.redis_url,
             key_prefix=settings.redis_key_prefix,
+            wrap_exceptions=True,
             socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
             socket_timeout=REDIS_TIMEOUT_SECONDS,
         )

@@ -9,6 +9,7 @@ made to read as its clock (so no test depends on the minute it runs)."""
 import csv
 import io
 import itertools
+import socket
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from fastapi.testclient import TestClient
 
 from app.main import create_app
 from app.public import feed
+from tests.auth.redis_helpers import redis_prefix
 from tests.conftest import make_settings
 from tests.factories import (
     API,
@@ -398,6 +400,32 @@ def test_past_the_rate_an_address_waits(strict_client: TestClient) -> None:
     assert_problem(refused, 429)
     assert 1 <= int(refused.headers["retry-after"]) <= 60
     assert refused.headers["access-control-allow-origin"] == "*"
+
+
+def test_with_redis_every_worker_counts_the_same_requests(db_url: str, tmp_path: Any) -> None:
+    with redis_prefix() as (url, prefix):
+        settings = make_settings(
+            db_url,
+            attachments_dir=tmp_path,
+            public_rate_limit="3/minute",
+            redis_url=url,
+            redis_key_prefix=prefix,
+        )
+        with TestClient(create_app(settings)) as one, TestClient(create_app(settings)) as two:
+            for worker in (one, two, one):
+                assert worker.get(FEED).status_code == 200
+            assert_problem(two.get(FEED), 429)
+
+
+def test_a_redis_that_does_not_answer_leaves_the_board_readable(db_url: str, tmp_path: Any) -> None:
+    with socket.socket() as probe:  # a port where nothing listens
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    settings = make_settings(
+        db_url, attachments_dir=tmp_path, redis_url=f"redis://127.0.0.1:{closed}/0"
+    )
+    with TestClient(create_app(settings)) as client:
+        assert client.get(FEED).status_code == 200
 
 
 # --- nobody in it ---------------------------------------------------------------------------
