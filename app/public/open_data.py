@@ -1,6 +1,293 @@
 """Open data: one row per checkpoint and UTC day (`/public/daily`), and the dictionary of
-every public field (`/public/dictionary`)."""
+every public field (`/public/dictionary`, app/public/dictionary.py).
 
-from fastapi import APIRouter
+A row's figures are its day cell's, read as the reports read them (`rollups.cells_in_scope`):
+the unmarked cells from `day_cells`, the cells a late event has marked from their stops, so a
+row is as current as the stops, and its percentiles are the reports' exact ones. A cell is
+published only when it passes the public thresholds (privacy.public_thresholds_of); one that
+fails, and a day without stops, is a row saying `insufficient_data` and nothing else, not
+even whether it had stops. Every checkpoint (the active ones, and any other with stops in
+the window) has a row for every day asked, so which rows exist reveals nothing either. A day
+is published once it is over in UTC: today's never is.
+"""
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated, Any, Literal
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from fastapi import APIRouter, Query, Request, Response
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from app.auth.dependencies import SettingsDep
+from app.checkpoints.models import Checkpoint
+from app.config import Settings
+from app.db import utcnow
+from app.errors import InvalidInput, problem_responses
+from app.public import dictionary
+from app.public.http import cacheable
+from app.reports import figures as fig
+from app.reports import privacy, rollups
+from app.reports.dependencies import ReportsSessionDep
+from app.reports.filters import ReportFilters
+from app.types import EPOCH
 
 router = APIRouter()
+
+MAX_DAYS = 366
+DEFAULT_DAYS = 30
+PARQUET_TYPE = "application/vnd.apache.parquet"
+CSV_TYPE = "text/csv; charset=utf-8"
+DailyFormat = Literal["json", "csv", "parquet"]
+
+
+# --- the daily rows ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DayWindow:
+    """The days asked, `first` to `last` included."""
+
+    first: date
+    last: date
+
+    @classmethod
+    def asked(cls, first: date | None, last: date | None, today: date) -> "DayWindow":
+        """The window asked (by default the last DEFAULT_DAYS completed days), or a 422."""
+        last = last or today - timedelta(days=1)
+        first = first or last - timedelta(days=DEFAULT_DAYS - 1)
+        if first > last:
+            raise _bad_window("from", f"`from` ({first}) is after `to` ({last}).")
+        if (last - first).days + 1 > MAX_DAYS:
+            raise _bad_window(
+                "to", f"At most {MAX_DAYS} days at a time; {first} to {last} is more."
+            )
+        return cls(first, last)
+
+    def published_days(self, today: date) -> list[date]:
+        """The days of the window that are over (today and later have no rows)."""
+        end = min(self.last, today - timedelta(days=1))
+        return [self.first + timedelta(days=n) for n in range((end - self.first).days + 1)]
+
+
+def _bad_window(name: str, detail: str) -> InvalidInput:
+    return InvalidInput(
+        detail, errors=[{"loc": ["query", name], "msg": detail, "type": "value_error"}]
+    )
+
+
+def daily_rows(
+    session: Session, settings: Settings, days: list[date], checkpoint_code: str | None
+) -> list[dict[str, Any]]:
+    """One row per checkpoint and day, ordered by day then code; JSON-ready."""
+    if not days:
+        return []
+    checkpoint = _checkpoint(session, checkpoint_code) if checkpoint_code else None
+    filters = ReportFilters(
+        from_=datetime.combine(days[0], time(0), UTC),
+        to=datetime.combine(days[-1] + timedelta(days=1), time(0), UTC),
+        checkpoint_id=checkpoint.id if checkpoint else None,
+    )
+    cells = rollups.cells_in_scope(session, filters, exporters=True)
+    thresholds = privacy.public_thresholds_of(settings)
+    shown = {
+        cell: [(cell, cells[cell])]
+        for cell, atoms in rollups.tallies(cells).items()
+        if thresholds.passes(privacy.Tally.union(atoms.values()))
+    }
+    figures = rollups.group_figures(session, shown, settings.service_standard_minutes)
+    codes = [checkpoint] if checkpoint else _checkpoints(session, {cp for cp, _ in cells})
+    rows = []
+    for day in days:
+        for found in codes:
+            cell = (found.id, day.toordinal() - EPOCH)
+            rows.append(_row(found.code, day, figures.get(cell)))
+    return rows
+
+
+def _checkpoint(session: Session, code: str) -> Checkpoint:
+    found = session.scalar(select(Checkpoint).where(Checkpoint.code == code))
+    if found is None:
+        raise InvalidInput(
+            f"No checkpoint has the code {code!r}: the codes are in /api/v1/public/checkpoints.",
+            errors=[{"loc": ["query", "checkpoint"], "msg": "unknown code", "type": "value_error"}],
+        )
+    return found
+
+
+def _checkpoints(session: Session, with_stops: set[Any]) -> list[Checkpoint]:
+    """The active checkpoints and those with stops in the window, by code."""
+    return list(
+        session.scalars(
+            select(Checkpoint)
+            .where(or_(Checkpoint.active, Checkpoint.id.in_(with_stops)))
+            .order_by(Checkpoint.code)
+        )
+    )
+
+
+def _row(code: str, day: date, figures: fig.Figures | None) -> dict[str, Any]:
+    row: dict[str, Any] = {"checkpoint_code": code, "day": day.isoformat()}
+    if figures is None:  # protected, or no stops: nothing but that
+        return {**row, "insufficient_data": True}
+    return {
+        **row,
+        "insufficient_data": False,
+        "stops": figures.stops,
+        "completed_stops": figures.completed_stops,
+        "p50_wait_minutes": figures.p50_dwell_minutes,
+        "p90_wait_minutes": figures.p90_dwell_minutes,
+        "hold_rate": figures.hold_rate,
+        "turn_back_rate": figures.turn_back_rate,
+        "fee_events": figures.fee_events,
+        "fees": [{"currency": f.currency, "total": float(f.total)} for f in figures.fees],
+    }
+
+
+# --- the files ------------------------------------------------------------------------------
+
+INTEGERS = {"stops", "completed_stops", "fee_events"}
+NUMBERS = {"p50_wait_minutes", "p90_wait_minutes", "hold_rate", "turn_back_rate"}
+
+
+def _currencies(rows: list[dict[str, Any]]) -> list[str]:
+    return sorted({fee["currency"] for row in rows for fee in row.get("fees", [])})
+
+
+def _flat(rows: list[dict[str, Any]]) -> tuple[list[str], list[dict[str, Any]]]:
+    """The rows as the files' columns: one `fees_XXX` per currency in the answer (0 where a
+    published day paid none in it; empty where the day is protected)."""
+    currencies = _currencies(rows)
+    columns = dictionary.DAILY_COLUMNS + [f"fees_{c}" for c in currencies]
+    flat = []
+    for row in rows:
+        paid = {fee["currency"]: fee["total"] for fee in row.get("fees", [])}
+        published = not row["insufficient_data"]
+        fees = {f"fees_{c}": paid.get(c, 0.0) if published else None for c in currencies}
+        flat.append({name: row.get(name) for name in dictionary.DAILY_COLUMNS} | fees)
+    return columns, flat
+
+
+def daily_csv(rows: list[dict[str, Any]]) -> bytes:
+    columns, flat = _flat(rows)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, columns, lineterminator="\n")
+    writer.writeheader()
+    for row in flat:
+        # true/false as in the JSON; floats in full (repr) so that they read back exactly.
+        writer.writerow({k: _csv_value(v) for k, v in row.items()})
+    return out.getvalue().encode()
+
+
+def _csv_value(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else value
+
+
+def daily_parquet(rows: list[dict[str, Any]]) -> bytes:
+    columns, flat = _flat(rows)
+
+    def kind(name: str) -> pa.DataType:
+        if name == "day":
+            return pa.date32()
+        if name == "insufficient_data":
+            return pa.bool_()
+        if name in INTEGERS:
+            return pa.int64()
+        if name in NUMBERS or name.startswith("fees_"):
+            return pa.float64()
+        return pa.string()
+
+    schema = pa.schema([pa.field(name, kind(name)) for name in columns])
+    data = {name: [_parquet_value(name, row[name]) for row in flat] for name in columns}
+    out = io.BytesIO()
+    pq.write_table(pa.table(data, schema=schema), out)
+    return out.getvalue()
+
+
+def _parquet_value(name: str, value: Any) -> Any:
+    return date.fromisoformat(value) if name == "day" else value
+
+
+# --- the routes -----------------------------------------------------------------------------
+
+DAILY_DOCS = {
+    **problem_responses(422, 429),
+    200: {
+        "description": "JSON `{items, next_cursor, from, to, generated_at, min_stops, "
+        "min_exporters}`, or a CSV or Parquet file with `?format=` (the dictionary says what "
+        "each column means).",
+        "content": {"text/csv": {}, PARQUET_TYPE: {}},
+    },
+    304: {"description": "Not modified (If-None-Match)."},
+}
+
+
+@router.get("/daily", responses=DAILY_DOCS, summary="Figures per checkpoint and UTC day")
+def daily(
+    request: Request,
+    session: ReportsSessionDep,
+    settings: SettingsDep,
+    from_: Annotated[
+        date | None, Query(alias="from", description="First UTC day, YYYY-MM-DD.")
+    ] = None,
+    to: Annotated[date | None, Query(description="Last UTC day, included.")] = None,
+    format: Annotated[DailyFormat, Query(description="json (default), csv or parquet.")] = "json",
+    checkpoint: Annotated[str | None, Query(description="One checkpoint's code.")] = None,
+) -> Response:
+    now = utcnow()
+    window = DayWindow.asked(from_, to, now.date())
+    rows = daily_rows(session, settings, window.published_days(now.date()), checkpoint)
+    name = f"daily-{window.first}-{window.last}"
+    if format == "csv":
+        return _file(request, daily_csv(rows), CSV_TYPE, f"{name}.csv")
+    if format == "parquet":
+        return _file(request, daily_parquet(rows), PARQUET_TYPE, f"{name}.parquet")
+    thresholds = privacy.public_thresholds_of(settings)
+    body = {
+        "items": rows,
+        "next_cursor": None,
+        "from": window.first.isoformat(),
+        "to": window.last.isoformat(),
+        # To the minute: requests within one minute get the same bytes, so the same ETag.
+        "generated_at": now.replace(second=0, microsecond=0).isoformat().replace("+00:00", "Z"),
+        "min_stops": thresholds.min_stops,
+        "min_exporters": thresholds.min_exporters,
+    }
+    return cacheable(request, _json(body), "application/json")
+
+
+@router.get(
+    "/dictionary",
+    responses={**problem_responses(422, 429), 200: {"content": {"text/csv": {}}}},
+    summary="What every public field means",
+)
+def data_dictionary(
+    request: Request,
+    settings: SettingsDep,
+    format: Annotated[Literal["json", "csv"], Query(description="json (default) or csv.")] = "json",
+) -> Response:
+    if format == "csv":
+        rows = dictionary.dictionary_rows()
+        out = io.StringIO()
+        writer = csv.DictWriter(out, list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        return _file(request, out.getvalue().encode(), CSV_TYPE, "dictionary.csv")
+    body = dictionary.dictionary(privacy.public_thresholds_of(settings))
+    return cacheable(request, _json(body), "application/json")
+
+
+def _file(request: Request, body: bytes, media_type: str, filename: str) -> Response:
+    disposition = f'attachment; filename="{filename}"'
+    return cacheable(request, body, media_type, **{"Content-Disposition": disposition})
+
+
+def _json(body: Any) -> bytes:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
