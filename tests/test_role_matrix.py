@@ -156,6 +156,9 @@ MATRIX = [
     row("GET", "/reports/effects", admin=200, a=200, b=200, advocate=200, key=200, driver=403, driver2=403),
     # the monthly bulletin (issue 16)
     row("GET", "/bulletins/{month}", admin=200, a=403, b=403, advocate=200, key=403, driver=403, driver2=403),
+    # open data (issue 17): anyone, with or without credentials (a stale one is not read)
+    row("GET", "/public/daily", anon=200, revoked=200, expired=200, revoked_driver=200, admin=200, a=200, b=200, advocate=200, key=200, driver=200, driver2=200),
+    row("GET", "/public/dictionary", anon=200, revoked=200, expired=200, revoked_driver=200, admin=200, a=200, b=200, advocate=200, key=200, driver=200, driver2=200),
 ]
 # fmt: on
 
