@@ -16,8 +16,10 @@ import io
 import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 from fastapi import APIRouter, Query, Request, Response
@@ -95,12 +97,13 @@ def daily_rows(
     )
     cells = rollups.cells_in_scope(session, filters, exporters=True)
     thresholds = privacy.public_thresholds_of(settings)
-    shown = {
-        cell: [(cell, cells[cell])]
-        for cell, atoms in rollups.tallies(cells).items()
-        if thresholds.passes(privacy.Tally.union(atoms.values()))
+    figures = {
+        cell: _figures(found)
+        for cell, found in cells.items()
+        if thresholds.passes(
+            privacy.Tally(found.stops, found.completed_stops, found.exporter_ids())
+        )
     }
-    figures = rollups.group_figures(session, shown, settings.service_standard_minutes)
     codes = [checkpoint] if checkpoint else _checkpoints(session, {cp for cp, _ in cells})
     rows = []
     for day in days:
@@ -108,6 +111,30 @@ def daily_rows(
             cell = (found.id, day.toordinal() - EPOCH)
             rows.append(_row(found.code, day, figures.get(cell)))
     return rows
+
+
+def _figures(cell: rollups.CellFigures) -> fig.Figures:
+    """One day cell's figures, as the reports define them (figures.py) for a group of one
+    cell: its counts as stored, its exact percentiles from its dwell times (`rollups.
+    order_statistics`), its fees from its packed records (one per currency)."""
+    p50, p90, _ = rollups.order_statistics(np.frombuffer(cell.dwell, rollups.FLOAT64))
+    return fig.Figures(
+        stops=cell.stops,
+        completed_stops=cell.completed_stops,
+        held_stops=cell.held_stops,
+        turned_back_stops=cell.turned_back_stops,
+        p50_dwell_minutes=p50,
+        p90_dwell_minutes=p90,
+        fee_events=cell.evidence.fee_events,
+        fees=[
+            fig.Fees(currency.decode(), _cents(total), _cents(unreceipted))
+            for currency, total, unreceipted in np.frombuffer(cell.fees, rollups.FEES).tolist()
+        ],
+    )
+
+
+def _cents(cents: int) -> Decimal:
+    return Decimal(cents).scaleb(-2)
 
 
 def _checkpoint(session: Session, code: str) -> Checkpoint:
@@ -159,60 +186,51 @@ def _currencies(rows: list[dict[str, Any]]) -> list[str]:
     return sorted({fee["currency"] for row in rows for fee in row.get("fees", [])})
 
 
-def _flat(rows: list[dict[str, Any]]) -> tuple[list[str], list[dict[str, Any]]]:
+def _columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
     """The rows as the files' columns: one `fees_XXX` per currency in the answer (0 where a
     published day paid none in it; empty where the day is protected)."""
-    currencies = _currencies(rows)
-    columns = dictionary.DAILY_COLUMNS + [f"fees_{c}" for c in currencies]
-    flat = []
-    for row in rows:
-        paid = {fee["currency"]: fee["total"] for fee in row.get("fees", [])}
-        published = not row["insufficient_data"]
-        fees = {f"fees_{c}": paid.get(c, 0.0) if published else None for c in currencies}
-        flat.append({name: row.get(name) for name in dictionary.DAILY_COLUMNS} | fees)
-    return columns, flat
+    columns = {name: [row.get(name) for row in rows] for name in dictionary.DAILY_COLUMNS}
+    for currency in _currencies(rows):
+        columns[f"fees_{currency}"] = [_paid(row, currency) for row in rows]
+    return columns
+
+
+def _paid(row: dict[str, Any], currency: str) -> float | None:
+    if row["insufficient_data"]:
+        return None
+    return next((fee["total"] for fee in row["fees"] if fee["currency"] == currency), 0.0)
 
 
 def daily_csv(rows: list[dict[str, Any]]) -> bytes:
-    columns, flat = _flat(rows)
+    columns = _columns(rows)
+    # true/false as in the JSON (None is written empty, a float in full: it reads back exact).
+    columns["insufficient_data"] = ["true" if v else "false" for v in columns["insufficient_data"]]
     out = io.StringIO()
-    writer = csv.DictWriter(out, columns, lineterminator="\n")
-    writer.writeheader()
-    for row in flat:
-        # true/false as in the JSON; floats in full (repr) so that they read back exactly.
-        writer.writerow({k: _csv_value(v) for k, v in row.items()})
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows(zip(*columns.values(), strict=True))
     return out.getvalue().encode()
 
 
-def _csv_value(value: Any) -> Any:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return "" if value is None else value
-
-
 def daily_parquet(rows: list[dict[str, Any]]) -> bytes:
-    columns, flat = _flat(rows)
-
-    def kind(name: str) -> pa.DataType:
-        if name == "day":
-            return pa.date32()
-        if name == "insufficient_data":
-            return pa.bool_()
-        if name in INTEGERS:
-            return pa.int64()
-        if name in NUMBERS or name.startswith("fees_"):
-            return pa.float64()
-        return pa.string()
-
-    schema = pa.schema([pa.field(name, kind(name)) for name in columns])
-    data = {name: [_parquet_value(name, row[name]) for row in flat] for name in columns}
+    columns = _columns(rows)
+    columns["day"] = [date.fromisoformat(day) for day in columns["day"]]
+    schema = pa.schema([pa.field(name, _parquet_type(name)) for name in columns])
     out = io.BytesIO()
-    pq.write_table(pa.table(data, schema=schema), out)
+    pq.write_table(pa.table(columns, schema=schema), out)
     return out.getvalue()
 
 
-def _parquet_value(name: str, value: Any) -> Any:
-    return date.fromisoformat(value) if name == "day" else value
+def _parquet_type(name: str) -> pa.DataType:
+    if name == "day":
+        return pa.date32()
+    if name == "insufficient_data":
+        return pa.bool_()
+    if name in INTEGERS:
+        return pa.int64()
+    if name in NUMBERS or name.startswith("fees_"):
+        return pa.float64()
+    return pa.string()
 
 
 # --- the routes -----------------------------------------------------------------------------
