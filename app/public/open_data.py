@@ -14,6 +14,7 @@ is published once it is over in UTC: today's never is.
 import csv
 import io
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -23,6 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 from fastapi import APIRouter, Query, Request, Response
+from pydantic import BeforeValidator
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
@@ -46,6 +48,17 @@ DEFAULT_DAYS = 30
 PARQUET_TYPE = "application/vnd.apache.parquet"
 CSV_TYPE = "text/csv; charset=utf-8"
 DailyFormat = Literal["json", "csv", "parquet"]
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _iso_day(value: object) -> object:
+    # Pydantic's lax mode reads a number ("0") as Unix seconds: a day here is written out.
+    if isinstance(value, date) or (isinstance(value, str) and _ISO_DAY.fullmatch(value)):
+        return value
+    raise ValueError("a day is written YYYY-MM-DD, e.g. 2026-11-30")
+
+
+IsoDay = Annotated[date, BeforeValidator(_iso_day)]
 
 
 # --- the daily rows ------------------------------------------------------------------------
@@ -62,7 +75,10 @@ class DayWindow:
     def asked(cls, first: date | None, last: date | None, today: date) -> "DayWindow":
         """The window asked (by default the last DEFAULT_DAYS completed days), or a 422."""
         last = last or today - timedelta(days=1)
-        first = first or last - timedelta(days=DEFAULT_DAYS - 1)
+        try:
+            first = first or last - timedelta(days=DEFAULT_DAYS - 1)
+        except OverflowError:
+            raise _bad_window("to", f"No {DEFAULT_DAYS} days end on {last}.") from None
         if first > last:
             raise _bad_window("from", f"`from` ({first}) is after `to` ({last}).")
         if (last - first).days + 1 > MAX_DAYS:
@@ -253,11 +269,13 @@ def daily(
     session: ReportsSessionDep,
     settings: SettingsDep,
     from_: Annotated[
-        date | None, Query(alias="from", description="First UTC day, YYYY-MM-DD.")
+        IsoDay | None, Query(alias="from", description="First UTC day, YYYY-MM-DD.")
     ] = None,
-    to: Annotated[date | None, Query(description="Last UTC day, included.")] = None,
+    to: Annotated[IsoDay | None, Query(description="Last UTC day, included.")] = None,
     format: Annotated[DailyFormat, Query(description="json (default), csv or parquet.")] = "json",
-    checkpoint: Annotated[str | None, Query(description="One checkpoint's code.")] = None,
+    checkpoint: Annotated[
+        str | None, Query(max_length=32, description="One checkpoint's code.")
+    ] = None,
 ) -> Response:
     now = utcnow()
     window = DayWindow.asked(from_, to, now.date())

@@ -406,6 +406,9 @@ def test_the_dictionary_defines_every_field_of_every_answer(world: World) -> Non
         ({"from": "2025-01-01", "to": "2026-01-02"}, 422),  # 366 days and one
         ({"from": "2026-13-01"}, 422),
         ({"to": "yesterday"}, 422),
+        ({"to": "0"}, 422),  # not Unix seconds: a day is written out
+        ({"from": "2026-1-5"}, 422),
+        ({"to": "0001-01-05"}, 422),  # no 30 days end there
         ({"checkpoint": "NOPE-99"}, 422),
     ],
 )
