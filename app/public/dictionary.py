@@ -141,6 +141,16 @@ CHECKPOINTS = [
     Field("next_cursor", "string", "", "Always null: every checkpoint is in one answer."),
 ]
 
+# The JSON answer's own fields, beside its rows (`items`).
+DAILY_ANSWER = [
+    Field("from", "date", "UTC day", "JSON: the first day asked."),
+    Field("to", "date", "UTC day", "JSON: the last day asked (included)."),
+    Field("generated_at", "datetime", "UTC", "JSON: when the answer was computed, to the minute."),
+    Field("min_stops", "integer", "stops", "JSON: the completed stops a day needs to be shown."),
+    Field("min_exporters", "integer", "exporters", "JSON: the exporters a day needs."),
+    Field("next_cursor", "string", "", "JSON: always null: every row is in one answer."),
+]
+# A row (`items[]` in JSON; a line of the CSV, a row of the Parquet file).
 DAILY = [
     Field("checkpoint_code", "string", "", "The checkpoint's code, stable over time."),
     Field(
@@ -169,7 +179,8 @@ DAILY = [
         "p50_wait_minutes",
         "number",
         "minutes",
-        "The median wait of the day's completed stops. " + WAIT + " " + PERCENTILES,
+        "The median wait of the day's completed stops. " + WAIT + " " + PERCENTILES + " Empty "
+        "when no completed stop has a known wait (its taps contradicted each other).",
     ),
     Field(
         "p90_wait_minutes",
@@ -233,7 +244,7 @@ DATASETS = {
         "One row per checkpoint and UTC day (`from`, `to`: YYYY-MM-DD, `to` included, at "
         "most 366 days; by default the last 30 completed days; `checkpoint`: one code). "
         "Every checkpoint has a row for every day, published or protected.",
-        DAILY,
+        DAILY_ANSWER + DAILY,
     ),
 }
 

@@ -292,6 +292,24 @@ def test_a_late_event_is_counted_before_any_refresh(client: TestClient) -> None:
     assert by_cell(daily(client, **window)) == after
 
 
+def test_an_inactive_checkpoint_has_rows_only_when_a_day_of_it_is_published(
+    client: TestClient,
+) -> None:
+    world = build(client, seed=4)
+    for code in ("ERB-01", "KRK-01", "KRK-03"):  # published on D1; protected; no stops
+        response = client.patch(
+            f"{API}/checkpoints/{world.checkpoints[code]['id']}",
+            json={"active": False},
+            headers=world.admin.headers,
+        )
+        assert response.status_code == 200, response.text
+    rows = daily(client, **{"from": str(D1), "to": str(D2)})["items"]
+    codes = {row["checkpoint_code"] for row in rows}
+    assert codes == {"ERB-01", "KRK-02", "BGD-01", "BGD-02"}
+    later = daily(client, **{"from": str(D2), "to": str(D2)})["items"]
+    assert "ERB-01" not in {row["checkpoint_code"] for row in later}
+
+
 # --- the files -------------------------------------------------------------------------------
 
 INTEGERS = {"stops", "completed_stops", "fee_events"}
