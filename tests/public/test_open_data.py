@@ -216,6 +216,28 @@ def test_published_cells_equal_a_hand_computation_without_credentials(world: Wor
     assert body["generated_at"].endswith(":00Z")
 
 
+def test_published_cells_equal_the_admins_checkpoint_report_of_that_day(world: World) -> None:
+    rows = by_cell(daily(world.client, **{"from": str(D1), "to": str(D2)}))
+    for code, day in (("ERB-01", D1), ("BGD-01", D2)):
+        params = {
+            "checkpoint_id": world.checkpoint_id(code),
+            "from": f"{day}T00:00:00Z",
+            "to": f"{day + timedelta(days=1)}T00:00:00Z",
+        }
+        response = world.client.get(
+            f"{API}/reports/checkpoints", params=params, headers=world.admin.headers
+        )
+        assert response.status_code == 200, response.text
+        (report,) = response.json()["items"]
+        row = rows[(code, day.isoformat())]
+        for name in ("stops", "completed_stops", "hold_rate", "turn_back_rate"):
+            assert row[name] == report[name], (code, name)
+        assert row["p50_wait_minutes"] == report["p50_dwell_minutes"]
+        assert row["p90_wait_minutes"] == report["p90_dwell_minutes"]
+        fees = [{"currency": f["currency"], "total": f["total"]} for f in report["fees"]]
+        assert row["fees"] == fees
+
+
 def test_every_checkpoint_has_a_row_each_day_and_failing_cells_show_nothing(
     world: World,
 ) -> None:
