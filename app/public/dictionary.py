@@ -43,7 +43,8 @@ WINDOW_FIELDS = [
         "p50_wait_minutes",
         "number",
         "minutes",
-        "The median wait of the stops completed in the window: half waited less. " + PERCENTILES,
+        "The median wait of the stops completed in the window: half waited less. " + WAIT + " "
+        + PERCENTILES,
     ),
     (
         "p90_wait_minutes",
@@ -55,8 +56,8 @@ WINDOW_FIELDS = [
         "gps_confirmed_share",
         "number",
         "share (0–1)",
-        "The share of those stops whose phone position at arrival and release put the truck "
-        "inside the checkpoint's fence.",
+        "The share of the stops completed in the window whose phone position confirmed the "
+        "truck was at the checkpoint (inside its fence).",
     ),
     ("method", "string", "", "`gps` when some of the window's stops are GPS-confirmed, else "
      "`reported` (the drivers' taps only)."),
@@ -64,8 +65,10 @@ WINDOW_FIELDS = [
         "insufficient_data",
         "boolean",
         "",
-        "Present and true when the window is protected: too few stops or exporters to publish "
-        "(see the thresholds). The window then has no other figure.",
+        "Present and true when nothing in the window may be published: none of its clock "
+        "hours has enough completed stops from enough exporters (see the thresholds). The "
+        "window then has no other figure, never a zero. A window is the sum of its hours that "
+        "pass, so a longer window never reveals a protected hour.",
     ),
 ]  # fmt: skip
 
@@ -123,20 +126,23 @@ CHECKPOINTS = [
         "forecast[].p50_wait_minutes",
         "number",
         "minutes",
-        "The median wait of past stops in the same hour of the week: what to expect, not a "
-        "promise. " + PERCENTILES,
+        "The median wait in the same hour of the week over the eight whole weeks (Monday to "
+        "Monday) before this one, from the clock hours that pass the thresholds: what to "
+        "expect, not a promise. " + PERCENTILES,
     ),
     Field(
         "forecast[].p90_wait_minutes",
         "number",
         "minutes",
-        "The wait nine past stops in ten in that hour of the week did not exceed.",
+        "The wait that nine stops in ten did not exceed in that hour of the week, over the "
+        "same eight weeks.",
     ),
     Field(
         "forecast[].insufficient_data",
         "boolean",
         "",
-        "Present and true when too few past stops or exporters make that hour of the week.",
+        "Present and true when, over those eight weeks, that hour of the week has too few "
+        "stops or exporters to publish: the hour then has no other figure.",
     ),
     Field("next_cursor", "string", "", "Always null: every checkpoint is in one answer."),
 ]
@@ -234,8 +240,12 @@ DATASETS = {
     "checkpoints": (
         "/api/v1/public/checkpoints",
         "json, csv, geojson",
-        "Each checkpoint now: trucks there, the waits of the last hour and the last six "
-        "completed clock hours, and the expected waits of the hours ahead.",
+        "Each active checkpoint now: trucks there, the waits of the last completed clock hour "
+        "and of the last six, and the expected waits of the hours ahead (`forecast_hours`, "
+        "1–168, default 12). One checkpoint: /api/v1/public/checkpoints/{code}. The CSV has "
+        "one row per checkpoint, windows as `last_hour.p50_wait_minutes` …, and of the "
+        "forecast the hour in progress (`forecast.starts_at` …); the GeoJSON a point per "
+        "checkpoint with the other fields as properties.",
         CHECKPOINTS,
     ),
     "daily": (

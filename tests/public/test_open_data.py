@@ -20,6 +20,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from app.main import create_app
+from app.public.schemas import (
+    ForecastHour,
+    InsufficientForecastHour,
+    InsufficientWindow,
+    PublicCheckpoint,
+    PublicFeed,
+    Window,
+)
 from app.reports import rollups
 from app.reports.models import DayCell, RollupDirty
 from app.types import EPOCH
@@ -426,13 +434,39 @@ def test_the_dictionary_defines_every_field_of_every_answer(world: World) -> Non
     assert answered <= daily_fields
     assert {"fees[].currency", "fees[].total", "fees_{CURRENCY}"} <= daily_fields
     feed = {f["name"] for f in datasets["checkpoints"]["fields"]}
-    assert {"trucks_now", "last_hour.p50_wait_minutes", "forecast[].hour_of_week"} <= feed
+    assert feed == feed_fields()
 
     as_csv = world.client.get(DICTIONARY, params={"format": "csv"})
     assert as_csv.status_code == 200
     rows = list(csv.DictReader(io.StringIO(as_csv.text)))
     assert len(rows) == sum(len(d["fields"]) for d in datasets.values())
     assert rows[0].keys() == {"dataset", "name", "type", "unit", "definition"}
+
+
+def feed_fields() -> set[str]:
+    """Every field the live board's JSON can hold, from its schemas (app/public/schemas.py)."""
+    nested = {"items", "last_hour", "last_6_hours", "forecast"}
+    found = set(PublicFeed.model_fields) | set(PublicCheckpoint.model_fields)
+    for window in ("last_hour", "last_6_hours"):
+        for shape in (Window, InsufficientWindow):
+            found |= {f"{window}.{name}" for name in shape.model_fields}
+    for shape in (ForecastHour, InsufficientForecastHour):
+        found |= {f"forecast[].{name}" for name in shape.model_fields}
+    return found - nested
+
+
+def test_the_dictionary_names_what_the_board_answers(world: World) -> None:
+    body = world.client.get(f"{API}/public/checkpoints").json()
+    answered = {name for name in body if name != "items"}
+    for item in body["items"]:
+        answered |= {name for name in item if name not in ("last_hour", "last_6_hours", "forecast")}
+        for window in ("last_hour", "last_6_hours"):
+            answered |= {f"{window}.{name}" for name in item[window]}
+        answered |= {f"forecast[].{name}" for hour in item["forecast"] for name in hour}
+    assert len(body["items"]) == len(world.checkpoints)
+    datasets = {d["name"]: d for d in world.client.get(DICTIONARY).json()["datasets"]}
+    documented = {f["name"] for f in datasets["checkpoints"]["fields"]}
+    assert answered <= documented
 
 
 # --- bad input -------------------------------------------------------------------------------
