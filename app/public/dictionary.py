@@ -259,6 +259,11 @@ DATASETS = {
 }
 
 
+def definition(dataset: str, name: str) -> str:
+    """A field's definition, for the OpenAPI schema's descriptions."""
+    return next(f.definition for f in DATASETS[dataset][3] if f.name == name)
+
+
 def protection(thresholds: Thresholds) -> str:
     return (
         f"A figure is published only when it rests on at least {thresholds.min_stops} "

@@ -27,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BeforeValidator
+from pydantic import BaseModel, BeforeValidator, Field
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
@@ -255,6 +255,48 @@ def _parquet_type(name: str) -> pa.DataType:
 
 # --- the routes -----------------------------------------------------------------------------
 
+
+def _about(name: str) -> Any:
+    return Field(description=dictionary.definition("daily", name))
+
+
+class DailyFee(BaseModel):
+    currency: str = _about("fees[].currency")
+    total: float = _about("fees[].total")
+
+
+class PublishedDay(BaseModel):
+    checkpoint_code: str = _about("checkpoint_code")
+    day: date = _about("day")
+    insufficient_data: Literal[False] = _about("insufficient_data")
+    stops: int = _about("stops")
+    completed_stops: int = _about("completed_stops")
+    p50_wait_minutes: float | None = _about("p50_wait_minutes")
+    p90_wait_minutes: float | None = _about("p90_wait_minutes")
+    hold_rate: float = _about("hold_rate")
+    turn_back_rate: float = _about("turn_back_rate")
+    fee_events: int = _about("fee_events")
+    fees: list[DailyFee]
+
+
+class ProtectedDay(BaseModel):
+    checkpoint_code: str
+    day: date
+    insufficient_data: Literal[True] = _about("insufficient_data")
+
+
+class DailyAnswer(BaseModel):
+    """The JSON answer's shape, for the OpenAPI schema (the body is written by `daily`)."""
+
+    items: list[PublishedDay | ProtectedDay]
+    next_cursor: None = _about("next_cursor")
+    from_: date = Field(alias="from", description=dictionary.definition("daily", "from"))
+    to: date = _about("to")
+    generated_at: datetime = _about("generated_at")
+    min_stops: int = _about("min_stops")
+    min_exporters: int = _about("min_exporters")
+
+
 DAILY_DOCS = {
     **problem_responses(422, 429),
     200: {
@@ -267,7 +309,12 @@ DAILY_DOCS = {
 }
 
 
-@router.get("/daily", responses=DAILY_DOCS, summary="Figures per checkpoint and UTC day")
+@router.get(
+    "/daily",
+    response_model=DailyAnswer,
+    responses=DAILY_DOCS,
+    summary="Figures per checkpoint and UTC day",
+)
 def daily(
     request: Request,
     session: ReportsSessionDep,

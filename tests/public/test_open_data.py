@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from app.main import create_app
+from app.public.open_data import DailyAnswer
 from app.public.schemas import (
     ForecastHour,
     InsufficientForecastHour,
@@ -200,6 +201,7 @@ def daily(client: TestClient, **params: str) -> dict[str, Any]:
     response = client.get(DAILY, params=params)
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "application/json"
+    DailyAnswer.model_validate(response.json())  # the shape the OpenAPI schema documents
     return response.json()  # type: ignore[no-any-return]
 
 
