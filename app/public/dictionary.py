@@ -6,7 +6,9 @@ row per field), the daily files take their column order from DAILY_COLUMNS, and 
 points here instead of copying them. A field added to a public answer gets its line here.
 """
 
-from dataclasses import asdict, dataclass
+import csv
+import io
+from dataclasses import asdict, astuple, dataclass
 from typing import Any
 
 from app.reports.privacy import Thresholds
@@ -296,8 +298,11 @@ def dictionary(thresholds: Thresholds) -> dict[str, Any]:
     }
 
 
-def dictionary_rows() -> list[dict[str, str]]:
-    """One row per field, for the CSV."""
-    return [
-        {"dataset": name, **asdict(f)} for name, (*_, fields) in DATASETS.items() for f in fields
-    ]
+def dictionary_csv() -> bytes:
+    """One row per field: dataset, name, type, unit, definition."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["dataset", "name", "type", "unit", "definition"])
+    for name, (*_, fields) in DATASETS.items():
+        writer.writerows([name, *astuple(f)] for f in fields)
+    return out.getvalue().encode()

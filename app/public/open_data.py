@@ -336,23 +336,34 @@ def daily(
         return _file(request, daily_csv(rows), CSV_TYPE, f"{name}.csv")
     if format == "parquet":
         return _file(request, daily_parquet(rows), PARQUET_TYPE, f"{name}.parquet")
+    return cacheable(request, daily_json(rows, window, now, settings), "application/json")
+
+
+def daily_json(
+    rows: list[dict[str, Any]], window: DayWindow, now: datetime, settings: Settings
+) -> bytes:
     thresholds = privacy.public_thresholds_of(settings)
-    body = {
-        "items": rows,
-        "next_cursor": None,
-        "from": window.first.isoformat(),
-        "to": window.last.isoformat(),
-        # To the minute: requests within one minute get the same bytes, so the same ETag.
-        "generated_at": now.replace(second=0, microsecond=0).isoformat().replace("+00:00", "Z"),
-        "min_stops": thresholds.min_stops,
-        "min_exporters": thresholds.min_exporters,
-    }
-    return cacheable(request, _json(body), "application/json")
+    return _json(
+        {
+            "items": rows,
+            "next_cursor": None,
+            "from": window.first.isoformat(),
+            "to": window.last.isoformat(),
+            # To the minute: requests within one minute get the same bytes, so one ETag.
+            "generated_at": now.replace(second=0, microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "min_stops": thresholds.min_stops,
+            "min_exporters": thresholds.min_exporters,
+        }
+    )
 
 
 @router.get(
     "/dictionary",
-    responses={**problem_responses(422, 429), 200: {"content": {"text/csv": {}}}},
+    responses={
+        **problem_responses(422, 429),
+        200: {"content": {"text/csv": {}}},
+        304: {"description": "Not modified (If-None-Match)."},
+    },
     summary="What every public field means",
 )
 def data_dictionary(
@@ -361,12 +372,7 @@ def data_dictionary(
     format: Annotated[Literal["json", "csv"], Query(description="json (default) or csv.")] = "json",
 ) -> Response:
     if format == "csv":
-        rows = dictionary.dictionary_rows()
-        out = io.StringIO()
-        writer = csv.DictWriter(out, list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        return _file(request, out.getvalue().encode(), CSV_TYPE, "dictionary.csv")
+        return _file(request, dictionary.dictionary_csv(), CSV_TYPE, "dictionary.csv")
     body = dictionary.dictionary(privacy.public_thresholds_of(settings))
     return cacheable(request, _json(body), "application/json")
 
