@@ -32,7 +32,7 @@ from app.public.schemas import (
 from app.reports import rollups
 from app.reports.models import DayCell, RollupDirty
 from app.types import EPOCH
-from tests.conftest import DatabaseUnderTest, make_settings, module_database
+from tests.conftest import DatabaseUnderTest, drop_pg_database, make_settings, module_database
 from tests.factories import API, assert_problem
 from tests.reports.builders import (
     Route,
@@ -46,6 +46,7 @@ from tests.reports.builders import (
     percentile,
 )
 from tests.reports.conftest import client_on
+from tests.reports.test_reports_replica import copy_database
 
 DAILY = f"{API}/public/daily"
 DICTIONARY = f"{API}/public/dictionary"
@@ -340,6 +341,33 @@ def test_an_inactive_checkpoint_has_rows_only_when_a_day_of_it_is_published(
     assert codes == {"ERB-01", "KRK-02", "BGD-01", "BGD-02"}
     later = daily(client, **{"from": str(D2), "to": str(D2)})["items"]
     assert "ERB-01" not in {row["checkpoint_code"] for row in later}
+
+
+def test_daily_reads_the_reports_database(
+    database: DatabaseUnderTest, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """With REPORTS_DATABASE_URL, the rows come from there (a replica a late stop has not
+    reached yet), whatever the primary holds."""
+    window = {"from": str(D1), "to": str(D2)}
+    with module_database(database, tmp_path_factory, "open_data_primary") as primary:
+        with client_on(primary) as client:
+            world = build(client, seed=5)
+            refresh(client)
+            copied = daily(client, **window)["items"]
+        replica = copy_database(database.backend, primary, tmp_path_factory.mktemp("r") / "r.db")
+        try:
+            with client_on(primary, reports_database_url=replica) as client:
+                world.client = client
+                send_visits(world, [Visit("C", "KRK-01", D1, 200, 33)], seed=6)
+                refresh(client)
+                assert daily(client, **window)["items"] == copied
+            with client_on(primary) as client:
+                moved_on = by_cell(daily(client, **window))
+            assert moved_on[("KRK-01", D1.isoformat())]["insufficient_data"] is False
+            assert by_cell({"items": copied})[("KRK-01", D1.isoformat())]["insufficient_data"]
+        finally:
+            if database.backend == "postgres":
+                drop_pg_database(replica)
 
 
 # --- the files -------------------------------------------------------------------------------
