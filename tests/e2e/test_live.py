@@ -1,0 +1,276 @@
+"""The public live board (/live) in a real browser, against the real public feed: what the feed
+says is what the page shows, in three languages, on a phone; the page asks nothing of any other
+origin, weighs under 60 KB compressed, keeps its assets in the HTTP cache, and keeps the last
+figures (with their age) when the feed fails."""
+
+import gzip
+import re
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, Response, expect
+
+from tests.e2e.conftest import Site
+
+# Busy enough that some windows and forecast hours pass the public thresholds, and some not.
+DEMO_SHIPMENTS = 900
+DEMO_DAYS = 3
+
+FEED = "/api/v1/public/checkpoints"
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+BUDGET_BYTES = 60 * 1024
+WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+NOT_ENOUGH = {"en": "Not enough data", "ar": "لا توجد بيانات كافية", "ckb": "زانیاریی پێویست نییە"}
+
+
+def feed_of(site: Site) -> dict[str, Any]:
+    response = httpx.get(f"{site.base}{FEED}", params={"forecast_hours": 12}, timeout=30)
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def open_board(context: BrowserContext, site: Site, lang: str) -> Page:
+    page = context.new_page()
+    page.goto(f"{site.base}/live?lang={lang}")
+    expect(page.locator("#status")).to_have_attribute("data-state", "ok")
+    return page
+
+
+# ---- the page's words, as the page makes them (English) -----------------------------------------
+
+
+def whole(minutes: float) -> int:
+    """Rounded as Intl.NumberFormat rounds: half away from zero."""
+    return int(Decimal(str(minutes)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def duration(minutes: float) -> str:
+    total = whole(minutes)
+    if total < 60:
+        return f"{total} min"
+    hours, rest = divmod(total, 60)
+    return f"{hours} h {rest} min" if rest else f"{hours} h"
+
+
+def waits(window: dict[str, Any]) -> str:
+    p50, p90 = duration(window["p50_wait_minutes"]), duration(window["p90_wait_minutes"])
+    return f"half under {p50}, 9 in 10 under {p90}"
+
+
+def clock(iso: str, zone: str) -> str:
+    return datetime.fromisoformat(iso).astimezone(ZoneInfo(zone)).strftime("%H:%M")
+
+
+def assert_card_shows(page: Page, item: dict[str, Any], zone: str) -> None:
+    card = page.locator(f'article.checkpoint[data-code="{item["code"]}"]')
+    expect(card.locator(".cp-name")).to_have_text(item["name"])
+    for key in ("last_hour", "last_6_hours"):
+        window = item[key]
+        row = card.locator(f'[data-window="{key}"]')
+        span = f"{clock(window['window_start'], zone)}–{clock(window['window_end'], zone)}"
+        expect(row.locator(".window-span")).to_have_text(span)
+        value = row.locator(".window-value")
+        if window.get("insufficient_data"):
+            # The words, never a number (and never a zero).
+            expect(value).to_have_text(NOT_ENOUGH["en"])
+        else:
+            expect(value).to_have_text(waits(window))
+    now, *later = item["forecast"]
+    sentence = card.locator('[data-field="forecast_now"]')
+    day = WEEKDAYS[now["hour_of_week"] // 24]
+    if now.get("insufficient_data"):
+        expect(sentence).to_contain_text(f"on a {day}")
+        expect(sentence).to_contain_text("not enough data")
+    else:
+        p50, p90 = duration(now["p50_wait_minutes"]), duration(now["p90_wait_minutes"])
+        expect(sentence).to_contain_text(
+            f"on a {day} ({clock(now['starts_at'], zone)}–"
+            f"{clock(shifted(now['starts_at']), zone)}), half the trucks wait under {p50}, "
+            f"and 9 in 10 under {p90}."
+        )
+    hours = card.locator(".hours li")
+    expect(hours).to_have_count(len(later))
+    shown = hours.evaluate_all("lis => lis.map(li => [li.dataset.startsAt, li.innerText])")
+    for (starts_at, text), hour in zip(shown, later, strict=True):
+        assert starts_at == hour["starts_at"]
+        expected = (
+            "no data" if hour.get("insufficient_data") else duration(hour["p50_wait_minutes"])
+        )
+        assert text.split() == [clock(hour["starts_at"], zone), *expected.split()]
+    trucks = card.locator('[data-field="trucks_now"] strong')
+    count = item["trucks_now"]
+    expect(trucks).to_have_text(
+        f"Trucks there now: about {count}" if count else "Trucks there now: fewer than 3"
+    )
+
+
+def shifted(iso: str) -> str:
+    return (datetime.fromisoformat(iso) + timedelta(hours=1)).isoformat()
+
+
+# ---- the tests ---------------------------------------------------------------------------------
+
+
+def test_the_board_shows_what_the_feed_says(browser: Browser, site: Site) -> None:
+    context = browser.new_context(viewport=DESKTOP, locale="en-GB")
+    try:
+        page = open_board(context, site, "en")
+        feed = feed_of(site)
+        zone = feed["timezone"]
+        assert feed["items"], "the demo world has checkpoints"
+        expect(page.locator("article.checkpoint")).to_have_count(len(feed["items"]))
+        for item in feed["items"]:
+            assert_card_shows(page, item, zone)
+        windows = [item[k] for item in feed["items"] for k in ("last_hour", "last_6_hours")]
+        # Both kinds are on the page, so both paths above were checked.
+        assert any(w.get("insufficient_data") for w in windows)
+        assert any(not w.get("insufficient_data") for w in windows)
+        insufficient = page.locator('[data-insufficient="true"] .window-value')
+        assert insufficient.count() > 0
+        assert all(not re.search(r"\d", text) for text in insufficient.all_inner_texts())
+        expect(page.locator("#status")).to_contain_text(
+            f"figures of {clock(feed['generated_at'], zone)}"
+        )
+        # The map: one dot per placed checkpoint, over Iraq's outline.
+        placed = [i for i in feed["items"] if i["latitude"] is not None]
+        expect(page.locator("#map circle.cp")).to_have_count(len(placed))
+        expect(page.locator("#map path.outline")).to_have_count(1)
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("lang", ["en", "ar", "ckb"])
+def test_on_a_phone_in_each_language_nothing_overflows(
+    browser: Browser, site: Site, lang: str
+) -> None:
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    try:
+        page = open_board(context, site, lang)
+        html = page.locator("html")
+        expect(html).to_have_attribute("lang", lang)
+        expect(html).to_have_attribute("dir", "ltr" if lang == "en" else "rtl")
+        feed = feed_of(site)
+        field = {"en": "name", "ar": "name_ar", "ckb": "name_ckb"}[lang]
+        for item in feed["items"]:
+            card = page.locator(f'article.checkpoint[data-code="{item["code"]}"]')
+            expect(card.locator(".cp-name")).to_have_text(item[field] or item["name"])
+        insufficient = page.locator('[data-insufficient="true"] .window-value')
+        expect(insufficient.first).to_have_text(NOT_ENOUGH[lang])
+        widths = page.evaluate(
+            "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+        )
+        assert widths[0] <= widths[1] == PHONE["width"], widths
+        if lang in ("en", "ar"):
+            page.screenshot(path=f"/tmp/live-{lang}-390.png", full_page=True)
+            wide = context.new_page()
+            wide.set_viewport_size(DESKTOP)
+            wide.goto(f"{site.base}/live?lang={lang}")
+            expect(wide.locator("#status")).to_have_attribute("data-state", "ok")
+            wide.screenshot(path=f"/tmp/live-{lang}-1280.png")
+    finally:
+        context.close()
+
+
+def compressed_size(response: Response) -> int:
+    """The bytes this body costs on the wire gzipped: as sent when the server compressed it,
+    else gzipped here at level 6 (what a gzip middleware would send)."""
+    if response.headers.get("content-encoding") in ("gzip", "br"):
+        return int(response.request.sizes()["responseBodySize"])
+    return len(gzip.compress(response.body(), compresslevel=6))
+
+
+def test_the_page_asks_only_its_own_origin_and_weighs_under_60_kb(
+    browser: Browser, site: Site
+) -> None:
+    context = browser.new_context(viewport=PHONE)
+    requests: list[str] = []
+    responses: list[Response] = []
+    context.on("request", lambda request: requests.append(request.url))
+    context.on("response", lambda response: responses.append(response))
+    try:
+        page = open_board(context, site, "ar")
+        page.wait_for_load_state("networkidle")
+        sizes = {r.url.removeprefix(site.base): compressed_size(r) for r in responses}
+    finally:
+        context.close()
+    outside = [url for url in requests if not url.startswith(site.base + "/")]
+    assert outside == [], f"requests outside the app: {outside}"
+    assert any(url.startswith(FEED) for url in sizes), sizes
+    total = sum(sizes.values())
+    encoded = {r.headers.get("content-encoding", "none") for r in responses}
+    print(f"\n/live page weight: {total} bytes gzipped over {len(sizes)} responses "
+          f"(content-encoding sent: {sorted(encoded)})")
+    for url, size in sorted(sizes.items(), key=lambda kv: -kv[1]):
+        print(f"  {size:>7}  {url}")
+    assert total < BUDGET_BYTES, sizes
+
+
+def test_the_assets_come_from_the_http_cache_on_a_second_visit(
+    browser: Browser, site: Site
+) -> None:
+    """The page's scripts and styles are the app's files under /static/web; a second visit
+    takes them from the browser's cache (words.js, no-cache, is revalidated: a 304)."""
+    context = browser.new_context(viewport=PHONE)
+    try:
+        page = open_board(context, site, "en")
+        own = page.evaluate(
+            "[...document.scripts].map(s => s.src).concat("
+            "[...document.querySelectorAll('link[rel=stylesheet]')].map(l => l.href))"
+        )
+        assert len(own) >= 5
+        assert all(url.startswith(f"{site.base}/static/web/") for url in own), own
+        page.goto(f"{site.base}/live?lang=en")
+        expect(page.locator("#status")).to_have_attribute("data-state", "ok")
+        # transferSize: 0 from the cache, nothing asked; a 304 costs only its headers.
+        again = dict(
+            page.evaluate(
+                "performance.getEntriesByType('resource').map(e => [e.name, e.transferSize])"
+            )
+        )
+    finally:
+        context.close()
+    for url in own:
+        if url.endswith("/words.js"):
+            assert 0 < again[url] < 1000, (url, again[url])
+        else:
+            assert again[url] == 0, (url, again[url])
+
+
+def test_when_the_feed_fails_the_last_figures_stay_with_their_age(
+    browser: Browser, site: Site
+) -> None:
+    context = browser.new_context(viewport=PHONE)
+    try:
+        page = context.new_page()
+        page.clock.install()
+        page.goto(f"{site.base}/live?lang=en")
+        status = page.locator("#status")
+        expect(status).to_have_attribute("data-state", "ok")
+        cards = page.locator("article.checkpoint")
+        before = cards.all_inner_texts()
+        assert before
+
+        context.route(f"**{FEED}*", lambda route: route.fulfill(status=503, body="down"))
+        page.clock.fast_forward("03:00")  # a poll or more, each answered 503
+        expect(status).to_have_attribute("data-state", "stale")
+        expect(status).to_contain_text("No connection to the server")
+        expect(status).to_contain_text(re.compile(r"\b[34] min ago"))
+        assert cards.all_inner_texts() == before
+
+        # Opened again without the feed: the figures kept on the phone, with their age.
+        context.route(f"**{FEED}*", lambda route: route.abort("internetdisconnected"))
+        page.reload()
+        expect(status).to_have_attribute("data-state", "stale")
+        expect(cards).to_have_count(len(before))
+
+        context.unroute(f"**{FEED}*")
+        page.clock.fast_forward("01:01")
+        expect(status).to_have_attribute("data-state", "ok")
+        expect(status).to_contain_text("Updated")
+    finally:
+        context.close()
