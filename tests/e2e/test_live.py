@@ -64,13 +64,15 @@ def busy_hour(site: Site, checkpoint_id: str, hour: datetime) -> None:
 
 @pytest.fixture(scope="module")
 def board(site: Site) -> Site:
-    """The demo world, plus a busy last hour and a busy hour a week ago at one checkpoint (the
-    forecast's figure for this hour of the week), before the feed is first asked."""
+    """The demo world, plus busy hours at one checkpoint, before the feed is first asked: the
+    last hour, and this hour and the one after next a week ago (the forecast's figures for
+    the hour in progress and for one of the next hours)."""
     checkpoints = site.get("/checkpoints", site.token(EXPORTERS[0]), limit=500).json()["items"]
     placed = next(c for c in checkpoints if c["active"] and c["latitude"] is not None)
     this_hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     busy_hour(site, placed["id"], this_hour - timedelta(hours=1))
     busy_hour(site, placed["id"], this_hour - timedelta(weeks=1))
+    busy_hour(site, placed["id"], this_hour + timedelta(hours=2) - timedelta(weeks=1))
     return site
 
 
@@ -139,6 +141,12 @@ def assert_card_shows(page: Page, item: dict[str, Any], zone: str) -> None:
             f"{clock(shifted(now['starts_at']), zone)}), half the trucks wait under {p50}, "
             f"and 9 in 10 under {p90}."
         )
+    if all(hour.get("insufficient_data") for hour in later):
+        expect(card.locator(".forecast-next")).to_have_text(
+            "Next hours: not enough data to say what is usual."
+        )
+        expect(card.locator(".hours li")).to_have_count(0)
+        later = []
     hours = card.locator(".hours li")
     expect(hours).to_have_count(len(later))
     shown = hours.evaluate_all("lis => lis.map(li => [li.dataset.startsAt, li.innerText])")
@@ -174,8 +182,9 @@ def test_the_board_shows_what_the_feed_says(browser: Browser, board: Site) -> No
             assert_card_shows(page, item, zone)
         windows = [item[k] for item in feed["items"] for k in ("last_hour", "last_6_hours")]
         hours_now = [item["forecast"][0] for item in feed["items"]]
+        hours_next = [hour for item in feed["items"] for hour in item["forecast"][1:]]
         # Both kinds of each are on the page, so both paths above were checked.
-        for kind in (windows, hours_now):
+        for kind in (windows, hours_now, hours_next):
             assert any(w.get("insufficient_data") for w in kind)
             assert any(not w.get("insufficient_data") for w in kind)
         insufficient = page.locator('[data-insufficient="true"] .window-value')

@@ -153,7 +153,11 @@
     const list = $("checkpoints");
     list.replaceChildren();
     if (!feed.items.length) list.append(node("p", "muted", t("live.empty")));
-    for (const item of feed.items) list.append(card(item));
+    // Checkpoints with figures first (in the feed's order), then the quiet ones.
+    const known = (item) => ["last_hour", "last_6_hours"].some(
+      (key) => item[key] && !item[key].insufficient_data);
+    const ordered = [...feed.items.filter(known), ...feed.items.filter((i) => !known(i))];
+    for (const item of ordered) list.append(card(item));
   }
 
   function card(item) {
@@ -237,6 +241,12 @@
    * p90 in the tooltip. */
   function forecastNext(hours) {
     const box = node("div", "forecast-next");
+    if (hours.every((hour) => hour.insufficient_data || hour.p50_wait_minutes == null)) {
+      // One line rather than a row of "no data".
+      box.dataset.insufficient = "true";
+      box.append(node("span", "muted", t("live.nextNone")));
+      return box;
+    }
     box.append(node("span", "muted", t("live.next")));
     const list = node("ol", "hours");
     for (const hour of hours) {
