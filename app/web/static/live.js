@@ -112,7 +112,8 @@
       text = t("live.failed");
     }
     status.dataset.state = state;
-    status.textContent = text;
+    // Only a changed text: the line is a live region, and a screen reader says it each time.
+    if (status.textContent !== text) status.textContent = text;
   }
 
   function renderMap() {
