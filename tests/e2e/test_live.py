@@ -76,17 +76,14 @@ def board(site: Site) -> Site:
     return site
 
 
-def feed_of(site: Site) -> dict[str, Any]:
-    response = httpx.get(f"{site.base}{FEED}", params={"forecast_hours": 12}, timeout=30)
-    assert response.status_code == 200, response.text
-    return dict(response.json())
-
-
-def open_board(context: BrowserContext, site: Site, lang: str) -> Page:
+def open_board(context: BrowserContext, site: Site, lang: str) -> tuple[Page, dict[str, Any]]:
+    """The board, once it shows the feed; and the feed it was given (the very answer, so a
+    minute turning between the page's request and the test's cannot tell them apart)."""
     page = context.new_page()
-    page.goto(f"{site.base}/live?lang={lang}")
+    with page.expect_response(lambda r: FEED in r.url and r.status == 200) as answer:
+        page.goto(f"{site.base}/live?lang={lang}")
     expect(page.locator("#status")).to_have_attribute("data-state", "ok")
-    return page
+    return page, dict(answer.value.json())
 
 
 # ---- the page's words, as the page makes them (English) -----------------------------------------
@@ -173,8 +170,7 @@ def shifted(iso: str) -> str:
 def test_the_board_shows_what_the_feed_says(browser: Browser, board: Site) -> None:
     context = browser.new_context(viewport=DESKTOP, locale="en-GB")
     try:
-        page = open_board(context, board, "en")
-        feed = feed_of(board)
+        page, feed = open_board(context, board, "en")
         zone = feed["timezone"]
         assert feed["items"], "the demo world has checkpoints"
         expect(page.locator("article.checkpoint")).to_have_count(len(feed["items"]))
@@ -207,11 +203,10 @@ def test_on_a_phone_in_each_language_nothing_overflows(
 ) -> None:
     context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
     try:
-        page = open_board(context, board, lang)
+        page, feed = open_board(context, board, lang)
         html = page.locator("html")
         expect(html).to_have_attribute("lang", lang)
         expect(html).to_have_attribute("dir", "ltr" if lang == "en" else "rtl")
-        feed = feed_of(board)
         field = {"en": "name", "ar": "name_ar", "ckb": "name_ckb"}[lang]
         for item in feed["items"]:
             card = page.locator(f'article.checkpoint[data-code="{item["code"]}"]')
@@ -284,7 +279,7 @@ def test_the_assets_come_from_the_http_cache_on_a_second_visit(
     localStorage for the rare reopening without one)."""
     context = browser.new_context(viewport=PHONE)
     try:
-        page = open_board(context, board, "en")
+        page, _ = open_board(context, board, "en")
         own = page.evaluate(
             "[...document.scripts].map(s => s.src).concat("
             "[...document.querySelectorAll('link[rel=stylesheet]')].map(l => l.href))"
