@@ -183,6 +183,15 @@ def test_the_board_shows_what_the_feed_says(browser: Browser, board: Site) -> No
         for kind in (windows, hours_now, hours_next):
             assert any(w.get("insufficient_data") for w in kind)
             assert any(not w.get("insufficient_data") for w in kind)
+
+        # Checkpoints with a figure in either window first, in the feed's order; then the rest.
+        def known(item: dict[str, Any]) -> bool:
+            return any(not item[k].get("insufficient_data") for k in ("last_hour", "last_6_hours"))
+
+        order = page.locator("article.checkpoint").evaluate_all("a => a.map(e => e.dataset.code)")
+        assert order == [i["code"] for i in feed["items"] if known(i)] + [
+            i["code"] for i in feed["items"] if not known(i)
+        ]
         insufficient = page.locator('[data-insufficient="true"] .window-value')
         assert insufficient.count() > 0
         assert all(not re.search(r"\d", text) for text in insufficient.all_inner_texts())
