@@ -92,7 +92,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.login_throttle = build_login_throttle(settings, app.state.session_factory)
     # Requests to the public board per client address (app/public/http.py).
     app.state.public_rate_limit = build_public_rate_limit(settings)
-    app.state.public_feed = FeedCache()  # each worker computes the feed once a minute
+    # The public feed, computed at most once a minute per worker (app/public/feed.py).
+    app.state.public_feed = FeedCache(app.state.reports_session_factory)
     # The trends mark the policy changes in their window (reports cannot import policies).
     app.state.trend_markers = policies.trend_markers
 

@@ -13,15 +13,17 @@ The answer changes at most once a minute for everyone (`Cache-Control: max-age=6
 worker computes it at most once a minute (FeedCache), and the forecast once an hour.
 """
 
+import logging
 import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, distinct, func, select
 from sqlalchemy.orm import Session
 
 from app.checkpoints.models import Checkpoint
@@ -51,6 +53,8 @@ HOURS_A_WEEK = 168
 DEFAULT_FORECAST_HOURS = 12
 FEED_SECONDS = 60  # as Cache-Control's max-age: no client may see older figures
 FORECAST_SECONDS = 3600  # late events from offline phones reach the forecast within an hour
+
+logger = logging.getLogger(__name__)
 
 CellKey = tuple[uuid.UUID, datetime]  # (checkpoint, UTC clock hour)
 
@@ -182,15 +186,61 @@ def forecast(session: Session, this_week: datetime, thresholds: privacy.Threshol
     """(p50, p90) per checkpoint and hour of the week, over the cells that pass in the
     eight whole weeks before `this_week`."""
     waits: dict[tuple[uuid.UUID, int], list[float]] = defaultdict(list)
-    cells = ended_cells(session, this_week - FORECAST_WEEKS * WEEK, this_week)
-    for (checkpoint_id, hour), cell in cells.items():
-        if thresholds.passes(cell.tally()):
-            waits[(checkpoint_id, hour_of_week(hour))] += cell.waits
+    start = this_week - FORECAST_WEEKS * WEEK
+    for checkpoint_id, hour, wait in passing_cell_waits(session, start, this_week, thresholds):
+        waits[(checkpoint_id, hour_of_week(hour))].append(wait)
     result: Forecast = {}
     for key, values in waits.items():
         values.sort()
         result[key] = (quantile(values, 0.5), quantile(values, 0.9))
     return result
+
+
+def passing_cell_waits(
+    session: Session, start: datetime, end: datetime, thresholds: privacy.Thresholds
+) -> Iterator[tuple[uuid.UUID, datetime, float]]:
+    """(checkpoint, UTC hour, wait) of each timed stop that ended in [start, end) in an hour
+    cell that passes. Eight weeks of a national network are millions of stops, most of them
+    in cells that pass: the database counts the cells (one pass over the closed_at index) and
+    sends only the waits of those that pass, with their hour, not every stop's times."""
+    dialect = session.get_bind().dialect.name
+    ended = and_(Stop.closed_at >= start, Stop.closed_at < end)
+    hour = _clock_hour(dialect).label("hour")
+    passing = (
+        select(Stop.checkpoint_id, hour)
+        .where(ended)
+        .group_by(Stop.checkpoint_id, hour)
+        .having(thresholds.passes_in_sql(func.count(), func.count(distinct(Stop.organization_id))))
+        .subquery()
+    )
+    rows = session.execute(
+        select(Stop.checkpoint_id, passing.c.hour, Stop.dwell_minutes)
+        .join(
+            passing,
+            and_(
+                passing.c.checkpoint_id == Stop.checkpoint_id,
+                passing.c.hour == _clock_hour(dialect),
+            ),
+        )
+        .where(ended, Stop.dwell_minutes.is_not(None))
+    )
+    for checkpoint_id, hour_text, wait in rows:
+        yield checkpoint_id, _parse_clock_hour(hour_text), wait
+
+
+def _clock_hour(dialect: str) -> ColumnElement[Any]:
+    """A stop's UTC clock hour of ending, as the database can group by it: SQLite keeps UTC
+    times as text ('2026-12-06 14:05:07.000000': its first 13 characters); PostgreSQL's
+    date_trunc, in UTC whatever the session's zone."""
+    if dialect == "postgresql":
+        return func.date_trunc("hour", func.timezone("UTC", Stop.closed_at))
+    return func.substr(Stop.closed_at, 1, 13)
+
+
+def _parse_clock_hour(value: str | datetime) -> datetime:
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC)
+    return datetime.strptime(value, "%Y-%m-%d %H").replace(tzinfo=UTC)
 
 
 def forecast_hours(
@@ -272,13 +322,21 @@ def build_feed(
 class FeedCache:
     """The feed and the forecast each worker last computed, reused while young enough: the
     feed for FEED_SECONDS within one clock hour, the forecast for FORECAST_SECONDS within one
-    week. One computation at a time, so a crowd arriving at once costs one."""
+    week. One computation at a time, so a crowd arriving at once costs one.
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    The forecast costs far more than the feed (eight weeks of stops: bench/RESULTS.md), so
+    once an hour it is computed again on a thread of its own while the hour-old one is still
+    served; only a new week (once a week per worker) or a new worker waits for it."""
+
+    def __init__(
+        self, sessions: Callable[[], Session], clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._sessions = sessions
         self._lock = threading.Lock()
         self._clock = clock
         self._feeds: dict[tuple[datetime, int], tuple[float, PublicFeed]] = {}
         self._forecast: tuple[datetime, float, Forecast] | None = None
+        self._refreshing: threading.Thread | None = None
 
     def feed(self, session: Session, settings: Settings, hours_ahead: int) -> PublicFeed:
         with self._lock:
@@ -301,8 +359,34 @@ class FeedCache:
 
     def _forecast_for(self, session: Session, settings: Settings, this_week: datetime) -> Forecast:
         kept = self._forecast
-        if kept is not None and kept[0] == this_week and self._clock() - kept[1] < FORECAST_SECONDS:
+        if kept is not None and kept[0] == this_week:
+            if self._clock() - kept[1] >= FORECAST_SECONDS:
+                self._refresh(settings, this_week)
             return kept[2]
         figures = forecast(session, this_week, privacy.public_thresholds_of(settings))
         self._forecast = (this_week, self._clock(), figures)
         return figures
+
+    def _refresh(self, settings: Settings, this_week: datetime) -> None:
+        if self._refreshing is not None and self._refreshing.is_alive():
+            return
+
+        def run() -> None:
+            try:
+                with self._sessions() as session:
+                    figures = forecast(session, this_week, privacy.public_thresholds_of(settings))
+                with self._lock:
+                    kept = self._forecast
+                    if kept is not None and kept[0] == this_week:  # not overtaken by a new week
+                        self._forecast = (this_week, self._clock(), figures)
+                        self._feeds = {}  # the next request shows it
+            except Exception:  # the hour-old forecast stays; the next request tries again
+                logger.exception("the public forecast could not be computed again")
+
+        self._refreshing = threading.Thread(target=run, name="public-forecast", daemon=True)
+        self._refreshing.start()
+
+    def wait_for_refresh(self) -> None:
+        """For tests and benchmarks: until a forecast being computed again is in."""
+        if self._refreshing is not None:
+            self._refreshing.join()

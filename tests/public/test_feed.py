@@ -323,6 +323,33 @@ def test_the_forecast_reads_whole_past_weeks_by_hour_of_the_week(world: World) -
     assert all(h["insufficient_data"] for h in row(body, "ERB-Q")["forecast"])
 
 
+def test_an_hour_old_forecast_is_served_while_it_is_computed_again(world: World) -> None:
+    """The forecast is made again once an hour on a thread of its own: meanwhile the feed
+    keeps the hour-old one; the next answer after it is in has the new one."""
+    app: Any = world.client.app
+    ticks = {"now": 0.0}
+    cache = feed.FeedCache(app.state.reports_session_factory, clock=lambda: ticks["now"])
+    settings = app.state.settings
+    hour = _floor(world.now)
+
+    def first_forecast() -> dict[str, Any]:
+        with app.state.reports_session_factory() as session:
+            made = cache.feed(session, settings, 1)
+        [item] = [i for i in made.items if i.code == "ERB-P"]
+        return item.forecast[0].model_dump()
+
+    world.stops_closing_in("ERB-P", hour - WEEK, [0, 1, 2, 0, 1])
+    before = first_forecast()
+    world.stops_closing_in("ERB-P", hour - 2 * WEEK, [0, 1, 2, 3, 3, 3, 3])  # longer waits
+    ticks["now"] = feed.FEED_SECONDS + 1  # a new feed, the same forecast
+    assert first_forecast() == before
+    ticks["now"] = feed.FORECAST_SECONDS + 1  # the forecast is made again, meanwhile the old
+    assert first_forecast() == before
+    cache.wait_for_refresh()
+    after = first_forecast()
+    assert after["p90_wait_minutes"] > before["p90_wait_minutes"]
+
+
 def test_hour_of_week_counts_from_monday_midnight_in_baghdad() -> None:
     # Sunday 21:00 UTC is Monday 00:00 in Baghdad.
     assert feed.hour_of_week(datetime(2026, 12, 6, 21, tzinfo=UTC)) == 0
