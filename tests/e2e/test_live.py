@@ -65,14 +65,15 @@ def busy_hour(site: Site, checkpoint_id: str, hour: datetime) -> None:
 @pytest.fixture(scope="module")
 def board(site: Site) -> Site:
     """The demo world, plus busy hours at one checkpoint, before the feed is first asked: the
-    last hour, and this hour and the one after next a week ago (the forecast's figures for
-    the hour in progress and for one of the next hours)."""
+    last hour, and hours a week ago (the forecast's figures)."""
     checkpoints = site.get("/checkpoints", site.token(EXPORTERS[0]), limit=500).json()["items"]
     placed = next(c for c in checkpoints if c["active"] and c["latitude"] is not None)
     this_hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     busy_hour(site, placed["id"], this_hour - timedelta(hours=1))
-    busy_hour(site, placed["id"], this_hour - timedelta(weeks=1))
-    busy_hour(site, placed["id"], this_hour + timedelta(hours=2) - timedelta(weeks=1))
+    # A week ago: this hour, the next (should the clock hour turn during the module) and the
+    # one after, so that the hour in progress and one of the next hours have figures.
+    for ahead in range(3):
+        busy_hour(site, placed["id"], this_hour + timedelta(hours=ahead) - timedelta(weeks=1))
     return site
 
 
