@@ -18,8 +18,9 @@ from playwright.sync_api import Browser, BrowserContext, Page, Response, Route, 
 from tests.e2e.conftest import Site
 from tests.factories import API, shipment_payload
 
-# A few days of trips: some windows pass the public thresholds, most do not; and none of the
-# forecast's eight weeks but the busy hour added below (the feed's own tests check its figures).
+# A few days of trips (quick to load): most windows and forecast hours fall short of the public
+# thresholds; the `board` fixture adds busy hours so that some pass whatever the time of day.
+# (The feed's own figures are checked by tests/public; here, that the page shows them.)
 DEMO_SHIPMENTS = 900
 DEMO_DAYS = 3
 EXPORTERS = [f"exporter{n}@demo.example" for n in (1, 2, 3)]
@@ -65,15 +66,17 @@ def busy_hour(site: Site, checkpoint_id: str, hour: datetime) -> None:
 @pytest.fixture(scope="module")
 def board(site: Site) -> Site:
     """The demo world, plus busy hours at one checkpoint, before the feed is first asked: the
-    last hour, and hours a week ago (the forecast's figures)."""
+    last hour, and hours two weeks ago (the forecast's figures)."""
     checkpoints = site.get("/checkpoints", site.token(EXPORTERS[0]), limit=500).json()["items"]
     placed = next(c for c in checkpoints if c["active"] and c["latitude"] is not None)
     this_hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     busy_hour(site, placed["id"], this_hour - timedelta(hours=1))
-    # A week ago: this hour, the next (should the clock hour turn during the module) and the
-    # one after, so that the hour in progress and one of the next hours have figures.
+    # Two weeks ago (always inside the forecast's eight whole weeks before this one; a week
+    # ago, late on a Sunday, the next hours fall in this week): this hour, the next (should
+    # the clock hour turn during the module) and the one after, so that the hour in progress
+    # and one of the next hours have figures.
     for ahead in range(3):
-        busy_hour(site, placed["id"], this_hour + timedelta(hours=ahead) - timedelta(weeks=1))
+        busy_hour(site, placed["id"], this_hour + timedelta(hours=ahead) - timedelta(weeks=2))
     return site
 
 
