@@ -28,7 +28,7 @@ EXPORTERS = [f"exporter{n}@demo.example" for n in (1, 2, 3)]
 FEED = "/api/v1/public/checkpoints"
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
-BUDGET_BYTES = 60 * 1024
+BUDGET_BYTES = 60_000  # "under 60 KB", counted strictly
 WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 NOT_ENOUGH = {"en": "Not enough data", "ar": "لا توجد بيانات كافية", "ckb": "زانیاریی پێویست نییە"}
 
