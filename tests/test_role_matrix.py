@@ -159,6 +159,8 @@ MATRIX = [
     # the public board (issue 17): anyone, whatever credential comes with the request
     row("GET", "/public/checkpoints", anon=200, revoked=200, expired=200, revoked_driver=200, admin=200, a=200, b=200, advocate=200, key=200, driver=200, driver2=200),
     row("GET", "/public/checkpoints/{code}", anon=200, revoked=200, expired=200, revoked_driver=200, admin=200, a=200, b=200, advocate=200, key=200, driver=200, driver2=200),
+    row("GET", "/public/daily", anon=200, revoked=200, expired=200, revoked_driver=200, admin=200, a=200, b=200, advocate=200, key=200, driver=200, driver2=200),
+    row("GET", "/public/dictionary", anon=200, revoked=200, expired=200, revoked_driver=200, admin=200, a=200, b=200, advocate=200, key=200, driver=200, driver2=200),
 ]
 # fmt: on
 
