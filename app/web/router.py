@@ -1,4 +1,5 @@
-"""The web pages: static HTML shells whose scripts call the JSON API, every asset served here.
+"""The web pages (/dashboard, /driver, the public /live board): static HTML shells whose
+scripts call the JSON API, every asset served here.
 
 Pages and assets carry no inline script or style, so they work under a strict
 Content-Security-Policy (`default-src 'self'`). The driver's page is an installable offline
@@ -41,6 +42,12 @@ NO_STALE = {"Cache-Control": "no-cache"}
 @pages.get("/dashboard")
 def dashboard() -> HTMLResponse:
     return HTMLResponse(_page("dashboard.html"), headers=NO_STALE)
+
+
+@pages.get("/live")
+def live() -> HTMLResponse:
+    """The public board: no login; its figures come from the public feed."""
+    return HTMLResponse(_page("live.html"), headers=NO_STALE)
 
 
 @pages.get("/driver")

@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 
 from tests.factories import API, admin, assert_problem, make_exporter, make_shipment
 
-PAGES = ["/dashboard", "/driver", "/"]
+PAGES = ["/dashboard", "/driver", "/live", "/"]
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -32,6 +32,30 @@ def test_pages_are_html_with_only_local_assets_and_no_inline_code(
 def test_html_pages_set_lang_and_dir(client: TestClient) -> None:
     for path in PAGES:
         assert '<html lang="en" dir="ltr">' in client.get(path).text
+
+
+def test_the_live_board_opens_without_credentials_under_a_policy_that_allows_nothing_external(
+    client: TestClient,
+) -> None:
+    response = client.get("/live")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert response.headers["cache-control"] == "no-cache"
+    policy = response.headers["content-security-policy"]
+    directives = {part.split()[0]: part.split()[1:] for part in policy.split(";") if part.strip()}
+    assert directives["default-src"] == ["'self'"]
+    for directive in ("script-src", "style-src", "connect-src", "font-src"):
+        assert directives[directive] == ["'self'"], (directive, policy)
+    assert directives["img-src"] == ["'self'", "data:", "blob:"]
+    assert directives["frame-ancestors"] == ["'none'"]
+    assert "http" not in policy
+    assert "*" not in policy
+    assert "unsafe" not in policy
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["x-frame-options"] == "DENY"
+    assert response.headers["referrer-policy"] == "no-referrer"
+    # The index page leads there.
+    assert 'href="/live"' in client.get("/").text
 
 
 def test_service_worker_may_control_the_driver_page(client: TestClient) -> None:

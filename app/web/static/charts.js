@@ -142,7 +142,8 @@
     return svg;
   }
 
-  /* places: [{lat, lon, r, cls, title}]; towns: [{lat, lon, label}] for orientation. */
+  /* places: [{lat, lon, r, cls, title}]; towns: [{lat, lon, label}] for orientation;
+   * opts.outline: a country's border, [[lon, lat], …], drawn behind them (iraq-outline.js). */
   function map(container, places, towns, opts) {
     const o = Object.assign({ width: 520, height: 520 }, opts);
     const all = [...places, ...towns].filter((p) => p.lat != null && p.lon != null);
@@ -158,6 +159,10 @@
     const px = (lon) => pad + (lon - w) * k * scale;
     const py = (lat) => pad + (n - lat) * scale;
     el("rect", { x: 1, y: 1, width: width - 2, height: height - 2, class: "frame", rx: 6 }, svg);
+    if (o.outline && o.outline.length) {
+      const d = o.outline.map(([lon, lat], i) => `${i ? "L" : "M"}${px(lon).toFixed(1)},${py(lat).toFixed(1)}`);
+      el("path", { d: d.join("") + "Z", class: "outline" }, svg);
+    }
     for (const t of towns) {
       el("rect", { x: px(t.lon) - 2, y: py(t.lat) - 2, width: 4, height: 4, class: "capital" }, svg);
       el("text", { x: px(t.lon) + 5, y: py(t.lat) + 12, class: "capital-label" }, svg, t.label);
@@ -172,5 +177,25 @@
     return svg;
   }
 
-  window.Charts = { bars, lines, map };
+  /* The map's colour for a p90 wait in minutes (null: nothing to say), the same on every page. */
+  const DELAY_STEPS = [60, 180, 360];
+  function delayClass(p90) {
+    if (p90 == null) return "cn";
+    const step = DELAY_STEPS.findIndex((limit) => p90 < limit);
+    return "c" + (step < 0 ? DELAY_STEPS.length : step);
+  }
+
+  /* A legend under a chart: [[cls, label], …] as swatches with their words (HTML, not SVG). */
+  function legend(container, entries) {
+    container.replaceChildren();
+    for (const [cls, label] of entries) {
+      const item = document.createElement("span");
+      const swatch = document.createElement("span");
+      swatch.className = "swatch " + cls;
+      item.append(swatch, label);
+      container.append(item);
+    }
+  }
+
+  window.Charts = { bars, lines, map, delayClass, legend, DELAY_STEPS };
 })();

@@ -367,12 +367,7 @@
   function delayClass(row) {
     if (!row) return "cn";
     if (row.suppressed) return "cs";
-    const v = row.p90_dwell_minutes;
-    if (v == null) return "cn";
-    if (v < 60) return "c0";
-    if (v < 180) return "c1";
-    if (v < 360) return "c2";
-    return "c3";
+    return Charts.delayClass(row.p90_dwell_minutes);
   }
 
   // ---- charts are drawn at their box's width in pixels, so that their text keeps its size on a
@@ -404,21 +399,16 @@
     });
     const towns = Object.entries(WORDS.capitals).map(([slug, [lat, lon]]) => ({ lat, lon, label: provinceName(slug) }));
     const side = fit($("map"), 520);
-    Charts.map($("map"), places, towns, { label: t("dash.map"), width: side, height: side });
+    Charts.map($("map"), places, towns, {
+      label: t("dash.map"), width: side, height: side, outline: window.IRAQ_OUTLINE,
+    });
     const legend = $("map-legend");
-    legend.replaceChildren();
     const n = (v) => I18N.number(v, 0);
-    const entries = [["c0", t("dash.legend.under", { m: n(60) })],
-      ["c1", t("dash.legend.range", { a: n(60), b: n(180) })],
-      ["c2", t("dash.legend.range", { a: n(180), b: n(360) })], ["c3", t("dash.legend.over", { m: n(360) })],
-      ["cs", t("dash.legend.suppressed")], ["cn", t("dash.legend.none")]];
-    for (const [cls, label] of entries) {
-      const item = document.createElement("span");
-      const sw = document.createElement("span");
-      sw.className = "swatch " + cls;
-      item.append(sw, label);
-      legend.append(item);
-    }
+    const [a, b, c] = Charts.DELAY_STEPS;
+    Charts.legend(legend, [["c0", t("dash.legend.under", { m: n(a) })],
+      ["c1", t("dash.legend.range", { a: n(a), b: n(b) })],
+      ["c2", t("dash.legend.range", { a: n(b), b: n(c) })], ["c3", t("dash.legend.over", { m: n(c) })],
+      ["cs", t("dash.legend.suppressed")], ["cn", t("dash.legend.none")]]);
     const size = document.createElement("span");
     size.textContent = t("dash.legend.size");
     legend.append(size);

@@ -98,8 +98,11 @@
     }).format(value);
   }
 
-  function time(date) {
-    return new Intl.DateTimeFormat(locale(), { hour: "2-digit", minute: "2-digit" }).format(date);
+  /* A clock time, in the browser's zone or the one named (the live board shows Iraq time). */
+  function time(date, timeZone) {
+    return new Intl.DateTimeFormat(locale(), {
+      hour: "2-digit", minute: "2-digit", timeZone,
+    }).format(date);
   }
 
   function dateTime(date) {
