@@ -37,3 +37,7 @@ service.rebuild
 # The content hash of a timeline.Event: what the tests check the hash made from a request
 # (service.content_hash) and the demo generator's against (tests/tracking, tests/demo).
 service.event_hash
+# The public forecast made again on its thread: tests and benchmarks wait for it to be in.
+from app.public.feed import FeedCache  # noqa: E402
+
+FeedCache.wait_for_refresh
