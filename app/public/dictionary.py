@@ -104,8 +104,8 @@ CHECKPOINTS = [
         "trucks_now",
         "integer",
         "trucks",
-        "Trucks at the checkpoint when the answer was computed, rounded to the nearest 5, so "
-        "that one truck's coming or going does not show.",
+        "Trucks at the checkpoint when the answer was computed, rounded to the nearest 5 "
+        "(0 means fewer than 3): it moves in steps of five trucks, not one.",
     ),
     Field(
         "method",
