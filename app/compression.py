@@ -19,8 +19,9 @@ from fastapi import FastAPI
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 
 MINIMUM_BYTES = 500  # below this, gzip's 18 bytes of framing and its CPU buy next to nothing
-# zlib's own default: level 9 (Starlette's) costs about twice the CPU for 1–2% fewer bytes on
-# JSON and scripts, and this service compresses every report it sends.
+# zlib's own default. Level 9 (Starlette's) took 1.5–3 times the CPU for 0–2% fewer bytes on
+# the OpenAPI JSON and the pages' scripts (bench/RESULTS.md, session 10), and this service
+# compresses every report it sends.
 LEVEL = 6
 ALREADY_COMPRESSED = (
     *DEFAULT_EXCLUDED_CONTENT_TYPES,  # PNG, JPEG, WebP, GIF, AVIF, zip, gzip, woff, SSE …
