@@ -2,15 +2,17 @@
 over HTTP through the app."""
 
 import gzip
+import json
 import re
 from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
 from fastapi.testclient import TestClient
 
-from app.compression import MINIMUM_BYTES
+from app import compression
+from app.compression import MINIMUM_BYTES, THREAD_BYTES
 from app.security_headers import HEADERS as SECURITY_HEADERS
 from app.web.assets import IMMUTABLE, Assets
 from app.web.router import STATIC
@@ -40,7 +42,8 @@ def assert_compressed_as(client: TestClient, path: str, headers: dict[str, str])
     assert "Accept-Encoding" in squeezed.headers["vary"]
     assert gzip.decompress(squeezed.content) == plain.content
     assert len(squeezed.content) < len(plain.content)
-    assert int(squeezed.headers["content-length"]) == len(squeezed.content)
+    if "content-length" in squeezed.headers:  # absent when streamed: chunked
+        assert int(squeezed.headers["content-length"]) == len(squeezed.content)
     # Compression sits inside RequestMiddleware: its headers are still there.
     assert squeezed.headers["x-request-id"] == "gzip-test-42"
     for name, value in SECURITY_HEADERS.items():
@@ -55,6 +58,19 @@ def test_a_large_json_answer_is_compressed(client: TestClient) -> None:
     body = assert_compressed_as(client, f"{API}/checkpoints", boss.headers)
     assert len(body) > MINIMUM_BYTES
     assert body.startswith(b"{")
+
+
+def test_a_json_answer_over_128_kib_is_compressed_off_the_event_loop(client: TestClient) -> None:
+    body = assert_compressed_as(client, "/openapi.json", {})
+    assert len(body) > THREAD_BYTES
+    assert json.loads(body)["openapi"]
+
+
+def test_a_streamed_file_is_compressed_chunk_by_chunk(client: TestClient) -> None:
+    path = "/static/docs/swagger-ui-bundle.js"
+    squeezed = raw(client, path, GZIP)
+    assert "content-length" not in squeezed.headers  # over 64 KiB: streamed
+    assert len(assert_compressed_as(client, path, {})) > 64 * 1024
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -183,3 +199,33 @@ def client_of(directory: Path) -> tuple[TestClient, Assets]:
     app = FastAPI()
     app.mount("/assets", assets)
     return TestClient(app), assets
+
+
+def test_svg_is_compressed_and_an_answer_keeps_its_own_vary_and_encoding() -> None:
+    """The middleware's rules on a bare app: SVG is text; a Vary of the answer's own is kept
+    (Accept-Encoding added once); an answer already encoded is left alone."""
+    svg = b"<svg xmlns='http://www.w3.org/2000/svg'>" + b"<path d='M0 0L1 1'/>" * 100 + b"</svg>"
+    app = FastAPI()
+
+    @app.get("/map.svg")
+    def drawing() -> Response:
+        return Response(svg, media_type="image/svg+xml", headers={"Vary": "Origin"})
+
+    @app.get("/varies")
+    def varies() -> Response:
+        return Response(svg, media_type="text/plain", headers={"Vary": "Accept-Encoding"})
+
+    @app.get("/encoded")
+    def encoded() -> Response:
+        body = gzip.compress(svg)
+        return Response(body, media_type="text/plain", headers={"Content-Encoding": "gzip"})
+
+    compression.install(app)
+    client = TestClient(app)
+    drawn = raw(client, "/map.svg", GZIP)
+    assert drawn.headers["content-encoding"] == "gzip"
+    assert gzip.decompress(drawn.content) == svg
+    assert drawn.headers["vary"] == "Origin, Accept-Encoding"
+    assert raw(client, "/varies", GZIP).headers["vary"] == "Accept-Encoding"
+    already = raw(client, "/encoded", GZIP)
+    assert gzip.decompress(already.content) == svg  # compressed once, not twice
