@@ -31,6 +31,7 @@ from app.organizations import service as organizations
 from app.organizations.router import router as organizations_router
 from app.policies import service as policies
 from app.policies.router import router as policies_router
+from app.public.feed import FeedCache
 from app.public.http import build_public_rate_limit
 from app.public.router import router as public_router
 from app.reports.rollups import Refresher
@@ -92,6 +93,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.login_throttle = build_login_throttle(settings, app.state.session_factory)
     # Requests to the public board per client address (app/public/http.py).
     app.state.public_rate_limit = build_public_rate_limit(settings)
+    # The public feed, computed at most once a minute per worker (app/public/feed.py).
+    app.state.public_feed = FeedCache(app.state.reports_session_factory)
     # The trends mark the policy changes in their window (reports cannot import policies).
     app.state.trend_markers = policies.trend_markers
 

@@ -19,7 +19,9 @@ from bench import (
     dashboard,
     databases,
     flood,
+    forecast_backtest,
     ingest,
+    public_feed,
     reports,
     seed,
     synthetic_stops,
@@ -68,6 +70,53 @@ def test_report_bench_times_every_report_beside_duckdb_with_the_same_figures(
         assert result["differences"] == {name: [] for name in reports.DUCKDB}
         assert result["load"]["rows"] > 500
         assert 0 < result["peak_rss_mb"] < 1000
+
+
+def test_public_feed_bench_times_the_feed_beside_duckdb(monkeypatch: pytest.MonkeyPatch) -> None:
+    """bench/public_feed.py at 500 stops: the feed served, revalidated and computed, DuckDB's
+    windows and forecast beside them, the same figures; the feed's clock put back after."""
+    clock = public_feed.feed.utcnow
+    dbs = ["sqlite"]
+    if os.environ.get("TEST_POSTGRES_URL"):
+        dbs.append("postgres")
+        monkeypatch.setattr(databases, "PG_ADMIN", os.environ["TEST_POSTGRES_URL"])
+    results = public_feed.main(["--stops", "500", "--db", *dbs, "--repeat", "2"])
+    for result in results:
+        for timing in ("served", "revalidated", "health", "windows", "forecast", "duckdb_windows"):
+            assert result[timing]["wall_ms"] > 0, timing
+        assert result["same_figures"] is True
+        assert result["same_forecast"] is True
+        assert result["checkpoints"] > 0
+    assert public_feed.feed.utcnow is clock
+
+
+def test_forecast_backtest_counts_the_next_weeks_stops_under_the_forecast(
+    tmp_path: Path,
+) -> None:
+    """bench/forecast_backtest.py on a small demo world, at a threshold low enough for
+    forecasts to exist: every stop of the weeks is counted, shares are shares."""
+    from app.auth.passwords import Passwords
+    from app.db import make_session_factory
+    from app.demo import generator
+    from app.reports.privacy import Thresholds
+    from tests.conftest import make_settings
+
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    command.upgrade(alembic_config(url), "head")
+    engine = create_engine(url)
+    with make_session_factory(engine)() as session:
+        generator.seed(
+            session, passwords=Passwords(make_settings(url)), shipments=600, seed=3, days=84
+        )
+        result = forecast_backtest.backtest(session, 2, Thresholds(1, 1))
+        ended = session.scalar(
+            select(func.count()).select_from(Stop).where(Stop.closed_at.is_not(None))
+        )
+    engine.dispose()
+    assert len(result["weeks"]) == 2
+    assert 0 < result["stops"] <= (ended or 0)
+    assert 0 < result["covered"] <= result["stops"]
+    assert 0 <= result["share_under_p50"] <= result["share_under_p90"] <= 1
 
 
 def test_loader_makes_the_same_rows_in_parallel_and_in_one_process(

@@ -156,6 +156,11 @@ MATRIX = [
     row("GET", "/reports/effects", admin=200, a=200, b=200, advocate=200, key=200, driver=403, driver2=403),
     # the monthly bulletin (issue 16)
     row("GET", "/bulletins/{month}", admin=200, a=403, b=403, advocate=200, key=403, driver=403, driver2=403),
+    # the public board (issue 17): anyone, whatever credential comes with the request
+    row("GET", "/public/checkpoints", anon=200, revoked=200, expired=200, revoked_driver=200, admin=200, a=200, b=200, advocate=200, key=200, driver=200, driver2=200),
+    row("GET", "/public/checkpoints/{code}", anon=200, revoked=200, expired=200, revoked_driver=200, admin=200, a=200, b=200, advocate=200, key=200, driver=200, driver2=200),
+    row("GET", "/public/daily", anon=200, revoked=200, expired=200, revoked_driver=200, admin=200, a=200, b=200, advocate=200, key=200, driver=200, driver2=200),
+    row("GET", "/public/dictionary", anon=200, revoked=200, expired=200, revoked_driver=200, admin=200, a=200, b=200, advocate=200, key=200, driver=200, driver2=200),
 ]
 # fmt: on
 
@@ -288,6 +293,7 @@ def world(client: TestClient) -> World:
             "incident_id": incident.json()["id"],
             "policy_change_id": change.json()["id"],
             "month": "2026-11",  # a finished month (the bulletins)
+            "code": checkpoint["code"],  # the public board's checkpoints go by their code
         },
         secrets=[
             sa["id"],

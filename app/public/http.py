@@ -2,19 +2,22 @@
 and any cache may keep for a minute, with an ETag so a phone asking again gets a 304."""
 
 import hashlib
+import logging
 import math
 import time
 from typing import Any
 
 from fastapi import Request, Response
 from limits import RateLimitItem, parse
+from limits.errors import StorageError
 from limits.storage import Storage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 
 from app.auth.throttle import REDIS_TIMEOUT_SECONDS, client_address
 from app.config import Settings
-from app.errors import AppError
+from app.errors import TooManyRequests
 
+logger = logging.getLogger(__name__)
 MAX_AGE_SECONDS = 60
 CACHE_HEADERS = {
     "Cache-Control": f"public, max-age={MAX_AGE_SECONDS}",
@@ -22,18 +25,6 @@ CACHE_HEADERS = {
     "Access-Control-Expose-Headers": "ETag, Retry-After",
     "Vary": "Accept-Encoding",
 }
-
-
-class TooManyRequests(AppError):
-    status, title, slug = 429, "Too many requests", "too-many-requests"
-
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(
-            f"Too many requests from this address: try again in {retry_after} s. The public "
-            "figures change at most once a minute; a client needs no more than one request "
-            "a minute.",
-            headers={"Retry-After": str(retry_after), **CACHE_HEADERS},
-        )
 
 
 class PublicRateLimit:
@@ -46,10 +37,22 @@ class PublicRateLimit:
         self._limit = limit
 
     def check(self, address: str) -> None:
-        if self._limiter.hit(self._limit, "public", address):
+        try:
+            if self._limiter.hit(self._limit, "public", address):
+                return
+            reset, _ = self._limiter.get_window_stats(self._limit, "public", address)
+        except StorageError as exc:
+            # Figures anyone may read, cheap to serve: better unlimited for a moment than
+            # a board that goes dark with Redis.
+            logger.warning("the public rate limit's store does not answer: %s", exc)
             return
-        reset, _ = self._limiter.get_window_stats(self._limit, "public", address)
-        raise TooManyRequests(max(1, math.ceil(reset - time.time())))
+        wait = max(1, math.ceil(reset - time.time()))
+        raise TooManyRequests(
+            f"Too many requests from this address: try again in {wait} s. The public figures "
+            "change at most once a minute; one request a minute is all a client needs.",
+            retry_after=wait,
+            headers={"Retry-After": str(wait), **CACHE_HEADERS},
+        )
 
 
 def build_public_rate_limit(settings: Settings) -> PublicRateLimit:
@@ -57,6 +60,7 @@ def build_public_rate_limit(settings: Settings) -> PublicRateLimit:
         storage_from_string(
             settings.redis_url,
             key_prefix=settings.redis_key_prefix,
+            wrap_exceptions=True,
             socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
             socket_timeout=REDIS_TIMEOUT_SECONDS,
         )

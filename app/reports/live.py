@@ -32,19 +32,7 @@ def median(values: list[float]) -> float:
 
 def live_status(session: Session, *, principal: Principal, settings: Settings) -> LiveStatus:
     now = utcnow()
-    present: dict[object, tuple[int, int]] = {}
-    for checkpoint_id, status, count in session.execute(
-        select(Shipment.current_checkpoint_id, Shipment.status, func.count())
-        .where(
-            Shipment.current_checkpoint_id.is_not(None),
-            # A cancelled shipment keeps the checkpoint it was last at; it is no truck there.
-            Shipment.status.in_([ShipmentStatus.at_checkpoint, ShipmentStatus.held]),
-        )
-        .group_by(Shipment.current_checkpoint_id, Shipment.status)
-    ):
-        trucks, held = present.get(checkpoint_id, (0, 0))
-        held_here = count if status == ShipmentStatus.held else 0
-        present[checkpoint_id] = (trucks + count, held + held_here)
+    present = trucks_present(session)
 
     window = _window(now, exact=privacy.live_is_exact(principal))
     medians, sizes, excluded = _medians(session, window, principal, settings)
@@ -89,6 +77,24 @@ def live_status(session: Session, *, principal: Principal, settings: Settings) -
         excluded_stops=excluded,
         items=rows,
     )
+
+
+def trucks_present(session: Session) -> dict[object, tuple[int, int]]:
+    """(trucks there now, of which held) per checkpoint, from each shipment's own state."""
+    present: dict[object, tuple[int, int]] = {}
+    for checkpoint_id, status, count in session.execute(
+        select(Shipment.current_checkpoint_id, Shipment.status, func.count())
+        .where(
+            Shipment.current_checkpoint_id.is_not(None),
+            # A cancelled shipment keeps the checkpoint it was last at; it is no truck there.
+            Shipment.status.in_([ShipmentStatus.at_checkpoint, ShipmentStatus.held]),
+        )
+        .group_by(Shipment.current_checkpoint_id, Shipment.status)
+    ):
+        trucks, held = present.get(checkpoint_id, (0, 0))
+        held_here = count if status == ShipmentStatus.held else 0
+        present[checkpoint_id] = (trucks + count, held + held_here)
+    return present
 
 
 def _window(now: datetime, *, exact: bool) -> tuple[datetime, datetime]:

@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func
+from sqlalchemy import ColumnElement, Select, and_, func
 from sqlalchemy.orm import Session
 
 from app.auth.models import Role
@@ -102,6 +102,13 @@ class Thresholds:
 
     def passes(self, tally: Tally) -> bool:
         return len(tally.exporters) >= self.min_exporters and tally.completed >= self.min_stops
+
+    def passes_in_sql(
+        self, completed: ColumnElement[Any], exporters: ColumnElement[Any]
+    ) -> ColumnElement[bool]:
+        """`passes` for a GROUP BY's HAVING: `completed` counts the group's completed stops,
+        `exporters` its distinct exporters (cells too many to bring into Python whole)."""
+        return and_(exporters >= self.min_exporters, completed >= self.min_stops)
 
     def hides(self, tally: Tally) -> bool:
         """A set of rows that may not be shown, nor be left over as a difference. An empty
