@@ -4,6 +4,7 @@ import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.resources import files
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -12,10 +13,9 @@ from fastapi.openapi.docs import (
     get_swagger_ui_oauth2_redirect_html,
 )
 from fastapi.responses import HTMLResponse
-from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
-from app import health, metrics
+from app import compression, health, metrics
 from app.auth.passwords import Passwords
 from app.auth.router import router as auth_router
 from app.auth.throttle import build_login_throttle
@@ -42,6 +42,7 @@ from app.shipments.router import router as shipments_router
 from app.tracking.router import router as tracking_router
 from app.tracking.writer import EventWriter
 from app.web import router as web
+from app.web.assets import Assets
 
 API_PREFIX = "/api/v1"
 DOCS_ASSETS = "/static/docs"
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.trend_markers = policies.trend_markers
 
     install_error_handlers(app)
+    compression.install(app)  # first, so that RequestMiddleware wraps it
     # Every request's own work, in one pass: its id, the body limit, the security headers,
     # unexpected errors (a 500 problem with the id), the metrics and the access log.
     app.add_middleware(
@@ -163,7 +165,8 @@ def _mount_docs(app: FastAPI) -> None:
     """Swagger UI from files shipped in a Python package: /docs works on a closed network."""
     app.mount(
         DOCS_ASSETS,
-        StaticFiles(directory=str(files("fastapi_offline") / "static")),
+        # Plain names, revalidated by ETag (app/web/assets.py): FastAPI's page names them.
+        Assets(Path(str(files("fastapi_offline") / "static")), prefix=DOCS_ASSETS),
         name="docs-assets",
     )
 

@@ -11,13 +11,13 @@ from importlib.resources import files
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import FileResponse, HTMLResponse, Response
-from fastapi.staticfiles import StaticFiles
+from fastapi.responses import Response
 
 from app.auth.dependencies import PrincipalDep, SessionDep
 from app.errors import Forbidden, problem_responses
 from app.tracking import queries
 from app.tracking.schemas import ShipmentDetail
+from app.web.assets import Assets, Generated, etag_matches, fingerprint
 from app.web.words import words_script
 
 WEB = Path(str(files("app.web")))
@@ -30,62 +30,70 @@ api = APIRouter(tags=["tracking"])
 
 
 @cache
-def _page(name: str) -> str:
-    return (TEMPLATES / name).read_text(encoding="utf-8")
+def web_assets() -> Assets:
+    """The pages' assets: the files of static/ and words.js, made from the Python words."""
+    words = Generated(words_script(), media_type="text/javascript; charset=utf-8")
+    return Assets(STATIC, prefix=ASSETS, generated={"words.js": words})
 
 
-# The HTML shells change with a deploy only; the data comes from the API with its own
-# credentials, so a page may be revalidated cheaply but never served stale after an update.
+@cache
+def _shell(path: Path) -> tuple[str, str]:
+    """A page, the manifest or the service worker, its assets named by their fingerprinted
+    URLs (app/web/assets.py), and its ETag."""
+    text = web_assets().with_asset_urls(path.read_text(encoding="utf-8"))
+    return text, f'"{fingerprint(text.encode())}"'
+
+
+# The shells change with a deploy only, and so do the URLs of their assets; the data comes
+# from the API with its own credentials. So a shell is revalidated by its ETag (a 304, a few
+# hundred bytes) and never served stale after an update.
 NO_STALE = {"Cache-Control": "no-cache"}
 
 
+def _answer(
+    request: Request, path: Path, media_type: str, extra: dict[str, str] | None = None
+) -> Response:
+    text, etag = _shell(path)
+    headers = {**NO_STALE, "ETag": etag, **(extra or {})}
+    if etag_matches(request.headers, etag):
+        return Response(status_code=304, headers=headers)
+    return Response(text, media_type=media_type, headers=headers)
+
+
 @pages.get("/dashboard")
-def dashboard() -> HTMLResponse:
-    return HTMLResponse(_page("dashboard.html"), headers=NO_STALE)
+def dashboard(request: Request) -> Response:
+    return _answer(request, TEMPLATES / "dashboard.html", "text/html; charset=utf-8")
 
 
 @pages.get("/live")
-def live() -> HTMLResponse:
+def live(request: Request) -> Response:
     """The public board: no login; its figures come from the public feed."""
-    return HTMLResponse(_page("live.html"), headers=NO_STALE)
+    return _answer(request, TEMPLATES / "live.html", "text/html; charset=utf-8")
 
 
 @pages.get("/driver")
-def driver() -> HTMLResponse:
-    return HTMLResponse(_page("driver.html"), headers=NO_STALE)
+def driver(request: Request) -> Response:
+    return _answer(request, TEMPLATES / "driver.html", "text/html; charset=utf-8")
 
 
 @pages.get("/driver/sw.js")
-def driver_service_worker() -> FileResponse:
-    """The service worker lives under /driver so that its scope may be /driver itself."""
-    return FileResponse(
-        STATIC / "driver-sw.js",
-        media_type="text/javascript",
-        headers={**NO_STALE, "Service-Worker-Allowed": "/driver"},
+def driver_service_worker(request: Request) -> Response:
+    """The service worker lives under /driver so that its scope may be /driver itself. Its
+    list of the files it keeps offline names them by their fingerprinted URLs: a deploy that
+    changes one changes the worker, and the browser installs the new one."""
+    return _answer(
+        request, STATIC / "driver-sw.js", "text/javascript", {"Service-Worker-Allowed": "/driver"}
     )
 
 
 @pages.get("/driver/manifest.webmanifest")
-def driver_manifest() -> FileResponse:
-    return FileResponse(
-        STATIC / "driver.webmanifest", media_type="application/manifest+json", headers=NO_STALE
-    )
-
-
-@pages.get(f"{ASSETS}/words.js")
-def words(request: Request) -> Response:
-    """The shared words (provinces, procedures, hold reasons … in three languages), made from
-    their Python definitions; revalidated by ETag like the files beside it."""
-    body, etag = words_script()
-    headers = {**NO_STALE, "ETag": etag}
-    if request.headers.get("if-none-match") == etag:
-        return Response(status_code=304, headers=headers)
-    return Response(body, media_type="text/javascript; charset=utf-8", headers=headers)
+def driver_manifest(request: Request) -> Response:
+    return _answer(request, STATIC / "driver.webmanifest", "application/manifest+json")
 
 
 @pages.get("/")
-def home() -> Response:
-    return HTMLResponse(_page("index.html"), headers=NO_STALE)
+def home(request: Request) -> Response:
+    return _answer(request, TEMPLATES / "index.html", "text/html; charset=utf-8")
 
 
 @api.get(
@@ -104,5 +112,5 @@ def driver_shipment(principal: PrincipalDep, session: SessionDep) -> ShipmentDet
 def install(app: FastAPI, *, api_prefix: str) -> None:
     """Add the pages, their assets and the driver's API call to the app."""
     app.include_router(api, prefix=api_prefix)
-    app.include_router(pages)  # before the mount: /static/web/words.js is made, not a file
-    app.mount(ASSETS, StaticFiles(directory=str(STATIC)), name="web-assets")
+    app.include_router(pages)
+    app.mount(ASSETS, web_assets(), name="web-assets")

@@ -1,7 +1,11 @@
 /* The driver's page works offline: its shell — words.js, the names made from the Python
  * definitions, included — is cached here, network first (so an update shows at once when
  * online), the cache when the network fails. API calls are never cached: the page keeps its
- * own queue and copy of the trip (and its photos, in IndexedDB). Scope: /driver. */
+ * own queue and copy of the trip (and its photos, in IndexedDB). Scope: /driver.
+ * The app serves this file with the assets below named by their content
+ * (/static/web/driver.<fingerprint>.js, app/web/assets.py): a deploy that changes an asset
+ * changes this worker, so the browser installs it anew, and the new worker drops the copies
+ * of names no longer in its list. */
 "use strict";
 const CACHE = "clearance-driver-v3";
 const SHELL = [
@@ -27,10 +31,18 @@ self.addEventListener("install", (event) => {
   );
 });
 
+function dropOutdated(cache) {
+  return cache.keys().then((requests) => Promise.all(
+    requests.filter((r) => !SHELL.includes(new URL(r.url).pathname)).map((r) => cache.delete(r)),
+  ));
+}
+
 self.addEventListener("activate", (event) => {
   event.waitUntil(
     caches.keys()
       .then((keys) => Promise.all(keys.filter((k) => k !== CACHE).map((k) => caches.delete(k))))
+      .then(() => caches.open(CACHE))
+      .then(dropOutdated)
       .then(() => self.clients.claim()),
   );
 });
