@@ -34,7 +34,14 @@ PERCENTILES = (
 WINDOW_FIELDS = [
     ("window_start", "datetime", "UTC", "The first instant of the window (a whole clock hour)."),
     ("window_end", "datetime", "UTC", "The instant after the window ends (not included)."),
-    ("arrived", "integer", "trucks", "Trucks that arrived at the checkpoint in the window."),
+    (
+        "arrived",
+        "integer",
+        "trucks",
+        "Trucks that arrived at the checkpoint in the window's published hours (an hour is "
+        "published on its completed stops; arrivals in an hour that is not are not counted, "
+        "so at a quiet checkpoint this is lower than every truck that came).",
+    ),
     (
         "completed_stops",
         "integer",
