@@ -1,5 +1,7 @@
 """Corridors (origin province → destination province), trip by trip: the road-governance
-observatories' indicators — controls, delay minutes and informal payments per 100 km."""
+observatories' indicators — controls, delay minutes and informal payments per 100 km — and
+CAREC CPMM's: speed with and without delay, the share of time at checkpoints and the cost of
+a trip, over the trips delivered over a known distance ("timed", corridor_cells.timed())."""
 
 import dataclasses
 import uuid
@@ -16,7 +18,7 @@ from sqlalchemy.sql.operators import custom_op
 from app.checkpoints.models import Checkpoint
 from app.reports import corridor_cells, order_stats, privacy
 from app.reports.figures import Figures, money, receipt_attached, stop_evidence
-from app.reports.schemas import CorridorFee, CorridorRow, EvidenceShares, Report
+from app.reports.schemas import CorridorCost, CorridorFee, CorridorRow, EvidenceShares, Report
 from app.reports.service import Scope, checkpoint_codes
 from app.shipments.models import CargoLine, Shipment, ShipmentStatus
 from app.tracking.models import Stop, StopFee
@@ -43,6 +45,25 @@ class _Trips:
     median_transit_minutes: float | None = None
     # Their stops' and fee events' evidence, as figures.Figures counts it.
     evidence: Figures = field(default_factory=Figures)
+    timed: "_Timed" = field(default_factory=lambda: _Timed())
+
+
+@dataclass
+class _Timed:
+    """The sums behind the CAREC CPMM figures, over the group's timed trips."""
+
+    trips: int = 0
+    km: float = 0.0
+    transit_minutes: float = 0.0
+    checkpoint_minutes: float = 0.0  # their stops' dwell
+    fees: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
+
+    def add_trips(self, counts: Any) -> None:
+        """`counts`: corridor_cells.timed_sums()' columns."""
+        trips, km, transit = counts
+        self.trips += int(trips)
+        self.km += float(km or 0.0)
+        self.transit_minutes += float(transit or 0.0)
 
 
 def trips(scope: Scope, *columns: Any) -> Select[Any]:
@@ -140,6 +161,7 @@ def _exact_groups(scope: Scope) -> dict[Corridor, _Trips]:
         group = groups[_key(row)]
         group.trips, group.delivered, group.with_distance = int(row[2]), int(row[3]), int(row[4])
         group.km = float(row[5])
+        group.timed.add_trips(row[6:])
     # The trips with a transit time (delivered) per corridor, in the database's key order.
     delivered = [(key, group.delivered) for key, group in groups.items()]
     if scope.counts_exporters:
@@ -181,8 +203,34 @@ def _exact_groups(scope: Scope) -> dict[Corridor, _Trips]:
         _add_fees(groups[_key(row)], row[2], bool(row[3]), row[4], row[5])
         _add_receipts(groups[_key(row)], row[6:])
 
+    for key, timed in _timed_stops_and_fees(scope, list(KEYS)).items():
+        groups[_key(key)].timed.checkpoint_minutes += timed.checkpoint_minutes
+        groups[_key(key)].timed.fees.update(timed.fees)
     _median_transit(scope, groups, delivered)
     return groups
+
+
+def _timed_stops_and_fees(scope: Scope, keys: list[Any]) -> dict[tuple[Any, ...], _Timed]:
+    """Per group of `keys`, the dwell minutes of the timed trips' stops and the fees paid on
+    them per currency (the trips and their sums come with the trip counts)."""
+    found: dict[tuple[Any, ...], _Timed] = defaultdict(_Timed)
+    width = len(keys)
+    minutes = func.coalesce(func.sum(Stop.dwell_minutes), 0.0)
+    for row in scope.session.execute(
+        trips(scope, *keys, minutes)
+        .join(Stop, Stop.shipment_id == Shipment.id)
+        .where(corridor_cells.timed())
+        .group_by(*keys)
+    ):
+        found[tuple(row[:width])].checkpoint_minutes += float(row[width] or 0.0)
+    for row in scope.session.execute(
+        trips(scope, *keys, StopFee.currency, func.sum(StopFee.amount))
+        .join(StopFee, StopFee.shipment_id == Shipment.id)
+        .where(corridor_cells.timed())
+        .group_by(*keys, StopFee.currency)
+    ):
+        found[tuple(row[:width])].fees[str(row[width])] += money(row[width + 1])
+    return found
 
 
 # --- from corridor cells (corridor_cells.py) ----------------------------------------------
@@ -220,9 +268,21 @@ def _groups_from_cells(scope: Scope) -> dict[Corridor, _Trips]:
         _add_fee_records(group, b"".join(c.fees for c in parts))
         for name in corridor_cells.EVIDENCE_COLUMNS:
             setattr(group.evidence, name, sum(getattr(c, name) for c in parts))
+        _add_timed_cells(group.timed, parts)
         transits = np.frombuffer(b"".join(c.transit for c in parts), corridor_cells.FLOAT64)
         group.median_transit_minutes = corridor_cells.median(transits)
     return groups
+
+
+def _add_timed_cells(timed: _Timed, cells: list[corridor_cells.TripCell]) -> None:
+    timed.trips += sum(c.timed_trips for c in cells)
+    timed.km += sum(c.timed_km for c in cells)
+    timed.transit_minutes += sum(c.timed_transit_minutes for c in cells)
+    timed.checkpoint_minutes += sum(c.timed_checkpoint_minutes for c in cells)
+    records = np.frombuffer(b"".join(c.timed_fees for c in cells), corridor_cells.TIMED_FEES)
+    for currency in np.unique(records["currency"]).tolist():
+        cents = int(records["total"][records["currency"] == currency].sum())
+        timed.fees[currency.decode()] += Decimal(cents).scaleb(-2)
 
 
 def _add_stop_records(group: _Trips, packed: bytes) -> None:
@@ -302,6 +362,7 @@ def _trip_counts(scope: Scope, keys: list[Any]) -> Select[Any]:
             func.count(Shipment.transit_minutes),
             func.count(Shipment.distance_km),
             func.coalesce(func.sum(Shipment.distance_km), 0.0),
+            *corridor_cells.timed_sums(),
         )
         .group_by(*keys)
         .order_by(*keys)
@@ -327,6 +388,7 @@ def _protected_groups(scope: Scope) -> dict[Corridor, _Trips]:
         group.delivered += int(row[4])
         group.with_distance += int(row[5])
         group.km += float(row[6])
+        group.timed.add_trips(row[7:])
     exporters: dict[Corridor, set[Any]] = defaultdict(set)
     for row in session.execute(trips(scope, *cell_keys, Shipment.organization_id).distinct()):
         if _cell(row) in allowed:
@@ -361,6 +423,11 @@ def _protected_groups(scope: Scope) -> dict[Corridor, _Trips]:
         if _cell(row) in allowed:
             _add_fees(groups[_key(row)], row[3], bool(row[4]), row[5], row[6])
             _add_receipts(groups[_key(row)], row[7:])
+    for key, timed in _timed_stops_and_fees(scope, cell_keys).items():
+        if _cell(key) in allowed:
+            groups[_key(key)].timed.checkpoint_minutes += timed.checkpoint_minutes
+            for currency, amount in timed.fees.items():
+                groups[_key(key)].timed.fees[currency] += amount
     runs = order_stats.sorted_runs(
         session, lambda *c: trips(scope, *c), cell_keys, Shipment.transit_minutes, delivered
     )
@@ -475,11 +542,33 @@ def _row(scope: Scope, corridor: Corridor, group: _Trips, codes: dict[Any, str])
     ]
     group.evidence.stops = group.stops
     row.evidence = EvidenceShares.of(group.evidence)
+    _add_carec_figures(row, group.timed)
     if group.delay_by_checkpoint and group.delay_minutes > 0:
         worst, minutes = max(group.delay_by_checkpoint.items(), key=lambda item: item[1])
         row.worst_checkpoint_id, row.worst_checkpoint_code = worst, codes.get(worst)
         row.worst_checkpoint_delay_share = minutes / group.delay_minutes
     return row
+
+
+def _add_carec_figures(row: CorridorRow, timed: _Timed) -> None:
+    """CAREC CPMM's figures over the timed trips, each a ratio of totals (total distance over
+    total time, as CAREC averages speeds over its sampled trips): a long trip weighs by its
+    length, and the figures of a corridor are those of its trips put end to end."""
+    row.delivered_trips_with_distance = timed.trips
+    if timed.trips == 0:
+        return
+    row.cost_per_trip = [
+        CorridorCost(currency=currency, amount=(total / timed.trips).quantize(CENT))
+        for currency, total in sorted(timed.fees.items())
+    ]
+    if timed.transit_minutes <= 0:
+        return
+    row.speed_with_delay_kmh = timed.km / (timed.transit_minutes / 60)
+    row.time_at_checkpoints_share = timed.checkpoint_minutes / timed.transit_minutes
+    moving = timed.transit_minutes - timed.checkpoint_minutes
+    # Stops logged outside departure → delivery can leave no time on the road: no speed then.
+    if moving > 0:
+        row.speed_without_delay_kmh = timed.km / (moving / 60)
 
 
 def _key(row: Any) -> Corridor:
