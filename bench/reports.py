@@ -493,6 +493,7 @@ def _corridors_figures(con: duckdb.DuckDBPyConnection, standard: int) -> dict[An
         FROM stop_fees WHERE shipment_id NOT IN ({left_out}) GROUP BY ALL
         """
     ).fetchall()
+    carec = _corridors_carec(con)
     found: dict[Any, dict[str, Any]] = {}
     per: dict[Any, dict[str, Any]] = defaultdict(
         lambda: {"stops": 0, "delay": 0.0, "known_stops": 0, "known_delay": 0.0, "by": {}}
@@ -532,6 +533,47 @@ def _corridors_figures(con: duckdb.DuckDBPyConnection, standard: int) -> dict[An
                 currency: {"per_trip": sums[0] / n, "unreceipted_per_trip": sums[1] / n}
                 for currency, sums in money[(o, d)].items()
             },
+            **carec.get((o, d), {"delivered_trips_with_distance": 0}),
+        }
+    return found
+
+
+def _corridors_carec(con: duckdb.DuckDBPyConnection) -> dict[Any, dict[str, Any]]:
+    """CAREC CPMM's figures over the trips delivered with a known distance: total km over
+    total hours, with and without their stops' dwell; their fees per trip."""
+    timed = (
+        "status NOT IN ('planned', 'cancelled') "
+        "AND transit_minutes IS NOT NULL AND distance_km IS NOT NULL"
+    )
+    trips = con.execute(
+        f"""
+        SELECT origin_province, destination_province, count(*), sum(distance_km),
+               sum(transit_minutes), coalesce(sum(at_checkpoints), 0)
+        FROM shipments LEFT JOIN (
+            SELECT shipment_id, sum(dwell_minutes) AS at_checkpoints FROM stops GROUP BY ALL
+        ) ON shipment_id = id
+        WHERE {timed} GROUP BY ALL
+        """
+    ).fetchall()
+    fees = con.execute(
+        f"""
+        SELECT origin_province, destination_province, currency, sum(amount)
+        FROM stop_fees WHERE shipment_id IN (SELECT id FROM shipments WHERE {timed})
+        GROUP BY ALL
+        """
+    ).fetchall()
+    paid: dict[Any, dict[str, float]] = defaultdict(dict)
+    for o, d, currency, total in fees:
+        paid[(o, d)][currency] = float(total)
+    found = {}
+    for o, d, n, km, transit, at_checkpoints in trips:
+        moving = transit - at_checkpoints
+        found[(o, d)] = {
+            "delivered_trips_with_distance": n,
+            "speed_with_delay_kmh": km / (transit / 60) if transit > 0 else None,
+            "speed_without_delay_kmh": km / (moving / 60) if moving > 0 else None,
+            "time_at_checkpoints_share": at_checkpoints / transit if transit > 0 else None,
+            "cost_per_trip": {c: total / n for c, total in paid[(o, d)].items()},
         }
     return found
 
@@ -588,14 +630,17 @@ def compare(name: str, ours: list[dict[str, Any]], theirs: dict[Any, Any]) -> li
             have = row.get(field)
             if field == "top_hold_reasons":
                 have = {r["reason"]: r["count"] for r in have or []}
+            elif field == "cost_per_trip":
+                have = {c["currency"]: _number(c["amount"]) for c in have or []}
             elif field == "fees":
                 have = {
                     f["currency"]: {k: _number(v) for k, v in f.items() if k in want[f["currency"]]}
                     for f in have or []
                     if f["currency"] in want
                 }
-            # corridor fees: ours are rounded to the cent
-            tolerance = 0.0051 if name == "corridors" and field == "fees" else 1e-9
+            # corridor fees and costs: ours are rounded to the cent
+            money = ("fees", "cost_per_trip")
+            tolerance = 0.0051 if name == "corridors" and field in money else 1e-9
             if not _same(have, want, tolerance):
                 problems.append(f"{key} {field}: ours {have!r}, DuckDB {want!r}")
     return problems

@@ -10,7 +10,10 @@ departure) selects whole cells, with the exact time on its edge days.
 A cell holds its trips' counts and kilometres, the transit times of its delivered trips
 (sorted, little-endian float64: the median must stay exact), its stops per checkpoint and
 per known distance (count, delay minutes) and its fees per currency and known distance
-(cents), as packed records, and its exporters (16-byte ids).
+(cents), as packed records, and its exporters (16-byte ids). And the sums behind the CAREC
+CPMM figures, over its "timed" trips (delivered, over a known distance: `timed()`): how
+many, their kilometres, transit minutes and stops' dwell minutes, and their fees per
+currency (cents).
 
 Freshness: triggers mark a cell in `corridor_dirty` when one of its trips changes what the
 report reads (departure, corridor, distance, transit time, whether it counts as a trip at
@@ -66,6 +69,8 @@ FLOAT64 = np.dtype("<f8")
 # A cell's stops per checkpoint (its id's 16 bytes) and whether the trip's distance is known.
 STOPS = np.dtype([("checkpoint", "S16"), ("known_km", "u1"), ("stops", "<i8"), ("delay", "<f8")])
 FEES = np.dtype([("currency", "S3"), ("known_km", "u1"), ("total", "<i8"), ("unreceipted", "<i8")])
+# The fees paid on a cell's timed trips, per currency (cents).
+TIMED_FEES = np.dtype([("currency", "S3"), ("total", "<i8")])
 CELLS_PER_STATEMENT = 200
 MAX_MARKED_CELLS = 400  # more marked cells in a question: it reads its trips in one pass
 NOT_TRIPS = (ShipmentStatus.planned, ShipmentStatus.cancelled)
@@ -91,18 +96,32 @@ class TripCell:
     anomalous_stops: int = 0
     fee_events: int = 0
     photographed_fees: int = 0
+    # The CAREC CPMM figures' trips: delivered, over a known distance (timed()).
+    timed_trips: int = 0
+    timed_km: float = 0.0
+    timed_transit_minutes: float = 0.0
+    timed_checkpoint_minutes: float = 0.0
+    timed_fees: bytes = b""  # TIMED_FEES records, sorted
 
     def same_as(self, other: "TripCell") -> bool:
-        mine, theirs = dataclasses.astuple(self), dataclasses.astuple(other)
+        """Equal, the sums of floats to 1e-9 relative (their order of addition differs
+        between databases and plans)."""
         return (
-            mine[:3] + mine[4:6] + mine[7:] == theirs[:3] + theirs[4:6] + theirs[7:]
-            and math.isclose(self.km, other.km, rel_tol=1e-9, abs_tol=1e-9)
+            all(getattr(self, name) == getattr(other, name) for name in _EXACT)
+            and all(
+                math.isclose(getattr(self, name), getattr(other, name), rel_tol=1e-9, abs_tol=1e-9)
+                for name in _SUMMED
+            )
             and _same_stops(self.stops, other.stops)
         )
 
     def exporter_ids(self) -> set[bytes]:
         packed = self.exporters
         return {packed[i : i + 16] for i in range(0, len(packed), 16)}
+
+
+_SUMMED = ("km", "timed_km", "timed_transit_minutes", "timed_checkpoint_minutes")
+_EXACT = tuple(f.name for f in dataclasses.fields(TripCell) if f.name not in (*_SUMMED, "stops"))
 
 
 def _same_stops(a: bytes, b: bytes) -> bool:
@@ -140,6 +159,21 @@ def midnight(day: int) -> datetime:
 def is_trip() -> ColumnElement[bool]:
     """Started and not cancelled: what the corridor report counts as a trip."""
     return Shipment.status.not_in(NOT_TRIPS)
+
+
+def timed() -> ColumnElement[bool]:
+    """A trip the CAREC CPMM figures count: delivered (so its whole transit time, departure
+    to delivery, is known) over a known distance."""
+    return and_(Shipment.transit_minutes.is_not(None), Shipment.distance_km.is_not(None))
+
+
+def timed_sums() -> list[ColumnElement[Any]]:
+    """A group's timed trips, their kilometres and their transit minutes (0 when none)."""
+    return [
+        func.count(case((timed(), 1))),
+        func.coalesce(func.sum(case((timed(), Shipment.distance_km))), 0.0),
+        func.coalesce(func.sum(case((timed(), Shipment.transit_minutes))), 0.0),
+    ]
 
 
 def of_keys(keys: Iterable[Key]) -> Where:
@@ -187,10 +221,14 @@ def compute(session: Session, where: Where) -> dict[Key, TripCell]:
         func.count(Shipment.transit_minutes),
         func.count(Shipment.distance_km),
         func.coalesce(func.sum(Shipment.distance_km), 0.0),
+        *timed_sums(),
     ).where(is_trip(), where())
     cells: dict[Key, TripCell] = {}
     for row in session.execute(trips.group_by(*key)):
-        cells[_key(row)] = TripCell(int(row[3]), int(row[4]), int(row[5]), float(row[6]))
+        made = TripCell(int(row[3]), int(row[4]), int(row[5]), float(row[6]))
+        made.timed_trips, made.timed_km = int(row[7]), float(row[8])
+        made.timed_transit_minutes = float(row[9])
+        cells[_key(row)] = made
     transit = (
         select(*key, Shipment.transit_minutes)
         .where(is_trip(), where(), Shipment.transit_minutes.is_not(None))
@@ -210,6 +248,7 @@ def compute(session: Session, where: Where) -> dict[Key, TripCell]:
             func.count(),
             func.coalesce(func.sum(Stop.dwell_minutes), 0.0),
             *evidence,
+            func.coalesce(func.sum(case((timed(), Stop.dwell_minutes))), 0.0),
         )
         .join(Shipment, Shipment.id == Stop.shipment_id)
         .where(is_trip(), where())
@@ -220,15 +259,23 @@ def compute(session: Session, where: Where) -> dict[Key, TripCell]:
         found.confirmed_stops += int(row[7] or 0)
         found.contradicted_stops += int(row[8] or 0)
         found.anomalous_stops += int(row[9] or 0)
+        found.timed_checkpoint_minutes += float(row[10] or 0.0)
     for cell, records in stops.items():
         cells.setdefault(cell, TripCell()).stops = np.array(sorted(records), STOPS).tobytes()
     charged: dict[Key, list[tuple[bytes, int, int, int]]] = defaultdict(list)
     fee_keys = [*key, StopFee.currency, StopFee.trip_has_distance]
     unreceipted = case((StopFee.receipt == false(), StopFee.amount), else_=0)
     photographed = func.sum(case((fig.receipt_attached(), 1), else_=0))
+    timed_fees: dict[Key, dict[bytes, int]] = defaultdict(lambda: defaultdict(int))
     for row in session.execute(
         select(
-            *fee_keys, func.sum(StopFee.amount), func.sum(unreceipted), func.count(), photographed
+            *fee_keys,
+            func.sum(StopFee.amount),
+            func.sum(unreceipted),
+            func.count(),
+            photographed,
+            func.count(case((timed(), 1))),
+            func.sum(case((timed(), StopFee.amount), else_=0)),
         )
         .join(Shipment, Shipment.id == StopFee.shipment_id)
         .where(is_trip(), where())
@@ -239,8 +286,13 @@ def compute(session: Session, where: Where) -> dict[Key, TripCell]:
         found = cells.setdefault(_key(row), TripCell())
         found.fee_events += int(row[7])
         found.photographed_fees += int(row[8] or 0)
+        if row[9]:  # fees paid on timed trips (a currency listed even if they sum to 0)
+            timed_fees[_key(row)][str(row[3]).encode()] += _cents(row[10])
     for cell, fees in charged.items():
         cells.setdefault(cell, TripCell()).fees = np.array(sorted(fees), FEES).tobytes()
+    for cell, totals in timed_fees.items():
+        paid = sorted(totals.items())
+        cells.setdefault(cell, TripCell()).timed_fees = np.array(paid, TIMED_FEES).tobytes()
     exporters: dict[Key, list[bytes]] = defaultdict(list)
     for row in session.execute(
         select(*key, Shipment.organization_id).where(is_trip(), where()).distinct()
@@ -383,6 +435,7 @@ def stored(session: Session, where: Callable[[Any], ColumnElement[bool]]) -> dic
         table.fees,
         table.exporters,
         *(getattr(table, name) for name in EVIDENCE_COLUMNS),
+        *(getattr(table, name) for name in TIMED_COLUMNS),
     ]
     result = session.connection().execute(select(*columns).where(where(table)))
     rows = result.cursor.fetchall()
@@ -391,13 +444,26 @@ def stored(session: Session, where: Callable[[Any], ColumnElement[bool]]) -> dic
     for origin, destination, day, trips, delivered, with_distance, km, *rest in rows:
         transit, stops, fees, exporters = (bytes(blob) for blob in rest[:4])
         cell = TripCell(trips, delivered, with_distance, km, transit, stops, fees, exporters)
-        for name, count in zip(EVIDENCE_COLUMNS, rest[4:], strict=True):
+        counts = rest[4 : 4 + len(EVIDENCE_COLUMNS)]
+        for name, count in zip(EVIDENCE_COLUMNS, counts, strict=True):
             setattr(cell, name, int(count))
+        timed_trips, timed_km, transit, checkpoints, timed_fees = rest[4 + len(counts) :]
+        cell.timed_trips, cell.timed_km = int(timed_trips), float(timed_km)
+        cell.timed_transit_minutes = float(transit)
+        cell.timed_checkpoint_minutes = float(checkpoints)
+        cell.timed_fees = bytes(timed_fees)
         cells[(origin, destination, day)] = cell
     return cells
 
 
 EVIDENCE_COLUMNS = fig.EVIDENCE_COUNTS
+TIMED_COLUMNS = (
+    "timed_trips",
+    "timed_km",
+    "timed_transit_minutes",
+    "timed_checkpoint_minutes",
+    "timed_fees",
+)
 
 
 def answers(principal: Any, filters: ReportFilters) -> bool:

@@ -173,3 +173,11 @@ class CorridorCell(_Evidence, Base):
     stops: Mapped[bytes] = mapped_column(LargeBinary)
     fees: Mapped[bytes] = mapped_column(LargeBinary)
     exporters: Mapped[bytes] = mapped_column(LargeBinary)
+    # The CAREC CPMM figures' trips ("timed": delivered, over a known distance): how many,
+    # their kilometres, their transit minutes, their stops' dwell minutes, and the fees paid
+    # on them per currency (corridor_cells.TIMED_FEES records, cents).
+    timed_trips: Mapped[int] = mapped_column(Integer, server_default="0")
+    timed_km: Mapped[float] = mapped_column(Float, server_default="0")
+    timed_transit_minutes: Mapped[float] = mapped_column(Float, server_default="0")
+    timed_checkpoint_minutes: Mapped[float] = mapped_column(Float, server_default="0")
+    timed_fees: Mapped[bytes] = mapped_column(LargeBinary)

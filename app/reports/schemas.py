@@ -187,6 +187,11 @@ class CorridorFee(BaseModel):
     unreceipted_per_100km: JsonDecimal | None
 
 
+class CorridorCost(BaseModel):
+    currency: str
+    amount: JsonDecimal
+
+
 class CorridorRow(BaseModel):
     origin_province: str
     destination_province: str
@@ -207,6 +212,30 @@ class CorridorRow(BaseModel):
     )
     evidence: EvidenceShares | None = Field(
         default=None, description="Of the stops (and fee events) of the corridor's trips."
+    )
+    # CAREC CPMM's figures, over the trips delivered over a known distance.
+    delivered_trips_with_distance: int | None = Field(
+        default=None,
+        description="The trips of the CAREC figures below: delivered, with a known distance.",
+    )
+    speed_with_delay_kmh: float | None = Field(
+        default=None,
+        description="CAREC's SWD: their total km / their total transit time "
+        "(departure → delivery), in hours.",
+    )
+    speed_without_delay_kmh: float | None = Field(
+        default=None,
+        description="CAREC's SWOD: their total km / (their total transit time − the time "
+        "their stops took), in hours.",
+    )
+    time_at_checkpoints_share: float | None = Field(
+        default=None,
+        description="The time their stops took / their total transit time.",
+    )
+    cost_per_trip: list[CorridorCost] | None = Field(
+        default=None,
+        description="The fees paid on them, per currency, / their number (fees[].per_trip "
+        "divides every trip's fees, on the road ones' too, by every trip).",
     )
 
 

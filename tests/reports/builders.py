@@ -1161,6 +1161,42 @@ class CorridorFees(dict[str, dict[str, Decimal | None]]):
     """A corridor's expected fees per currency (per trip, per 100 km)."""
 
 
+class TripCosts(dict[str, Decimal]):
+    """A corridor's expected cost per timed trip, per currency (cost_per_trip)."""
+
+
+def expected_carec(trips: list[TruthTrip]) -> dict[str, Any]:
+    """CAREC CPMM's figures, by hand: over the trips delivered with a known distance, total
+    km over total hours, with and without their stops' dwell; fees per trip per currency."""
+    timed = [t for t in trips if t.transit_minutes is not None and t.distance_km is not None]
+    figures: dict[str, Any] = {"delivered_trips_with_distance": len(timed)}
+    if not timed:
+        return figures | dict.fromkeys(CAREC_FIGURES[1:])
+    km = sum(t.distance_km or 0.0 for t in timed)
+    hours = sum(t.transit_minutes or 0.0 for t in timed) / 60
+    at_checkpoints = sum(s.dwell_minutes or 0.0 for t in timed for s in t.stops) / 60
+    costs: dict[str, Decimal] = defaultdict(Decimal)
+    for trip in timed:
+        for stop in trip.stops:
+            for amount, currency, _ in stop.fees:
+                costs[currency] += amount
+    return figures | {
+        "speed_with_delay_kmh": km / hours,
+        "speed_without_delay_kmh": km / (hours - at_checkpoints),
+        "time_at_checkpoints_share": at_checkpoints / hours,
+        "cost_per_trip": TripCosts(
+            (currency, (total / len(timed)).quantize(CENT)) for currency, total in costs.items()
+        ),
+    }
+
+
+CAREC_FIGURES = (
+    "delivered_trips_with_distance",
+    "speed_with_delay_kmh",
+    "speed_without_delay_kmh",
+    "time_at_checkpoints_share",
+    "cost_per_trip",
+)
 CORRIDOR_FIGURES = (
     "trips",
     "delivered_trips",
@@ -1174,6 +1210,7 @@ CORRIDOR_FIGURES = (
     "worst_checkpoint_id",
     "worst_checkpoint_code",
     "worst_checkpoint_delay_share",
+    *CAREC_FIGURES,
 )
 
 
@@ -1246,6 +1283,7 @@ def expected_corridors(
             "worst_checkpoint_delay_share": (
                 by_checkpoint[worst] / delay if worst and delay > 0 else None
             ),
+            **expected_carec(group),
         }
     return rows
 
@@ -1271,6 +1309,8 @@ def assert_row(actual: dict[str, Any], expected: dict[str, Any], where: str = ""
             assert counts == sorted(counts, reverse=True), f"{label}: most frequent first"
         elif isinstance(want, CorridorFees):
             _assert_corridor_fees(got, want, label)
+        elif isinstance(want, TripCosts):
+            assert {c["currency"]: Decimal(str(c["amount"])) for c in got} == want, label
         elif name == "fees":
             assert {f["currency"] for f in got} == set(want), label
             for fee in got:
