@@ -162,6 +162,16 @@ class EvidenceCounts:
             *(sum(column) for column in zip(*(part.values() for part in parts), strict=True))
         )
 
+    def plus(self, other: "EvidenceCounts") -> "EvidenceCounts":
+        """`total` of two, without its generators: reports fold thousands of cells pairwise."""
+        return EvidenceCounts(
+            self.confirmed_stops + other.confirmed_stops,
+            self.contradicted_stops + other.contradicted_stops,
+            self.anomalous_stops + other.anomalous_stops,
+            self.fee_events + other.fee_events,
+            self.photographed_fees + other.photographed_fees,
+        )
+
     def values(self) -> tuple[int, int, int, int, int]:
         return (
             self.confirmed_stops,

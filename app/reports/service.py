@@ -641,7 +641,7 @@ def procedure_report(scope: Scope, *, by_checkpoint: bool) -> Report[ProcedureRo
         total.minutes += part.minutes
         total.untimed_minutes += part.untimed_minutes
         total.organizations |= part.organizations
-        total.evidence = rollups.EvidenceCounts.total([total.evidence, part.evidence])
+        total.evidence = total.evidence.plus(part.evidence)
         total.fine.append(key)
     if scope.protected:
         scope.excluded_stops += scope.cells().excluded_stops(whole_cells)
@@ -716,7 +716,7 @@ def _procedures_from_cells(scope: Scope, by_checkpoint: bool) -> Report[Procedur
         total.timed += part.timed_runs
         total.minutes += part.minutes
         total.untimed_minutes += part.untimed_minutes
-        total.evidence = rollups.EvidenceCounts.total([total.evidence, part.evidence])
+        total.evidence = total.evidence.plus(part.evidence)
         total.fine.append((checkpoint_id, day))
         minutes[key].append(((checkpoint_id, day, procedure), part))
     if scope.protected:
