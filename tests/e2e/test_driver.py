@@ -127,10 +127,18 @@ def test_a_rejected_event_stays_visible_and_is_not_resent(browser: Browser, site
     context = browser.new_context(viewport=PHONE)
     try:
         page = open_driver(context, site, token)
+        page.wait_for_function(  # the page has kept its state once
+            "() => Object.keys(localStorage).some(k => k.startsWith('clearance.driver.')"
+            " && k !== 'clearance.driver.last')"
+        )
         # Revoke nothing, but send an event the server must refuse: a fee in a currency it
-        # does not know, planted in the queue as an old version of the page might have.
-        page.evaluate(
-            """() => {
+        # does not know, planted in the queue as an old version of the page might have. It is
+        # planted as the page loads again, before its scripts run: planted into the open page,
+        # a save of its own still in flight (the checkpoint list arriving) could write over it.
+        context.add_init_script(
+            """(() => {
+              if (sessionStorage.getItem('planted')) return;
+              sessionStorage.setItem('planted', '1');
               const key = Object.keys(localStorage).find(k => k.startsWith('clearance.driver.')
                 && k !== 'clearance.driver.last');
               const state = JSON.parse(localStorage.getItem(key));
@@ -138,7 +146,7 @@ def test_a_rejected_event_stays_visible_and_is_not_resent(browser: Browser, site
                 type: 'fee_paid', occurred_at: new Date().toISOString(),
                 fee: {amount: 5, currency: 'XXX', receipt: true}}});
               localStorage.setItem(key, JSON.stringify(state));
-            }"""
+            })()"""
         )
         page.reload()
         rejected = page.locator("#log-list li[data-state=rejected]")
