@@ -16,6 +16,7 @@ from limits.strategies import FixedWindowRateLimiter
 from app.auth.throttle import REDIS_TIMEOUT_SECONDS, client_address
 from app.config import Settings
 from app.errors import TooManyRequests
+from app.web.assets import etag_matches
 
 logger = logging.getLogger(__name__)
 MAX_AGE_SECONDS = 60
@@ -82,10 +83,6 @@ def cacheable(request: Request, body: bytes, media_type: str, **headers: Any) ->
     """`body` with the public headers and an ETag of its bytes; 304 when the client has it."""
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
     all_headers = {**CACHE_HEADERS, "ETag": etag, **headers}
-    if etag in _etags(request.headers.get("if-none-match", "")):
+    if etag_matches(request.headers, etag):
         return Response(status_code=304, headers=all_headers)
     return Response(body, media_type=media_type, headers=all_headers)
-
-
-def _etags(header: str) -> set[str]:
-    return {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}

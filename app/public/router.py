@@ -14,6 +14,7 @@ from app.public.feed import DEFAULT_FORECAST_HOURS, HOURS_A_WEEK, FeedCache
 from app.public.http import cacheable, rate_limited
 from app.public.schemas import PublicCheckpoint, PublicFeed
 from app.reports.dependencies import ReportsSessionDep
+from app.reports.export import flat_row
 
 router = APIRouter(prefix="/public", tags=["public"], dependencies=[Depends(rate_limited)])
 router.include_router(open_data.router)
@@ -138,10 +139,8 @@ def _csv(items: list[PublicCheckpoint]) -> bytes:
     writer.writeheader()
     for item in items:
         row = item.model_dump(mode="json")
-        for name in ("last_hour", "last_6_hours"):
-            row.update({f"{name}.{k}": v for k, v in row.pop(name).items()})
         forecast = row.pop("forecast")
-        if forecast:
-            row.update({f"forecast.{k}": v for k, v in forecast[0].items()})
-        writer.writerow(row)
+        if forecast:  # the hour in progress, as a nested object: flattened with the windows
+            row["forecast"] = forecast[0]
+        writer.writerow(flat_row(row))
     return out.getvalue().encode("utf-8-sig")  # the BOM: Excel reads the Arabic names right

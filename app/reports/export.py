@@ -19,7 +19,7 @@ def render(report: Any, fmt: Format) -> Any:
     """The report itself for JSON (FastAPI serialises it), else a file response."""
     if fmt == "json":
         return report
-    rows = [_flat(item.model_dump(mode="json")) for item in report.items]
+    rows = [flat_row(item.model_dump(mode="json")) for item in report.items]
     columns = _columns(report)
     stamp = report.generated_at.strftime("%Y%m%dT%H%M%SZ")
     name = f"{report.report}-{stamp}"
@@ -51,7 +51,7 @@ def _flattened(row_type: type[BaseModel], name: str) -> list[str]:
     return [name]
 
 
-def _flat(row: dict[str, Any]) -> dict[str, Any]:
+def flat_row(row: dict[str, Any]) -> dict[str, Any]:
     for name, found in list(row.items()):
         if isinstance(found, dict):  # a nested model (lists stay one cell, as JSON)
             del row[name]
