@@ -269,10 +269,6 @@ def forecast_hours(
 # --- the feed -------------------------------------------------------------------------------
 
 
-def nearest_five(count: int) -> int:
-    return 5 * ((count + 2) // 5)
-
-
 def build_feed(
     session: Session,
     settings: Settings,
@@ -302,7 +298,7 @@ def build_feed(
                 province=checkpoint.province,
                 latitude=checkpoint.latitude,
                 longitude=checkpoint.longitude,
-                trucks_now=nearest_five(present.get(checkpoint.id, (0, 0))[0]),
+                trucks_now=privacy.live_count_for_public(present.get(checkpoint.id, (0, 0))[0]),
                 method=last_6.method if isinstance(last_6, Window) else "reported",
                 updated_at=now,
                 last_hour=window(cells, checkpoint.id, end - HOUR, 1, thresholds),

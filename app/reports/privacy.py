@@ -340,3 +340,9 @@ def public_thresholds_of(settings: Any) -> Thresholds:
     every public figure is a sum of whole cells that passed, so no difference of two answers
     isolates a cell that did not."""
     return Thresholds(settings.report_min_exporters, settings.public_min_stops)
+
+
+def live_count_for_public(count: int) -> int:
+    """A count of trucks now (no cell, no window: the public board's `trucks_now`), to the
+    nearest 5: it moves in steps of five trucks, never of one, and 0 says fewer than 3."""
+    return 5 * ((count + 2) // 5)
