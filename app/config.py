@@ -90,6 +90,16 @@ class Settings(BaseSettings):
     # address may ask this often (the `limits` library's notation: "120/minute").
     public_min_stops: int = Field(default=5, ge=1)
     public_rate_limit: str = "120/minute"
+    # Webhooks (app/webhooks). An endpoint whose address is loopback, private, link-local or
+    # a cloud metadata address is refused unless this is set (tests reach their own
+    # receiver on 127.0.0.1; an intranet deployment may need it).
+    webhook_allow_private: bool = False
+    # "internal": the dispatcher runs in the server process (one machine, SQLite or one
+    # PostgreSQL worker); "external": the server never sends, `clearance dispatch` does.
+    webhook_dispatcher: Literal["internal", "external"] = "internal"
+    # One attempt's time limit, and how much of an answer is read (the rest is not).
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    webhook_max_response_bytes: int = Field(default=64 * 1024, ge=1024)
 
     @field_validator("public_rate_limit")
     @classmethod

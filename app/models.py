@@ -24,6 +24,7 @@ from app.tracking.models import (
     StopProcedure,
     TrackingEvent,
 )
+from app.webhooks.models import WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "ApiKey",
@@ -56,4 +57,6 @@ __all__ = [
     "StopProcedure",
     "TrackingEvent",
     "User",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]
