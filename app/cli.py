@@ -183,6 +183,32 @@ def _rollups(args: argparse.Namespace) -> None:
     )
 
 
+def _dispatch(args: argparse.Namespace) -> None:
+    """dispatch: sends the webhooks' messages from this process, until stopped (SIGTERM or
+    Ctrl-C let the attempts in progress be recorded first). Any number may run at once."""
+    import signal
+
+    from app.db import create_db_engine, make_session_factory
+    from app.webhooks.dispatcher import Dispatcher
+
+    settings = get_settings()
+    engine = create_db_engine(settings)
+    dispatcher = Dispatcher(make_session_factory(engine), settings)
+    try:
+        if args.once:
+            print(f"{dispatcher.deliver_now():,} attempts made")
+            return
+        signal.signal(signal.SIGTERM, lambda *_: dispatcher.stop())
+        print("dispatching webhooks (Ctrl-C stops)", flush=True)
+        try:
+            dispatcher.run_forever()
+        except KeyboardInterrupt:
+            pass
+    finally:
+        dispatcher.close()
+        engine.dispose()
+
+
 def _positive(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"must be a whole number of 1 or more, not {text!r}")
@@ -233,6 +259,13 @@ def main(argv: list[str] | None = None) -> None:
         "verify-rollups",
         help="refresh marked day cells, then compare each with its stops (exit 1 if any differ)",
     ).set_defaults(func=_rollups)
+
+    dispatch = sub.add_parser(
+        "dispatch",
+        help="send the webhooks' messages (with WEBHOOK_DISPATCHER=external on the servers)",
+    )
+    dispatch.add_argument("--once", action="store_true", help="send what is due now, then stop")
+    dispatch.set_defaults(func=_dispatch)
 
     args = parser.parse_args(argv)
     try:

@@ -43,6 +43,9 @@ from app.tracking.router import router as tracking_router
 from app.tracking.writer import EventWriter
 from app.web import router as web
 from app.web.assets import Assets
+from app.webhooks import outbox
+from app.webhooks.dispatcher import Dispatcher
+from app.webhooks.router import router as webhooks_router
 
 API_PREFIX = "/api/v1"
 DOCS_ASSETS = "/static/docs"
@@ -62,10 +65,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # Keeps the reports' day cells current (reports/rollups.py); on the primary.
             refresher = Refresher(app.state.session_factory, settings.rollup_refresh_seconds)
             refresher.start()
+        dispatcher = app.state.webhook_dispatcher
+        if dispatcher is not None:
+            dispatcher.start()
         yield
         if refresher is not None:
             refresher.close()
         app.state.event_writer.close()
+        if dispatcher is not None:
+            dispatcher.close()
         engine.dispose()
         if reports_engine is not None:
             reports_engine.dispose()
@@ -88,7 +96,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         reports_engine or engine, read_only=True
     )
     app.state.passwords = Passwords(settings)
-    app.state.event_writer = EventWriter(app.state.session_factory, settings)
+    # Webhooks: each event batch writes the messages it owes in its own transaction (the
+    # outbox); this process sends them unless WEBHOOK_DISPATCHER=external.
+    dispatcher = None
+    if settings.webhook_dispatcher == "internal":
+        dispatcher = Dispatcher(app.state.session_factory, settings)
+    app.state.webhook_dispatcher = dispatcher
+    app.state.event_writer = EventWriter(
+        app.state.session_factory,
+        settings,
+        after_write=outbox.write_messages,
+        on_messages=dispatcher.wake if dispatcher is not None else None,
+    )
     # Failed sign-ins, counted for all workers: in Redis when REDIS_URL is set, else the database.
     app.state.login_throttle = build_login_throttle(settings, app.state.session_factory)
     # Requests to the public board per client address (app/public/http.py).
@@ -138,6 +157,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         policies_router,
         bulletins_router,
         public_router,
+        webhooks_router,
     )
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)

@@ -55,6 +55,10 @@ SubmissionOutcome = list[Recorded | AppError] | NotFound
 class BatchWritten:
     outcomes: list[SubmissionOutcome]  # one per submission, in order
     projections: dict[uuid.UUID, "Projection"]  # of the shipments that changed
+    # The events stored by this batch, by shipment, in the order they were submitted, and
+    # those shipments (what the webhooks' outbox writes its messages from).
+    added: dict[uuid.UUID, list[NewEvent]] = field(default_factory=dict)
+    shipments: dict[uuid.UUID, ShipmentKeys] = field(default_factory=dict)
 
 
 def record_events(
@@ -104,7 +108,7 @@ def record_events(
     insert_events(session, [event for events in added.values() for event in events])
     stored = {sid: [as_stored(event) for event in events] for sid, events in added.items()}
     projections = rebuild_many(session, list(changed.values()), known, stored) if changed else {}
-    return BatchWritten(outcomes, projections)
+    return BatchWritten(outcomes, projections, added, changed)
 
 
 def parse_events(raw_events: list[Any]) -> list[EventIn | str]:

@@ -20,7 +20,7 @@ projections kept between writes.
 import logging
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,6 +62,11 @@ Outcome = list[service.Recorded | AppError] | BaseException
 # worker's 200 MB budget.
 PROJECTIONS_KEPT = 1_000
 
+# Called in a group write's transaction with what it stored: writes the messages these
+# events owe (the webhooks' outbox, app/webhooks/outbox.py, given by app/main.py: tracking
+# knows nothing of webhooks) and returns how many.
+AfterWrite = Callable[[Session, service.BatchWritten], int]
+
 
 class _RecentProjections:
     """The projections of the shipments most recently written (see service.rebuild_many):
@@ -84,8 +89,18 @@ class _RecentProjections:
 
 
 class EventWriter:
-    def __init__(self, session_factory: sessionmaker[Session], settings: Settings) -> None:
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        settings: Settings,
+        *,
+        after_write: AfterWrite | None = None,
+        on_messages: Callable[[], None] | None = None,
+    ) -> None:
         self._session_factory = session_factory
+        self._after_write = after_write
+        # Told after a commit that wrote messages (wakes the dispatcher in this process).
+        self._on_messages = on_messages
         self._projections = _RecentProjections(PROJECTIONS_KEPT)
         self._batcher: Batcher[_Request, list[service.Recorded | AppError]] = Batcher(
             self._write,
@@ -138,5 +153,8 @@ class EventWriter:
         with self._session_factory() as session, write_transaction(session):
             known = self._projections.recall(s.shipment_id for s in submissions)
             written = service.record_events(session, submissions, known)
+            messages = self._after_write(session, written) if self._after_write else 0
         self._projections.keep(written.projections)  # only what is committed
+        if messages and self._on_messages is not None:
+            self._on_messages()
         return list(written.outcomes)

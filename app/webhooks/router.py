@@ -1,0 +1,5 @@
+"""PLACEHOLDER until the endpoints API lands."""
+
+from fastapi import APIRouter
+
+router = APIRouter()
