@@ -188,6 +188,7 @@ def _dispatch(args: argparse.Namespace) -> None:
     Ctrl-C let the attempts in progress be recorded first). Any number may run at once."""
     import signal
 
+    import app.models  # noqa: F401 (every mapper, for the foreign keys the writes follow)
     from app.db import create_db_engine, make_session_factory
     from app.webhooks.dispatcher import Dispatcher
 

@@ -52,6 +52,8 @@ from app.config import Settings  # noqa: E402
 from app.main import create_app  # noqa: E402
 from app.tracking import writer  # noqa: E402
 from app.tracking.schemas import EventIn  # noqa: E402
+from app.webhooks import secrets  # noqa: E402
+from app.webhooks.models import WebhookEndpoint, WebhookEventType  # noqa: E402
 from bench import databases, ingest  # noqa: E402
 from bench.bare_app import answer_at_once, async_app  # noqa: E402
 
@@ -66,6 +68,9 @@ def settings_for(url: str, log_level: str = "warning") -> Settings:
         bootstrap_admin_email=ingest.ADMIN[0],
         bootstrap_admin_password=ingest.ADMIN[1],
         log_level=log_level,
+        # Ingestion alone: the webhooks' messages are written (the outbox) but not sent here
+        # (bench/webhooks.py measures the dispatcher).
+        webhook_dispatcher="external",
     )
 
 
@@ -164,13 +169,19 @@ def service_request_path_us(requests: int) -> float:
 
 
 def writer_us(
-    db: str, events: int, batch: int, located: bool = False, collector: str = "on"
+    db: str,
+    events: int,
+    batch: int,
+    located: bool = False,
+    collector: str = "on",
+    webhooks: bool = False,
 ) -> float:
     """CPU µs per event of the writer thread's group write, batches of `batch` events
     (`located`: each with a fix, as the driver's page sends them). `collector`: Python's
     cyclic garbage collector "on" as deployed, "off" while measuring (its share of the
     writer's CPU), or "frozen": what was allocated before the measured batches (the app,
-    the warm-up's trips) moved out of its reach by gc.freeze()."""
+    the warm-up's trips) moved out of its reach by gc.freeze(). `webhooks`: the exporter has
+    an endpoint subscribed to every type, so each batch writes its messages (the outbox)."""
     url = databases.url_for(db, "cpu-budget-writer")
     databases.recreate(db, url)
     command.upgrade(alembic_config(url), "head")
@@ -181,6 +192,9 @@ def writer_us(
         with app.state.session_factory() as session:
             principal = authenticate_bearer(session, settings=app.state.settings, token=token)
         assert principal is not None
+        if webhooks:
+            assert principal.organization_id is not None
+            subscribe_everything(app, principal.organization_id)
         walk = _Walk(principal, checkpoints, shipments, located)
         for _ in range(SHIPMENTS * 10 // batch):  # trips of ~10 events before measuring
             event_writer._write([walk.next() for _ in range(batch)])
@@ -206,6 +220,22 @@ def writer_us(
         gc.unfreeze()
     app.state.engine.dispose()
     return spent / (len(batches) * batch) * 1e6
+
+
+def subscribe_everything(app: Any, organization_id: uuid.UUID) -> None:
+    """An endpoint of the organisation for every type of message (never sent here)."""
+    with app.state.session_factory() as session:
+        session.add(
+            WebhookEndpoint(
+                organization_id=organization_id,
+                url="https://hooks.example.org/clearance",
+                event_types=[str(t) for t in WebhookEventType],
+                secret_encrypted=secrets.encrypt(
+                    secrets.new_secret(), app.state.settings.secret_key
+                ),
+            )
+        )
+        session.commit()
 
 
 class _Walk:

@@ -77,6 +77,16 @@ def shipment_detail(
     )
 
 
+def shipment_state(
+    session: Session, *, principal: Principal, shipment_id: uuid.UUID
+) -> tuple[ShipmentRead, StopRead | None]:
+    """The shipment as shipment_detail shows it, and its current stop, without the history
+    (every stop, every event): what a webhook message carries, read for each one sent."""
+    shipment = shipments.get_shipment(session, principal=principal, shipment_id=shipment_id)
+    current = _stops(session, shipment.id, current_only=True)
+    return ShipmentRead.model_validate(shipment), (current[0] if current else None)
+
+
 def events(session: Session, *, principal: Principal, shipment_id: uuid.UUID) -> list[EventRead]:
     shipment = shipments.get_shipment(session, principal=principal, shipment_id=shipment_id)
     return _events(session, shipment.id)
@@ -120,13 +130,18 @@ def event_read(row: StoredEvent) -> EventRead:
     )
 
 
-def _stops(session: Session, shipment_id: uuid.UUID) -> list[StopRead]:
-    rows = session.execute(
+def _stops(
+    session: Session, shipment_id: uuid.UUID, *, current_only: bool = False
+) -> list[StopRead]:
+    query = (
         select(Stop, Checkpoint)
         .join(Checkpoint, Checkpoint.id == Stop.checkpoint_id)
         .where(Stop.shipment_id == shipment_id)
         .order_by(Stop.seq)
-    ).all()
+    )
+    if current_only:
+        query = query.where(Stop.is_current)
+    rows = session.execute(query).all()
     if not rows:
         return []
     ids = [row.Stop.id for row in rows]

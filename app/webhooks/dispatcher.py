@@ -17,6 +17,7 @@ It runs in the server process by default (WEBHOOK_DISPATCHER=internal, started i
 app/main.py's lifespan), or as `clearance dispatch`, any number of them."""
 
 import logging
+import queue
 import random
 import threading
 import time
@@ -95,7 +96,8 @@ class Dispatcher:
     ) -> None:
         self._sessions = session_factory
         self._key = settings.secret_key
-        self._lease = timedelta(seconds=settings.webhook_timeout_seconds + 50)
+        # Longer than any attempt (each phase of it is bounded by the timeout) and its record.
+        self._lease = timedelta(seconds=3 * settings.webhook_timeout_seconds + 5)
         self._poll = poll_seconds
         self._scan_every = scan_seconds
         self._clock = clock
@@ -105,7 +107,11 @@ class Dispatcher:
             allow_private=settings.webhook_allow_private,
         )
         self._pool = ThreadPoolExecutor(CONCURRENCY, thread_name_prefix="webhook-send")
-        self._slots = threading.Semaphore(CONCURRENCY)
+        # The loop's own: the messages being sent, and the attempts that ended.
+        self._in_flight: set[int] = set()
+        self._finished: queue.SimpleQueue[tuple[int, tuple[Attempt, str] | None]] = (
+            queue.SimpleQueue()
+        )
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -143,61 +149,69 @@ class Dispatcher:
                 if time.monotonic() >= next_scan:
                     self.scan_clock()
                     next_scan = time.monotonic() + self._scan_every
-                started = self.send_due()
+                self._record_finished()
+                started = self._start_due()
             except Exception:  # the database away for a moment: try again at the next poll
                 logger.exception("webhook dispatcher: a round failed")
             if not started:
+                # Woken by a result to record, a commit with messages, or the poll.
                 self._wake.wait(self._poll)
                 self._wake.clear()
+        self._pool.shutdown(wait=True)
+        self._record_finished()
 
     # Sending --------------------------------------------------------------------------
 
-    def send_due(self) -> int:
-        """Takes the messages due now (as many as there are free senders) and starts
+    def _start_due(self) -> int:
+        """Takes the messages due now, as many as there are free senders, and starts
         sending them; returns how many were started."""
-        free = 0
-        while self._slots.acquire(blocking=False):
-            free += 1
-        taken = self._take(free) if free else []
-        for _ in range(free - len(taken)):
-            self._slots.release()
-        if not taken and free == 0:
-            # Every sender busy: wait for one (each attempt ends within its time limit).
-            self._slots.acquire()
-            self._slots.release()
-            return 1
+        free = CONCURRENCY - len(self._in_flight)
+        taken = self._take(free) if free > 0 else []
         for item in taken:
+            self._in_flight.add(item.id)
             self._pool.submit(self._send_one, item)
         return len(taken)
+
+    def _send_one(self, item: _Taken) -> None:
+        try:
+            outcome = self._attempt(item)
+        except Exception:  # recorded nowhere: its lease runs out and it is sent again
+            logger.exception("webhook delivery %s: the attempt failed unexpectedly", item.id)
+            outcome = None
+        self._finished.put((item.id, outcome))
+        self._wake.set()
+
+    def _record_finished(self) -> None:
+        """Records the attempts that ended since the last round, in one transaction (on
+        SQLite one commit for many attempts, not one each)."""
+        done: list[tuple[int, tuple[Attempt, str] | None]] = []
+        while not self._finished.empty():
+            done.append(self._finished.get_nowait())
+        recorded = [(i, outcome) for i, outcome in done if outcome is not None]
+        if recorded:
+            self._record(recorded)
+        for delivery_id, _ in done:
+            self._in_flight.discard(delivery_id)
 
     def deliver_now(self) -> int:
         """Every message due now, sent and recorded before returning (tests, `dispatch
         --once`); how many attempts were made."""
         attempts = 0
         while taken := self._take(CONCURRENCY):
-            for item in taken:
-                self._attempt_and_record(item)
+            outcomes = [(item.id, self._attempt(item)) for item in taken]
+            self._record([(i, outcome) for i, outcome in outcomes if outcome is not None])
             attempts += len(taken)
         return attempts
 
-    def _send_one(self, item: _Taken) -> None:
-        try:
-            self._attempt_and_record(item)
-        except Exception:  # recorded nowhere: its lease runs out and it is sent again
-            logger.exception("webhook delivery %s: the attempt was not recorded", item.id)
-        finally:
-            self._slots.release()
-            self._wake.set()  # the next message of its shipment may be due now
-
-    def _attempt_and_record(self, item: _Taken) -> None:
+    def _attempt(self, item: _Taken) -> tuple[Attempt, str] | None:
+        """One attempt, and the body it sent (None: deleted with its endpoint meanwhile)."""
         body = item.payload or self._render(item.id)
         if body is None:
-            return  # deleted with its endpoint since it was taken
+            return None
         # The real time, whatever clock schedules the attempts: receivers refuse a
         # timestamp more than a few minutes from theirs.
         headers = signature_headers(item.message_id, body, item.secrets, utcnow())
-        attempt = self._sender.post(item.url, headers, body)
-        self._record(item.id, attempt, body)
+        return self._sender.post(item.url, headers, body), body
 
     def _take(self, limit: int) -> list[_Taken]:
         now = self._clock()
@@ -244,44 +258,13 @@ class Dispatcher:
             delivery, organization_id = found
             return payloads.render(session, delivery, organization_id)
 
-    def _record(self, delivery_id: int, attempt: Attempt, body: str) -> None:
+    def _record(self, outcomes: list[tuple[int, tuple[Attempt, str]]]) -> None:
+        if not outcomes:
+            return
         now = self._clock()
         with self._sessions() as session, write_transaction(session):
-            delivery = session.get(WebhookDelivery, delivery_id, with_for_update=True)
-            if delivery is None:
-                return
-            endpoint = session.get_one(WebhookEndpoint, delivery.endpoint_id, with_for_update=True)
-            delivery.attempts += 1
-            delivery.last_attempt_at = now
-            delivery.last_status_code = attempt.status_code
-            delivery.last_error = attempt.error
-            delivery.locked_until = None
-            delivery.payload = delivery.payload or body
-            if attempt.succeeded:
-                delivery.status = DeliveryStatus.succeeded
-                delivery.succeeded_at = now
-                endpoint.failing_since = None
-                return
-            if attempt.gone:
-                delivery.status = DeliveryStatus.failed
-                _disable(session, endpoint, f"the endpoint answered 410 Gone at {_hhmm(now)}", now)
-                return
-            endpoint.failing_since = endpoint.failing_since or now
-            if now - endpoint.failing_since >= FAILING_LIMIT:
-                delivery.status = DeliveryStatus.failed
-                since = _hhmm(endpoint.failing_since)
-                _disable(
-                    session,
-                    endpoint,
-                    f"every attempt failed since {since} (the last: {attempt.error})",
-                    now,
-                )
-                return
-            delay = next_delay(delivery.attempts)
-            if delay is None:
-                delivery.status = DeliveryStatus.failed
-            else:
-                delivery.next_attempt_at = now + delay
+            for delivery_id, (attempt, body) in outcomes:
+                _apply(session, delivery_id, attempt, body, now)
 
     # The clock ------------------------------------------------------------------------
 
@@ -429,6 +412,41 @@ def _insert_once(session: Session) -> Any:
     """INSERT … ON CONFLICT DO NOTHING: a message another dispatcher wrote first stands."""
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     return dialect.insert(WebhookDelivery).on_conflict_do_nothing()
+
+
+def _apply(session: Session, delivery_id: int, attempt: Attempt, body: str, now: datetime) -> None:
+    """An attempt's outcome on its delivery and its endpoint."""
+    delivery = session.get(WebhookDelivery, delivery_id, with_for_update=True)
+    if delivery is None:
+        return  # deleted with its endpoint meanwhile
+    endpoint = session.get_one(WebhookEndpoint, delivery.endpoint_id, with_for_update=True)
+    delivery.attempts += 1
+    delivery.last_attempt_at = now
+    delivery.last_status_code = attempt.status_code
+    delivery.last_error = attempt.error
+    delivery.locked_until = None
+    delivery.payload = delivery.payload or body
+    if attempt.succeeded:
+        delivery.status = DeliveryStatus.succeeded
+        delivery.succeeded_at = now
+        endpoint.failing_since = None
+        return
+    if attempt.gone:
+        delivery.status = DeliveryStatus.failed
+        _disable(session, endpoint, f"the endpoint answered 410 Gone at {_hhmm(now)}", now)
+        return
+    endpoint.failing_since = endpoint.failing_since or now
+    if now - endpoint.failing_since >= FAILING_LIMIT:
+        delivery.status = DeliveryStatus.failed
+        since = _hhmm(endpoint.failing_since)
+        reason = f"every attempt failed since {since} (the last: {attempt.error})"
+        _disable(session, endpoint, reason, now)
+        return
+    delay = next_delay(delivery.attempts)
+    if delay is None:
+        delivery.status = DeliveryStatus.failed
+    else:
+        delivery.next_attempt_at = now + delay
 
 
 def _disable(session: Session, endpoint: WebhookEndpoint, reason: str, now: datetime) -> None:

@@ -21,9 +21,6 @@ from app.tracking import queries
 from app.tracking.models import TrackingEvent
 from app.webhooks.models import WebhookDelivery
 
-# Left out of `shipment`: they have keys of their own in `data`, or are the whole history.
-_NOT_STATE = ("current_stop", "stops", "timeline", "timeline_anomalies", "eta")
-
 
 def render(session: Session, delivery: WebhookDelivery, organization_id: uuid.UUID) -> str:
     """The body of a shipment's message, as its exporter (`organization_id`) may see it."""
@@ -39,12 +36,16 @@ def render(session: Session, delivery: WebhookDelivery, organization_id: uuid.UU
 def _state(session: Session, shipment_id: uuid.UUID, organization_id: uuid.UUID) -> dict[str, Any]:
     exporter = Principal("user", Role.exporter, None, organization_id)
     try:
-        detail = queries.shipment_detail(session, principal=exporter, shipment_id=shipment_id)
+        shipment, current = queries.shipment_state(
+            session, principal=exporter, shipment_id=shipment_id
+        )
     except NotFound:  # deleted since: the message still says what happened
         return {"shipment": {"id": str(shipment_id)}}
-    shipment = detail.model_dump(mode="json")
-    state = {key: shipment.pop(key, None) for key in _NOT_STATE}
-    return {"shipment": shipment, "current_stop": state["current_stop"], "eta": state["eta"]}
+    return {
+        "shipment": shipment.model_dump(mode="json"),
+        "current_stop": current.model_dump(mode="json") if current else None,
+        "eta": None,
+    }
 
 
 def _event(session: Session, shipment_id: uuid.UUID, event_id: uuid.UUID) -> dict[str, Any] | None:
