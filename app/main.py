@@ -43,6 +43,7 @@ from app.tracking.router import router as tracking_router
 from app.tracking.writer import EventWriter
 from app.web import router as web
 from app.web.assets import Assets
+from app.webhooks.router import router as webhooks_router
 
 API_PREFIX = "/api/v1"
 DOCS_ASSETS = "/static/docs"
@@ -138,6 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         policies_router,
         bulletins_router,
         public_router,
+        webhooks_router,
     )
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)
