@@ -5,7 +5,7 @@ none. Another organisation's endpoint is a 404."""
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Path, Query, status
 
 from app.auth.dependencies import SessionDep, SettingsDep, require_roles
 from app.auth.models import Role
@@ -25,6 +25,8 @@ from app.webhooks.schemas import (
 router = APIRouter(tags=["webhooks"])
 
 OwnerDep = Annotated[Principal, Depends(require_roles(Role.exporter, Role.admin))]
+# A delivery's id is a BIGINT: a larger number is a 422, not a query SQLite cannot bind.
+DeliveryId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 def _with_secret(endpoint: object, secret: str) -> WebhookWithSecret:
@@ -155,7 +157,7 @@ def list_deliveries(
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 def retry_delivery(
-    webhook_id: uuid.UUID, delivery_id: int, principal: OwnerDep, session: SessionDep
+    webhook_id: uuid.UUID, delivery_id: DeliveryId, principal: OwnerDep, session: SessionDep
 ) -> DeliveryRead:
     """One more attempt, now (409 if the endpoint is disabled)."""
     return DeliveryRead.of(service.retry_delivery(session, principal, webhook_id, delivery_id))

@@ -34,8 +34,12 @@ def _known_event_types(value: Any) -> Any:
             raise ValueError(f"{TEST_MESSAGE_TYPE} is sent by POST /webhooks/{{id}}/test only")
         if isinstance(item, str) and item not in known:
             raise ValueError(f"unknown event type {item!r}; known: {', '.join(sorted(known))}")
-    # Each type once, in the order given.
-    return list(dict.fromkeys(value))
+    return value
+
+
+def _each_once(value: list[WebhookEventType] | None) -> list[WebhookEventType] | None:
+    """Each type once, in the order given (after validation: only enum members are left)."""
+    return list(dict.fromkeys(value)) if value is not None else None
 
 
 class WebhookCreate(BaseModel):
@@ -63,6 +67,7 @@ class WebhookCreate(BaseModel):
     )
 
     _types = field_validator("event_types", mode="before")(_known_event_types)
+    _once = field_validator("event_types")(_each_once)
 
 
 class WebhookUpdate(BaseModel):
@@ -84,6 +89,7 @@ class WebhookUpdate(BaseModel):
     )
 
     _types = field_validator("event_types", mode="before")(_known_event_types)
+    _once = field_validator("event_types")(_each_once)
 
     @model_validator(mode="after")
     def _no_null_but_description(self) -> "WebhookUpdate":

@@ -53,6 +53,9 @@ def refused(client: TestClient, app: FastAPI, by: Actor, url: str) -> str:
         ("https://224.0.0.251/", "a multicast address 224.0.0.251"),
         # A name: looked up, and refused for what it resolves to.
         ("https://localhost/hook", "localhost resolves to a loopback address"),
+        # 127.0.0.1 in the forms inet_aton reads (decimal, hex): the resolver's answer counts.
+        ("https://2130706433/", "resolves to a loopback address 127.0.0.1"),
+        ("https://0x7f.1/", "resolves to a loopback address 127.0.0.1"),
     ],
 )
 def test_a_url_at_a_non_public_address_is_refused(

@@ -175,7 +175,8 @@ def test_a_retry_of_an_unknown_or_another_endpoints_delivery_is_404(
     retry = f"{WEBHOOKS}/{endpoint['id']}/deliveries/{{}}/retry"
     assert_problem(client.post(retry.format(theirs), headers=a.headers), 404)
     assert_problem(client.post(retry.format(999_999), headers=a.headers), 404)
-    assert_problem(client.post(retry.format("abc"), headers=a.headers), 422)
+    for bad in ("abc", "0", str(2**63), str(10**30)):
+        assert_problem(client.post(retry.format(bad), headers=a.headers), 422)
     assert stored_delivery(app, theirs).status == DeliveryStatus.failed
 
 

@@ -318,6 +318,8 @@ def test_rotation_shows_the_new_secret_once_and_the_old_one_signs_24_hours_more(
     [
         ({"event_types": []}, "event_types"),
         ({"event_types": "shipment.held"}, "event_types"),
+        ({"event_types": [{"type": "shipment.held"}]}, "event_types"),  # was a 500 (fuzzer)
+        ({"event_types": [["shipment.held"]]}, "event_types"),
         ({"held_minutes": 0}, "held_minutes"),
         ({"held_minutes": 10081}, "held_minutes"),
         ({"silent_minutes": -5}, "silent_minutes"),
