@@ -13,7 +13,7 @@ from app.auth.principal import Principal
 from app.errors import problem_responses
 from app.pagination import CursorQuery, LimitQuery, Page
 from app.webhooks import service
-from app.webhooks.models import DeliveryStatus
+from app.webhooks.models import DeliveryStatus, WebhookEndpoint
 from app.webhooks.schemas import (
     DeliveryRead,
     WebhookCreate,
@@ -29,7 +29,7 @@ OwnerDep = Annotated[Principal, Depends(require_roles(Role.exporter, Role.admin)
 DeliveryId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
-def _with_secret(endpoint: object, secret: str) -> WebhookWithSecret:
+def _with_secret(endpoint: WebhookEndpoint, secret: str) -> WebhookWithSecret:
     return WebhookWithSecret.model_validate(
         {**WebhookRead.model_validate(endpoint).model_dump(), "secret": secret}
     )

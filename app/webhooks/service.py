@@ -160,6 +160,7 @@ def update_endpoint(
             endpoint.held_minutes = body.held_minutes
         if body.silent_minutes is not None:
             endpoint.silent_minutes = body.silent_minutes
+        # Disabling an endpoint the dispatcher already disabled keeps the dispatcher's reason.
         if body.enabled is not None and body.enabled != endpoint.enabled:
             _switch(endpoint, principal, enabled=body.enabled, now=now)
         endpoint.updated_at = now
