@@ -69,3 +69,38 @@ def paginate(
     rows = rows[:limit]
     last = rows[-1]
     return rows, encode_cursor(getattr(last, created_at.key), getattr(last, row_id.key))
+
+
+def paginate_by_id(
+    session: Session,
+    stmt: Select[Any],
+    *,
+    row_id: InstrumentedAttribute[int],
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[Any], str | None]:
+    """Newest first for rows whose integer id grows with time (an outbox's): the id alone
+    orders them, so the cursor is the last id."""
+    if cursor:
+        stmt = stmt.where(row_id < _decode_id(cursor))
+    rows = list(session.scalars(stmt.order_by(row_id.desc()).limit(limit + 1)))
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    last_id = getattr(rows[-1], row_id.key)
+    return rows, base64.urlsafe_b64encode(json.dumps([last_id]).encode()).decode().rstrip("=")
+
+
+def _decode_id(cursor: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        (last_id,) = json.loads(raw)
+        # Within a BIGINT: a larger number is not an id, and SQLite cannot bind one.
+        if not isinstance(last_id, int) or isinstance(last_id, bool) or not 0 < last_id < 2**63:
+            raise ValueError("not an id")
+        return last_id
+    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError) as exc:
+        raise InvalidInput(
+            "The cursor is not one this service issued.",
+            errors=[{"loc": ["query", "cursor"], "msg": "invalid cursor", "type": "value_error"}],
+        ) from exc

@@ -113,7 +113,8 @@ def delivery(db: str, events: int) -> dict[str, Any]:
         token, checkpoints, shipments = ingest.prepare_world(client, cpu_budget.SHIPMENTS)
         with app.state.session_factory() as session:
             principal = authenticate_bearer(session, settings=settings, token=token)
-        assert principal is not None and principal.organization_id is not None
+        assert principal is not None
+        assert principal.organization_id is not None
         cpu_budget.subscribe_everything(app, principal.organization_id)
         walk = cpu_budget._Walk(principal, checkpoints, shipments)
         for _ in range(max(1, events // BATCH)):

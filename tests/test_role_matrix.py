@@ -161,6 +161,17 @@ MATRIX = [
     row("GET", "/public/checkpoints/{code}", anon=200, revoked=200, expired=200, revoked_driver=200, admin=200, a=200, b=200, advocate=200, key=200, driver=200, driver2=200),
     row("GET", "/public/daily", anon=200, revoked=200, expired=200, revoked_driver=200, admin=200, a=200, b=200, advocate=200, key=200, driver=200, driver2=200),
     row("GET", "/public/dictionary", anon=200, revoked=200, expired=200, revoked_driver=200, admin=200, a=200, b=200, advocate=200, key=200, driver=200, driver2=200),
+    # webhooks (issue 18): an exporter's own endpoints (B gets 404 for A's), an admin's all;
+    # B naming A's organisation to register is a 403; drivers and advocates none.
+    row("POST", "/webhooks", admin=201, a=201, b=403, advocate=403, key=201, driver=403, driver2=403),
+    row("GET", "/webhooks", admin=200, a=200, b=200, advocate=403, key=200, driver=403, driver2=403),
+    row("GET", "/webhooks/{webhook_id}", admin=200, a=200, b=404, advocate=403, key=200, driver=403, driver2=403),
+    row("PATCH", "/webhooks/{webhook_id}", admin=200, a=200, b=404, advocate=403, key=200, driver=403, driver2=403),
+    row("DELETE", "/webhooks/{webhook_id}", admin=204, a=204, b=404, advocate=403, key=204, driver=403, driver2=403),
+    row("POST", "/webhooks/{webhook_id}/rotate-secret", admin=200, a=200, b=404, advocate=403, key=200, driver=403, driver2=403),
+    row("POST", "/webhooks/{webhook_id}/test", admin=202, a=202, b=404, advocate=403, key=202, driver=403, driver2=403),
+    row("GET", "/webhooks/{webhook_id}/deliveries", admin=200, a=200, b=404, advocate=403, key=200, driver=403, driver2=403),
+    row("POST", "/webhooks/{webhook_id}/deliveries/{delivery_id}/retry", admin=202, a=202, b=404, advocate=403, key=202, driver=403, driver2=403),
 ]
 # fmt: on
 
@@ -266,6 +277,11 @@ def world(client: TestClient) -> World:
         headers=advocate.headers,
     )
     assert case.status_code == 201, case.text
+    # An endpoint of A's (a public IP literal: no DNS, no WEBHOOK_ALLOW_PRIVATE) and the test
+    # message queued to it.
+    webhook = new_webhook(client, a.headers)
+    delivery = client.post(f"{API}/webhooks/{webhook}/test", headers=a.headers)
+    assert delivery.status_code == 202, delivery.text
     return World(
         headers={
             "anon": {},
@@ -294,6 +310,8 @@ def world(client: TestClient) -> World:
             "policy_change_id": change.json()["id"],
             "month": "2026-11",  # a finished month (the bulletins)
             "code": checkpoint["code"],  # the public board's checkpoints go by their code
+            "webhook_id": webhook,
+            "delivery_id": str(delivery.json()["id"]),
         },
         secrets=[
             sa["id"],
@@ -314,6 +332,13 @@ def world(client: TestClient) -> World:
         ],
         client=client,
     )
+
+
+def new_webhook(client: TestClient, headers: dict[str, str]) -> str:
+    body = {"url": "https://93.184.215.14/hook", "event_types": ["shipment.held"]}
+    response = client.post(f"{API}/webhooks", json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
 
 
 def policy_change(checkpoint: dict[str, Any]) -> dict[str, Any]:
@@ -427,15 +452,38 @@ BODIES: dict[tuple[str, str], Callable[[World], dict[str, Any]]] = {
     ("POST", "/sync"): lambda w: {
         "json": {"shipment_id": w.path_params["shipment_id"], "events": [note_event()]}
     },
+    # Every caller names A's organisation: the admin must name one, A may, B may not.
+    ("POST", "/webhooks"): lambda w: {
+        "json": {
+            "url": "https://93.184.215.14/hook",
+            "event_types": ["shipment.held"],
+            "organization_id": w.path_params["organization_id"],
+        }
+    },
+    ("PATCH", "/webhooks/{webhook_id}"): lambda w: {"json": {"description": unique("ERP")}},
 }
+
+# Operations that use up what they act on: each caller gets a fresh one of A's (the path
+# parameters to use instead of the world's), so that each is asked about a live object.
+FRESH: dict[tuple[str, str], Callable[[World], dict[str, str]]] = {
+    ("DELETE", "/webhooks/{webhook_id}"): lambda w: {
+        "webhook_id": new_webhook(_client(w), w.headers["a"])
+    },
+}
+
+
+def _client(world: World) -> TestClient:
+    assert world.client is not None
+    return world.client
 
 
 @pytest.mark.parametrize(("method", "path", "expected"), MATRIX)
 def test_role_matrix(
     client: TestClient, world: World, method: str, path: str, expected: dict[str, int]
 ) -> None:
-    url = API + path.format(**world.path_params)
     for principal in PRINCIPALS:
+        params = {**world.path_params, **FRESH.get((method, path), lambda w: {})(world)}
+        url = API + path.format(**params)
         kwargs = BODIES.get((method, path), lambda w: {})(world)
         headers = {**kwargs.pop("headers", {}), **world.headers[principal]}
         response = client.request(method, url, headers=headers, **kwargs)

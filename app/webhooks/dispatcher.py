@@ -43,7 +43,8 @@ from app.webhooks.models import (
     WebhookEndpoint,
     WebhookEventType,
 )
-from app.webhooks.sending import Attempt, Sender, message_id_header, signature_headers
+from app.webhooks.schemas import message_id_header
+from app.webhooks.sending import Attempt, Sender, signature_headers
 
 logger = logging.getLogger(__name__)
 

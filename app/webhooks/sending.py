@@ -11,7 +11,6 @@ so a receiver answering with 100 MB costs us 64 KiB."""
 import ipaddress
 import threading
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit, urlunsplit
@@ -36,11 +35,6 @@ class Attempt:
     def gone(self) -> bool:
         """410 Gone: the receiver says the endpoint no longer exists."""
         return self.status_code == 410
-
-
-def message_id_header(message_id: uuid.UUID) -> str:
-    """The `webhook-id` of a message, as sent and as its delivery is listed."""
-    return f"msg_{message_id.hex}"
 
 
 def signature_headers(

@@ -21,7 +21,7 @@ from app.organizations.models import Organization
 from app.tracking.models import TrackingEvent
 from app.webhooks import secrets
 from app.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
-from app.webhooks.sending import message_id_header
+from app.webhooks.schemas import message_id_header
 from tests.reliability.test_crash_durability import (
     ROOT,
     Ledger,
