@@ -411,3 +411,40 @@ def _payload() -> dict[str, object]:
     from tests.factories import shipment_payload
 
     return shipment_payload()
+
+
+def test_registered_through_the_api_tested_and_sent_by_the_server(
+    db_url: str, tmp_path: Path
+) -> None:
+    for world in webhook_world(db_url, tmp_path, webhook_dispatcher="internal"):
+        exporter = world.trip.exporter.headers
+        with running(Receiver("whsec_" + "A" * 32)) as receiver:
+            created = world.client.post(
+                "/api/v1/webhooks",
+                json={"url": receiver.url, "event_types": ["shipment.departed"]},
+                headers=exporter,
+            )
+            assert created.status_code == 201, created.text
+            receiver.secret = created.json()["secret"]
+            endpoint = created.json()["id"]
+            tested = world.client.post(f"/api/v1/webhooks/{endpoint}/test", headers=exporter)
+            assert tested.status_code == 202, tested.text
+            receiver.wait_for(1, seconds=10)
+            post_all(world, [event("departed", 0)])
+            receiver.wait_for(2, seconds=10)
+        assert receiver.bad_signatures == 0
+        assert [d.body["type"] for d in receiver.processed] == [
+            "webhook.test",
+            "shipment.departed",
+        ]
+        listed = world.client.get(f"/api/v1/webhooks/{endpoint}/deliveries", headers=exporter)
+        assert [
+            (d["type"], d["status"], d["attempts"], d["last_status_code"])
+            for d in listed.json()["items"]
+        ] == [
+            ("shipment.departed", "succeeded", 1, 200),
+            ("webhook.test", "succeeded", 1, 200),
+        ]
+        assert {d["message_id"] for d in listed.json()["items"]} == {
+            d.message_id for d in receiver.processed
+        }
