@@ -174,14 +174,16 @@ def writer_us(
     batch: int,
     located: bool = False,
     collector: str = "on",
-    webhooks: bool = False,
+    outbox: str = "idle",
 ) -> float:
     """CPU µs per event of the writer thread's group write, batches of `batch` events
     (`located`: each with a fix, as the driver's page sends them). `collector`: Python's
     cyclic garbage collector "on" as deployed, "off" while measuring (its share of the
     writer's CPU), or "frozen": what was allocated before the measured batches (the app,
-    the warm-up's trips) moved out of its reach by gc.freeze(). `webhooks`: the exporter has
-    an endpoint subscribed to every type, so each batch writes its messages (the outbox)."""
+    the warm-up's trips) moved out of its reach by gc.freeze(). `outbox`: "idle" as
+    deployed without webhooks (each batch asks for its organisations' endpoints and finds
+    none), "subscribed" (the exporter has an endpoint for every type: each batch writes its
+    messages), or "none" (the writer without the outbox at all, as before webhooks)."""
     url = databases.url_for(db, "cpu-budget-writer")
     databases.recreate(db, url)
     command.upgrade(alembic_config(url), "head")
@@ -192,9 +194,11 @@ def writer_us(
         with app.state.session_factory() as session:
             principal = authenticate_bearer(session, settings=app.state.settings, token=token)
         assert principal is not None
-        if webhooks:
+        if outbox == "subscribed":
             assert principal.organization_id is not None
             subscribe_everything(app, principal.organization_id)
+        elif outbox == "none":
+            event_writer._after_write = None
         walk = _Walk(principal, checkpoints, shipments, located)
         for _ in range(SHIPMENTS * 10 // batch):  # trips of ~10 events before measuring
             event_writer._write([walk.next() for _ in range(batch)])

@@ -25,6 +25,7 @@ from bench import (
     reports,
     seed,
     synthetic_stops,
+    webhooks,
 )
 
 
@@ -269,3 +270,23 @@ def test_cpu_budget_bench_measures_the_request_path_and_the_writer(
     for db in dbs:
         assert results[f"writer_{db}_us"] > 0
         assert results[f"event_path_{db}_us"] > results[f"writer_{db}_us"]
+
+
+def test_webhooks_bench_measures_the_outbox_and_one_dispatcher(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    dbs = ["sqlite"]
+    if os.environ.get("TEST_POSTGRES_URL"):
+        dbs.append("postgres")
+        monkeypatch.setattr(databases, "PG_ADMIN", os.environ["TEST_POSTGRES_URL"])
+    monkeypatch.setattr(cpu_budget, "SHIPMENTS", 20)
+    results = webhooks.main(["--db", *dbs, "--events", "64", "--deliveries-from", "96"])
+    for db in dbs:
+        cost, sent = results[db]["ingestion"], results[db]["delivery"]
+        assert set(cost["writer_us"]) == {"none", "idle", "subscribed"}
+        assert all(us > 0 for us in cost["writer_us"].values())
+        # Every message written was delivered, each signature accepted by the receiver.
+        assert sent["messages"] > 0
+        assert sent["succeeded"] == sent["messages"]
+        assert sent["bad_signatures"] == 0
+        assert sent["dispatcher_per_s"] > 0
