@@ -1,0 +1,402 @@
+"""The ETA's database side: what eta.py needs for a shipment on the road, read and cached.
+
+- The checkpoints ahead: the planned route (route_points, in order) after the last route
+  checkpoint the truck has stopped at; the stop it is at now (open) counts as "at it now",
+  its dwell conditioned on the minutes already spent. A stop off the route does not move
+  the truck along it. Without a route, the checkpoints ahead are not known: the trip is
+  given the corridor's mean number of stops per delivered trip (less those already made),
+  each with the network's dwell — a rough ETA, flagged `route_known: false` in its basis.
+- Each checkpoint's dwell: the dwell minutes of its stops closed in the WINDOW (30 days)
+  before `now`. With fewer than MIN_STOPS of them, its province's checkpoints pooled; failing
+  that, every checkpoint's (the network). If the whole network closed no stop in the window
+  there is nothing to measure an ETA by: `None` (GET /shipments/{id} shows `eta: null`).
+- The speed: the corridor's (origin → destination province) speed without delay over its
+  trips delivered in the WINDOW with a known distance: their kilometres over their minutes
+  on the road (transit less the dwell of their stops), a ratio of totals like the corridor
+  report's. Fewer than MIN_TRIPS such trips: every corridor's; fewer again: DEFAULT_SPEED_KMH.
+- The kilometres left: the shipment's distance × the share of its route's straight-line legs
+  still ahead (origin's provincial capital → each route checkpoint → destination's capital),
+  less what the truck has driven since it left its last checkpoint (at the speed above,
+  never more than the leg it is on). Without a distance, the legs' own length times the road
+  detour factor (app/geography.py); without coordinates, the legs count as equal.
+
+The samples are cached per process for CACHE_SECONDS, keyed by database, checkpoint (or
+province, network, corridor) and the CACHE_SECONDS-long slot that `now` falls in: the
+same `now` always reads the same data, and GET /shipments/{id} reads each checkpoint's 30
+days of stops at most once per slot, not once per request.
+"""
+
+import math
+import threading
+import uuid
+import weakref
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from app.checkpoints.models import Checkpoint
+from app.geography import PROVINCE_CAPITALS, ROAD_DETOUR_FACTOR, Province, great_circle_km
+from app.shipments.models import RoutePoint, Shipment, ShipmentStatus
+from app.tracking import eta
+from app.tracking.models import Stop
+from app.tracking.schemas import EtaBasis, EtaCheckpoint, EtaRead
+
+WINDOW = timedelta(days=30)
+# Stops are found by arrival (ix_stops_checkpoint_arrived): one that arrived this long
+# before the window and closed inside it is left out.
+LONGEST_DWELL = timedelta(days=7)
+MIN_STOPS = 20
+MIN_TRIPS = 5
+# Trucks on Iraq's inter-city roads, towns and checkpoint queues aside: used only when no
+# delivered trip of the last 30 days has a known distance.
+DEFAULT_SPEED_KMH = 50.0
+CACHE_SECONDS = 300
+ON_THE_ROAD = frozenset(
+    {ShipmentStatus.in_transit, ShipmentStatus.at_checkpoint, ShipmentStatus.held}
+)
+METHOD = (
+    "now + the convolved last-30-days dwell of the checkpoints ahead (p50 and p90 of the sum) "
+    "+ the remaining km at the corridor's speed without delay"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Visit:
+    """A stop as of `now`: `closed_at` None while the truck is still there."""
+
+    checkpoint_id: uuid.UUID
+    arrived_at: datetime | None
+    closed_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Trip:
+    """What the ETA knows of a shipment at `now` (the backtest builds it as of any time)."""
+
+    origin_province: str
+    destination_province: str
+    distance_km: float | None
+    departed_at: datetime
+    route: Sequence[uuid.UUID]
+    visits: Sequence[Visit]
+
+
+@dataclass(frozen=True, slots=True)
+class Dwell:
+    samples: tuple[float, ...]
+    source: str  # checkpoint | province | network
+
+
+@dataclass(frozen=True, slots=True)
+class Speed:
+    kmh: float
+    source: str  # corridor | network | default
+    trips: int
+    stops_per_trip: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Place:
+    code: str
+    province: str
+    position: tuple[float, float] | None
+
+
+def shipment_eta(session: Session, shipment: Shipment, now: datetime) -> EtaRead | None:
+    """The ETA of a shipment on the road (departed; not delivered, turned back or cancelled),
+    else None; None too when the network has no measured stop at all (see the docstring)."""
+    if shipment.status not in ON_THE_ROAD or shipment.departed_at is None:
+        return None
+    route = session.scalars(
+        select(RoutePoint.checkpoint_id)
+        .where(RoutePoint.shipment_id == shipment.id)
+        .order_by(RoutePoint.position)
+    ).all()
+    stops = session.execute(
+        select(Stop.checkpoint_id, Stop.arrived_at, Stop.closed_at)
+        .where(Stop.shipment_id == shipment.id)
+        .order_by(Stop.seq)
+    ).all()
+    trip = Trip(
+        origin_province=str(shipment.origin_province),
+        destination_province=str(shipment.destination_province),
+        distance_km=shipment.distance_km,
+        departed_at=shipment.departed_at,
+        route=list(route),
+        visits=[Visit(*row) for row in stops],
+    )
+    return trip_eta(session, trip, now)
+
+
+def trip_eta(session: Session, trip: Trip, now: datetime) -> EtaRead | None:
+    """The ETA of `trip` made at `now`, from the data closed by `now` (cached, see above)."""
+    done, current = _progress(trip)
+    ahead_ids = ([current.checkpoint_id] if current else []) + list(trip.route[done + 1 :])
+    speed = _speed(session, trip.origin_province, trip.destination_province, now)
+    places = _places(session, {*trip.route, *ahead_ids})
+    dwells = [_dwell(session, cid, places[cid].province, now) for cid in ahead_ids]
+    unplanned = _unplanned_stops(trip, speed)
+    if unplanned:
+        dwells += [_network(session, now)] * unplanned
+    if any(not d.samples for d in dwells):
+        return None
+    elapsed = _elapsed(current, now)
+    ahead = [
+        eta.Ahead(d.samples, elapsed if i == 0 and current else None) for i, d in enumerate(dwells)
+    ]
+    km = _remaining_km(trip, places, done, current, speed.kmh, now)
+    found = eta.estimate(now, ahead, km, speed.kmh)
+    checkpoints = [
+        EtaCheckpoint(
+            checkpoint_id=cid,
+            code=places[cid].code,
+            source=d.source,
+            samples=len(d.samples),
+            elapsed_minutes=elapsed if i == 0 and current else None,
+        )
+        for i, (cid, d) in enumerate(zip(ahead_ids, dwells, strict=False))
+    ]
+    return EtaRead(
+        p50=found.p50,
+        p90=found.p90,
+        computed_at=now,
+        basis=EtaBasis(
+            route_known=bool(trip.route),
+            checkpoints_ahead=checkpoints,
+            unplanned_stops=unplanned,
+            remaining_km=round(km, 1),
+            speed_kmh=round(speed.kmh, 1),
+            speed_source=speed.source,
+            speed_trips=speed.trips,
+            driving_minutes=round(found.driving_minutes, 1),
+            window_days=WINDOW.days,
+            method=METHOD,
+        ),
+    )
+
+
+def _progress(trip: Trip) -> tuple[int, Visit | None]:
+    """The index of the last route checkpoint the truck stopped at (-1: none yet), walking the
+    stops in order and the route forward; and the stop it is at now, if any."""
+    done = -1
+    for visit in trip.visits:
+        if visit.checkpoint_id in trip.route[done + 1 :]:
+            done = trip.route.index(visit.checkpoint_id, done + 1)
+    last = trip.visits[-1] if trip.visits else None
+    current = last if last is not None and last.closed_at is None else None
+    return done, current
+
+
+def _elapsed(current: Visit | None, now: datetime) -> float | None:
+    if current is None:
+        return None
+    if current.arrived_at is None:
+        return 0.0
+    return max(0.0, (now - current.arrived_at).total_seconds() / 60)
+
+
+def _unplanned_stops(trip: Trip, speed: Speed) -> int:
+    """Without a route: the corridor's mean stops per trip not yet made (0 with a route)."""
+    if trip.route or speed.stops_per_trip is None:
+        return 0
+    return max(0, round(speed.stops_per_trip) - len(trip.visits))
+
+
+def _remaining_km(
+    trip: Trip,
+    places: dict[uuid.UUID, _Place],
+    done: int,
+    current: Visit | None,
+    speed_kmh: float,
+    now: datetime,
+) -> float:
+    """The trip's distance × the share of its legs ahead, less what it drove on this leg."""
+    points = [
+        _capital(trip.origin_province),
+        *(places[c].position for c in trip.route),
+        _capital(trip.destination_province),
+    ]
+    legs = [_leg_km(a, b) for a, b in zip(points, points[1:], strict=False)]
+    known = [leg for leg in legs if leg is not None]
+    mean = sum(known) / len(known) if known else 0.0
+    lengths = [mean if leg is None else leg for leg in legs]
+    if sum(lengths) <= 0:  # no coordinates at all, or every point in one place
+        lengths = [1.0] * len(legs)
+    distance = trip.distance_km
+    if distance is None:
+        ends = _leg_km(points[0], points[-1]) or 0.0
+        distance = max(sum(known), ends) * ROAD_DETOUR_FACTOR
+    # Leg k runs from point k to point k + 1; the truck has passed point done + 1 (0: origin).
+    ahead = lengths[done + 1 :]
+    scale = distance / sum(lengths)
+    if current is not None or not ahead:
+        return sum(ahead) * scale
+    left_at = trip.visits[-1].closed_at if trip.visits else trip.departed_at
+    driven = max(0.0, (now - (left_at or trip.departed_at)).total_seconds() / 3600 * speed_kmh)
+    this_leg = ahead[0] * scale
+    return max(0.0, this_leg - driven) + sum(ahead[1:]) * scale
+
+
+def _capital(province: str) -> tuple[float, float] | None:
+    try:
+        return PROVINCE_CAPITALS[Province(province)]
+    except ValueError:
+        return None
+
+
+def _leg_km(a: tuple[float, float] | None, b: tuple[float, float] | None) -> float | None:
+    return great_circle_km(a, b) if a is not None and b is not None else None
+
+
+def _places(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, _Place]:
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(
+            Checkpoint.id,
+            Checkpoint.code,
+            Checkpoint.province,
+            Checkpoint.latitude,
+            Checkpoint.longitude,
+        ).where(Checkpoint.id.in_(ids))
+    )
+    return {
+        r.id: _Place(
+            r.code,
+            str(r.province),
+            (r.latitude, r.longitude)
+            if r.latitude is not None and r.longitude is not None
+            else None,
+        )
+        for r in rows
+    }
+
+
+# --- the measured inputs, cached -------------------------------------------------------
+
+
+def _dwell(session: Session, checkpoint_id: uuid.UUID, province: str, now: datetime) -> Dwell:
+    own = _cached(
+        session, ("checkpoint", checkpoint_id), now, lambda: _samples(session, now, [checkpoint_id])
+    )
+    if len(own) >= MIN_STOPS:
+        return Dwell(own, "checkpoint")
+    pooled = _cached(
+        session, ("province", province), now, lambda: _province_samples(session, province, now)
+    )
+    if len(pooled) >= MIN_STOPS:
+        return Dwell(pooled, "province")
+    return _network(session, now)
+
+
+def _network(session: Session, now: datetime) -> Dwell:
+    return Dwell(
+        _cached(session, ("network",), now, lambda: _samples(session, now, None)), "network"
+    )
+
+
+def _province_samples(session: Session, province: str, now: datetime) -> tuple[float, ...]:
+    ids = session.scalars(select(Checkpoint.id).where(Checkpoint.province == province)).all()
+    return _samples(session, now, list(ids)) if ids else ()
+
+
+def _samples(
+    session: Session, now: datetime, checkpoint_ids: list[uuid.UUID] | None
+) -> tuple[float, ...]:
+    """The dwell minutes of the stops closed in the WINDOW before `now`, sorted."""
+    query = select(Stop.dwell_minutes).where(
+        Stop.closed_at > now - WINDOW,
+        Stop.closed_at <= now,
+        Stop.dwell_minutes.is_not(None),
+    )
+    if checkpoint_ids is not None:
+        query = query.where(
+            Stop.checkpoint_id.in_(checkpoint_ids),
+            Stop.arrived_at > now - WINDOW - LONGEST_DWELL,
+            Stop.arrived_at <= now,
+        )
+    return tuple(sorted(float(m) for m in session.scalars(query) if m is not None))
+
+
+def _speed(session: Session, origin: str, destination: str, now: datetime) -> Speed:
+    corridor = _cached(
+        session,
+        ("corridor", origin, destination),
+        now,
+        lambda: _trip_sums(session, now, origin, destination),
+    )
+    if corridor[0] >= MIN_TRIPS and corridor[2] > 0:
+        return Speed(corridor[1] / corridor[2] * 60, "corridor", corridor[0], corridor[3])
+    network = _cached(session, ("corridors",), now, lambda: _trip_sums(session, now, None, None))
+    stops_per_trip = corridor[3] if corridor[0] else network[3]
+    if network[0] >= MIN_TRIPS and network[2] > 0:
+        return Speed(network[1] / network[2] * 60, "network", network[0], stops_per_trip)
+    return Speed(DEFAULT_SPEED_KMH, "default", 0, stops_per_trip)
+
+
+def _trip_sums(
+    session: Session, now: datetime, origin: str | None, destination: str | None
+) -> tuple[int, float, float, float | None]:
+    """Over the trips delivered in the WINDOW with a distance: how many, their km, their
+    minutes on the road (transit less the dwell of their stops), their stops per trip."""
+    trips = select(Shipment.id, Shipment.distance_km, Shipment.transit_minutes).where(
+        Shipment.delivered_at > now - WINDOW,
+        Shipment.delivered_at <= now,
+        Shipment.status == ShipmentStatus.delivered,
+        Shipment.distance_km.is_not(None),
+        Shipment.transit_minutes > 0,
+    )
+    if origin is not None:
+        trips = trips.where(
+            Shipment.origin_province == origin, Shipment.destination_province == destination
+        )
+    sub = trips.subquery()
+    dwell = (
+        select(
+            Stop.shipment_id,
+            func.coalesce(func.sum(Stop.dwell_minutes), 0.0).label("dwell"),
+            func.count().label("stops"),
+        )
+        .where(Stop.shipment_id.in_(select(sub.c.id)))
+        .group_by(Stop.shipment_id)
+        .subquery()
+    )
+    row = session.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(sub.c.distance_km), 0.0),
+            func.coalesce(func.sum(sub.c.transit_minutes - func.coalesce(dwell.c.dwell, 0.0)), 0.0),
+            func.coalesce(func.sum(dwell.c.stops), 0),
+        ).select_from(sub.outerjoin(dwell, dwell.c.shipment_id == sub.c.id))
+    ).one()
+    count, km, moving, stops = int(row[0]), float(row[1]), float(row[2]), int(row[3])
+    return count, km, moving, (stops / count if count else None)
+
+
+_T = TypeVar("_T")
+# Per engine (a server has one; each test's app its own), so that a database emptied and
+# refilled under the same URL, as the tests do, is never answered from another's samples.
+_caches: "weakref.WeakKeyDictionary[Engine, dict[tuple[Any, ...], tuple[int, Any]]]" = (
+    weakref.WeakKeyDictionary()
+)
+_cache_lock = threading.Lock()
+
+
+def _cached(session: Session, key: tuple[Any, ...], now: datetime, load: Callable[[], _T]) -> _T:
+    """`load()`'s value for this engine, key and `now`'s CACHE_SECONDS slot; one value per
+    key is kept (a new slot replaces it), so the cache holds one entry per checkpoint."""
+    slot = math.floor(now.timestamp() / CACHE_SECONDS)
+    engine = session.get_bind().engine
+    with _cache_lock:
+        cache = _caches.setdefault(engine, {})
+        found = cache.get(key)
+    if found is not None and found[0] == slot:
+        return found[1]  # type: ignore[no-any-return]
+    value = load()
+    with _cache_lock:
+        cache[key] = (slot, value)
+    return value
