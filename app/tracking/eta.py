@@ -10,12 +10,15 @@ the checkpoints' p90s is far later than the p90 of the sum, since they are rarel
 once), so the distribution of the sum is computed: each checkpoint's samples are reduced to
 ATOMS equally likely values (its quantiles at (i + ½)/ATOMS, the extreme ½/ATOMS tails
 dropped), rounded to whole minutes, and the probability vectors on that minute grid are
-convolved exactly (assuming the checkpoints independent of each other). The p50 and p90 are
-then read off the sum's distribution function: the first minute where it reaches 0.5 and 0.9.
+convolved exactly (assuming the checkpoints independent of each other). The driving time is
+one more term: km / speed for each measured trip's speed, as uncertain as those speeds. The
+p50 and p90 are then read off the sum's distribution function: the first minute where it
+reaches 0.5 and 0.9.
 
 Monotone by construction: every dwell is ≥ 0, so adding a checkpoint convolves with a
-distribution on [0, ∞), which never moves mass earlier; the driving time is km / speed,
-added to every outcome. The property tests (tests/tracking/test_eta.py) hold it to that.
+distribution on [0, ∞), which never moves mass earlier; more km make every driving time
+longer, and the atoms keep the order of the speeds, so no quantile of the road moves
+earlier. The property tests (tests/tracking/test_eta.py) hold it to that.
 
 For the checkpoint the truck is at now, what is left is the dwell *given that it has already
 lasted* `elapsed` minutes: the samples longer than that, less `elapsed`. When fewer than
@@ -25,6 +28,7 @@ assumed to be one of the long ones, not about to leave.
 """
 
 import math
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -54,7 +58,7 @@ class Estimate:
     p90: datetime
     p50_minutes: float  # from now
     p90_minutes: float
-    driving_minutes: float
+    driving_minutes: float  # the median of the road's
 
 
 def remaining_dwell(samples: Sequence[float], elapsed_minutes: float | None) -> list[float]:
@@ -116,18 +120,20 @@ def driving_minutes(remaining_km: float, speed_kmh: float) -> float:
 
 
 def estimate(
-    now: datetime, ahead: Sequence[Ahead], remaining_km: float, speed_kmh: float
+    now: datetime, ahead: Sequence[Ahead], remaining_km: float, speeds_kmh: Sequence[float]
 ) -> Estimate:
-    """p50 and p90 of the arrival: now + the dwell ahead (convolved) + the driving time."""
-    if not speed_kmh > 0 or not math.isfinite(speed_kmh):
-        raise ValueError("speed_kmh must be a positive number")
-    driving = driving_minutes(remaining_km, speed_kmh)
-    pmf = dwell_distribution(ahead)
-    p50, p90 = (quantile_minutes(pmf, q) + driving for q in QUANTILES)
+    """p50 and p90 of the arrival: now + the dwell ahead + the driving time, convolved. The
+    driving time is as uncertain as the measured trips' speeds (`speeds_kmh`, one per trip,
+    or a single assumed speed): the road is one more term of the sum."""
+    if not speeds_kmh or not all(s > 0 and math.isfinite(s) for s in speeds_kmh):
+        raise ValueError("speeds_kmh must be positive numbers, at least one")
+    road = sorted(driving_minutes(remaining_km, s) for s in speeds_kmh)
+    pmf = dwell_distribution([*ahead, Ahead(road)])
+    p50, p90 = (quantile_minutes(pmf, q) for q in QUANTILES)
     return Estimate(
         p50=now + timedelta(minutes=p50),
         p90=now + timedelta(minutes=p90),
         p50_minutes=p50,
         p90_minutes=p90,
-        driving_minutes=driving,
+        driving_minutes=statistics.median(road),
     )

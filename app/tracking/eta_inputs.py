@@ -10,13 +10,14 @@
   before `now`. With fewer than MIN_STOPS of them, its province's checkpoints pooled; failing
   that, every checkpoint's (the network). If the whole network closed no stop in the window
   there is nothing to measure an ETA by: `None` (GET /shipments/{id} shows `eta: null`).
-- The speed: the corridor's (origin → destination province) speed without delay over its
-  trips delivered in the WINDOW with a known distance: their kilometres over their minutes
-  on the road (transit less the dwell of their stops), a ratio of totals like the corridor
-  report's. Fewer than MIN_TRIPS such trips: every corridor's; fewer again: DEFAULT_SPEED_KMH.
+- The speed: the corridor's (origin → destination province) speed without delay, trip by
+  trip (km over minutes on the road: transit less the dwell of its stops), over its trips
+  that left in the WINDOW and were delivered by `now` with a known distance: the road is
+  as uncertain as those trips' speeds (eta.py). Fewer than MIN_TRIPS such trips: every
+  corridor's; fewer again: DEFAULT_SPEED_KMH alone.
 - The kilometres left: the shipment's distance × the share of its route's straight-line legs
   still ahead (origin's provincial capital → each route checkpoint → destination's capital),
-  less what the truck has driven since it left its last checkpoint (at the speed above,
+  less what the truck has driven since it left its last checkpoint (at the median speed,
   never more than the leg it is on). Without a distance, the legs' own length times the road
   detour factor (app/geography.py); without coordinates, the legs count as equal.
 
@@ -27,6 +28,7 @@ days of stops at most once per slot, not once per request.
 """
 
 import math
+import statistics
 import threading
 import uuid
 import weakref
@@ -93,10 +95,13 @@ class Dwell:
 
 @dataclass(frozen=True, slots=True)
 class Speed:
-    kmh: float
+    samples: tuple[float, ...]  # km/h, one per trip, sorted
     source: str  # corridor | network | default
-    trips: int
     stops_per_trip: float | None
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,8 +153,8 @@ def trip_eta(session: Session, trip: Trip, now: datetime) -> EtaRead | None:
     ahead = [
         eta.Ahead(d.samples, elapsed if i == 0 and current else None) for i, d in enumerate(dwells)
     ]
-    km = _remaining_km(trip, places, done, current, speed.kmh, now)
-    found = eta.estimate(now, ahead, km, speed.kmh)
+    km = _remaining_km(trip, places, done, current, speed.median, now)
+    found = eta.estimate(now, ahead, km, speed.samples)
     checkpoints = [
         EtaCheckpoint(
             checkpoint_id=cid,
@@ -169,9 +174,9 @@ def trip_eta(session: Session, trip: Trip, now: datetime) -> EtaRead | None:
             checkpoints_ahead=checkpoints,
             unplanned_stops=unplanned,
             remaining_km=round(km, 1),
-            speed_kmh=round(speed.kmh, 1),
+            speed_kmh=round(speed.median, 1),
             speed_source=speed.source,
-            speed_trips=speed.trips,
+            speed_trips=len(speed.samples) if speed.source != "default" else 0,
             driving_minutes=round(found.driving_minutes, 1),
             window_days=WINDOW.days,
             method=METHOD,
@@ -327,27 +332,29 @@ def _speed(session: Session, origin: str, destination: str, now: datetime) -> Sp
         session,
         ("corridor", origin, destination),
         now,
-        lambda: _trip_sums(session, now, origin, destination),
+        lambda: _trip_speeds(session, now, origin, destination),
     )
-    if corridor[0] >= MIN_TRIPS and corridor[2] > 0:
-        return Speed(corridor[1] / corridor[2] * 60, "corridor", corridor[0], corridor[3])
-    network = _cached(session, ("corridors",), now, lambda: _trip_sums(session, now, None, None))
-    stops_per_trip = corridor[3] if corridor[0] else network[3]
-    if network[0] >= MIN_TRIPS and network[2] > 0:
-        return Speed(network[1] / network[2] * 60, "network", network[0], stops_per_trip)
-    return Speed(DEFAULT_SPEED_KMH, "default", 0, stops_per_trip)
+    if len(corridor[0]) >= MIN_TRIPS:
+        return Speed(corridor[0], "corridor", corridor[1])
+    network = _cached(session, ("corridors",), now, lambda: _trip_speeds(session, now, None, None))
+    stops_per_trip = corridor[1] if corridor[0] else network[1]
+    if len(network[0]) >= MIN_TRIPS:
+        return Speed(network[0], "network", stops_per_trip)
+    return Speed((DEFAULT_SPEED_KMH,), "default", stops_per_trip)
 
 
-def _trip_sums(
+def _trip_speeds(
     session: Session, now: datetime, origin: str | None, destination: str | None
-) -> tuple[int, float, float, float | None]:
-    """Over the trips delivered in the WINDOW with a distance: how many, their km, their
-    minutes on the road (transit less the dwell of their stops), their stops per trip."""
+) -> tuple[tuple[float, ...], float | None]:
+    """Each trip's speed without delay (km over its minutes on the road: transit less the
+    dwell of its stops), over the trips that left in the WINDOW and were delivered by `now`
+    with a distance; and their mean number of stops."""
     trips = select(Shipment.id, Shipment.distance_km, Shipment.transit_minutes).where(
-        Shipment.delivered_at > now - WINDOW,
+        # Found by departure (ix_shipments_departed, or the corridor's index).
+        Shipment.departed_at > now - WINDOW,
         Shipment.delivered_at <= now,
         Shipment.status == ShipmentStatus.delivered,
-        Shipment.distance_km.is_not(None),
+        Shipment.distance_km > 0,
         Shipment.transit_minutes > 0,
     )
     if origin is not None:
@@ -365,16 +372,17 @@ def _trip_sums(
         .group_by(Stop.shipment_id)
         .subquery()
     )
-    row = session.execute(
+    rows = session.execute(
         select(
-            func.count(),
-            func.coalesce(func.sum(sub.c.distance_km), 0.0),
-            func.coalesce(func.sum(sub.c.transit_minutes - func.coalesce(dwell.c.dwell, 0.0)), 0.0),
-            func.coalesce(func.sum(dwell.c.stops), 0),
+            sub.c.distance_km,
+            sub.c.transit_minutes - func.coalesce(dwell.c.dwell, 0.0),
+            func.coalesce(dwell.c.stops, 0),
         ).select_from(sub.outerjoin(dwell, dwell.c.shipment_id == sub.c.id))
-    ).one()
-    count, km, moving, stops = int(row[0]), float(row[1]), float(row[2]), int(row[3])
-    return count, km, moving, (stops / count if count else None)
+    ).all()
+    # Stops logged outside departure → delivery can leave no time on the road: no speed then.
+    speeds = sorted(float(km) / float(moving) * 60 for km, moving, _ in rows if moving > 0)
+    stops = sum(int(n) for _, _, n in rows)
+    return tuple(speeds), (stops / len(rows) if rows else None)
 
 
 _T = TypeVar("_T")
