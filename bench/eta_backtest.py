@@ -12,7 +12,8 @@ arrivals at a checkpoint, knowing its stops up to then (the truck at that checkp
 minutes spent; also broken down by the checkpoints still ahead of it). Each ETA is set
 against the actual delivery: a p90 that holds has about 0.9 of the trips delivered by it, a
 p50 about 0.5; the error of p50 is in minutes (median of the absolute error, and the median
-signed error: positive when trucks arrive later).
+signed error: positive when trucks arrive later). Last, what the ETA costs GET
+/shipments/{id}: `shipment_eta` timed for the trips on the road now, cold and warm.
 """
 
 import argparse
@@ -31,7 +32,7 @@ from sqlalchemy import func, select  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from app.config import get_settings  # noqa: E402
-from app.db import create_db_engine, make_session_factory  # noqa: E402
+from app.db import create_db_engine, make_session_factory, utcnow  # noqa: E402
 from app.shipments.models import RoutePoint, Shipment, ShipmentStatus  # noqa: E402
 from app.tracking import eta_inputs  # noqa: E402
 from app.tracking.eta_inputs import Trip, Visit  # noqa: E402
@@ -128,6 +129,37 @@ def backtest(
     }
 
 
+def request_cost(session: Session, shipments: int = 100) -> dict[str, Any]:
+    """What the ETA adds to GET /shipments/{id}: `shipment_eta` for up to `shipments` trips on
+    the road now, a first pass (each checkpoint's samples read, as after a 5-minute slot
+    turns) and a second (from the cache), in ms."""
+    on_the_road = session.scalars(
+        select(Shipment)
+        .where(Shipment.status.in_(eta_inputs.ON_THE_ROAD))
+        .order_by(Shipment.id)
+        .limit(shipments)
+    ).all()
+    now = utcnow()
+    passes: dict[str, list[float]] = {"first": [], "warm": []}
+    for name in passes:
+        for shipment in on_the_road:
+            started = time.perf_counter()
+            eta_inputs.shipment_eta(session, shipment, now)
+            passes[name].append((time.perf_counter() - started) * 1000)
+    return {
+        "shipments": len(on_the_road),
+        **{
+            f"{name}_ms": {
+                "p50": round(statistics.median(times), 1),
+                "p90": round(sorted(times)[int(0.9 * (len(times) - 1))], 1),
+                "max": round(max(times), 1),
+            }
+            for name, times in passes.items()
+            if times
+        },
+    }
+
+
 def summary(rows: list[tuple[float, float, float]]) -> dict[str, Any]:
     errors = [actual - p50 for actual, p50, _ in rows]
     return {
@@ -151,6 +183,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     try:
         with make_session_factory(engine)() as session:
             result = backtest(session, args.days, args.settle, args.trips, args.arrivals)
+            result["request_cost"] = request_cost(session)
     finally:
         engine.dispose()
     print(json.dumps(result, indent=1))

@@ -136,6 +136,7 @@ def test_eta_backtest_sets_each_eta_against_the_delivery(tmp_path: Path) -> None
             session, passwords=Passwords(make_settings(url)), shipments=400, seed=5, days=60
         )
         result = eta_backtest.backtest(session, days=20, settle=2, limit=40, arrivals=True)
+        cost = eta_backtest.request_cost(session, shipments=5)
     engine.dispose()
     assert 0 < result["trips"] <= 40
     assert result["no_eta"] == 0
@@ -145,6 +146,8 @@ def test_eta_backtest_sets_each_eta_against_the_delivery(tmp_path: Path) -> None
         found = result[kind]
         assert 0 <= found["share_by_p50"] <= found["share_by_p90"] <= 1
         assert found["median_abs_error_p50_minutes"] >= 0
+    assert cost["shipments"] == 5  # the demo's last trips are on the road at its end
+    assert 0 < cost["warm_ms"]["p50"]
 
 
 def test_loader_makes_the_same_rows_in_parallel_and_in_one_process(
