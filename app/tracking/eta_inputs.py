@@ -11,11 +11,17 @@
   its province's checkpoints pooled; failing that, every checkpoint's (the network). If the
   whole network closed no stop in the window there is nothing to measure an ETA by: `None`
   (GET /shipments/{id} shows `eta: null`).
-- The speed: the corridor's (origin → destination province) speed without delay, trip by
-  trip (km over minutes on the road: transit less the dwell of its stops), over its trips
-  that left in the WINDOW and were delivered by `now` with a known distance: the road is
-  as uncertain as those trips' speeds (eta.py). Fewer than MIN_TRIPS such trips: every
-  corridor's; fewer again: DEFAULT_SPEED_KMH alone.
+- The road, split at the last route checkpoint. The last leg (the last stop's release → the
+  delivery: driving into the city, finding the consignee, the handover) is not driving at
+  road speed: its minutes are measured over the corridor's trips, as one more distribution
+  of the sum, conditioned on the minutes since the release once the truck is on it. Before
+  it, the speed without delay, trip by trip (the km before the trip's last checkpoint over
+  its minutes on the road before then: transit less its stops' dwell and its last leg): the
+  road is as uncertain as those trips' speeds (eta.py). Both over the corridor's (origin →
+  destination province) trips that left in the WINDOW and were delivered by `now` with a
+  known distance; fewer than MIN_TRIPS such trips: every corridor's; fewer again,
+  DEFAULT_SPEED_KMH for the whole road. A shipment without a route drives all its km and
+  adds a last leg (its few km counted twice: the safe side).
 - The kilometres left: the shipment's distance × the share of its route's straight-line legs
   still ahead (origin's provincial capital → each route checkpoint → destination's capital),
   less what the truck has driven since it left its last checkpoint (at the median speed,
@@ -66,7 +72,8 @@ ON_THE_ROAD = frozenset(
 )
 METHOD = (
     "now + the convolved last-30-days dwell of the checkpoints ahead (p50 and p90 of the sum) "
-    "+ the remaining km at the corridor's speed without delay"
+    "+ the km to the last checkpoint at the corridor's speeds without delay + its measured "
+    "last leg (last release to delivery)"
 )
 
 
@@ -99,7 +106,8 @@ class Dwell:
 
 @dataclass(frozen=True, slots=True)
 class Speed:
-    samples: tuple[float, ...]  # km/h, one per trip, sorted
+    samples: tuple[float, ...]  # km/h before the last checkpoint, one per trip, sorted
+    last_leg: tuple[float, ...]  # minutes from the last stop's release to the delivery
     source: str  # corridor | network | default
     stops_per_trip: float | None
 
@@ -157,7 +165,13 @@ def trip_eta(session: Session, trip: Trip, now: datetime) -> EtaRead | None:
     ahead = [
         eta.Ahead(d.samples, elapsed if i == 0 and current else None) for i, d in enumerate(dwells)
     ]
-    km = _remaining_km(trip, places, done, current, speed.median, now)
+    before, last = _km_ahead(trip, places, done, current, speed.median, now)
+    km = before + last
+    if speed.last_leg:
+        # The last leg is its measured time, not its km: once on it, the time since leaving.
+        on_it = bool(trip.route) and current is None and done == len(trip.route) - 1
+        km = before if trip.route else km  # without a route, its few km are counted twice
+        ahead.append(eta.Ahead(speed.last_leg, _since_left(trip, now) if on_it else None))
     found = eta.estimate(now, ahead, km, speed.samples)
     checkpoints = [
         EtaCheckpoint(
@@ -181,6 +195,7 @@ def trip_eta(session: Session, trip: Trip, now: datetime) -> EtaRead | None:
             speed_kmh=round(speed.median, 1),
             speed_source=speed.source,
             speed_trips=len(speed.samples) if speed.source != "default" else 0,
+            last_leg_trips=len(speed.last_leg),
             driving_minutes=round(found.driving_minutes, 1),
             window_days=WINDOW.days,
             method=METHOD,
@@ -215,39 +230,53 @@ def _unplanned_stops(trip: Trip, speed: Speed) -> int:
     return max(0, round(speed.stops_per_trip) - len(trip.visits))
 
 
-def _remaining_km(
+def _km_ahead(
     trip: Trip,
     places: dict[uuid.UUID, _Place],
     done: int,
     current: Visit | None,
     speed_kmh: float,
     now: datetime,
-) -> float:
-    """The trip's distance × the share of its legs ahead, less what it drove on this leg."""
-    points = [
-        _capital(trip.origin_province),
-        *(places[c].position for c in trip.route),
-        _capital(trip.destination_province),
-    ]
+) -> tuple[float, float]:
+    """The trip's distance × the share of its legs ahead, less what it drove on this leg: on
+    the legs before the last checkpoint, and on the last leg (to the destination)."""
+    lengths = _legs(
+        trip.origin_province, [places[c].position for c in trip.route], trip.destination_province
+    )
+    distance = trip.distance_km
+    if distance is None:
+        distance = sum(lengths) * ROAD_DETOUR_FACTOR
+    scale = distance / (sum(lengths) or 1.0)
+    # Leg k runs from point k to point k + 1; the truck has passed point done + 1 (0: origin).
+    ahead = [leg * scale for leg in lengths[done + 1 :]]
+    if current is None and ahead:
+        driven = _since_left(trip, now) / 60 * speed_kmh
+        ahead[0] = max(0.0, ahead[0] - driven)
+    if not ahead:
+        return 0.0, 0.0
+    return sum(ahead[:-1]), ahead[-1]
+
+
+def _since_left(trip: Trip, now: datetime) -> float:
+    """Minutes since the truck left its last stop (or its origin)."""
+    left_at = trip.visits[-1].closed_at if trip.visits else None
+    return max(0.0, (now - (left_at or trip.departed_at)).total_seconds() / 60)
+
+
+def _legs(
+    origin: str, route: Sequence[tuple[float, float] | None], destination: str
+) -> list[float]:
+    """The straight-line km of each leg, origin's capital → the route's checkpoints →
+    destination's capital; a leg with an end of unknown place counts as the mean of the
+    others (all as equal when none is known)."""
+    points = [_capital(origin), *route, _capital(destination)]
     legs = [_leg_km(a, b) for a, b in zip(points, points[1:], strict=False)]
     known = [leg for leg in legs if leg is not None]
     mean = sum(known) / len(known) if known else 0.0
     lengths = [mean if leg is None else leg for leg in legs]
     if sum(lengths) <= 0:  # no coordinates at all, or every point in one place
-        lengths = [1.0] * len(legs)
-    distance = trip.distance_km
-    if distance is None:
-        ends = _leg_km(points[0], points[-1]) or 0.0
-        distance = max(sum(known), ends) * ROAD_DETOUR_FACTOR
-    # Leg k runs from point k to point k + 1; the truck has passed point done + 1 (0: origin).
-    ahead = lengths[done + 1 :]
-    scale = distance / sum(lengths)
-    if current is not None or not ahead:
-        return sum(ahead) * scale
-    left_at = trip.visits[-1].closed_at if trip.visits else trip.departed_at
-    driven = max(0.0, (now - (left_at or trip.departed_at)).total_seconds() / 3600 * speed_kmh)
-    this_leg = ahead[0] * scale
-    return max(0.0, this_leg - driven) + sum(ahead[1:]) * scale
+        return [1.0] * len(legs)
+    return lengths
 
 
 def _capital(province: str) -> tuple[float, float] | None:
@@ -343,22 +372,39 @@ def _speed(session: Session, origin: str, destination: str, now: datetime) -> Sp
         now,
         lambda: _trip_speeds(session, now, origin, destination),
     )
-    if len(corridor[0]) >= MIN_TRIPS:
-        return Speed(corridor[0], "corridor", corridor[1])
+    if len(corridor.speeds) >= MIN_TRIPS:
+        return Speed(corridor.speeds, corridor.last_legs, "corridor", corridor.stops_per_trip)
     network = _cached(session, ("corridors",), now, lambda: _trip_speeds(session, now, None, None))
-    stops_per_trip = corridor[1] if corridor[0] else network[1]
-    if len(network[0]) >= MIN_TRIPS:
-        return Speed(network[0], "network", stops_per_trip)
-    return Speed((DEFAULT_SPEED_KMH,), "default", stops_per_trip)
+    stops_per_trip = corridor.stops_per_trip if corridor.speeds else network.stops_per_trip
+    if len(network.speeds) >= MIN_TRIPS:
+        return Speed(network.speeds, network.last_legs, "network", stops_per_trip)
+    return Speed((DEFAULT_SPEED_KMH,), (), "default", stops_per_trip)
+
+
+@dataclass(frozen=True, slots=True)
+class _Trips:
+    speeds: tuple[float, ...]
+    last_legs: tuple[float, ...]
+    stops_per_trip: float | None
 
 
 def _trip_speeds(
     session: Session, now: datetime, origin: str | None, destination: str | None
-) -> tuple[tuple[float, ...], float | None]:
-    """Each trip's speed without delay (km over its minutes on the road: transit less the
-    dwell of its stops), over the trips that left in the WINDOW and were delivered by `now`
-    with a distance; and their mean number of stops."""
-    trips = select(Shipment.id, Shipment.distance_km, Shipment.transit_minutes).where(
+) -> _Trips:
+    """Over the trips that left in the WINDOW and were delivered by `now` with a distance:
+    each one's last leg (its last stop's release → the delivery, in minutes) and its speed
+    without delay before it (the km before its last route checkpoint, as a share of its legs,
+    over its minutes on the road before then: transit less the dwell of its stops and the
+    last leg); a trip without a route or a stop gives its whole trip's speed and no last
+    leg. And their mean number of stops."""
+    trips = select(
+        Shipment.id,
+        Shipment.distance_km,
+        Shipment.transit_minutes,
+        Shipment.delivered_at,
+        Shipment.origin_province,
+        Shipment.destination_province,
+    ).where(
         # Found by departure (ix_shipments_departed, or the corridor's index).
         Shipment.departed_at > now - WINDOW,
         Shipment.delivered_at <= now,
@@ -371,27 +417,67 @@ def _trip_speeds(
             Shipment.origin_province == origin, Shipment.destination_province == destination
         )
     rows = session.execute(trips.order_by(Shipment.departed_at.desc()).limit(MAX_TRIPS)).all()
-    # Their stops apart, by id (ix_stops_shipment): a join to the LIMITed trips took SQLite
-    # 7× as long on the demo data.
-    at_stops: dict[uuid.UUID, tuple[float, int]] = {}
-    ids = [row.id for row in rows]
+    stops, routes = _stops_and_routes(session, [row.id for row in rows])
+    speeds, last_legs = [], []
+    for row in rows:
+        dwell, count, last_closed = stops.get(row.id, (0.0, 0, None))
+        route = routes.get(row.id)
+        moving = float(row.transit_minutes) - dwell
+        km_before = float(row.distance_km)
+        # Only a trip with a route and a stop says where its last leg began.
+        if route and count and last_closed is not None:
+            last_leg = (row.delivered_at - last_closed).total_seconds() / 60
+            legs = _legs(str(row.origin_province), route, str(row.destination_province))
+            if last_leg < 0 or moving - last_leg <= 0:
+                continue  # stops logged outside departure → delivery: no road time to measure
+            last_legs.append(last_leg)
+            moving -= last_leg
+            km_before *= 1 - legs[-1] / sum(legs)
+        if moving > 0 and km_before > 0:
+            speeds.append(km_before / moving * 60)
+    stops_made = sum(count for _, count, _ in stops.values())
+    return _Trips(
+        tuple(sorted(speeds)),
+        tuple(sorted(last_legs)),
+        stops_made / len(rows) if rows else None,
+    )
+
+
+def _stops_and_routes(
+    session: Session, ids: list[uuid.UUID]
+) -> tuple[
+    dict[uuid.UUID, tuple[float, int, datetime | None]],
+    dict[uuid.UUID, list[tuple[float, float] | None]],
+]:
+    """The trips' dwell, stop count and last release; and their routes' places. By id, apart
+    from the trips' query (ix_stops_shipment): a join to the LIMITed trips took SQLite 7× as
+    long on the demo data."""
+    stops: dict[uuid.UUID, tuple[float, int, datetime | None]] = {}
+    routes: dict[uuid.UUID, list[tuple[float, float] | None]] = {}
     for first in range(0, len(ids), 500):
-        at_stops.update(
-            (shipment_id, (float(dwell or 0.0), int(count)))
-            for shipment_id, dwell, count in session.execute(
-                select(Stop.shipment_id, func.sum(Stop.dwell_minutes), func.count())
-                .where(Stop.shipment_id.in_(ids[first : first + 500]))
+        chunk = ids[first : first + 500]
+        stops.update(
+            (shipment_id, (float(dwell or 0.0), int(count), last))
+            for shipment_id, dwell, count, last in session.execute(
+                select(
+                    Stop.shipment_id,
+                    func.sum(Stop.dwell_minutes),
+                    func.count(),
+                    func.max(Stop.closed_at),
+                )
+                .where(Stop.shipment_id.in_(chunk))
                 .group_by(Stop.shipment_id)
             )
         )
-    speeds = []
-    for row in rows:
-        moving = float(row.transit_minutes) - at_stops.get(row.id, (0.0, 0))[0]
-        # Stops logged outside departure → delivery can leave no time on the road: no speed.
-        if moving > 0:
-            speeds.append(float(row.distance_km) / moving * 60)
-    stops = sum(count for _, count in at_stops.values())
-    return tuple(sorted(speeds)), (stops / len(rows) if rows else None)
+        for shipment_id, lat, lon in session.execute(
+            select(RoutePoint.shipment_id, Checkpoint.latitude, Checkpoint.longitude)
+            .join(Checkpoint, Checkpoint.id == RoutePoint.checkpoint_id)
+            .where(RoutePoint.shipment_id.in_(chunk))
+            .order_by(RoutePoint.shipment_id, RoutePoint.position)
+        ):
+            place = (lat, lon) if lat is not None and lon is not None else None
+            routes.setdefault(shipment_id, []).append(place)
+    return stops, routes
 
 
 _T = TypeVar("_T")

@@ -178,10 +178,19 @@ class EtaBasis(BaseModel):
         description="Without a route: stops assumed ahead (the corridor's mean per trip, less "
         "those made), each with the network's dwell."
     )
-    remaining_km: float
-    speed_kmh: float = Field(description="Driving speed, checkpoint time excluded.")
+    remaining_km: float = Field(
+        description="Left to drive at `speed_kmh`: to the last checkpoint when the last leg "
+        "is measured (`last_leg_trips` > 0), else to the destination."
+    )
+    speed_kmh: float = Field(
+        description="The median of the measured trips' speeds, checkpoint time excluded."
+    )
     speed_source: Literal["corridor", "network", "default"]
     speed_trips: int = Field(description="Delivered trips the speed was measured on.")
+    last_leg_trips: int = Field(
+        description="Delivered trips whose last leg (last release → delivery, in minutes) "
+        "stands for this one's; 0: the last leg is driven at `speed_kmh` like the others."
+    )
     driving_minutes: float
     window_days: int
     method: str

@@ -325,18 +325,30 @@ def test_after_leaving_a_checkpoint_the_road_driven_since_is_taken_off(
     assert found.basis.remaining_km == pytest.approx(at_a.basis.remaining_km - 25, abs=0.1)
 
 
+def _corridor(client: TestClient, engine: Engine, world: dict[str, Any], km: list[float]) -> float:
+    """Trips Sulaymaniyah → A → Baghdad of these km, delivered in 300 minutes: 90 on the
+    road to A, 60 at A, 150 from A's release to the delivery (the last leg). Returns the
+    share of their km before A (straight-line legs)."""
+    now = world["now"]
+    for n, distance in enumerate(km):
+        done = make_shipment(
+            client, world["exporter"], route=[world["a"]["id"]], distance_km=distance
+        )
+        _delivered(engine, done, now - timedelta(days=1 + n), 300, 60)
+    to_a = great_circle_km(PROVINCE_CAPITALS[Province.sulaymaniyah], (35.4, 44.3))
+    from_a = great_circle_km((35.4, 44.3), PROVINCE_CAPITALS[Province.baghdad])
+    return to_a / (to_a + from_a)
+
+
 def test_the_corridors_speeds_are_its_trips_km_over_their_time_on_the_road(
     client: TestClient, engine: Engine, world: dict[str, Any]
 ) -> None:
-    """Five trips Sulaymaniyah → Baghdad delivered in 300 minutes, 60 of them at a checkpoint:
-    four of 200 km (50 km/h on the road), one of 300 km (75 km/h). The road's time is as
-    uncertain as those five speeds; the basis shows their median."""
+    """Five trips, four of 200 km and one of 300: their speeds before the last checkpoint are
+    their km before it over their 90 minutes on the road to it; the last leg is its 150
+    minutes, not its km. The road's time is as uncertain as those speeds; the basis shows
+    their median."""
+    share = _corridor(client, engine, world, [300, 200, 200, 200, 200])
     now = world["now"]
-    for n in range(5):
-        done = make_shipment(
-            client, world["exporter"], route=[world["a"]["id"]], distance_km=300 if n == 0 else 200
-        )
-        _delivered(engine, done, now - timedelta(days=1 + n), 300, 60)
     old = make_shipment(client, world["exporter"], route=[world["a"]["id"]], distance_km=900)
     _delivered(engine, old, now - timedelta(days=40), 300, 60)  # left before the window
     post_event(
@@ -344,24 +356,44 @@ def test_the_corridors_speeds_are_its_trips_km_over_their_time_on_the_road(
     )
     found = _eta(engine, world["trip"]["id"], now)
     assert (found.basis.speed_source, found.basis.speed_trips) == ("corridor", 5)
-    assert found.basis.speed_kmh == 50.0
+    assert found.basis.last_leg_trips == 5
+    speeds = [300 * share / 1.5, *[200 * share / 1.5] * 4]
+    assert found.basis.speed_kmh == round(200 * share / 1.5, 1)
     with Session(engine) as session:
         trip = eta_inputs.Trip("sulaymaniyah", "baghdad", 300, now, [], [])
         alone = eta_inputs.trip_eta(session, trip, now)
     assert alone is not None
-    # No route: one leg of 300 km, and the corridor's one stop a trip with the network's dwell.
+    # No route: one leg of 300 km at those speeds, the last leg's 150 minutes (its km counted
+    # twice), and the corridor's one stop a trip with the network's dwell.
     network = sorted([*range(30, 55), 5, 6, 7, *[60] * 5])
-    expected = eta.estimate(now, [eta.Ahead(network)], 300, [75, 50, 50, 50, 50])
+    expected = eta.estimate(now, [eta.Ahead(network), eta.Ahead([150] * 5)], 300, speeds)
     assert (alone.p50, alone.p90) == (expected.p50, expected.p90)
+
+
+def test_on_the_last_leg_only_its_measured_time_left_counts(
+    client: TestClient, engine: Engine, world: dict[str, Any]
+) -> None:
+    """Released at its last checkpoint 100 minutes ago, where last legs took 150: 50 left."""
+    _corridor(client, engine, world, [200] * 5)
+    now, exporter = world["now"], world["exporter"]
+    trip = make_shipment(client, exporter, route=[world["a"]["id"]], distance_km=200)
+    for body in (
+        _event("departed", _at(now, -300)),
+        _event("arrived", _at(now, -200), checkpoint_id=world["a"]["id"]),
+        _event("released", _at(now, -100)),
+    ):
+        assert post_event(client, trip["id"], body, exporter.headers).status_code == 201
+    found = _eta(engine, trip["id"], now)
+    assert found.basis.checkpoints_ahead == []
+    assert found.basis.remaining_km == 0
+    assert found.p50 == found.p90 == now + timedelta(minutes=50)
 
 
 def test_a_shipment_without_a_route_expects_its_corridors_usual_stops(
     client: TestClient, engine: Engine, world: dict[str, Any]
 ) -> None:
+    share = _corridor(client, engine, world, [200] * 5)  # one stop a trip
     now = world["now"]
-    for n in range(5):  # delivered over A, one stop each: one stop a trip
-        done = make_shipment(client, world["exporter"], route=[world["a"]["id"]], distance_km=200)
-        _delivered(engine, done, now - timedelta(days=1 + n), 300, 60)
     loose = make_shipment(client, world["exporter"], distance_km=250)
     post_event(client, loose["id"], _event("departed", _at(now, -5)), world["exporter"].headers)
     found = _eta(engine, loose["id"], now)
@@ -370,11 +402,12 @@ def test_a_shipment_without_a_route_expects_its_corridors_usual_stops(
     assert found.basis.unplanned_stops == 1
     # The network's dwell: the 28 stops of A and B of the world, and the five trips' 60s.
     network = sorted([*range(30, 55), 5, 6, 7, *[60] * 5])
-    # One leg, Sulaymaniyah → Baghdad, 250 km, 5 minutes of it driven at 50 km/h.
-    km = 250 - 5 / 60 * 50
+    # One leg, Sulaymaniyah → Baghdad, 250 km, 5 minutes of it driven at the median speed.
+    speed = 200 * share / 1.5
+    km = 250 - 5 / 60 * speed
     assert found.basis.remaining_km == round(km, 1)
-    expected = eta.estimate(now, [eta.Ahead(network)], km, [50] * 5)
-    assert found.p50 == expected.p50
+    expected = eta.estimate(now, [eta.Ahead(network), eta.Ahead([150] * 5)], km, [speed] * 5)
+    assert (found.p50, found.p90) == (expected.p50, expected.p90)
 
 
 def test_the_samples_are_read_once_per_five_minutes(
