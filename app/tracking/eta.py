@@ -65,7 +65,7 @@ def remaining_dwell(samples: Sequence[float], elapsed_minutes: float | None) -> 
     """The dwell still to come: all of it ahead, or, at the checkpoint the truck is at, the
     samples longer than `elapsed_minutes` less that (see the module's docstring for a truck
     held longer than nearly all)."""
-    ordered = sorted(max(0.0, s) for s in samples)
+    ordered = sorted(max(0.0, s) for s in samples if math.isfinite(s))
     if elapsed_minutes is None or not ordered:
         return ordered
     longer = [s - elapsed_minutes for s in ordered if s > elapsed_minutes]

@@ -62,6 +62,14 @@ def test_a_truck_held_longer_than_nearly_all_gets_the_residual_of_the_longest() 
     assert eta.remaining_dwell(range(1, 101), 94) == [1, 2, 3, 4, 5, 6]
 
 
+def test_a_negative_or_not_finite_dwell_is_no_wait_or_left_out() -> None:
+    """A clock that ran backwards gives no wait, never an earlier arrival; inf and NaN are
+    left out."""
+    assert eta.remaining_dwell([-5.0, math.nan, math.inf, 10.0], None) == [0.0, 10.0]
+    found = eta.estimate(NOW, [eta.Ahead([-5.0, math.inf, 10.0])], 0, [50])
+    assert (found.p50_minutes, found.p90_minutes) == (0, 10)
+
+
 def test_many_samples_stand_as_their_quantiles_rounded_to_the_minute() -> None:
     samples = [m / 10 for m in range(10_000)]  # 0.0 … 999.9
     atoms = eta.atoms(samples)
