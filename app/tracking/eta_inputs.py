@@ -167,11 +167,12 @@ def trip_eta(session: Session, trip: Trip, now: datetime) -> EtaRead | None:
     ]
     before, last = _km_ahead(trip, places, done, current, speed.median, now)
     km = before + last
-    if speed.last_leg:
+    last_leg = speed.last_leg if len(speed.last_leg) >= MIN_TRIPS else ()
+    if last_leg:
         # The last leg is its measured time, not its km: once on it, the time since leaving.
         on_it = bool(trip.route) and current is None and done == len(trip.route) - 1
         km = before if trip.route else km  # without a route, its few km are counted twice
-        ahead.append(eta.Ahead(speed.last_leg, _since_left(trip, now) if on_it else None))
+        ahead.append(eta.Ahead(last_leg, _since_left(trip, now) if on_it else None))
     found = eta.estimate(now, ahead, km, speed.samples)
     checkpoints = [
         EtaCheckpoint(
@@ -195,7 +196,7 @@ def trip_eta(session: Session, trip: Trip, now: datetime) -> EtaRead | None:
             speed_kmh=round(speed.median, 1),
             speed_source=speed.source,
             speed_trips=len(speed.samples) if speed.source != "default" else 0,
-            last_leg_trips=len(speed.last_leg),
+            last_leg_trips=len(last_leg),
             driving_minutes=round(found.driving_minutes, 1),
             window_days=WINDOW.days,
             method=METHOD,
