@@ -18,6 +18,7 @@ from bench import (
     cpu_budget,
     dashboard,
     databases,
+    eta_backtest,
     flood,
     forecast_backtest,
     ingest,
@@ -118,6 +119,36 @@ def test_forecast_backtest_counts_the_next_weeks_stops_under_the_forecast(
     assert 0 < result["stops"] <= (ended or 0)
     assert 0 < result["covered"] <= result["stops"]
     assert 0 <= result["share_under_p50"] <= result["share_under_p90"] <= 1
+
+
+def test_eta_backtest_sets_each_eta_against_the_delivery(tmp_path: Path) -> None:
+    """bench/eta_backtest.py on a small demo world: every tested trip gets an ETA at its
+    departure and at each arrival, and the shares are shares (p50's no more than p90's)."""
+    from app.auth.passwords import Passwords
+    from app.db import make_session_factory
+    from app.demo import generator
+    from tests.conftest import make_settings
+
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    command.upgrade(alembic_config(url), "head")
+    engine = create_engine(url)
+    with make_session_factory(engine)() as session:
+        generator.seed(
+            session, passwords=Passwords(make_settings(url)), shipments=400, seed=5, days=60
+        )
+        result = eta_backtest.backtest(session, days=20, settle=2, limit=40, arrivals=True)
+        cost = eta_backtest.request_cost(session, shipments=5)
+    engine.dispose()
+    assert 0 < result["trips"] <= 40
+    assert result["no_eta"] == 0
+    assert result["departure"]["etas"] == result["trips"]
+    assert result["arrival"]["etas"] >= result["trips"]
+    for kind in ("departure", "arrival"):
+        found = result[kind]
+        assert 0 <= found["share_by_p50"] <= found["share_by_p90"] <= 1
+        assert found["median_abs_error_p50_minutes"] >= 0
+    assert cost["shipments"] == 5  # the demo's last trips are on the road at its end
+    assert 0 < cost["warm_ms"]["p50"]
 
 
 def test_loader_makes_the_same_rows_in_parallel_and_in_one_process(

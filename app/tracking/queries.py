@@ -9,10 +9,12 @@ from sqlalchemy.orm import Session
 
 from app.auth.principal import Principal
 from app.checkpoints.models import Checkpoint
+from app.db import utcnow
 from app.shipments import service as shipments
 from app.shipments.models import Shipment
 from app.shipments.schemas import ShipmentFilters, ShipmentRead
 from app.tracking import timeline
+from app.tracking.eta_inputs import shipment_eta
 from app.tracking.models import (
     Stop,
     StopFee,
@@ -74,6 +76,7 @@ def shipment_detail(
         stops=stops,
         timeline=_events(session, shipment.id),
         timeline_anomalies=[AnomalyRead.model_validate(a) for a in shipment.anomalies or []],
+        eta=shipment_eta(session, shipment, utcnow()),
     )
 
 

@@ -153,6 +153,58 @@ class StopRead(BaseModel):
     )
 
 
+class EtaCheckpoint(BaseModel):
+    """A checkpoint ahead, and whose measured dwell stands for its own."""
+
+    checkpoint_id: uuid.UUID
+    code: str
+    source: Literal["checkpoint", "province", "network"] = Field(
+        description="`checkpoint`: its own stops of the last 30 days; `province`: too few of "
+        "those (under 20), its province's checkpoints pooled; `network`: every checkpoint's."
+    )
+    samples: int = Field(description="Completed stops the distribution was measured on.")
+    elapsed_minutes: float | None = Field(
+        description="At the checkpoint the truck is at now: the minutes already spent there "
+        "(what is left is the dwell given that it lasted this long); else null."
+    )
+
+
+class EtaBasis(BaseModel):
+    route_known: bool = Field(
+        description="false: no planned route; the corridor's usual number of stops is assumed."
+    )
+    checkpoints_ahead: list[EtaCheckpoint]
+    unplanned_stops: int = Field(
+        description="Without a route: stops assumed ahead (the corridor's mean per trip, less "
+        "those made), each with the network's dwell."
+    )
+    remaining_km: float = Field(
+        description="Left to drive at `speed_kmh`: to the last checkpoint when the last leg "
+        "is measured (`last_leg_trips` > 0), else to the destination."
+    )
+    speed_kmh: float = Field(
+        description="The median of the measured trips' speeds, checkpoint time excluded."
+    )
+    speed_source: Literal["corridor", "network", "default"]
+    speed_trips: int = Field(description="Delivered trips the speed was measured on.")
+    last_leg_trips: int = Field(
+        description="Delivered trips whose last leg (last release → delivery, in minutes) "
+        "stands for this one's; 0: the last leg is driven at `speed_kmh` like the others."
+    )
+    driving_minutes: float
+    window_days: int
+    method: str
+
+
+class EtaRead(BaseModel):
+    """When the truck should arrive: half of such trips arrive by `p50`, nine in ten by `p90`."""
+
+    p50: datetime
+    p90: datetime
+    computed_at: datetime
+    basis: EtaBasis
+
+
 class ShipmentDetail(ShipmentRead):
     """A shipment with its whole story: stops (current one first-class) and the event timeline."""
 
@@ -161,6 +213,11 @@ class ShipmentDetail(ShipmentRead):
     timeline: list[EventRead]
     timeline_anomalies: list[AnomalyRead] = Field(
         description="Contradictions that belong to no single stop (e.g. an event after delivery)."
+    )
+    eta: EtaRead | None = Field(
+        description="While the shipment is on the road (departed, not delivered, turned back "
+        "or cancelled): its arrival's p50 and p90. Otherwise null; null too when no checkpoint "
+        "has a completed stop in the last 30 days to measure by."
     )
 
 

@@ -1,0 +1,483 @@
+"""The ETA: the pure sum of the dwell ahead and the road (eta.py) against hand computations
+and its properties; its inputs read from a real database (eta_inputs.py); GET /shipments/{id}."""
+
+import math
+import statistics
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy import insert, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from app.geography import PROVINCE_CAPITALS, Province, great_circle_km
+from app.shipments.models import Shipment, ShipmentStatus
+from app.tracking import eta, eta_inputs
+from app.tracking.models import Stop
+from tests.factories import API, admin, make_checkpoint, make_exporter, make_shipment
+from tests.tracking.helpers import driver_headers, post_event
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+# --- the pure sum -----------------------------------------------------------------------
+
+
+def test_two_checkpoints_and_an_hour_of_road_add_up_as_computed_by_hand() -> None:
+    """{10, 20} + {0, 30}: sums 10, 20, 40, 50, each a quarter; p50 20, p90 50; + 60 min."""
+    found = eta.estimate(NOW, [eta.Ahead([20, 10]), eta.Ahead([0, 30])], 60, [60])
+    assert found.driving_minutes == 60
+    assert (found.p50_minutes, found.p90_minutes) == (80, 110)
+    assert found.p50 == NOW + timedelta(minutes=80)
+    assert found.p90 == NOW + timedelta(minutes=110)
+
+
+def test_the_p90_of_the_sum_is_not_the_sum_of_the_p90s() -> None:
+    """Two checkpoints, each 0…9 minutes alike: each p90 is 8, but P(sum ≤ 13) = 0.85 and
+    P(sum ≤ 14) = 1 − 4·5/200 = 0.9, so the sum's p90 is 14, not 16; its p50 is 9."""
+    uniform = list(range(10))
+    alone = eta.estimate(NOW, [eta.Ahead(uniform)], 0, [50])
+    assert alone.p90_minutes == 8
+    both = eta.estimate(NOW, [eta.Ahead(uniform), eta.Ahead(uniform)], 0, [50])
+    assert (both.p50_minutes, both.p90_minutes) == (9, 14)
+
+
+def test_at_a_checkpoint_only_the_dwell_longer_than_the_time_spent_counts() -> None:
+    """Dwell 1…100 minutes, 50 already spent: what is left is 1…50 minutes alike, p50 25."""
+    assert eta.remaining_dwell(range(1, 101), 50) == [float(m) for m in range(1, 51)]
+    found = eta.estimate(NOW, [eta.Ahead(range(1, 101), elapsed_minutes=50)], 0, [50])
+    assert (found.p50_minutes, found.p90_minutes) == (25, 45)
+
+
+def test_a_truck_held_longer_than_nearly_all_gets_the_residual_of_the_longest() -> None:
+    """500 minutes spent where no truck stayed over 100: the longest five (96…100) less the
+    shortest of them, 0…4 — never a negative wait, never nothing at all."""
+    assert eta.remaining_dwell(range(1, 101), 500) == [0, 1, 2, 3, 4]
+    assert eta.remaining_dwell(range(1, 101), 97) == [0, 1, 2, 3, 4]
+    assert eta.remaining_dwell(range(1, 101), 94) == [1, 2, 3, 4, 5, 6]
+
+
+def test_a_negative_or_not_finite_dwell_is_no_wait_or_left_out() -> None:
+    """A clock that ran backwards gives no wait, never an earlier arrival; inf and NaN are
+    left out."""
+    assert eta.remaining_dwell([-5.0, math.nan, math.inf, 10.0], None) == [0.0, 10.0]
+    found = eta.estimate(NOW, [eta.Ahead([-5.0, math.inf, 10.0])], 0, [50])
+    assert (found.p50_minutes, found.p90_minutes) == (0, 10)
+
+
+def test_many_samples_stand_as_their_quantiles_rounded_to_the_minute() -> None:
+    samples = [m / 10 for m in range(10_000)]  # 0.0 … 999.9
+    atoms = eta.atoms(samples)
+    assert len(atoms) == eta.ATOMS
+    assert atoms[0] == round(samples[25])
+    assert atoms[-1] == round(samples[9975])
+    assert list(atoms) == sorted(atoms)
+    assert list(eta.atoms([2.4, 0.6])) == [1, 2]
+
+
+def test_a_speed_that_is_not_positive_is_refused() -> None:
+    for speeds in ([], [0.0], [50.0, -1.0], [math.inf]):
+        with pytest.raises(ValueError, match="speed"):
+            eta.estimate(NOW, [], 10, speeds)
+
+
+samples = st.lists(st.integers(0, 3000), min_size=1, max_size=40)
+checkpoints = st.lists(samples, max_size=5)
+elapsed = st.none() | st.integers(0, 4000)
+km = st.floats(0, 2000, allow_nan=False)
+speeds = st.lists(st.floats(5, 130, allow_nan=False), min_size=1, max_size=30)
+
+
+def _ahead(lists: list[list[int]], first_elapsed: int | None) -> list[eta.Ahead]:
+    return [eta.Ahead(s, first_elapsed if i == 0 else None) for i, s in enumerate(lists)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    lists=checkpoints,
+    extra=samples,
+    where=st.integers(0, 5),
+    first=elapsed,
+    km=km,
+    speeds=speeds,
+)
+def test_another_checkpoint_ahead_never_makes_the_eta_earlier(
+    lists: list[list[int]],
+    extra: list[int],
+    where: int,
+    first: int | None,
+    km: float,
+    speeds: list[float],
+) -> None:
+    before = eta.estimate(NOW, _ahead(lists, first), km, speeds)
+    # Anywhere after the one the truck may be at now (that one stays first).
+    at = min(max(where, 1 if first is not None and lists else 0), len(lists))
+    after = eta.estimate(NOW, _ahead([*lists[:at], extra, *lists[at:]], first), km, speeds)
+    assert after.p50 >= before.p50
+    assert after.p90 >= before.p90
+
+
+@settings(max_examples=300, deadline=None)
+@given(lists=checkpoints, first=elapsed, km=km, more=km, speeds=speeds)
+def test_more_road_never_makes_the_eta_earlier(
+    lists: list[list[int]], first: int | None, km: float, more: float, speeds: list[float]
+) -> None:
+    ahead = _ahead(lists, first)
+    shorter, longer = (
+        eta.estimate(NOW, ahead, km, speeds),
+        eta.estimate(NOW, ahead, km + more, speeds),
+    )
+    assert longer.p50 >= shorter.p50
+    assert longer.p90 >= shorter.p90
+
+
+@settings(max_examples=300, deadline=None)
+@given(lists=checkpoints, first=elapsed, km=km, speeds=speeds)
+def test_p50_is_never_after_p90_nor_before_the_road_is_driven(
+    lists: list[list[int]], first: int | None, km: float, speeds: list[float]
+) -> None:
+    found = eta.estimate(NOW, _ahead(lists, first), km, speeds)
+    fastest = min(eta.driving_minutes(km, s) for s in speeds)
+    assert NOW + timedelta(minutes=round(fastest) - 1) <= found.p50 <= found.p90
+    assert found.driving_minutes == statistics.median(eta.driving_minutes(km, s) for s in speeds)
+    assert found == eta.estimate(NOW, _ahead(lists, first), km, speeds)  # deterministic
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    dwell=st.lists(st.integers(0, 3000), min_size=eta.TAIL_SAMPLES, max_size=400),
+    spent=st.integers(0, 3000),
+)
+def test_time_spent_at_a_checkpoint_never_shortens_the_whole_stay(
+    dwell: list[int], spent: int
+) -> None:
+    """Given `spent` minutes there, the stay's quantiles (spent + what is left) are never
+    shorter than the unconditioned ones, nor is what is left negative; with nothing spent
+    and every sample positive, nothing changes."""
+    left = eta.remaining_dwell(dwell, spent)
+    assert left
+    assert min(left) >= 0
+    if sum(d > spent for d in dwell) >= eta.TAIL_SAMPLES:
+        assert sorted(left) == sorted(d - spent for d in dwell if d > spent)
+    for q in eta.QUANTILES:
+        whole = eta.quantile_minutes(eta.dwell_distribution([eta.Ahead(dwell)]), q)
+        rest = eta.quantile_minutes(eta.dwell_distribution([eta.Ahead(dwell, spent)]), q)
+        if sum(d > spent for d in dwell) >= eta.TAIL_SAMPLES:
+            assert spent + rest >= whole
+    positive = [d + 1 for d in dwell]
+    assert eta.estimate(NOW, [eta.Ahead(positive, 0)], 0, [50]) == eta.estimate(
+        NOW, [eta.Ahead(positive)], 0, [50]
+    )
+
+
+# --- the inputs, from a real database ---------------------------------------------------
+
+
+def _history(
+    engine: Engine,
+    holder: dict[str, Any],
+    checkpoint_id: str,
+    dwells: list[float],
+    closed_at: datetime,
+) -> None:
+    """Completed stops at a checkpoint, written straight to the stops table (as the event
+    writer's rows), on `holder`'s shipment; each closed at `closed_at`."""
+    with Session(engine) as session, session.begin():
+        first = len(session.query(Stop).filter(Stop.shipment_id == uuid.UUID(holder["id"])).all())
+        session.execute(
+            insert(Stop),
+            [
+                {
+                    "id": uuid.uuid4(),
+                    "shipment_id": uuid.UUID(holder["id"]),
+                    "organization_id": uuid.UUID(holder["organization_id"]),
+                    "checkpoint_id": uuid.UUID(checkpoint_id),
+                    "seq": first + i,
+                    "arrived_at": closed_at - timedelta(minutes=dwell),
+                    "closed_at": closed_at,
+                    "last_event_at": closed_at,
+                    "outcome": "released",
+                    "dwell_minutes": dwell,
+                    "hold_count": 0,
+                    "held_minutes": 0.0,
+                    "is_current": False,
+                    "anomalies": [],
+                }
+                for i, dwell in enumerate(dwells)
+            ],
+        )
+
+
+def _delivered(
+    engine: Engine, shipment: dict[str, Any], departed: datetime, transit: float, dwell: float
+) -> None:
+    """Mark a shipment delivered after `transit` minutes, `dwell` of them at its route's first
+    checkpoint."""
+    with Session(engine) as session, session.begin():
+        session.execute(
+            update(Shipment)
+            .where(Shipment.id == uuid.UUID(shipment["id"]))
+            .values(
+                status=ShipmentStatus.delivered,
+                departed_at=departed,
+                delivered_at=departed + timedelta(minutes=transit),
+                transit_minutes=transit,
+            )
+        )
+    checkpoint_id = shipment["route"][0]
+    _history(engine, shipment, checkpoint_id, [dwell], departed + timedelta(minutes=transit / 2))
+
+
+def _eta(engine: Engine, shipment_id: str, now: datetime) -> Any:
+    with Session(engine) as session:
+        shipment = session.get_one(Shipment, uuid.UUID(shipment_id))
+        return eta_inputs.shipment_eta(session, shipment, now)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def _at(now: datetime, minutes: float) -> str:
+    return (now + timedelta(minutes=minutes)).isoformat()
+
+
+def _event(type_: str, when: str, **fields: Any) -> dict[str, Any]:
+    return {"event_id": str(uuid.uuid4()), "type": type_, "occurred_at": when, **fields}
+
+
+@pytest.fixture
+def world(client: TestClient, engine: Engine) -> dict[str, Any]:
+    """Checkpoints A (Kirkuk: 25 stops of its own in the last 30 days, and 40 older), B
+    (Kirkuk: 3 stops: pooled with A's) and C (Basra: none; Basra has no other: the
+    network's), and a shipment Sulaymaniyah → Baghdad planned over A, B, C."""
+    boss = admin(client)
+    a = make_checkpoint(client, boss, province="kirkuk", latitude=35.4, longitude=44.3)
+    b = make_checkpoint(client, boss, province="kirkuk", latitude=34.9, longitude=44.6)
+    c = make_checkpoint(client, boss, province="basra", latitude=33.6, longitude=44.5)
+    exporter = make_exporter(client, boss)
+    holder = make_shipment(client, exporter, reference="history")
+    now = _now()
+    _history(engine, holder, a["id"], [float(m) for m in range(30, 55)], now - timedelta(days=2))
+    _history(engine, holder, a["id"], [900.0] * 40, now - timedelta(days=31))  # too old
+    _history(engine, holder, b["id"], [5.0, 6.0, 7.0], now - timedelta(hours=3))
+    trip = make_shipment(client, exporter, route=[a["id"], b["id"], c["id"]], distance_km=300)
+    return {"a": a, "b": b, "c": c, "exporter": exporter, "trip": trip, "now": now}
+
+
+def test_a_truck_at_its_first_checkpoint_waits_there_then_at_the_rest_of_its_route(
+    client: TestClient, engine: Engine, world: dict[str, Any]
+) -> None:
+    now, trip, exporter = world["now"], world["trip"], world["exporter"]
+    for body in (
+        _event("departed", _at(now, -90)),
+        _event("arrived", _at(now, -40), checkpoint_id=world["a"]["id"]),
+    ):
+        assert post_event(client, trip["id"], body, exporter.headers).status_code == 201
+
+    found = _eta(engine, trip["id"], now)
+
+    a_own = [float(m) for m in range(30, 55)]
+    pooled = sorted([*a_own, 5.0, 6.0, 7.0])
+    network = pooled  # every stop closed in the last 30 days is A's or B's
+    ahead = found.basis.checkpoints_ahead
+    assert [(c.code, c.source, c.samples) for c in ahead] == [
+        (world["a"]["code"], "checkpoint", 25),
+        (world["b"]["code"], "province", 28),
+        (world["c"]["code"], "network", 28),
+    ]
+    assert ahead[0].elapsed_minutes == 40
+    assert ahead[1].elapsed_minutes is None
+    # No delivered trip anywhere: the documented constant speed.
+    assert (found.basis.speed_source, found.basis.speed_kmh) == ("default", 50.0)
+    # At A: the legs A → B → C → Baghdad of Sulaymaniyah → A → B → C → Baghdad, × 300 km.
+    points = [
+        PROVINCE_CAPITALS[Province.sulaymaniyah],
+        (35.4, 44.3),
+        (34.9, 44.6),
+        (33.6, 44.5),
+        PROVINCE_CAPITALS[Province.baghdad],
+    ]
+    legs = [great_circle_km(p, q) for p, q in zip(points, points[1:], strict=False)]
+    km = 300 * sum(legs[1:]) / sum(legs)
+    assert found.basis.remaining_km == round(km, 1)
+    expected = eta.estimate(
+        now, [eta.Ahead(a_own, 40), eta.Ahead(pooled), eta.Ahead(network)], km, [50]
+    )
+    assert (found.p50, found.p90) == (expected.p50, expected.p90)
+    assert found.computed_at == now
+
+
+def test_after_leaving_a_checkpoint_the_road_driven_since_is_taken_off(
+    client: TestClient, engine: Engine, world: dict[str, Any]
+) -> None:
+    """Released at A 30 minutes ago at the default 50 km/h: 25 km of the leg to B are behind."""
+    now, trip, exporter = world["now"], world["trip"], world["exporter"]
+    for body in (
+        _event("departed", _at(now, -120)),
+        _event("arrived", _at(now, -80), checkpoint_id=world["a"]["id"]),
+        _event("released", _at(now, -30)),
+    ):
+        assert post_event(client, trip["id"], body, exporter.headers).status_code == 201
+    found = _eta(engine, trip["id"], now)
+    assert [c.code for c in found.basis.checkpoints_ahead] == [
+        world["b"]["code"],
+        world["c"]["code"],
+    ]
+    at_a = _eta(engine, trip["id"], now - timedelta(minutes=30))  # just released
+    assert found.basis.remaining_km == pytest.approx(at_a.basis.remaining_km - 25, abs=0.1)
+
+
+def _corridor(client: TestClient, engine: Engine, world: dict[str, Any], km: list[float]) -> float:
+    """Trips Sulaymaniyah → A → Baghdad of these km, delivered in 300 minutes: 90 on the
+    road to A, 60 at A, 150 from A's release to the delivery (the last leg). Returns the
+    share of their km before A (straight-line legs)."""
+    now = world["now"]
+    for n, distance in enumerate(km):
+        done = make_shipment(
+            client, world["exporter"], route=[world["a"]["id"]], distance_km=distance
+        )
+        _delivered(engine, done, now - timedelta(days=1 + n), 300, 60)
+    to_a = great_circle_km(PROVINCE_CAPITALS[Province.sulaymaniyah], (35.4, 44.3))
+    from_a = great_circle_km((35.4, 44.3), PROVINCE_CAPITALS[Province.baghdad])
+    return to_a / (to_a + from_a)
+
+
+def test_the_corridors_speeds_are_its_trips_km_over_their_time_on_the_road(
+    client: TestClient, engine: Engine, world: dict[str, Any]
+) -> None:
+    """Five trips, four of 200 km and one of 300: their speeds before the last checkpoint are
+    their km before it over their 90 minutes on the road to it; the last leg is its 150
+    minutes, not its km. The road's time is as uncertain as those speeds; the basis shows
+    their median."""
+    share = _corridor(client, engine, world, [300, 200, 200, 200, 200])
+    now = world["now"]
+    old = make_shipment(client, world["exporter"], route=[world["a"]["id"]], distance_km=900)
+    _delivered(engine, old, now - timedelta(days=40), 300, 60)  # left before the window
+    post_event(
+        client, world["trip"]["id"], _event("departed", _at(now, -5)), world["exporter"].headers
+    )
+    found = _eta(engine, world["trip"]["id"], now)
+    assert (found.basis.speed_source, found.basis.speed_trips) == ("corridor", 5)
+    assert found.basis.last_leg_trips == 5
+    speeds = [300 * share / 1.5, *[200 * share / 1.5] * 4]
+    assert found.basis.speed_kmh == round(200 * share / 1.5, 1)
+    with Session(engine) as session:
+        trip = eta_inputs.Trip("sulaymaniyah", "baghdad", 300, now, [], [])
+        alone = eta_inputs.trip_eta(session, trip, now)
+    assert alone is not None
+    # No route: one leg of 300 km at those speeds, the last leg's 150 minutes (its km counted
+    # twice), and the corridor's one stop a trip with the network's dwell.
+    network = sorted([*range(30, 55), 5, 6, 7, *[60] * 5])
+    expected = eta.estimate(now, [eta.Ahead(network), eta.Ahead([150] * 5)], 300, speeds)
+    assert (alone.p50, alone.p90) == (expected.p50, expected.p90)
+
+
+def test_on_the_last_leg_only_its_measured_time_left_counts(
+    client: TestClient, engine: Engine, world: dict[str, Any]
+) -> None:
+    """Released at its last checkpoint 100 minutes ago, where last legs took 150: 50 left."""
+    _corridor(client, engine, world, [200] * 5)
+    now, exporter = world["now"], world["exporter"]
+    trip = make_shipment(client, exporter, route=[world["a"]["id"]], distance_km=200)
+    for body in (
+        _event("departed", _at(now, -300)),
+        _event("arrived", _at(now, -200), checkpoint_id=world["a"]["id"]),
+        _event("released", _at(now, -100)),
+    ):
+        assert post_event(client, trip["id"], body, exporter.headers).status_code == 201
+    found = _eta(engine, trip["id"], now)
+    assert found.basis.checkpoints_ahead == []
+    assert found.basis.remaining_km == 0
+    assert found.p50 == found.p90 == now + timedelta(minutes=50)
+
+
+def test_a_shipment_without_a_route_expects_its_corridors_usual_stops(
+    client: TestClient, engine: Engine, world: dict[str, Any]
+) -> None:
+    share = _corridor(client, engine, world, [200] * 5)  # one stop a trip
+    now = world["now"]
+    loose = make_shipment(client, world["exporter"], distance_km=250)
+    post_event(client, loose["id"], _event("departed", _at(now, -5)), world["exporter"].headers)
+    found = _eta(engine, loose["id"], now)
+    assert found.basis.route_known is False
+    assert found.basis.checkpoints_ahead == []
+    assert found.basis.unplanned_stops == 1
+    # The network's dwell: the 28 stops of A and B of the world, and the five trips' 60s.
+    network = sorted([*range(30, 55), 5, 6, 7, *[60] * 5])
+    # One leg, Sulaymaniyah → Baghdad, 250 km, 5 minutes of it driven at the median speed.
+    speed = 200 * share / 1.5
+    km = 250 - 5 / 60 * speed
+    assert found.basis.remaining_km == round(km, 1)
+    expected = eta.estimate(now, [eta.Ahead(network), eta.Ahead([150] * 5)], km, [speed] * 5)
+    assert (found.p50, found.p90) == (expected.p50, expected.p90)
+
+
+def test_the_samples_are_read_once_per_five_minutes(
+    client: TestClient, engine: Engine, world: dict[str, Any]
+) -> None:
+    now, trip = world["now"], world["trip"]
+    post_event(client, trip["id"], _event("departed", _at(now, -5)), world["exporter"].headers)
+    slot = datetime.fromtimestamp(
+        (now.timestamp() // eta_inputs.CACHE_SECONDS) * eta_inputs.CACHE_SECONDS, UTC
+    )
+    first = _eta(engine, trip["id"], slot)
+    holder = make_shipment(client, world["exporter"])
+    _history(engine, holder, world["a"]["id"], [500.0] * 30, slot - timedelta(hours=1))
+    same_slot = _eta(engine, trip["id"], slot + timedelta(seconds=eta_inputs.CACHE_SECONDS - 1))
+    assert same_slot.basis.checkpoints_ahead[0].samples == 25
+    next_slot = _eta(engine, trip["id"], slot + timedelta(seconds=eta_inputs.CACHE_SECONDS))
+    assert next_slot.basis.checkpoints_ahead[0].samples == 55
+    assert next_slot.p50 > first.p50
+
+
+def test_without_a_single_measured_stop_there_is_no_eta(client: TestClient, engine: Engine) -> None:
+    boss = admin(client)
+    a = make_checkpoint(client, boss)
+    exporter = make_exporter(client, boss)
+    trip = make_shipment(client, exporter, route=[a["id"]])
+    now = _now()
+    post_event(client, trip["id"], _event("departed", _at(now, -5)), exporter.headers)
+    assert _eta(engine, trip["id"], now) is None
+    got = client.get(f"{API}/shipments/{trip['id']}", headers=exporter.headers)
+    assert got.status_code == 200
+    assert got.json()["eta"] is None
+
+
+def test_get_shipment_has_an_eta_on_the_road_and_null_when_planned_or_delivered(
+    client: TestClient, world: dict[str, Any]
+) -> None:
+    now, trip, exporter = world["now"], world["trip"], world["exporter"]
+    url = f"{API}/shipments/{trip['id']}"
+    assert client.get(url, headers=exporter.headers).json()["eta"] is None  # planned
+    driver = driver_headers(client, exporter, trip)
+    post_event(client, trip["id"], _event("departed", _at(now, -60)), driver)
+    post_event(
+        client, trip["id"], _event("arrived", _at(now, -20), checkpoint_id=world["a"]["id"]), driver
+    )
+
+    for headers in (exporter.headers, driver):  # the driver link sees it too
+        body = client.get(url, headers=headers).json()
+        assert body["status"] == "at_checkpoint"
+        found = body["eta"]
+        assert found is not None
+        assert datetime.fromisoformat(found["p50"]) <= datetime.fromisoformat(found["p90"])
+        assert datetime.fromisoformat(found["p50"]) > datetime.fromisoformat(found["computed_at"])
+        assert [c["source"] for c in found["basis"]["checkpoints_ahead"]] == [
+            "checkpoint",
+            "province",
+            "network",
+        ]
+        assert found["basis"]["method"]
+    page = client.get(f"{API}/driver/shipment", headers=driver)  # the driver's page's own
+    assert page.status_code == 200
+    assert page.json()["eta"] is not None
+
+    post_event(client, trip["id"], _event("released", _at(now, -10)), driver)
+    post_event(client, trip["id"], _event("delivered", _at(now, -1)), driver)
+    assert client.get(url, headers=exporter.headers).json()["eta"] is None
