@@ -2,6 +2,7 @@
 
 import uuid
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, exists, select
@@ -26,6 +27,7 @@ from app.tracking.models import (
 from app.tracking.schemas import (
     AnomalyRead,
     CheckpointBrief,
+    EtaRead,
     EventRead,
     FeeRead,
     HoldRead,
@@ -80,14 +82,27 @@ def shipment_detail(
     )
 
 
+@dataclass(frozen=True)
+class ShipmentState:
+    """What a webhook message carries of a shipment (see shipment_state)."""
+
+    shipment: ShipmentRead
+    current_stop: StopRead | None
+    eta: EtaRead | None
+
+
 def shipment_state(
     session: Session, *, principal: Principal, shipment_id: uuid.UUID
-) -> tuple[ShipmentRead, StopRead | None]:
-    """The shipment as shipment_detail shows it, and its current stop, without the history
-    (every stop, every event): what a webhook message carries, read for each one sent."""
+) -> ShipmentState:
+    """The shipment as shipment_detail shows it, its current stop and its ETA, without the
+    history (every stop, every event): what a webhook message carries, read for each one."""
     shipment = shipments.get_shipment(session, principal=principal, shipment_id=shipment_id)
     current = _stops(session, shipment.id, current_only=True)
-    return ShipmentRead.model_validate(shipment), (current[0] if current else None)
+    return ShipmentState(
+        ShipmentRead.model_validate(shipment),
+        current[0] if current else None,
+        shipment_eta(session, shipment, utcnow()),
+    )
 
 
 def events(session: Session, *, principal: Principal, shipment_id: uuid.UUID) -> list[EventRead]:

@@ -36,15 +36,13 @@ def render(session: Session, delivery: WebhookDelivery, organization_id: uuid.UU
 def _state(session: Session, shipment_id: uuid.UUID, organization_id: uuid.UUID) -> dict[str, Any]:
     exporter = Principal("user", Role.exporter, None, organization_id)
     try:
-        shipment, current = queries.shipment_state(
-            session, principal=exporter, shipment_id=shipment_id
-        )
+        state = queries.shipment_state(session, principal=exporter, shipment_id=shipment_id)
     except NotFound:  # deleted since: the message still says what happened
         return {"shipment": {"id": str(shipment_id)}}
     return {
-        "shipment": shipment.model_dump(mode="json"),
-        "current_stop": current.model_dump(mode="json") if current else None,
-        "eta": None,
+        "shipment": state.shipment.model_dump(mode="json"),
+        "current_stop": state.current_stop.model_dump(mode="json") if state.current_stop else None,
+        "eta": state.eta.model_dump(mode="json") if state.eta else None,
     }
 
 

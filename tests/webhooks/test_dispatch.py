@@ -7,7 +7,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
@@ -448,3 +448,29 @@ def test_registered_through_the_api_tested_and_sent_by_the_server(
         assert {d["message_id"] for d in listed.json()["items"]} == {
             d.message_id for d in receiver.processed
         }
+
+
+def test_a_message_of_a_truck_on_the_road_carries_its_eta(world: World) -> None:
+    endpoint_id, secret = world.endpoint("", types=["shipment.arrived"])
+    trip = world.trip
+    with running(Receiver(secret)) as receiver:
+        _set_url(world, endpoint_id, receiver.url)
+        post_all(
+            world,
+            [
+                {**event("departed", 0), "occurred_at": from_now(-300)},
+                {**event("arrived", 0, checkpoint_id=trip.a), "occurred_at": from_now(-240)},
+                {**event("released", 0), "occurred_at": from_now(-200)},
+                {**event("arrived", 0, checkpoint_id=trip.b), "occurred_at": from_now(-60)},
+            ],
+        )
+        deliver_until_done(world, Clock())
+    [first, second] = receiver.processed
+    eta = second.body["data"]["eta"]
+    assert eta is not None
+    assert eta["p50"] <= eta["p90"]
+    assert second.body["data"]["current_stop"]["checkpoint"]["id"] == trip.b
+    # What GET /shipments/{id} gives a moment later (now + the same remaining time).
+    shown = world.client.get(f"/api/v1/shipments/{trip.id}", headers=trip.exporter.headers)
+    later = datetime.fromisoformat(shown.json()["eta"]["p90"])
+    assert abs(later - datetime.fromisoformat(eta["p90"])) < timedelta(seconds=30)
