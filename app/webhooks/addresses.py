@@ -54,6 +54,8 @@ def refusal(ip: IPAddress) -> str | None:
         (ip.is_unspecified, "an unspecified address"),
         (isinstance(ip, ipaddress.IPv4Address) and ip in CGNAT, "a shared (CGNAT) address"),
         (ip.is_private, "a private address"),
+        # fec0::/10, deprecated but still routed inside some networks; `is_global` says yes.
+        (isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local, "a site-local address"),
         (ip.is_reserved, "a reserved address"),
         # Whatever else is not routable on the internet (documentation ranges, benchmarking …).
         (not ip.is_global, "a non-public address"),

@@ -28,13 +28,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from app.config import Settings
 from app.db import utcnow, write_transaction
 from app.shipments.models import Shipment, ShipmentStatus
+from app.shipments.repository import lock_shipments
 from app.tracking.models import Stop, StopHold
 from app.webhooks import outbox, payloads, secrets
 from app.webhooks.models import (
@@ -83,6 +84,7 @@ class _Taken:
     url: str
     secrets: list[str]
     payload: str | None
+    lease: datetime  # its locked_until: an attempt is recorded only while it is still this
 
 
 class Dispatcher:
@@ -110,9 +112,7 @@ class Dispatcher:
         self._pool = ThreadPoolExecutor(CONCURRENCY, thread_name_prefix="webhook-send")
         # The loop's own: the messages being sent, and the attempts that ended.
         self._in_flight: set[int] = set()
-        self._finished: queue.SimpleQueue[tuple[int, tuple[Attempt, str] | None]] = (
-            queue.SimpleQueue()
-        )
+        self._finished: queue.SimpleQueue[tuple[_Taken, Attempt | None, str]] = queue.SimpleQueue()
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -135,8 +135,8 @@ class Dispatcher:
         self.stop()
         if self._thread is not None:
             self._thread.join()
-        self._pool.shutdown(wait=True)
-        self._sender.close()
+        self._pool.shutdown(wait=True)  # each attempt ends within its time limit
+        self._record_finished()  # `clearance dispatch` stopped by Ctrl-C or SIGTERM
 
     def run_forever(self) -> None:
         """`clearance dispatch`: the loop on this thread, until close() (or a signal)."""
@@ -178,37 +178,46 @@ class Dispatcher:
             outcome = self._attempt(item)
         except Exception:  # recorded nowhere: its lease runs out and it is sent again
             logger.exception("webhook delivery %s: the attempt failed unexpectedly", item.id)
-            outcome = None
-        self._finished.put((item.id, outcome))
+            outcome = None, ""
+        self._finished.put((item, *outcome))
         self._wake.set()
 
     def _record_finished(self) -> None:
         """Records the attempts that ended since the last round, in one transaction (on
         SQLite one commit for many attempts, not one each)."""
-        done: list[tuple[int, tuple[Attempt, str] | None]] = []
+        done: list[tuple[_Taken, Attempt | None, str]] = []
         while not self._finished.empty():
             done.append(self._finished.get_nowait())
-        recorded = [(i, outcome) for i, outcome in done if outcome is not None]
-        if recorded:
-            self._record(recorded)
-        for delivery_id, _ in done:
-            self._in_flight.discard(delivery_id)
+        if not done:
+            return
+        try:
+            self._record(done)
+        finally:
+            # Recorded or not (a failed record's messages are taken again once their
+            # leases run out), their senders are free: else eight failed records would
+            # leave this dispatcher no sender at all.
+            for item, _, _ in done:
+                self._in_flight.discard(item.id)
 
     def deliver_now(self) -> int:
         """Every message due now, sent and recorded before returning (tests, `dispatch
         --once`); how many attempts were made."""
         attempts = 0
         while taken := self._take(CONCURRENCY):
-            outcomes = [(item.id, self._attempt(item)) for item in taken]
-            self._record([(i, outcome) for i, outcome in outcomes if outcome is not None])
+            self._record([(item, *self._attempt(item)) for item in taken])
             attempts += len(taken)
         return attempts
 
-    def _attempt(self, item: _Taken) -> tuple[Attempt, str] | None:
-        """One attempt, and the body it sent (None: deleted with its endpoint meanwhile)."""
-        body = item.payload or self._render(item.id)
+    def _attempt(self, item: _Taken) -> tuple[Attempt | None, str]:
+        """One attempt and the body it sent; no attempt (None) if the message went with its
+        endpoint meanwhile."""
+        try:
+            body = item.payload or self._render(item.id)
+        except Exception as exc:  # an attempt that failed: retried, counted, given up
+            logger.exception("webhook delivery %s: its body could not be made", item.id)
+            return Attempt(False, None, f"not sent: its body could not be made ({exc!r})"), ""
         if body is None:
-            return None
+            return None, ""
         # The real time, whatever clock schedules the attempts: receivers refuse a
         # timestamp more than a few minutes from theirs.
         headers = signature_headers(item.message_id, body, item.secrets, utcnow())
@@ -236,16 +245,26 @@ class Dispatcher:
                     .where(WebhookDelivery.id.in_(ids))
                     .order_by(WebhookDelivery.id)
                 ).all()
-                return [
-                    _Taken(
-                        delivery.id,
-                        message_id_header(delivery.message_id),
-                        endpoint.url,
-                        secrets.signing_secrets(endpoint, self._key, now),
-                        delivery.payload,
+                taken = []
+                for delivery, endpoint in rows:
+                    try:
+                        signing = secrets.signing_secrets(endpoint, self._key, now)
+                    except secrets.UndecryptableSecret:
+                        # One endpoint's unreadable secret must not stop everyone's.
+                        if endpoint.enabled:
+                            _disable(session, endpoint, UNREADABLE_SECRET, now)
+                        continue
+                    taken.append(
+                        _Taken(
+                            delivery.id,
+                            message_id_header(delivery.message_id),
+                            endpoint.url,
+                            signing,
+                            delivery.payload,
+                            now + self._lease,
+                        )
                     )
-                    for delivery, endpoint in rows
-                ]
+                return taken
 
     def _render(self, delivery_id: int) -> str | None:
         with self._sessions() as session:
@@ -259,13 +278,28 @@ class Dispatcher:
             delivery, organization_id = found
             return payloads.render(session, delivery, organization_id)
 
-    def _record(self, outcomes: list[tuple[int, tuple[Attempt, str]]]) -> None:
-        if not outcomes:
+    def _record(self, outcomes: list[tuple[_Taken, Attempt | None, str]]) -> None:
+        attempts = [(item, attempt, body) for item, attempt, body in outcomes if attempt]
+        if not attempts:
             return
         now = self._clock()
         with self._sessions() as session, write_transaction(session):
-            for delivery_id, (attempt, body) in outcomes:
-                _apply(session, delivery_id, attempt, body, now)
+            # Rows locked in one order (endpoints, then messages, by key): two dispatchers
+            # recording at once never wait on each other in a cycle.
+            endpoints = {
+                e.id: e
+                for e in session.scalars(
+                    select(WebhookEndpoint)
+                    .join(WebhookDelivery, WebhookDelivery.endpoint_id == WebhookEndpoint.id)
+                    .where(WebhookDelivery.id.in_([item.id for item, _, _ in attempts]))
+                    .order_by(WebhookEndpoint.id)
+                    # FOR NO KEY UPDATE: the event writer's messages (their foreign key's
+                    # FOR KEY SHARE) are never held up by it.
+                    .with_for_update(key_share=True)
+                )
+            }
+            for item, attempt, body in sorted(attempts, key=lambda a: a[0].id):
+                _apply(session, endpoints, item, attempt, body, now)
 
     # The clock ------------------------------------------------------------------------
 
@@ -280,22 +314,37 @@ class Dispatcher:
             found = _held_too_long(session, endpoints, now) + _silent(session, endpoints, now)
             if not found:
                 return 0
-            known = {
-                (endpoint_id, key)
-                for endpoint_id, key in session.execute(
-                    select(WebhookDelivery.endpoint_id, WebhookDelivery.dedupe_key).where(
-                        WebhookDelivery.dedupe_key.in_({key for *_, key in found})
-                    )
-                )
-            }
-            new = [item for item in found if (item[0], item[3]) not in known]
+            new = _not_written(session, found)
             if not new:
                 return 0
             with write_transaction(session):
-                rows = outbox.message_rows(new, now)
-                session.execute(_insert_once(session), rows)
+                # Again under the shipments' locks, which the event writer takes too: a
+                # release committed since the look above leaves no "held too long" after
+                # it, and a message written here is in order with the writer's.
+                lock_shipments(session, {shipment for _, shipment, _, _ in new if shipment})
+                still = _held_too_long(session, endpoints, now) + _silent(session, endpoints, now)
+                wanted = set(new)
+                new = _not_written(session, [item for item in still if item in wanted])
+                if not new:
+                    return 0
+                session.execute(_insert_once(session), outbox.message_rows(new, now))
         self.wake()
         return len(new)
+
+
+def _not_written(session: Session, found: list["_Found"]) -> list["_Found"]:
+    """Those of the found messages not written yet (by this dispatcher or another)."""
+    if not found:
+        return []
+    keys = {(endpoint_id, key) for endpoint_id, _, _, key in found}
+    written = set(
+        session.execute(
+            select(WebhookDelivery.endpoint_id, WebhookDelivery.dedupe_key).where(
+                tuple_(WebhookDelivery.endpoint_id, WebhookDelivery.dedupe_key).in_(keys)
+            )
+        ).all()
+    )
+    return [item for item in found if (item[0], item[3]) not in written]
 
 
 @dataclass(frozen=True)
@@ -379,7 +428,7 @@ def _silent(session: Session, watchers: Sequence[_Watcher], now: datetime) -> li
 
 def _due(now: datetime, limit: int, *, lock: bool = False) -> Any:
     """The ids of the pending messages due now that no dispatcher holds, each the first
-    pending one of its shipment to its endpoint, oldest first."""
+    pending one of its shipment to its endpoint, longest due first."""
     earlier = aliased(WebhookDelivery)
     d = WebhookDelivery
     waiting_behind = (
@@ -401,7 +450,10 @@ def _due(now: datetime, limit: int, *, lock: bool = False) -> Any:
             or_(d.locked_until.is_(None), d.locked_until < now),
             ~waiting_behind,
         )
-        .order_by(d.id)
+        # The pending-messages index in its order: the due ones are read and no others (a
+        # message waiting behind its shipment's earlier one is not due before it, see
+        # _apply). Across shipments the order does not matter; within one, ids rule.
+        .order_by(d.next_attempt_at, d.id)
         .limit(limit)
     )
     if lock:
@@ -415,22 +467,37 @@ def _insert_once(session: Session) -> Any:
     return dialect.insert(WebhookDelivery).on_conflict_do_nothing()
 
 
-def _apply(session: Session, delivery_id: int, attempt: Attempt, body: str, now: datetime) -> None:
-    """An attempt's outcome on its delivery and its endpoint."""
-    delivery = session.get(WebhookDelivery, delivery_id, with_for_update=True)
-    if delivery is None:
-        return  # deleted with its endpoint meanwhile
-    endpoint = session.get_one(WebhookEndpoint, delivery.endpoint_id, with_for_update=True)
+def _apply(
+    session: Session,
+    endpoints: dict[uuid.UUID, WebhookEndpoint],
+    item: _Taken,
+    attempt: Attempt,
+    body: str,
+    now: datetime,
+) -> None:
+    """An attempt's outcome on its message and its endpoint, if the message is still this
+    attempt's: pending, and under the lease it was taken with (past it, another dispatcher
+    may have taken it, and that one records)."""
+    delivery = session.get(WebhookDelivery, item.id, with_for_update={"key_share": True})
+    if (
+        delivery is None  # deleted with its endpoint meanwhile
+        or delivery.status != DeliveryStatus.pending
+        or delivery.locked_until != item.lease
+    ):
+        return
+    endpoint = endpoints[delivery.endpoint_id]
     delivery.attempts += 1
     delivery.last_attempt_at = now
     delivery.last_status_code = attempt.status_code
     delivery.last_error = attempt.error
     delivery.locked_until = None
-    delivery.payload = delivery.payload or body
+    delivery.payload = delivery.payload or body or None
     if attempt.succeeded:
         delivery.status = DeliveryStatus.succeeded
         delivery.succeeded_at = now
         endpoint.failing_since = None
+        if delivery.attempts > 1:
+            _followers_due(session, delivery, now)  # held back while it waited
         return
     if attempt.gone:
         delivery.status = DeliveryStatus.failed
@@ -446,8 +513,43 @@ def _apply(session: Session, delivery_id: int, attempt: Attempt, body: str, now:
     delay = next_delay(delivery.attempts)
     if delay is None:
         delivery.status = DeliveryStatus.failed
-    else:
-        delivery.next_attempt_at = now + delay
+        _followers_due(session, delivery, now)
+        return
+    delivery.next_attempt_at = now + delay
+    # The later messages of its shipment wait for it: not due before it, so that the scan
+    # for due messages does not meet them at every poll while it waits.
+    session.execute(
+        update(WebhookDelivery)
+        .where(_followers_of(delivery))
+        .where(WebhookDelivery.next_attempt_at < delivery.next_attempt_at)
+        .values(next_attempt_at=delivery.next_attempt_at)
+    )
+
+
+def _followers_of(delivery: WebhookDelivery) -> Any:
+    """The pending messages after this one of its shipment to its endpoint."""
+    return and_(
+        WebhookDelivery.endpoint_id == delivery.endpoint_id,
+        WebhookDelivery.shipment_id == delivery.shipment_id,
+        WebhookDelivery.status == DeliveryStatus.pending,
+        WebhookDelivery.id > delivery.id,
+    )
+
+
+def _followers_due(session: Session, delivery: WebhookDelivery, now: datetime) -> None:
+    """Its followers, held back behind it, due now that it is done."""
+    session.execute(
+        update(WebhookDelivery)
+        .where(_followers_of(delivery))
+        .where(WebhookDelivery.next_attempt_at > now)
+        .values(next_attempt_at=now)
+    )
+
+
+UNREADABLE_SECRET = (
+    "its signing secret cannot be decrypted (SECRET_KEY changed?): rotate the secret, then "
+    "enable the endpoint"
+)
 
 
 def _disable(session: Session, endpoint: WebhookEndpoint, reason: str, now: datetime) -> None:

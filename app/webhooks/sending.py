@@ -8,9 +8,8 @@ followed. Redirects are never followed either (a 3xx is a failed attempt): a pub
 could otherwise send us to a private one. The answer is read up to a limit and no further,
 so a receiver answering with 100 MB costs us 64 KiB."""
 
+import asyncio
 import ipaddress
-import threading
-import time
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit, urlunsplit
@@ -51,54 +50,62 @@ def signature_headers(
 
 
 class Sender:
-    """Makes attempts; one per thread at a time is fine (httpx clients are thread-safe)."""
+    """Makes attempts, each on a fresh connection within a hard time limit; any number of
+    threads may use one Sender at once.
+
+    Each attempt runs on an event loop of its own, under `asyncio.timeout`: httpx bounds each
+    read, not the whole request, so a receiver sending its headers a byte every few seconds
+    would otherwise hold an attempt (and a sender, and its lease) for hours. And each attempt
+    opens its own connection: a pooled one is keyed by address only, so a connection whose
+    certificate was checked for one host name would be reused for another name at the same
+    address without a check."""
 
     def __init__(self, *, timeout: float, max_response_bytes: int, allow_private: bool) -> None:
         self._timeout = timeout
         self._max_bytes = max_response_bytes
         self._allow_private = allow_private
-        self._client: httpx.Client | None = None  # made at the first attempt (its TLS setup)
-        self._making = threading.Lock()
-
-    def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-
-    def _http(self) -> httpx.Client:
-        with self._making:
-            if self._client is None:
-                self._client = httpx.Client(
-                    timeout=httpx.Timeout(self._timeout),
-                    follow_redirects=False,
-                    headers={"user-agent": USER_AGENT},
-                    # No proxy from the environment between us and the address check.
-                    trust_env=False,
-                )
-            return self._client
 
     def post(self, url: str, headers: dict[str, str], body: str) -> Attempt:
+        return asyncio.run(self._post(url, headers, body))
+
+    async def _post(self, url: str, headers: dict[str, str], body: str) -> Attempt:
         try:
-            target, host = self._pinned(url)
+            async with asyncio.timeout(self._timeout):
+                return await self._attempt(url, headers, body)
+        except TimeoutError:
+            return Attempt(False, None, f"no answer within {self._timeout:g} s")
         except RefusedAddress as exc:
             return Attempt(False, None, f"refused: {exc}")
-        request_headers = {**headers, "content-type": "application/json", "host": host}
+        except httpx.HTTPError as exc:
+            return Attempt(False, None, f"{type(exc).__name__}: {exc}"[:500])
+
+    async def _attempt(self, url: str, headers: dict[str, str], body: str) -> Attempt:
+        # The resolver may block: on a thread, inside the attempt's time limit.
+        target, host = await asyncio.to_thread(self._pinned, url)
         parts = urlsplit(url)
         extensions = {"sni_hostname": parts.hostname} if parts.scheme == "https" else {}
-        started = time.monotonic()
-        try:
-            with self._http().stream(
+        request_headers = {**headers, "content-type": "application/json", "host": host}
+        async with (
+            httpx.AsyncClient(
+                follow_redirects=False,
+                headers={"user-agent": USER_AGENT},
+                trust_env=False,  # no proxy from the environment between us and the check
+                timeout=httpx.Timeout(self._timeout),
+            ) as client,
+            client.stream(
                 "POST",
                 target,
                 content=body.encode(),
                 headers=request_headers,
                 extensions=extensions,
-            ) as response:
-                self._drain(response, started)
-                return self._outcome(response)
-        except httpx.TimeoutException:
-            return Attempt(False, None, f"no answer within {self._timeout:g} s")
-        except httpx.HTTPError as exc:
-            return Attempt(False, None, f"{type(exc).__name__}: {exc}"[:500])
+            ) as response,
+        ):
+            read = 0
+            async for chunk in response.aiter_raw():
+                read += len(chunk)
+                if read >= self._max_bytes:
+                    break  # the rest is not read: the connection is closed with the client
+            return self._outcome(response)
 
     def _pinned(self, url: str) -> tuple[str, str]:
         """The URL with its host replaced by an allowed address of it, and the Host header."""
@@ -107,17 +114,10 @@ class Sender:
         port = parts.port or (443 if parts.scheme == "https" else 80)
         address = allowed_addresses(host, port, allow_private=self._allow_private)[0]
         shown = f"[{address}]" if ipaddress.ip_address(address).version == 6 else address
+        named = f"[{host}]" if ":" in host else host  # an IPv6 literal, bracketed again
         netloc = f"{shown}:{parts.port}" if parts.port else shown
-        header = f"{host}:{parts.port}" if parts.port else host
+        header = f"{named}:{parts.port}" if parts.port else named
         return urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, "")), header
-
-    def _drain(self, response: httpx.Response, started: float) -> None:
-        """Reads the answer up to the byte limit and the attempt's time limit, and no more."""
-        read = 0
-        for chunk in response.iter_raw():
-            read += len(chunk)
-            if read >= self._max_bytes or time.monotonic() - started > self._timeout:
-                break
 
     @staticmethod
     def _outcome(response: httpx.Response) -> Attempt:

@@ -110,7 +110,11 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_webhook_deliveries_due", ["status", "next_attempt_at"], unique=False
+            "ix_webhook_deliveries_pending",
+            ["next_attempt_at", "id"],
+            unique=False,
+            postgresql_where=sa.text("status = 'pending'"),
+            sqlite_where=sa.text("status = 'pending'"),
         )
         batch_op.create_index(
             "ix_webhook_deliveries_order", ["endpoint_id", "shipment_id", "id"], unique=False
@@ -124,7 +128,7 @@ def downgrade() -> None:
     with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_webhook_deliveries_shipment_id"))
         batch_op.drop_index("ix_webhook_deliveries_order")
-        batch_op.drop_index("ix_webhook_deliveries_due")
+        batch_op.drop_index("ix_webhook_deliveries_pending")
 
     op.drop_table("webhook_deliveries")
     with op.batch_alter_table("webhook_endpoints", schema=None) as batch_op:

@@ -50,6 +50,7 @@ def refused(client: TestClient, app: FastAPI, by: Actor, url: str) -> str:
         ("https://[::ffff:127.0.0.1]/", "a loopback address 127.0.0.1"),
         ("https://[::ffff:10.0.0.5]/", "a private address 10.0.0.5"),
         ("https://0.0.0.0/", "an unspecified address 0.0.0.0"),
+        ("https://[fec0::1]/", "a site-local address fec0::1"),
         ("https://224.0.0.251/", "a multicast address 224.0.0.251"),
         # A name: looked up, and refused for what it resolves to.
         ("https://localhost/hook", "localhost resolves to a loopback address"),
