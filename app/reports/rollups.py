@@ -37,7 +37,6 @@ from typing import Any
 import numpy as np
 from sqlalchemy import (
     ColumnElement,
-    LargeBinary,
     and_,
     case,
     delete,
@@ -51,9 +50,7 @@ from sqlalchemy import (
     true,
     tuple_,
 )
-from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.sql.functions import FunctionElement
 
 # The tables stops' foreign keys point at: their columns' types (UUIDs) come from there, so
 # a process that imports only this module (the CLI) must import them too.
@@ -74,6 +71,7 @@ from app.reports.models import (
     WeekCell,
 )
 from app.reports.percentiles import positions, tail_size
+from app.reports.sql import concat_bytes
 from app.tracking.models import Stop, StopFee, StopHold, StopProcedure
 from app.tracking.vocabulary import StopOutcome
 from app.types import CENT, EPOCH
@@ -508,7 +506,8 @@ def stored_procedures(
         _values_or_index(table, table.timed_runs) if indexed else table.minute_values,
         *([table.exporters] if exporters else []),
     ]
-    result = session.connection().execute(select(*columns).where(where(table)))
+    stmt = select(*columns).where(where(table)).execution_options(**{BINARY_RESULTS: True})
+    result = session.connection().execute(stmt)
     rows = result.cursor.fetchall()
     result.close()
     checkpoint_of = _CheckpointIds()
@@ -932,7 +931,8 @@ def stored(
         *([table.holds, table.fees] if values else []),
         *([table.exporters] if exporters else []),
     ]
-    result = session.connection().execute(select(*columns).where(where(table)))
+    stmt = select(*columns).where(where(table)).execution_options(**{BINARY_RESULTS: True})
+    result = session.connection().execute(stmt)
     rows = result.cursor.fetchall()
     result.close()
     checkpoint_of = _CheckpointIds()
@@ -1199,26 +1199,6 @@ def _add_procedure_rows(
         for cell, part in found_cells.items():
             group = groups[(cell[2], cell[0]) if by_checkpoint else (cell[2],)]
             group.indexed.append(value_index.Run.of((table, cell), part.timed_runs, part.index))
-
-
-class concat_bytes(FunctionElement[bytes]):
-    """The aggregate of byte strings joined, in no particular order (NULLs skipped; NULL if
-    none): PostgreSQL's string_agg, SQLite's group_concat (which joins blobs byte for byte,
-    as text in a UTF-8 database: cast back to a blob)."""
-
-    type = LargeBinary()
-    inherit_cache = True
-    name = "concat_bytes"
-
-
-@compiles(concat_bytes, "postgresql")
-def _concat_bytes_postgresql(element: concat_bytes, compiler: Any, **kw: Any) -> str:
-    return f"string_agg({compiler.process(element.clauses, **kw)}, ''::bytea)"
-
-
-@compiles(concat_bytes, "sqlite")
-def _concat_bytes_sqlite(element: concat_bytes, compiler: Any, **kw: Any) -> str:
-    return f"CAST(group_concat({compiler.process(element.clauses, **kw)}, '') AS BLOB)"
 
 
 def _in_scope(
@@ -1496,7 +1476,10 @@ def _value_slices(
             for n, (cell, first, end) in enumerate(chunk):
                 cp = cell[0] if postgres else cell[0].hex
                 params += [n, cp, *cell[1:], first * 8 + 1, (end - first) * 8]
-            cursor = connection.exec_driver_sql(sql, tuple(params)).cursor
+            options = {BINARY_RESULTS: True}
+            cursor = connection.exec_driver_sql(
+                sql, tuple(params), execution_options=options
+            ).cursor
             assert cursor is not None
             for n, packed in cursor.fetchall():
                 cell, first, end = chunk[n]

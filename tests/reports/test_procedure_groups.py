@@ -24,6 +24,7 @@ from app.db import BINARY_RESULTS
 from app.reports import rollups, value_index
 from app.reports.filters import ReportFilters
 from app.reports.models import DayCellProcedure, MonthCellProcedure, RollupDirty
+from app.reports.sql import concat_bytes
 from app.types import EPOCH
 from tests.reports.builders import World, report
 from tests.reports.conftest import client_on
@@ -213,10 +214,8 @@ def test_concat_bytes_joins_blobs_byte_for_byte(factory: sessionmaker[Session]) 
         select(null().label("v")),
     ).subquery()
     with factory() as session:
-        joined = session.scalar(select(rollups.concat_bytes(values.c.v)))
-        nothing = session.scalar(
-            select(rollups.concat_bytes(values.c.v)).where(values.c.v.is_(None))
-        )
+        joined = session.scalar(select(concat_bytes(values.c.v)))
+        nothing = session.scalar(select(concat_bytes(values.c.v)).where(values.c.v.is_(None)))
     assert isinstance(joined, bytes)
     assert len(joined) == sum(len(part) for part in parts)
     # In no particular order: each part is a piece of the whole, and the bytes add up.
