@@ -19,6 +19,7 @@ _.impl  # SQLAlchemy TypeDecorator: the type it decorates (db.py)
 _.cache_ok  # SQLAlchemy TypeDecorator: safe to cache its statements (db.py)
 _.process_bind_param  # SQLAlchemy TypeDecorator: value on the way in (db.py)
 _.process_result_value  # SQLAlchemy TypeDecorator: value on the way out (db.py)
+_.inherit_cache  # SQLAlchemy: a custom SQL function's statements may be cached (reports/sql.py)
 _.model_config  # Pydantic: a model's configuration
 # limits: its Storage interface, which its rate limiters call (auth/throttle_storage.py).
 _.STORAGE_SCHEME  # the URL schemes a storage registers for (none: ours is made by hand)

@@ -26,7 +26,7 @@ the same `compute()`, so it is as fresh as the trips are.
 import dataclasses
 import math
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -45,9 +45,11 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    not_,
     or_,
     select,
     true,
+    tuple_,
 )
 from sqlalchemy.orm import Session
 
@@ -55,11 +57,13 @@ from sqlalchemy.orm import Session
 # there, so a process that imports only this module must import them too (else an exporter
 # id reads back as text on SQLite).
 from app.checkpoints.models import Checkpoint  # noqa: F401
+from app.db import BINARY_RESULTS
 from app.organizations.models import Organization  # noqa: F401
 from app.reports import figures as fig
 from app.reports.filters import ReportFilters
 from app.reports.models import CorridorCell, CorridorDirty
 from app.reports.percentiles import positions
+from app.reports.sql import concat_bytes
 from app.shipments.models import Shipment, ShipmentStatus
 from app.tracking.models import Stop, StopFee
 from app.types import CENT, EPOCH
@@ -422,38 +426,68 @@ def _marked(session: Session, where: ColumnElement[bool]) -> set[Key]:
 
 def stored(session: Session, where: Callable[[Any], ColumnElement[bool]]) -> dict[Key, TripCell]:
     table = CorridorCell
-    columns = [
-        table.origin_province,
-        table.destination_province,
-        table.departure_day,
-        table.trips,
-        table.delivered,
-        table.with_distance,
-        table.km,
-        table.transit,
-        table.stops,
-        table.fees,
-        table.exporters,
-        *(getattr(table, name) for name in EVIDENCE_COLUMNS),
-        *(getattr(table, name) for name in TIMED_COLUMNS),
+    keys = [table.origin_province, table.destination_province, table.departure_day]
+    rows = _fetched(session, select(*keys, *_columns(summed=False)).where(where(table)))
+    return {(o, d, day): _trip_cell(values) for o, d, day, *values in rows}
+
+
+def summed(
+    session: Session, where: Callable[[Any], ColumnElement[bool]]
+) -> dict[tuple[str, str], TripCell]:
+    """The rows meeting `where` added up per corridor by the database, as one cell each: its
+    counts summed and its records joined (no exporters: only an advocate's rule needs
+    them). One row a corridor, where reading its cells one by one (14,400 at 1M stops) and
+    making each a TripCell was most of an admin's report."""
+    table = CorridorCell
+    keys = [table.origin_province, table.destination_province]
+    stmt = select(*keys, *_columns(summed=True)).where(where(table)).group_by(*keys)
+    return {(o, d): _trip_cell(values) for o, d, *values in _fetched(session, stmt)}
+
+
+def _columns(*, summed: bool) -> list[Any]:
+    """A cell's figures (`_trip_cell` reads them), or `summed` those of a group of cells."""
+    table = CorridorCell
+
+    def add(column: Any) -> Any:
+        return func.sum(column) if summed else column
+
+    def join(column: Any) -> Any:
+        return concat_bytes(column) if summed else column
+
+    return [
+        *(add(column) for column in (table.trips, table.delivered, table.with_distance)),
+        add(table.km),
+        *(join(column) for column in (table.transit, table.stops, table.fees)),
+        literal(b"") if summed else table.exporters,
+        *(add(getattr(table, name)) for name in EVIDENCE_COLUMNS),
+        *(add(getattr(table, name)) for name in TIMED_COLUMNS[:-1]),
+        join(table.timed_fees),
     ]
-    result = session.connection().execute(select(*columns).where(where(table)))
+
+
+def _fetched(session: Session, stmt: Any) -> Sequence[Any]:
+    """The rows raw off the cursor, in binary format on PostgreSQL (the records are bytea)."""
+    result = session.connection().execute(stmt.execution_options(**{BINARY_RESULTS: True}))
     rows = result.cursor.fetchall()
     result.close()
-    cells = {}
-    for origin, destination, day, trips, delivered, with_distance, km, *rest in rows:
-        transit, stops, fees, exporters = (bytes(blob) for blob in rest[:4])
-        cell = TripCell(trips, delivered, with_distance, km, transit, stops, fees, exporters)
-        counts = rest[4 : 4 + len(EVIDENCE_COLUMNS)]
-        for name, count in zip(EVIDENCE_COLUMNS, counts, strict=True):
-            setattr(cell, name, int(count))
-        timed_trips, timed_km, transit, checkpoints, timed_fees = rest[4 + len(counts) :]
-        cell.timed_trips, cell.timed_km = int(timed_trips), float(timed_km)
-        cell.timed_transit_minutes = float(transit)
-        cell.timed_checkpoint_minutes = float(checkpoints)
-        cell.timed_fees = bytes(timed_fees)
-        cells[(origin, destination, day)] = cell
-    return cells
+    return rows
+
+
+def _trip_cell(values: list[Any]) -> TripCell:
+    """A TripCell from `_columns`' values (psycopg may read a blob as a memoryview)."""
+    trips, delivered, with_distance, km, *rest = values
+    transit, stops, fees, ids = (bytes(blob or b"") for blob in rest[:4])
+    cell = TripCell(int(trips), int(delivered), int(with_distance), float(km))
+    cell.transit, cell.stops, cell.fees, cell.exporters = transit, stops, fees, ids
+    counts = rest[4 : 4 + len(EVIDENCE_COLUMNS)]
+    for name, count in zip(EVIDENCE_COLUMNS, counts, strict=True):
+        setattr(cell, name, int(count))
+    timed_trips, timed_km, transit_minutes, checkpoints, timed_fees = rest[4 + len(counts) :]
+    cell.timed_trips, cell.timed_km = int(timed_trips), float(timed_km)
+    cell.timed_transit_minutes = float(transit_minutes)
+    cell.timed_checkpoint_minutes = float(checkpoints)
+    cell.timed_fees = bytes(timed_fees or b"")
+    return cell
 
 
 EVIDENCE_COLUMNS = fig.EVIDENCE_COUNTS
@@ -482,6 +516,34 @@ def in_scope(session: Session, filters: ReportFilters) -> dict[Key, TripCell]:
     """Every cell of the question with its figures: whole days of departure from the rows
     here unless marked; marked cells, the edge days of the window and trips with no
     departure time from the trips, each a query of its own."""
+    whole, live = _reading(session, filters)
+    cells = {} if whole is None else stored(session, whole)
+    for part in live:
+        cells.update(compute(session, part))
+    return cells
+
+
+def summed_in_scope(
+    session: Session, filters: ReportFilters
+) -> dict[tuple[str, str], list[TripCell]]:
+    """`in_scope` per corridor for an admin: the stored cells added up by the database
+    (`summed`, one cell a corridor), and the cells computed from the trips."""
+    whole, live = _reading(session, filters)
+    parts: dict[tuple[str, str], list[TripCell]] = defaultdict(list)
+    if whole is not None:
+        for corridor, cell in summed(session, whole).items():
+            parts[corridor].append(cell)
+    for part in live:
+        for key, cell in compute(session, part).items():
+            parts[key[:2]].append(cell)
+    return dict(parts)
+
+
+def _reading(
+    session: Session, filters: ReportFilters
+) -> tuple[Callable[[Any], ColumnElement[bool]] | None, list[Where]]:
+    """Where a question's cells are read: the stored rows meeting a condition (None: none),
+    marked cells left out in the statement, and the parts computed from the trips."""
     first, end, edges = _window(filters)
     destination = filters.destination_province
 
@@ -502,12 +564,14 @@ def in_scope(session: Session, filters: ReportFilters) -> dict[Key, TripCell]:
         every: Where = _exact_window(filters)
         if destination is not None:
             every = _and_destination(every, str(destination))
-        return compute(session, every)
-    cells = {
-        key: cell
-        for key, cell in stored(session, lambda t: whole(t, t.departure_day)).items()
-        if key not in marked
-    }
+        return None, [every]
+
+    def unmarked(table: Any) -> ColumnElement[bool]:
+        if not marked:
+            return whole(table, table.departure_day)
+        key = tuple_(table.origin_province, table.destination_province, table.departure_day)
+        return and_(whole(table, table.departure_day), not_(key.in_(sorted(marked))))
+
     live: list[Where] = []
     for chunk in _chunks(sorted(marked, key=str), CELLS_PER_STATEMENT):
         live.append(of_keys(chunk))
@@ -516,11 +580,9 @@ def in_scope(session: Session, filters: ReportFilters) -> dict[Key, TripCell]:
         live.append(_both(of_days(day, day + 1), exact))
     if filters.from_ is None and filters.to is None:
         live.append(lambda: Shipment.departed_at.is_(None))
-    for part in live:
-        if destination is not None:
-            part = _and_destination(part, str(destination))
-        cells.update(compute(session, part))
-    return cells
+    if destination is not None:
+        live = [_and_destination(part, str(destination)) for part in live]
+    return unmarked, live
 
 
 def _both(first: Where, second: Where) -> Where:

@@ -272,32 +272,23 @@ def _add_timed_fees(timed: _Timed, currency: str, paid: Any) -> None:
 
 def _groups_from_cells(scope: Scope) -> dict[Corridor, _Trips]:
     """Per corridor, the figures of its cells (origin × destination × day of departure):
-    every cell for an admin; for an advocate the cells with enough trips from enough
-    exporters, as `_protected_groups` allows them. A corridor's cells' records are merged
-    by numpy (a year holds hundreds of thousands of stop records per corridor)."""
-    cells = corridor_cells.in_scope(scope.session, scope.filters)
-    thresholds = privacy.thresholds_of(scope.settings)
+    every cell for an admin, added up by the database; for an advocate the cells with
+    enough trips from enough exporters, as `_protected_groups` allows them. A corridor's
+    cells' records are merged by numpy (a year holds hundreds of thousands of stop records
+    per corridor)."""
+    if scope.protected:
+        shown, exporters = _cells_shown(scope)
+    else:
+        shown, exporters = corridor_cells.summed_in_scope(scope.session, scope.filters), {}
     groups: dict[Corridor, _Trips] = {}
-    shown: dict[Corridor, list[corridor_cells.TripCell]] = defaultdict(list)
-    exporters: dict[Corridor, set[bytes]] = defaultdict(set)
-    for key in sorted(cells, key=lambda k: (k[0], k[1], -1 if k[2] is None else k[2])):
-        cell, corridor = cells[key], key[:2]
-        groups.setdefault(corridor, _Trips())
-        if scope.protected:
-            ids = cell.exporter_ids()
-            if not thresholds.passes(privacy.Tally(cell.trips, cell.trips, ids)):
-                stops = np.frombuffer(cell.stops, corridor_cells.STOPS)
-                scope.excluded_stops += int(stops["stops"].sum())
-                continue
-            exporters[corridor] |= ids
-        shown[corridor].append(cell)
-    for corridor, group in groups.items():
+    for corridor in sorted(shown):
         parts = shown[corridor]
+        group = groups[corridor] = _Trips()
         group.trips = sum(c.trips for c in parts)
         group.delivered = sum(c.delivered for c in parts)
         group.with_distance = sum(c.with_distance for c in parts)
         group.km = sum(c.km for c in parts)
-        group.organizations = len(exporters[corridor])
+        group.organizations = len(exporters.get(corridor, ()))
         _add_stop_records(group, b"".join(c.stops for c in parts))
         _add_fee_records(group, b"".join(c.fees for c in parts))
         for name in corridor_cells.EVIDENCE_COLUMNS:
@@ -306,6 +297,29 @@ def _groups_from_cells(scope: Scope) -> dict[Corridor, _Trips]:
         transits = np.frombuffer(b"".join(c.transit for c in parts), corridor_cells.FLOAT64)
         group.median_transit_minutes = corridor_cells.median(transits)
     return groups
+
+
+def _cells_shown(
+    scope: Scope,
+) -> tuple[dict[Corridor, list[corridor_cells.TripCell]], dict[Corridor, set[bytes]]]:
+    """An advocate's cells per corridor, those that pass the thresholds (the others' stops
+    counted as left out; every corridor of the question is there, even with none shown),
+    and their exporters."""
+    cells = corridor_cells.in_scope(scope.session, scope.filters)
+    thresholds = privacy.thresholds_of(scope.settings)
+    shown: dict[Corridor, list[corridor_cells.TripCell]] = defaultdict(list)
+    exporters: dict[Corridor, set[bytes]] = defaultdict(set)
+    for key in sorted(cells, key=lambda k: (k[0], k[1], -1 if k[2] is None else k[2])):
+        cell, corridor = cells[key], key[:2]
+        parts = shown[corridor]
+        ids = cell.exporter_ids()
+        if not thresholds.passes(privacy.Tally(cell.trips, cell.trips, ids)):
+            stops = np.frombuffer(cell.stops, corridor_cells.STOPS)
+            scope.excluded_stops += int(stops["stops"].sum())
+            continue
+        exporters[corridor] |= ids
+        parts.append(cell)
+    return shown, exporters
 
 
 def _add_timed_cells(timed: _Timed, cells: list[corridor_cells.TripCell]) -> None:
@@ -327,11 +341,27 @@ def _add_stop_records(group: _Trips, packed: bytes) -> None:
     group.delay_minutes += float(records["delay"].sum())
     group.stops_on_known_km += int(records["stops"][known].sum())
     group.delay_on_known_km += float(records["delay"][known].sum())
-    checkpoints, where = np.unique(records["checkpoint"], return_inverse=True)
+    checkpoints, where = _checkpoints_of(records)
     delays = np.bincount(where, weights=records["delay"], minlength=len(checkpoints))
-    for checkpoint, delay in zip(checkpoints.tolist(), delays.tolist(), strict=True):
-        # numpy's S16 drops trailing zero bytes of an id: put them back.
-        group.delay_by_checkpoint[uuid.UUID(bytes=checkpoint.ljust(16, b"\0"))] += delay
+    for checkpoint, delay in zip(checkpoints, delays.tolist(), strict=True):
+        group.delay_by_checkpoint[checkpoint] += delay
+
+
+def _checkpoints_of(records: np.ndarray) -> tuple[list[uuid.UUID], np.ndarray]:
+    """The distinct checkpoints of STOPS records, and each record's index among them. By the
+    ids' first 8 bytes as integers when those tell the checkpoints apart (a sort of numbers:
+    a fifth of the time of sorting 16-byte strings, which was 40% of an admin's corridor
+    report at 1M stops), else by the whole ids."""
+    halves = np.ascontiguousarray(records["checkpoint"]).view("<u8").reshape(-1, 2)
+    firsts, where = np.unique(halves[:, 0], return_inverse=True)
+    seconds = np.zeros(len(firsts), "<u8")
+    seconds[where] = halves[:, 1]
+    if np.array_equal(seconds[where], halves[:, 1]):
+        pairs = np.stack((firsts, seconds), axis=1).astype("<u8")
+        return [uuid.UUID(bytes=pair.tobytes()) for pair in pairs], where
+    ids, where = np.unique(records["checkpoint"], return_inverse=True)
+    # numpy's S16 drops trailing zero bytes of an id: put them back.
+    return [uuid.UUID(bytes=found.ljust(16, b"\0")) for found in ids.tolist()], where
 
 
 def _add_fee_records(group: _Trips, packed: bytes) -> None:

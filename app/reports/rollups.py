@@ -43,6 +43,7 @@ from sqlalchemy import (
     false,
     func,
     insert,
+    not_,
     or_,
     select,
     text,
@@ -54,7 +55,7 @@ from sqlalchemy.orm import Session, sessionmaker
 # The tables stops' foreign keys point at: their columns' types (UUIDs) come from there, so
 # a process that imports only this module (the CLI) must import them too.
 from app.checkpoints.models import Checkpoint  # noqa: F401
-from app.db import write_transaction
+from app.db import BINARY_RESULTS, write_transaction
 from app.organizations.models import Organization  # noqa: F401
 from app.reports import corridor_cells, privacy, value_index
 from app.reports import figures as fig
@@ -70,6 +71,7 @@ from app.reports.models import (
     WeekCell,
 )
 from app.reports.percentiles import positions, tail_size
+from app.reports.sql import concat_bytes
 from app.tracking.models import Stop, StopFee, StopHold, StopProcedure
 from app.tracking.vocabulary import StopOutcome
 from app.types import CENT, EPOCH
@@ -504,7 +506,8 @@ def stored_procedures(
         _values_or_index(table, table.timed_runs) if indexed else table.minute_values,
         *([table.exporters] if exporters else []),
     ]
-    result = session.connection().execute(select(*columns).where(where(table)))
+    stmt = select(*columns).where(where(table)).execution_options(**{BINARY_RESULTS: True})
+    result = session.connection().execute(stmt)
     rows = result.cursor.fetchall()
     result.close()
     checkpoint_of = _CheckpointIds()
@@ -928,7 +931,8 @@ def stored(
         *([table.holds, table.fees] if values else []),
         *([table.exporters] if exporters else []),
     ]
-    result = session.connection().execute(select(*columns).where(where(table)))
+    stmt = select(*columns).where(where(table)).execution_options(**{BINARY_RESULTS: True})
+    result = session.connection().execute(stmt)
     rows = result.cursor.fetchall()
     result.close()
     checkpoint_of = _CheckpointIds()
@@ -1087,28 +1091,114 @@ def cells_in_scope(
     )
 
 
-def procedure_cells_in_scope(
-    session: Session,
-    filters: ReportFilters,
-    *,
-    exporters: bool = True,
-    months: bool = False,
-    indexed: bool = False,
-) -> dict[Cell, ProcedureCell]:
-    """As `cells_in_scope`, the procedures' runs per (checkpoint, day, procedure)."""
-
-    def from_table(table: Any) -> Callable[[Where], dict[Cell, Any]]:
-        return lambda where: stored_procedures(
-            session, where, exporters=exporters, table=table, indexed=indexed
-        )
-
+def procedure_cells_in_scope(session: Session, filters: ReportFilters) -> dict[Cell, ProcedureCell]:
+    """As `cells_in_scope` (day cells, with their exporters), the procedures' runs per
+    (checkpoint, day, procedure): an advocate's, whose rule decides cell by cell. An
+    admin's are added up per row (`procedure_groups_in_scope`)."""
     return _in_scope(
         session,
         filters,
-        from_table(DayCellProcedure),
+        lambda where: stored_procedures(session, where),
         lambda where: compute_procedures(session, where),
-        (MONTH, from_table(MonthCellProcedure)) if months else None,
     )
+
+
+@dataclass
+class ProcedureGroup:
+    """A report group's runs of a procedure, added up over its cells: their sums (as
+    ProcedureCell's), and their minutes, those read whole as packed values in any order
+    (`loose`) and those of cells read by their index as value_index runs."""
+
+    first_runs: int = 0
+    timed_runs: int = 0
+    minutes: float = 0.0
+    untimed_minutes: float = 0.0
+    evidence: EvidenceCounts = field(default_factory=lambda: EvidenceCounts())
+    loose: list[bytes] = field(default_factory=list)
+    indexed: list[value_index.Run] = field(default_factory=list)
+
+    def add(self, part: ProcedureCell, cell: Cell = ()) -> None:
+        """A cell's runs (`cell` names it, to read slices of it if it was read by its index)."""
+        self.first_runs += part.first_runs
+        self.timed_runs += part.timed_runs
+        self.minutes += part.minutes
+        self.untimed_minutes += part.untimed_minutes
+        self.evidence = self.evidence.plus(part.evidence)
+        if part.source is None:
+            self.loose.append(part.minute_values)
+        else:
+            run = value_index.Run.of((part.source, cell), part.timed_runs, part.index)
+            self.indexed.append(run)
+
+    def values(self) -> value_index.Group:
+        return value_index.Group(self.indexed, np.frombuffer(b"".join(self.loose), FLOAT64))
+
+
+def procedure_groups_in_scope(
+    session: Session, filters: ReportFilters, *, by_checkpoint: bool
+) -> dict[fig.Key, ProcedureGroup]:
+    """The procedures' runs added up per row of an admin's report (whole months read from
+    month cells, cells with many runs by their index, as `cells_in_scope` reads them):
+    (procedure,), or (procedure, checkpoint) `by_checkpoint`. The rollups' rows are added
+    up by the database, one row a group and its cells' minutes concatenated, where reading
+    them one by one (8,000 cells at 1M stops) spent most of the report converting rows in
+    Python; cells computed from the rows are added here."""
+    reading = _reading(session, filters, MONTH)
+    groups: dict[fig.Key, ProcedureGroup] = defaultdict(ProcedureGroup)
+    for table, parts in ((MonthCellProcedure, reading.periods), (DayCellProcedure, reading.days)):
+        for where in parts:
+            _add_procedure_rows(session, table, where, by_checkpoint, groups)
+    for where in reading.rows:
+        for cell, part in compute_procedures(session, where).items():
+            groups[(cell[2], cell[0]) if by_checkpoint else (cell[2],)].add(part, cell)
+    return dict(groups)
+
+
+def _add_procedure_rows(
+    session: Session,
+    table: Any,
+    where: Where,
+    by_checkpoint: bool,
+    groups: dict[fig.Key, ProcedureGroup],
+) -> None:
+    """The rows of `table` meeting `where` added to their groups: summed by the database,
+    with the minutes of the rows read whole (too few runs for an index) concatenated, and
+    the others read by their index one row at a time, as `stored_procedures` does."""
+    keys = [table.procedure, *([table.checkpoint_id] if by_checkpoint else [])]
+    sums = [table.first_runs, table.timed_runs, table.minutes, table.untimed_minutes]
+    sums += [getattr(table, name) for name in EVIDENCE_COLUMNS]
+    whole = table.timed_runs < value_index.INDEXED_FROM
+    stmt = (
+        select(
+            *keys,
+            *(func.sum(column) for column in sums),
+            func.sum(case((whole, 0), else_=1)),
+            concat_bytes(case((whole, table.minute_values))),
+        )
+        .where(where(table))
+        .group_by(*keys)
+        .execution_options(**{BINARY_RESULTS: True})
+    )
+    result = session.connection().execute(stmt)
+    rows = result.cursor.fetchall()
+    result.close()
+    checkpoint_of = _CheckpointIds()
+    width = len(keys)
+    indexed = False
+    for row in rows:
+        key = (row[0], checkpoint_of(row[1])) if by_checkpoint else (row[0],)
+        first, timed, minutes, untimed, *counts = row[width : width + 4 + len(EVIDENCE_COLUMNS)]
+        found = ProcedureCell(first, timed, float(minutes), float(untimed))
+        found.minute_values = bytes(row[-1] or b"")
+        found.evidence = EvidenceCounts.of(counts)
+        groups[key].add(found)
+        indexed = indexed or row[-2] > 0
+    if indexed:
+        many = _all_of(where, lambda rows: rows.timed_runs >= value_index.INDEXED_FROM)
+        found_cells = stored_procedures(session, many, exporters=False, table=table, indexed=True)
+        for cell, part in found_cells.items():
+            group = groups[(cell[2], cell[0]) if by_checkpoint else (cell[2],)]
+            group.indexed.append(value_index.Run.of((table, cell), part.timed_runs, part.index))
 
 
 def _in_scope(
@@ -1118,6 +1208,33 @@ def _in_scope(
     from_rows: Callable[[Where], dict[Cell, Any]],
     periods: tuple[Period, Callable[[Where], dict[Cell, Any]]] | None = None,
 ) -> dict[Cell, Any]:
+    reading = _reading(session, filters, periods[0] if periods else None)
+    cells: dict[Cell, Any] = {}
+    if periods is not None:
+        for where in reading.periods:
+            cells.update(periods[1](where))
+    for where in reading.days:
+        cells.update(from_rollups(where))
+    for where in reading.rows:
+        cells.update(from_rows(where))
+    return cells
+
+
+@dataclass(frozen=True)
+class _Reading:
+    """Where the cells of a question are read, as conditions on their tables: whole periods
+    from period cells, days from day cells, and what the rollups do not hold from the rows
+    (computed). No two parts hold the same cell."""
+
+    periods: list[Where]
+    days: list[Where]
+    rows: list[Where]
+
+
+def _reading(session: Session, filters: ReportFilters, period: Period | None) -> _Reading:
+    """The parts of a question (see `cells_in_scope`): marked cells (and the whole periods
+    with a marked day) are left out of the rollups' parts, in the statements themselves, and
+    read from the rows."""
     window = Window.of(filters)
     in_place = _narrowed(filters.model_copy(update={"from_": None, "to": None}))
     marked = {
@@ -1131,27 +1248,20 @@ def _in_scope(
     if len(marked) > MAX_MARKED_CELLS:
         # Most of the question is marked (a bulk load not yet refreshed, a refresh far
         # behind): one pass over its stops, as before the rollups, beats naming every cell.
-        return from_rows(_narrowed(filters))
-    span = window.periods(periods[0]) if periods else None
-    if span is None or periods is None:
-        cells = from_rollups(lambda rows: and_(in_place(rows), window.whole(rows)))
-    else:
+        return _Reading([], [], [_narrowed(filters)])
+    unmarked = _none_of(marked)
+    span = window.periods(period) if period else None
+    periods: list[Where] = []
+    by_day: list[Where] = [lambda table: true()]
+    if span is not None and period is not None:
         # Whole periods from their cells but those with a marked day (their row may be
         # older than a stop), read by their days; the days outside whole periods by day.
-        period, from_periods = periods
         stale = {(cp, period.start(day)) for cp, day in marked if span.holds(day)}
-        cells = {
-            cell: figures
-            for cell, figures in from_periods(_all_of(in_place, span.of_periods)).items()
-            if cell[:2] not in stale
-        }
-        by_day: list[Where] = [span.outside]
+        periods.append(_all_of(in_place, span.of_periods, _none_of(stale)))
+        by_day = [span.outside]
         for chunk in _chunks(sorted(stale, key=str), 100):
             by_day.append(_days_of(period, chunk))
-        for days in by_day:
-            cells.update(from_rollups(_all_of(in_place, window.whole, days)))
-    if marked:
-        cells = {cell: figures for cell, figures in cells.items() if cell[:2] not in marked}
+    days = [_all_of(in_place, window.whole, part, unmarked) for part in by_day]
     # What the rollups do not hold, read from the rows: each part a query of its own (their
     # cells never overlap), so that each finds its few rows through an index (an OR of the
     # three would scan every row to find none).
@@ -1164,9 +1274,15 @@ def _in_scope(
         )
     if filters.from_ is None and filters.to is None:
         live.append(lambda table: table.arrival_day.is_(None))
-    for part in live:
-        cells.update(from_rows(_all_of(in_place, part)))
-    return cells
+    return _Reading(periods, days, [_all_of(in_place, part) for part in live])
+
+
+def _none_of(cells: set[Cell]) -> Where:
+    """The condition "in none of these cells" (at most MAX_MARKED_CELLS of them)."""
+    if not cells:
+        return lambda table: true()
+    inside = of_cells(cells)
+    return lambda table: not_(inside(table))
 
 
 def _all_of(*conditions: Where) -> Where:
@@ -1264,24 +1380,19 @@ def _within_targets(
 
 
 def procedure_statistics(
-    session: Session, groups: dict[Any, list[tuple[Cell, ProcedureCell]]]
+    session: Session, groups: dict[Any, ProcedureGroup]
 ) -> dict[Any, value_index.Stats]:
     """Each group's p50 and p90 of its runs' minutes (and the rest of value_index.Stats),
     exact: from the minutes in memory, or from the slices of indexed cells' minutes."""
     found: dict[Any, value_index.Stats] = {}
     indexed: dict[Any, value_index.Group] = {}
-    for group, parts in groups.items():
-        loose = np.frombuffer(b"".join(p.minute_values for _, p in parts if not p.source), FLOAT64)
-        runs = [
-            value_index.Run.of((p.source, cell), p.timed_runs, p.index)
-            for cell, p in parts
-            if p.source is not None
-        ]
-        if runs:
-            indexed[group] = value_index.Group(runs, loose)
+    for key, group in groups.items():
+        values = group.values()
+        if values.runs:
+            indexed[key] = values
         else:
-            p50, p90, tail = order_statistics(loose)
-            found[group] = value_index.Stats(0, p50, p90, tail)
+            p50, p90, tail = order_statistics(values.loose)
+            found[key] = value_index.Stats(0, p50, p90, tail)
     # No standard for procedures: below every value, it reads nothing.
     return found | value_groups_statistics(session, indexed, -math.inf)
 
@@ -1365,7 +1476,10 @@ def _value_slices(
             for n, (cell, first, end) in enumerate(chunk):
                 cp = cell[0] if postgres else cell[0].hex
                 params += [n, cp, *cell[1:], first * 8 + 1, (end - first) * 8]
-            cursor = connection.exec_driver_sql(sql, tuple(params)).cursor
+            options = {BINARY_RESULTS: True}
+            cursor = connection.exec_driver_sql(
+                sql, tuple(params), execution_options=options
+            ).cursor
             assert cursor is not None
             for n, packed in cursor.fetchall():
                 cell, first, end = chunk[n]

@@ -614,6 +614,14 @@ class _ProcedureTotals:
     fine: list[fig.Key] = field(default_factory=list)  # the fine groups it sums (advocates)
     evidence: rollups.EvidenceCounts = field(default_factory=rollups.EvidenceCounts)
 
+    def add_runs(self, runs: rollups.ProcedureGroup) -> None:
+        """Runs added up from cells (the rollups' path)."""
+        self.stops += runs.first_runs
+        self.timed += runs.timed_runs
+        self.minutes += runs.minutes
+        self.untimed_minutes += runs.untimed_minutes
+        self.evidence = self.evidence.plus(runs.evidence)
+
 
 def procedure_report(scope: Scope, *, by_checkpoint: bool) -> Report[ProcedureRow]:
     """The WCO Time Release Study view: which procedure takes how much of the stop time.
@@ -676,8 +684,9 @@ def _procedure_rows(
 
 
 def _procedures_from_cells(scope: Scope, by_checkpoint: bool) -> Report[ProcedureRow]:
-    """procedure_report() from day cells: the runs per (checkpoint, day, procedure), and the
-    day cells for the stops they are compared with (and, for an advocate, the cells' rule)."""
+    """procedure_report() from the rollups: the runs per (checkpoint, day, procedure), added
+    up per row by the database for an admin and cell by cell for an advocate (whose cells'
+    rule decides cell by cell), and the day cells for the stops they are compared with."""
     # The stops they are compared with: counts and sums only, not their dwell values.
     cells = rollups.cells_in_scope(
         scope.session,
@@ -686,41 +695,18 @@ def _procedures_from_cells(scope: Scope, by_checkpoint: bool) -> Report[Procedur
         values=False,
         period=None if scope.protected else rollups.MONTH,
     )
-    runs = rollups.procedure_cells_in_scope(
-        scope.session,
-        scope.filters,
-        exporters=scope.protected,
-        months=not scope.protected,
-        indexed=not scope.protected,  # as cell_figures: month cells' minutes by their index
-    )
     if scope.protected:
         scope._cells = privacy.StopCells(
             rollups.tallies(cells), privacy.thresholds_of(scope.settings), frozenset()
         )
-    thresholds = privacy.thresholds_of(scope.settings)
-    totals: dict[fig.Key, _ProcedureTotals] = {}
-    minutes: dict[fig.Key, list[tuple[rollups.Cell, rollups.ProcedureCell]]] = defaultdict(list)
-    for (checkpoint_id, day, procedure), part in runs.items():
-        key: fig.Key = (procedure, checkpoint_id) if by_checkpoint else (procedure,)
-        total = totals.setdefault(key, _ProcedureTotals())
-        if scope.protected:
-            exporters = part.exporter_ids()
-            if not (
-                scope.cells().allows((checkpoint_id, day))
-                and thresholds.passes(privacy.Tally(part.first_runs, part.first_runs, exporters))
-            ):
-                scope.excluded_stops += part.first_runs
-                continue
-            total.organizations |= exporters
-        total.stops += part.first_runs
-        total.timed += part.timed_runs
-        total.minutes += part.minutes
-        total.untimed_minutes += part.untimed_minutes
-        total.evidence = total.evidence.plus(part.evidence)
-        total.fine.append((checkpoint_id, day))
-        minutes[key].append(((checkpoint_id, day, procedure), part))
-    if scope.protected:
-        scope.excluded_stops += scope.cells().excluded_stops(whole_cells)
+        totals, runs = _procedure_cells_shown(scope, by_checkpoint)
+    else:
+        runs = rollups.procedure_groups_in_scope(
+            scope.session, scope.filters, by_checkpoint=by_checkpoint
+        )
+        totals = {key: _ProcedureTotals() for key in runs}
+        for key, found in runs.items():
+            totals[key].add_runs(found)
     context: dict[fig.Key, tuple[int, float]] = defaultdict(lambda: (0, 0.0))
     for cell, figures in cells.items():
         where: fig.Key = cell[:2] if scope.protected else ((cell[0],) if by_checkpoint else ())
@@ -728,12 +714,42 @@ def _procedures_from_cells(scope: Scope, by_checkpoint: bool) -> Report[Procedur
         context[where] = (stops + figures.stops, dwell + figures.total_dwell_minutes)
     stats = {
         key: order_stats.Stats({0.5: found.p50, 0.9: found.p90})
-        for key, found in rollups.procedure_statistics(scope.session, minutes).items()
+        for key, found in rollups.procedure_statistics(scope.session, runs).items()
         if found.p50 is not None and found.p90 is not None
     }
     # In key order, as the stops' path meets them: rows the final sort ties keep that order.
     ordered = dict(sorted(totals.items(), key=lambda item: item[0]))
     return _procedure_rows(scope, ordered, stats, context, by_checkpoint)
+
+
+def _procedure_cells_shown(
+    scope: Scope, by_checkpoint: bool
+) -> tuple[dict[fig.Key, _ProcedureTotals], dict[fig.Key, rollups.ProcedureGroup]]:
+    """An advocate's rows, cell by cell: the runs of the cells where the procedure was done
+    at enough stops by enough exporters in a cell that may be shown (the others' stops
+    counted as left out), with the exporters and cells each row sums; every row asked for
+    has totals, even with no cell shown."""
+    cells = rollups.procedure_cells_in_scope(scope.session, scope.filters)
+    thresholds = privacy.thresholds_of(scope.settings)
+    totals: dict[fig.Key, _ProcedureTotals] = {}
+    runs: dict[fig.Key, rollups.ProcedureGroup] = defaultdict(rollups.ProcedureGroup)
+    for (checkpoint_id, day, procedure), part in cells.items():
+        key: fig.Key = (procedure, checkpoint_id) if by_checkpoint else (procedure,)
+        total = totals.setdefault(key, _ProcedureTotals())
+        exporters = part.exporter_ids()
+        if not (
+            scope.cells().allows((checkpoint_id, day))
+            and thresholds.passes(privacy.Tally(part.first_runs, part.first_runs, exporters))
+        ):
+            scope.excluded_stops += part.first_runs
+            continue
+        total.organizations |= exporters
+        total.fine.append((checkpoint_id, day))
+        runs[key].add(part, (checkpoint_id, day, procedure))
+    for key, found in runs.items():
+        totals[key].add_runs(found)
+    scope.excluded_stops += scope.cells().excluded_stops(whole_cells)
+    return totals, runs
 
 
 def _procedure_figures(

@@ -13,9 +13,10 @@ from typing import Any
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, select, update
 
 from app.reports import corridor_cells, corridors, rollups
+from app.reports.filters import ReportFilters
 from app.reports.models import CorridorCell, CorridorDirty
 from app.shipments.models import Shipment, ShipmentStatus
 from app.tracking.models import Stop, StopFee
@@ -266,6 +267,29 @@ def test_stop_records_keep_a_checkpoint_id_that_ends_in_zero_bytes() -> None:
     assert (group.stops_on_known_km, group.delay_on_known_km) == (3, 12.5)
 
 
+def test_stop_records_of_ids_alike_in_their_first_half_stay_apart() -> None:
+    """Records are told apart by their ids' first 8 bytes when those differ; two ids alike
+    there (and one ending in zero bytes) are still two checkpoints, with their own delays."""
+    alike = [uuid.UUID(bytes=b"\x07" * 8 + bytes([n]) * 6 + b"\x00\x00") for n in (1, 2)]
+    other = uuid.UUID(bytes=b"\x00" * 16)
+    records = [(alike[0], 3, 1.5), (alike[1], 1, 2.0), (other, 2, 4.0), (alike[0], 1, 0.25)]
+    packed = np.array(
+        [(cp.bytes, 1, n, delay) for cp, n, delay in records], corridor_cells.STOPS
+    ).tobytes()
+    group = corridors._Trips()
+    corridors._add_stop_records(group, packed)
+    assert dict(group.delay_by_checkpoint) == {alike[0]: 1.75, alike[1]: 2.0, other: 4.0}
+    distinct = [uuid.uuid4() for _ in range(5)]
+    packed = np.array(
+        [(cp.bytes, 0, 1, float(i)) for i, cp in enumerate(distinct * 3)], corridor_cells.STOPS
+    ).tobytes()
+    group = corridors._Trips()
+    corridors._add_stop_records(group, packed)
+    assert dict(group.delay_by_checkpoint) == {cp: 3.0 * i + 15 for i, cp in enumerate(distinct)}
+    corridors._add_stop_records(group, b"")
+    assert group.stops == 15
+
+
 def test_the_module_alone_reads_exporter_ids_as_ids() -> None:
     """A process that imports only corridor_cells (a script, a CLI command) must know the
     type of the trips' exporter column, which comes from the table it points at: without
@@ -279,3 +303,50 @@ def test_the_module_alone_reads_exporter_ids_as_ids() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
     )
     assert found.stdout.strip() == "Uuid"
+
+
+def test_a_marked_cell_is_left_out_of_an_admins_sums_and_read_from_its_trips(
+    reader: TestClient, world: World, world_url: str
+) -> None:
+    """An admin's corridors are the cells added up by the database (corridor_cells.summed):
+    a cell marked for a refresh is left out of that sum in the statement and read from its
+    trips, however wrong its row; per corridor the sums are the cells' one by one."""
+    factory = sessions(reader)
+    rollups.refresh_all(factory)
+    with factory() as session:
+        trip = a_trip(session)
+        key = cell_of(trip)
+        in_cell = and_(
+            CorridorCell.origin_province == key[0],
+            CorridorCell.destination_province == key[1],
+            CorridorCell.departure_day == key[2],
+        )
+        session.execute(update(CorridorCell).where(in_cell).values(trips=CorridorCell.trips + 1000))
+        session.add(
+            CorridorDirty(origin_province=key[0], destination_province=key[1], departure_day=key[2])
+        )
+        session.commit()
+    try:
+        with factory() as session:
+            every = corridor_cells.in_scope(session, ReportFilters())
+            by_corridor = corridor_cells.summed_in_scope(session, ReportFilters())
+        assert every[key].trips < 1000  # from its trips
+        assert by_corridor.keys() == {k[:2] for k in every}
+        for corridor, parts in by_corridor.items():
+            cells = [cell for k, cell in every.items() if k[:2] == corridor]
+            for name in ("trips", "delivered", "timed_trips", "confirmed_stops", "fee_events"):
+                assert sum(getattr(p, name) for p in parts) == sum(getattr(c, name) for c in cells)
+            for name in ("transit", "stops", "fees", "timed_fees"):
+                width = {"transit": 8, "stops": 33, "fees": 20, "timed_fees": 11}[name]
+                got = b"".join(getattr(p, name) for p in parts)
+                want = b"".join(getattr(c, name) for c in cells)
+                assert sorted(got[i : i + width] for i in range(0, len(got), width)) == sorted(
+                    want[i : i + width] for i in range(0, len(want), width)
+                ), (corridor, name)
+        with client_on(world_url, report_rollups=False) as every_trip:
+            got = report(reader, "corridors", world.admin.headers)
+            want = report(every_trip, "corridors", world.admin.headers)
+            assert_same(got["items"], want["items"])
+    finally:
+        rollups.rebuild(factory)
+    assert rollups.verify(factory) == []
