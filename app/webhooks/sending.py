@@ -9,6 +9,7 @@ could otherwise send us to a private one. The answer is read up to a limit and n
 so a receiver answering with 100 MB costs us 64 KiB."""
 
 import asyncio
+import functools
 import ipaddress
 import ssl
 from dataclasses import dataclass
@@ -50,6 +51,14 @@ def signature_headers(
     }
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """The system's CA certificates, loaded once per process, at the first attempt: loading
+    them costs more CPU than an attempt (httpx would load its own bundle for every client),
+    and a server that never sends a webhook never pays it."""
+    return ssl.create_default_context()
+
+
 class Sender:
     """Makes attempts, each on a fresh connection within a hard time limit; any number of
     threads may use one Sender at once.
@@ -65,9 +74,6 @@ class Sender:
         self._timeout = timeout
         self._max_bytes = max_response_bytes
         self._allow_private = allow_private
-        # Made once (the system's CA certificates): loading them costs more CPU than an
-        # attempt, and httpx would load its own bundle for every client.
-        self._tls = ssl.create_default_context()
 
     def post(self, url: str, headers: dict[str, str], body: str) -> Attempt:
         return asyncio.run(self._post(url, headers, body))
@@ -95,7 +101,7 @@ class Sender:
                 headers={"user-agent": USER_AGENT},
                 trust_env=False,  # no proxy from the environment between us and the check
                 timeout=httpx.Timeout(self._timeout),
-                verify=self._tls,
+                verify=_tls_context(),
             ) as client,
             client.stream(
                 "POST",
