@@ -217,6 +217,11 @@ def make_settings(db_url: str, **overrides: object) -> Settings:
         "log_level": "WARNING",
         # No refresh thread: tests that need the rollups refreshed do it by hand (or ask).
         "rollup_refresh_seconds": 0,
+        # No dispatcher thread either: the webhook tests drive their own, or ask for the
+        # server's. A thread running while pytest collects (schemathesis starts an app at
+        # import) met CPython 3.11's race in ast.parse ("AST constructor recursion depth
+        # mismatch") in CI.
+        "webhook_dispatcher": "external",
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
