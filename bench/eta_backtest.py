@@ -31,8 +31,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import func, select  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
+from app import privacy  # noqa: E402
 from app.config import get_settings  # noqa: E402
 from app.db import create_db_engine, make_session_factory, utcnow  # noqa: E402
+from app.privacy import Thresholds  # noqa: E402
 from app.shipments.models import RoutePoint, Shipment, ShipmentStatus  # noqa: E402
 from app.tracking import eta_inputs  # noqa: E402
 from app.tracking.eta_inputs import Trip, Visit  # noqa: E402
@@ -80,11 +82,17 @@ def as_of(shipment: Shipment, route: list[Any], stops: list[Any], now: datetime)
         departed_at=shipment.departed_at,
         route=route,
         visits=visits,
+        exporter=shipment.organization_id,
     )
 
 
 def backtest(
-    session: Session, days: int, settle: int, limit: int | None, arrivals: bool
+    session: Session,
+    days: int,
+    settle: int,
+    limit: int | None,
+    arrivals: bool,
+    thresholds: Thresholds,
 ) -> dict[str, Any]:
     tallies: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
     no_eta = 0
@@ -109,7 +117,9 @@ def backtest(
         if arrivals:
             moments += [("arrival", s.arrived_at) for s in stops if s.arrived_at is not None]
         for kind, now in moments:
-            found = eta_inputs.trip_eta(session, as_of(shipment, route, stops, now), now)
+            found = eta_inputs.trip_eta(
+                session, as_of(shipment, route, stops, now), now, thresholds
+            )
             if found is None:
                 no_eta += 1
                 continue
@@ -129,7 +139,7 @@ def backtest(
     }
 
 
-def request_cost(session: Session, shipments: int = 100) -> dict[str, Any]:
+def request_cost(session: Session, thresholds: Thresholds, shipments: int = 100) -> dict[str, Any]:
     """What the ETA adds to GET /shipments/{id}: `shipment_eta` for up to `shipments` trips on
     the road now, a first pass (each checkpoint's samples read, as after a 5-minute slot
     turns) and a second (from the cache), in ms."""
@@ -144,7 +154,7 @@ def request_cost(session: Session, shipments: int = 100) -> dict[str, Any]:
     for name in passes:
         for shipment in on_the_road:
             started = time.perf_counter()
-            eta_inputs.shipment_eta(session, shipment, now)
+            eta_inputs.shipment_eta(session, shipment, now, thresholds)
             passes[name].append((time.perf_counter() - started) * 1000)
     return {
         "shipments": len(on_the_road),
@@ -179,11 +189,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--trips", type=int, help="at most this many trips (evenly spread)")
     parser.add_argument("--arrivals", action="store_true", help="also at each arrival")
     args = parser.parse_args(argv)
-    engine = create_db_engine(get_settings())
+    settings = get_settings()
+    thresholds = privacy.thresholds_of(settings)  # as GET /shipments/{id} makes it
+    engine = create_db_engine(settings)
     try:
         with make_session_factory(engine)() as session:
-            result = backtest(session, args.days, args.settle, args.trips, args.arrivals)
-            result["request_cost"] = request_cost(session)
+            result = backtest(
+                session, args.days, args.settle, args.trips, args.arrivals, thresholds
+            )
+            result["request_cost"] = request_cost(session, thresholds)
     finally:
         engine.dispose()
     print(json.dumps(result, indent=1))

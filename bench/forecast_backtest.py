@@ -24,10 +24,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import func, select  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
+from app import privacy  # noqa: E402
 from app.config import get_settings  # noqa: E402
 from app.db import create_db_engine, make_session_factory  # noqa: E402
 from app.public import feed  # noqa: E402
-from app.reports import privacy  # noqa: E402
 from app.tracking.models import Stop  # noqa: E402
 
 

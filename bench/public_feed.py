@@ -36,9 +36,9 @@ import pyarrow as pa  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
+from app import privacy  # noqa: E402
 from app.main import create_app  # noqa: E402
 from app.public import feed  # noqa: E402
-from app.reports import privacy  # noqa: E402
 from app.tracking.models import Stop  # noqa: E402
 from bench.reports import load_average, prepare, settings_for  # noqa: E402
 from bench.synthetic_stops import CREATED, DAYS  # noqa: E402

@@ -100,7 +100,7 @@ def test_forecast_backtest_counts_the_next_weeks_stops_under_the_forecast(
     from app.auth.passwords import Passwords
     from app.db import make_session_factory
     from app.demo import generator
-    from app.reports.privacy import Thresholds
+    from app.privacy import Thresholds
     from tests.conftest import make_settings
 
     url = f"sqlite:///{tmp_path / 'demo.db'}"

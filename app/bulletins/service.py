@@ -1,6 +1,6 @@
 """The figures of a month's bulletin, gathered once for every language and format.
 
-Every figure is the advocates' (app/reports/privacy.py), whoever asks: a bulletin is a
+Every figure is the advocates' (app/privacy.py), whoever asks: a bulletin is a
 publication, printed and passed on, so an admin's copy must not carry exact figures either.
 The ranking is the checkpoint report for the month as an advocate gets it; the changes
 compare it with the previous month's, checkpoint by checkpoint, only where both months

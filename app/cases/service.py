@@ -2,7 +2,7 @@
 behind them; the Tripartite figures of our own cases (`case_report`).
 
 A case's snapshot and its current figures are the checkpoint report's rows as an advocate
-gets them (protected cells, suppressed rows: app/reports/privacy.py), whoever opens it: a
+gets them (protected cells, suppressed rows: app/privacy.py), whoever opens it: a
 case is shown to every advocate, and one opened by an admin must not carry exact figures
 to them.
 """

@@ -2,7 +2,7 @@
 
 The effect report compares, per checkpoint of the change, the stops of `weeks` weeks before
 and `weeks` weeks after it took effect. Who sees what is the reports' rule, from the one
-privacy module (app/reports/privacy.py):
+privacy module (app/privacy.py):
 
 - admins: exact figures, the windows split at the very instant `effective_at`;
 - an exporter: its own organisation's stops only (privacy.readable), exact, not suppressed;
@@ -25,6 +25,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app import privacy
 from app.auth.principal import Principal
 from app.checkpoints.models import Checkpoint
 from app.config import Settings
@@ -44,7 +45,6 @@ from app.policies.schemas import (
     WindowFigures,
     Windows,
 )
-from app.reports import privacy
 from app.reports.filters import ReportFilters
 from app.reports.schemas import PolicyMarker
 from app.reports.service import Scope

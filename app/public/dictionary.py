@@ -11,7 +11,7 @@ import io
 from dataclasses import asdict, astuple, dataclass
 from typing import Any
 
-from app.reports.privacy import Thresholds
+from app.privacy import Thresholds
 
 
 @dataclass(frozen=True)

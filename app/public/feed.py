@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, distinct, func, select
 from sqlalchemy.orm import Session
 
+from app import privacy
 from app.checkpoints.models import Checkpoint
 from app.config import Settings
 from app.db import utcnow
@@ -37,7 +38,6 @@ from app.public.schemas import (
     PublicFeed,
     Window,
 )
-from app.reports import privacy
 from app.reports.live import trucks_present
 from app.reports.percentiles import positions
 from app.tracking.models import Stop

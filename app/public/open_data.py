@@ -31,6 +31,7 @@ from pydantic import BaseModel, BeforeValidator, Field
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from app import privacy
 from app.auth.dependencies import SettingsDep
 from app.checkpoints.models import Checkpoint
 from app.config import Settings
@@ -39,7 +40,7 @@ from app.errors import InvalidInput, problem_responses
 from app.public import dictionary
 from app.public.http import cacheable
 from app.reports import figures as fig
-from app.reports import privacy, rollups
+from app.reports import rollups
 from app.reports.dependencies import ReportsSessionDep
 from app.reports.filters import ReportFilters
 from app.types import EPOCH

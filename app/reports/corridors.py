@@ -26,8 +26,9 @@ from sqlalchemy import (
 from sqlalchemy.sql.expression import UnaryExpression
 from sqlalchemy.sql.operators import custom_op
 
+from app import privacy
 from app.checkpoints.models import Checkpoint
-from app.reports import corridor_cells, order_stats, privacy
+from app.reports import corridor_cells, order_stats
 from app.reports.figures import Figures, money, receipt_attached, stop_evidence
 from app.reports.schemas import CorridorCost, CorridorFee, CorridorRow, EvidenceShares, Report
 from app.reports.service import Scope, checkpoint_codes

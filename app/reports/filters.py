@@ -9,11 +9,11 @@ from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Select, select
 
+from app import privacy
 from app.auth.principal import Principal
 from app.checkpoints.models import Checkpoint
 from app.errors import InvalidInput
 from app.geography import Province
-from app.reports import privacy
 from app.rfc3339 import Rfc3339
 from app.shipments.models import CargoLine, Shipment
 from app.tracking.models import Stop

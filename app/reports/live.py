@@ -11,11 +11,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app import privacy
 from app.auth.principal import Principal
 from app.checkpoints.models import Checkpoint
 from app.config import Settings
 from app.db import utcnow
-from app.reports import privacy
 from app.reports.percentiles import positions
 from app.reports.schemas import LiveCheckpointRow, LiveStatus
 from app.shipments.models import Shipment, ShipmentStatus

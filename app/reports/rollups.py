@@ -52,12 +52,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, sessionmaker
 
+from app import privacy
+
 # The tables stops' foreign keys point at: their columns' types (UUIDs) come from there, so
 # a process that imports only this module (the CLI) must import them too.
 from app.checkpoints.models import Checkpoint  # noqa: F401
 from app.db import BINARY_RESULTS, write_transaction
 from app.organizations.models import Organization  # noqa: F401
-from app.reports import corridor_cells, privacy, value_index
+from app.reports import corridor_cells, value_index
 from app.reports import figures as fig
 from app.reports.filters import ReportFilters, narrow
 from app.reports.models import (

@@ -11,12 +11,13 @@ from typing import Any, Literal
 from sqlalchemy import Date, Select, case, cast, func, literal_column, select, true
 from sqlalchemy.orm import Session
 
+from app import privacy
 from app.auth.principal import Principal
 from app.checkpoints.models import Checkpoint
 from app.config import Settings
 from app.db import utcnow
 from app.reports import figures as fig
-from app.reports import order_stats, privacy, rollups
+from app.reports import order_stats, rollups
 from app.reports.filters import ReportFilters, scoped_rows, scoped_stops, whole_days
 from app.reports.hs_chapters import chapter_name
 from app.reports.schemas import (

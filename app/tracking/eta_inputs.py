@@ -7,7 +7,8 @@
   given the corridor's mean number of stops per delivered trip (less those already made),
   each with the network's dwell — a rough ETA, flagged `route_known: false` in its basis.
 - Each checkpoint's dwell: the dwell minutes of its stops closed in the WINDOW (30 days)
-  before `now` (the latest MAX_SAMPLES of them at most). With fewer than MIN_STOPS of them,
+  before `now` that the shipment's exporter may see (Whose rows, below; the latest
+  MAX_SAMPLES of them at most). With fewer than MIN_STOPS of them,
   its province's checkpoints pooled; failing that, every checkpoint's (the network). If the
   whole network closed no stop in the window there is nothing to measure an ETA by: `None`
   (GET /shipments/{id} shows `eta: null`).
@@ -18,8 +19,8 @@
   it, the speed without delay, trip by trip (the km before the trip's last checkpoint over
   its minutes on the road before then: transit less its stops' dwell and its last leg): the
   road is as uncertain as those trips' speeds (eta.py). Both over the corridor's (origin →
-  destination province) trips that left in the WINDOW and were delivered by `now` with a
-  known distance; fewer than MIN_TRIPS such trips: every corridor's; fewer again,
+  destination province) trips delivered in the WINDOW with a known distance that the
+  exporter may see; fewer than MIN_TRIPS such trips: every corridor's; fewer again,
   DEFAULT_SPEED_KMH for the whole road. A shipment without a route drives all its km and
   adds a last leg (its few km counted twice: the safe side).
 - The kilometres left: the shipment's distance × the share of its route's straight-line legs
@@ -27,6 +28,12 @@
   less what the truck has driven since it left its last checkpoint (at the median speed,
   never more than the leg it is on). Without a distance, the legs' own length times the road
   detour factor (app/geography.py); without coordinates, the legs count as equal.
+
+Whose rows: the exporter's own of the WINDOW up to `now`, and other exporters' only by
+whole cells, a UTC day that has ended (of the checkpoint, province, network; of the
+corridor's or every corridor's deliveries), where the other exporters' rows alone pass the
+report thresholds (app/privacy.py, `cells_beside_own`; Audience). One other exporter's waits
+never show, and two ETAs never differ by one truck that stopped in between.
 
 The samples are cached per process for CACHE_SECONDS, keyed by database, checkpoint (or
 province, network, corridor) and the CACHE_SECONDS-long slot that `now` falls in: the
@@ -39,14 +46,16 @@ import statistics
 import threading
 import uuid
 import weakref
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from app import privacy
 from app.checkpoints.models import Checkpoint
 from app.geography import PROVINCE_CAPITALS, ROAD_DETOUR_FACTOR, Province, great_circle_km
 from app.shipments.models import RoutePoint, Shipment, ShipmentStatus
@@ -58,6 +67,8 @@ WINDOW = timedelta(days=30)
 # Stops are found by arrival (ix_stops_checkpoint_arrived): one that arrived this long
 # before the window and closed inside it is left out.
 LONGEST_DWELL = timedelta(days=7)
+# Trips are found by departure: a longer one is left out (see _trip_speeds).
+LONGEST_TRIP = timedelta(days=7)
 MIN_STOPS = 20
 MIN_TRIPS = 5
 # The latest this many stops (trips) of the window at most: see _samples.
@@ -67,6 +78,7 @@ MAX_TRIPS = 2000
 # delivered trip of the last 30 days has a known distance.
 DEFAULT_SPEED_KMH = 50.0
 CACHE_SECONDS = 300
+_V = TypeVar("_V")
 ON_THE_ROAD = frozenset(
     {ShipmentStatus.in_transit, ShipmentStatus.at_checkpoint, ShipmentStatus.held}
 )
@@ -96,6 +108,7 @@ class Trip:
     departed_at: datetime
     route: Sequence[uuid.UUID]
     visits: Sequence[Visit]
+    exporter: uuid.UUID  # the shipment's organisation: see Audience
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +136,9 @@ class _Place:
     position: tuple[float, float] | None
 
 
-def shipment_eta(session: Session, shipment: Shipment, now: datetime) -> EtaRead | None:
+def shipment_eta(
+    session: Session, shipment: Shipment, now: datetime, thresholds: privacy.Thresholds
+) -> EtaRead | None:
     """The ETA of a shipment on the road (departed; not delivered, turned back or cancelled),
     else None; None too when the network has no measured stop at all (see the docstring)."""
     if shipment.status not in ON_THE_ROAD or shipment.departed_at is None:
@@ -145,20 +160,25 @@ def shipment_eta(session: Session, shipment: Shipment, now: datetime) -> EtaRead
         departed_at=shipment.departed_at,
         route=list(route),
         visits=[Visit(*row) for row in stops],
+        exporter=shipment.organization_id,
     )
-    return trip_eta(session, trip, now)
+    return trip_eta(session, trip, now, thresholds)
 
 
-def trip_eta(session: Session, trip: Trip, now: datetime) -> EtaRead | None:
-    """The ETA of `trip` made at `now`, from the data closed by `now` (cached, see above)."""
+def trip_eta(
+    session: Session, trip: Trip, now: datetime, thresholds: privacy.Thresholds
+) -> EtaRead | None:
+    """The ETA of `trip` made at `now`, from the data closed by `now` (cached, see above)
+    that its exporter may see (`thresholds`: see Audience)."""
+    audience = Audience(trip.exporter, thresholds)
     done, current = _progress(trip)
     ahead_ids = ([current.checkpoint_id] if current else []) + list(trip.route[done + 1 :])
-    speed = _speed(session, trip.origin_province, trip.destination_province, now)
+    speed = _speed(session, trip.origin_province, trip.destination_province, now, audience)
     places = _places(session, {*trip.route, *ahead_ids})
-    dwells = [_dwell(session, cid, places[cid].province, now) for cid in ahead_ids]
+    dwells = [_dwell(session, cid, places[cid].province, now, audience) for cid in ahead_ids]
     unplanned = _unplanned_stops(trip, speed)
     if unplanned:
-        dwells += [_network(session, now)] * unplanned
+        dwells += [_network(session, now, audience)] * unplanned
     if any(not d.samples for d in dwells):
         return None
     elapsed = _elapsed(current, now)
@@ -318,68 +338,153 @@ def _places(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, _Place]:
 # --- the measured inputs, cached -------------------------------------------------------
 
 
-def _dwell(session: Session, checkpoint_id: uuid.UUID, province: str, now: datetime) -> Dwell:
+@dataclass(frozen=True, slots=True)
+class Audience:
+    """Whose shipment an ETA is for (its exporter: the driver's link and an admin see the
+    same ETA), and the privacy thresholds its others' rows must pass (app/privacy.py)."""
+
+    exporter: uuid.UUID
+    thresholds: privacy.Thresholds
+
+
+@dataclass(frozen=True, slots=True)
+class _Pool(Generic[_V]):
+    """One key's closed rows (a checkpoint's, a province's, the network's stops; a corridor's
+    trips) of the window, each with its exporter and its cell: the UTC day it closed on, None
+    for today (not over yet) and for a day the read may have cut short. `counts`: the rows
+    per cell and exporter, for app/privacy.py."""
+
+    rows: tuple[tuple[date | None, uuid.UUID, _V], ...]
+    counts: dict[date, dict[uuid.UUID, int]]
+
+    def visible(self, audience: Audience) -> list[_V]:
+        """The exporter's own rows, and the others' of the cells whose others' rows pass the
+        thresholds (privacy.cells_beside_own): one other exporter's waits never show in an
+        ETA, nor one truck that stopped since the last one, as a whole day's cell is final."""
+        shown = privacy.cells_beside_own(audience.thresholds, self.counts, audience.exporter)
+        return [v for day, e, v in self.rows if e == audience.exporter or day in shown]
+
+
+def _pool(
+    rows: Sequence[tuple[datetime, uuid.UUID, _V]], now: datetime, complete_after: datetime | None
+) -> _Pool[_V]:
+    """`rows` (closed at, exporter, value) as a pool; cells start after `complete_after` (the
+    reads LIMITed and cut short: the days it may have left partly unread)."""
+    today = _day_start(now)
+    cells: list[tuple[date | None, uuid.UUID, _V]] = []
+    counts: dict[date, dict[uuid.UUID, int]] = defaultdict(lambda: defaultdict(int))
+    for closed_at, exporter, value in rows:
+        start = _day_start(closed_at)
+        whole = start < today and (complete_after is None or start > complete_after)
+        day = start.date() if whole else None
+        if day is not None:
+            counts[day][exporter] += 1
+        cells.append((day, exporter, value))
+    return _Pool(tuple(cells), {day: dict(by) for day, by in counts.items()})
+
+
+def _day_start(at: datetime) -> datetime:
+    return datetime.combine(at.astimezone(UTC).date(), time(), UTC)
+
+
+def _window_start(now: datetime) -> datetime:
+    """The first moment of the window: the start of the UTC day WINDOW before today's."""
+    return _day_start(now) - WINDOW
+
+
+def _dwell(
+    session: Session, checkpoint_id: uuid.UUID, province: str, now: datetime, audience: Audience
+) -> Dwell:
     own = _cached(
         session, ("checkpoint", checkpoint_id), now, lambda: _samples(session, now, [checkpoint_id])
-    )
+    ).visible(audience)
     if len(own) >= MIN_STOPS:
-        return Dwell(own, "checkpoint")
+        return Dwell(tuple(own), "checkpoint")
     pooled = _cached(
         session, ("province", province), now, lambda: _province_samples(session, province, now)
-    )
+    ).visible(audience)
     if len(pooled) >= MIN_STOPS:
-        return Dwell(pooled, "province")
-    return _network(session, now)
+        return Dwell(tuple(pooled), "province")
+    return _network(session, now, audience)
 
 
-def _network(session: Session, now: datetime) -> Dwell:
-    return Dwell(
-        _cached(session, ("network",), now, lambda: _samples(session, now, None)), "network"
-    )
+def _network(session: Session, now: datetime, audience: Audience) -> Dwell:
+    pool = _cached(session, ("network",), now, lambda: _samples(session, now, None))
+    return Dwell(tuple(pool.visible(audience)), "network")
 
 
-def _province_samples(session: Session, province: str, now: datetime) -> tuple[float, ...]:
+def _province_samples(session: Session, province: str, now: datetime) -> _Pool[float]:
     ids = session.scalars(select(Checkpoint.id).where(Checkpoint.province == province)).all()
-    return _samples(session, now, list(ids)) if ids else ()
+    return _samples(session, now, list(ids)) if ids else _Pool((), {})
 
 
 def _samples(
     session: Session, now: datetime, checkpoint_ids: list[uuid.UUID] | None
-) -> tuple[float, ...]:
-    """The dwell minutes of the stops closed in the WINDOW before `now` (the MAX_SAMPLES
-    latest: plenty for ATOMS quantiles, and a read that does not grow with the traffic),
-    sorted."""
-    query = select(Stop.dwell_minutes).where(
-        Stop.closed_at > now - WINDOW,
+) -> _Pool[float]:
+    """The dwell minutes of the stops closed in the window (the MAX_SAMPLES latest: plenty for
+    ATOMS quantiles, and a read that does not grow with the traffic), sorted, with their
+    exporters and cells. A stay longer than LONGEST_DWELL is left out, so that a day's cell
+    is the same whenever it is read (stops are found by arrival)."""
+    query = select(Stop.closed_at, Stop.organization_id, Stop.dwell_minutes).where(
+        Stop.closed_at >= _window_start(now),
         Stop.closed_at <= now,
         Stop.dwell_minutes.is_not(None),
+        Stop.dwell_minutes <= LONGEST_DWELL.total_seconds() / 60,
     )
     if checkpoint_ids is None:
-        query = query.order_by(Stop.closed_at.desc())  # ix_stops_closed, backwards
+        found = session.execute(
+            query.order_by(Stop.closed_at.desc()).limit(MAX_SAMPLES)  # ix_stops_closed, backwards
+        ).all()
+        # Cut short: the earliest day read may be partly unread.
+        cut = found[-1].closed_at if len(found) == MAX_SAMPLES else None
     else:
-        query = query.where(
+        query = query.add_columns(Stop.arrived_at).where(
             Stop.checkpoint_id.in_(checkpoint_ids),
-            Stop.arrived_at > now - WINDOW - LONGEST_DWELL,
+            Stop.arrived_at > _window_start(now) - LONGEST_DWELL,
             Stop.arrived_at <= now,
-        ).order_by(Stop.arrived_at.desc())  # ix_stops_checkpoint_arrived, backwards
-    found = session.scalars(query.limit(MAX_SAMPLES))
-    return tuple(sorted(float(m) for m in found if m is not None))
+        )
+        found = session.execute(
+            # ix_stops_checkpoint_arrived, backwards
+            query.order_by(Stop.arrived_at.desc()).limit(MAX_SAMPLES)
+        ).all()
+        # Cut short at an arrival: a day is whole only if all its stops arrived after it.
+        cut = found[-1].arrived_at + LONGEST_DWELL if len(found) == MAX_SAMPLES else None
+    rows = sorted(
+        ((r.closed_at, r.organization_id, float(r.dwell_minutes)) for r in found),
+        key=lambda row: row[2],
+    )
+    return _pool(rows, now, cut)
 
 
-def _speed(session: Session, origin: str, destination: str, now: datetime) -> Speed:
-    corridor = _cached(
-        session,
-        ("corridor", origin, destination),
-        now,
-        lambda: _trip_speeds(session, now, origin, destination),
+def _speed(
+    session: Session, origin: str, destination: str, now: datetime, audience: Audience
+) -> Speed:
+    corridor = _trips(
+        _cached(
+            session,
+            ("corridor", origin, destination),
+            now,
+            lambda: _trip_speeds(session, now, origin, destination),
+        ).visible(audience)
     )
     if len(corridor.speeds) >= MIN_TRIPS:
         return Speed(corridor.speeds, corridor.last_legs, "corridor", corridor.stops_per_trip)
-    network = _cached(session, ("corridors",), now, lambda: _trip_speeds(session, now, None, None))
+    network = _trips(
+        _cached(
+            session, ("corridors",), now, lambda: _trip_speeds(session, now, None, None)
+        ).visible(audience)
+    )
     stops_per_trip = corridor.stops_per_trip if corridor.speeds else network.stops_per_trip
     if len(network.speeds) >= MIN_TRIPS:
         return Speed(network.speeds, network.last_legs, "network", stops_per_trip)
     return Speed((DEFAULT_SPEED_KMH,), (), "default", stops_per_trip)
+
+
+@dataclass(frozen=True, slots=True)
+class _TripRow:
+    speed: float | None  # km/h before its last checkpoint; None: no road time to measure
+    last_leg: float | None  # minutes from its last stop's release to the delivery
+    stops: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -389,29 +494,41 @@ class _Trips:
     stops_per_trip: float | None
 
 
+def _trips(rows: Sequence[_TripRow]) -> _Trips:
+    return _Trips(
+        tuple(sorted(r.speed for r in rows if r.speed is not None)),
+        tuple(sorted(r.last_leg for r in rows if r.last_leg is not None)),
+        sum(r.stops for r in rows) / len(rows) if rows else None,
+    )
+
+
 def _trip_speeds(
     session: Session, now: datetime, origin: str | None, destination: str | None
-) -> _Trips:
-    """Over the trips that left in the WINDOW and were delivered by `now` with a distance:
-    each one's last leg (its last stop's release → the delivery, in minutes) and its speed
-    without delay before it (the km before its last route checkpoint, as a share of its legs,
-    over its minutes on the road before then: transit less the dwell of its stops and the
-    last leg); a trip without a route or a stop gives its whole trip's speed and no last
-    leg. And their mean number of stops."""
+) -> _Pool[_TripRow]:
+    """The trips delivered in the window with a distance (and a transit of LONGEST_TRIP at
+    most, so that a day's cell is the same whenever it is read): each one's last leg (its
+    last stop's release → the delivery, in minutes) and its speed without delay before it
+    (the km before its last route checkpoint, as a share of its legs, over its minutes on the
+    road before then: transit less the dwell of its stops and the last leg); a trip without a
+    route or a stop gives its whole trip's speed and no last leg. And its number of stops."""
     trips = select(
         Shipment.id,
+        Shipment.organization_id,
         Shipment.distance_km,
         Shipment.transit_minutes,
+        Shipment.departed_at,
         Shipment.delivered_at,
         Shipment.origin_province,
         Shipment.destination_province,
     ).where(
         # Found by departure (ix_shipments_departed, or the corridor's index).
-        Shipment.departed_at > now - WINDOW,
+        Shipment.departed_at > _window_start(now) - LONGEST_TRIP,
+        Shipment.delivered_at >= _window_start(now),
         Shipment.delivered_at <= now,
         Shipment.status == ShipmentStatus.delivered,
         Shipment.distance_km > 0,
         Shipment.transit_minutes > 0,
+        Shipment.transit_minutes <= LONGEST_TRIP.total_seconds() / 60,
     )
     if origin is not None:
         trips = trips.where(
@@ -419,29 +536,42 @@ def _trip_speeds(
         )
     rows = session.execute(trips.order_by(Shipment.departed_at.desc()).limit(MAX_TRIPS)).all()
     stops, routes = _stops_and_routes(session, [row.id for row in rows])
-    speeds, last_legs = [], []
+    found = []
     for row in rows:
         dwell, count, last_closed = stops.get(row.id, (0.0, 0, None))
-        route = routes.get(row.id)
-        moving = float(row.transit_minutes) - dwell
-        km_before = float(row.distance_km)
-        # Only a trip with a route and a stop says where its last leg began.
-        if route and count and last_closed is not None:
-            last_leg = (row.delivered_at - last_closed).total_seconds() / 60
-            legs = _legs(str(row.origin_province), route, str(row.destination_province))
-            if last_leg < 0 or moving - last_leg <= 0:
-                continue  # stops logged outside departure → delivery: no road time to measure
-            last_legs.append(last_leg)
-            moving -= last_leg
-            km_before *= 1 - legs[-1] / sum(legs)
-        if moving > 0 and km_before > 0:
-            speeds.append(km_before / moving * 60)
-    stops_made = sum(count for _, count, _ in stops.values())
-    return _Trips(
-        tuple(sorted(speeds)),
-        tuple(sorted(last_legs)),
-        stops_made / len(rows) if rows else None,
-    )
+        found.append(
+            (
+                row.delivered_at,
+                row.organization_id,
+                _trip_row(row, dwell, count, last_closed, routes.get(row.id)),
+            )
+        )
+    # Cut short at a departure: a day is whole only if all its deliveries left after it.
+    cut = rows[-1].departed_at + LONGEST_TRIP if len(rows) == MAX_TRIPS else None
+    return _pool(found, now, cut)
+
+
+def _trip_row(
+    row: Any,
+    dwell: float,
+    count: int,
+    last_closed: datetime | None,
+    route: list[tuple[float, float] | None] | None,
+) -> _TripRow:
+    moving = float(row.transit_minutes) - dwell
+    km_before = float(row.distance_km)
+    last_leg = None
+    # Only a trip with a route and a stop says where its last leg began.
+    if route and count and last_closed is not None:
+        last_leg = (row.delivered_at - last_closed).total_seconds() / 60
+        legs = _legs(str(row.origin_province), route, str(row.destination_province))
+        if last_leg < 0 or moving - last_leg <= 0:
+            # Stops logged outside departure → delivery: no road time to measure.
+            return _TripRow(None, None, count)
+        moving -= last_leg
+        km_before *= 1 - legs[-1] / sum(legs)
+    speed = km_before / moving * 60 if moving > 0 and km_before > 0 else None
+    return _TripRow(speed, last_leg, count)
 
 
 def _stops_and_routes(

@@ -149,7 +149,7 @@ class Stop(_OnATrip, Base):
             "dwell_minutes",
             "shipment_id",
         ),
-        # Advocates' protected cells (checkpoint × UTC day, see app/reports/privacy.py):
+        # Advocates' protected cells (checkpoint × UTC day, see app/privacy.py):
         # their tallies and the figures grouped per cell read this index, in its order.
         Index(
             "ix_stops_cells",

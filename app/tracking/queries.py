@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.orm import Session
 
+from app import privacy
 from app.auth.principal import Principal
 from app.checkpoints.models import Checkpoint
 from app.db import utcnow
@@ -64,8 +65,13 @@ def _stopped_at(checkpoint_id: uuid.UUID) -> ColumnElement[bool]:
 
 
 def shipment_detail(
-    session: Session, *, principal: Principal, shipment_id: uuid.UUID
+    session: Session,
+    *,
+    principal: Principal,
+    shipment_id: uuid.UUID,
+    thresholds: privacy.Thresholds,
 ) -> ShipmentDetail:
+    """The shipment as its reader may see it; its ETA by `thresholds` (eta_inputs.Audience)."""
     shipment = shipments.get_shipment(session, principal=principal, shipment_id=shipment_id)
     base = ShipmentRead.model_validate(shipment)
     if principal.kind == "driver":
@@ -78,7 +84,7 @@ def shipment_detail(
         stops=stops,
         timeline=_events(session, shipment.id),
         timeline_anomalies=[AnomalyRead.model_validate(a) for a in shipment.anomalies or []],
-        eta=shipment_eta(session, shipment, utcnow()),
+        eta=shipment_eta(session, shipment, utcnow(), thresholds),
     )
 
 
@@ -92,7 +98,11 @@ class ShipmentState:
 
 
 def shipment_state(
-    session: Session, *, principal: Principal, shipment_id: uuid.UUID
+    session: Session,
+    *,
+    principal: Principal,
+    shipment_id: uuid.UUID,
+    thresholds: privacy.Thresholds,
 ) -> ShipmentState:
     """The shipment as shipment_detail shows it, its current stop and its ETA, without the
     history (every stop, every event): what a webhook message carries, read for each one."""
@@ -101,7 +111,7 @@ def shipment_state(
     return ShipmentState(
         ShipmentRead.model_validate(shipment),
         current[0] if current else None,
-        shipment_eta(session, shipment, utcnow()),
+        shipment_eta(session, shipment, utcnow(), thresholds),
     )
 
 

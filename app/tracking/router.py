@@ -3,6 +3,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Request, Response, status
 
+from app import privacy
 from app.auth.dependencies import (
     ExporterDep,
     SessionDep,
@@ -64,11 +65,19 @@ def list_shipments(
     tags=["shipments"],
 )
 def get_shipment(
-    shipment_id: uuid.UUID, principal: ShipmentViewerDep, session: SessionDep
+    shipment_id: uuid.UUID,
+    principal: ShipmentViewerDep,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> ShipmentDetail:
     """The shipment with its current status, current stop, every stop and the event timeline.
     A driver link reads its own shipment here, without cargo values."""
-    return queries.shipment_detail(session, principal=principal, shipment_id=shipment_id)
+    return queries.shipment_detail(
+        session,
+        principal=principal,
+        shipment_id=shipment_id,
+        thresholds=privacy.thresholds_of(settings),
+    )
 
 
 @router.post(

@@ -13,7 +13,8 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 
-from app.auth.dependencies import PrincipalDep, SessionDep
+from app import privacy
+from app.auth.dependencies import PrincipalDep, SessionDep, SettingsDep
 from app.errors import Forbidden, problem_responses
 from app.tracking import queries
 from app.tracking.schemas import ShipmentDetail
@@ -101,12 +102,19 @@ def home(request: Request) -> Response:
     response_model=ShipmentDetail,
     responses=problem_responses(401, 403, 404),
 )
-def driver_shipment(principal: PrincipalDep, session: SessionDep) -> ShipmentDetail:
+def driver_shipment(
+    principal: PrincipalDep, session: SessionDep, settings: SettingsDep
+) -> ShipmentDetail:
     """The shipment of this driver link (a driver link only): what the driver's page opens
     with, since the link itself carries only the token. Without cargo values."""
     if principal.kind != "driver" or principal.shipment_id is None:
         raise Forbidden("This is for a driver link; use GET /shipments/{id}.")
-    return queries.shipment_detail(session, principal=principal, shipment_id=principal.shipment_id)
+    return queries.shipment_detail(
+        session,
+        principal=principal,
+        shipment_id=principal.shipment_id,
+        thresholds=privacy.thresholds_of(settings),
+    )
 
 
 def install(app: FastAPI, *, api_prefix: str) -> None:

@@ -32,6 +32,7 @@ from sqlalchemy import and_, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
+from app import privacy
 from app.config import Settings
 from app.db import utcnow, write_transaction
 from app.shipments.models import Shipment, ShipmentStatus
@@ -99,6 +100,7 @@ class Dispatcher:
     ) -> None:
         self._sessions = session_factory
         self._key = settings.secret_key
+        self._thresholds = privacy.thresholds_of(settings)  # the messages' ETA
         # Longer than any attempt (each phase of it is bounded by the timeout) and its record.
         self._lease = timedelta(seconds=3 * settings.webhook_timeout_seconds + 5)
         self._poll = poll_seconds
@@ -276,7 +278,7 @@ class Dispatcher:
             if found is None:
                 return None
             delivery, organization_id = found
-            return payloads.render(session, delivery, organization_id)
+            return payloads.render(session, delivery, organization_id, self._thresholds)
 
     def _record(self, outcomes: list[tuple[_Taken, Attempt | None, str]]) -> None:
         attempts = [(item, attempt, body) for item, attempt, body in outcomes if attempt]

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app import privacy
 from app.auth.models import Role
 from app.auth.principal import Principal
 from app.errors import NotFound
@@ -22,21 +23,34 @@ from app.tracking.models import TrackingEvent
 from app.webhooks.models import WebhookDelivery
 
 
-def render(session: Session, delivery: WebhookDelivery, organization_id: uuid.UUID) -> str:
-    """The body of a shipment's message, as its exporter (`organization_id`) may see it."""
+def render(
+    session: Session,
+    delivery: WebhookDelivery,
+    organization_id: uuid.UUID,
+    thresholds: privacy.Thresholds,
+) -> str:
+    """The body of a shipment's message, as its exporter (`organization_id`) may see it
+    (its ETA by `thresholds`, as GET /shipments/{id} shows it)."""
     data: dict[str, Any] = {"shipment": None, "current_stop": None, "eta": None, "event": None}
     if delivery.shipment_id is not None:
-        data.update(_state(session, delivery.shipment_id, organization_id))
+        data.update(_state(session, delivery.shipment_id, organization_id, thresholds))
     if delivery.event_id is not None and delivery.shipment_id is not None:
         data["event"] = _event(session, delivery.shipment_id, delivery.event_id)
     body = {"type": delivery.type, "timestamp": _rfc3339(delivery.created_at), "data": data}
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
 
 
-def _state(session: Session, shipment_id: uuid.UUID, organization_id: uuid.UUID) -> dict[str, Any]:
+def _state(
+    session: Session,
+    shipment_id: uuid.UUID,
+    organization_id: uuid.UUID,
+    thresholds: privacy.Thresholds,
+) -> dict[str, Any]:
     exporter = Principal("user", Role.exporter, None, organization_id)
     try:
-        state = queries.shipment_state(session, principal=exporter, shipment_id=shipment_id)
+        state = queries.shipment_state(
+            session, principal=exporter, shipment_id=shipment_id, thresholds=thresholds
+        )
     except NotFound:  # deleted since: the message still says what happened
         return {"shipment": {"id": str(shipment_id)}}
     return {

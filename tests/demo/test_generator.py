@@ -275,7 +275,7 @@ def test_an_advocate_sees_figures_across_the_demo_exporters(
     app: FastAPI, client: TestClient
 ) -> None:
     # Three hundred trips in two days: dense enough that checkpoint-days pass the advocates'
-    # cell thresholds (ten completed stops from three exporters, app/reports/privacy.py).
+    # cell thresholds (ten completed stops from three exporters, app/privacy.py).
     _seed(app, shipments=300, days=2)
     token = client.post(
         "/api/v1/auth/token",

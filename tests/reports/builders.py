@@ -801,7 +801,7 @@ def _grouped(items: Iterable[T], key: Callable[[T], Any]) -> dict[Any, list[T]]:
 
 # --- an advocate's protected cells, from the truth -----------------------------------------
 #
-# The rule (app/reports/privacy.py), written again here over the truth, in plain Python: an
+# The rule (app/privacy.py), written again here over the truth, in plain Python: an
 # advocate's answer sums cells (checkpoint × UTC day of arrival; for the corridors origin ×
 # destination × UTC day of departure). A cell passes with enough exporters and enough
 # completed stops (trips); a filtered part of a cell is shown only if it passes and what it

@@ -3,7 +3,7 @@
 k-anonymity on each answer does not stop an advocate from subtracting two answers: two
 windows a few hours apart, or a filtered answer from the same answer without the filter,
 once differed by exactly one truck's stop. Advocates' answers are now sums of protected cells
-(app/reports/privacy.py); these tests try the attacks and check that no pair of answers an
+(app/privacy.py); these tests try the attacks and check that no pair of answers an
 advocate can get isolates fewer than REPORT_MIN_STOPS completed stops:
 
 (a) windows that differ by a little (bisecting `to`, day by day: hours are refused);

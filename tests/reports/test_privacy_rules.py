@@ -1,4 +1,4 @@
-"""The protected-cell rules of app/reports/privacy.py, once, without a database: every report,
+"""The protected-cell rules of app/privacy.py, once, without a database: every report,
 export and the live status decide through them (the attacks are in test_differencing.py)."""
 
 import uuid
@@ -7,7 +7,7 @@ import pytest
 
 from app.auth.models import Role
 from app.auth.principal import Principal
-from app.reports.privacy import StopCells, Tally, Thresholds, is_protected, live_is_exact
+from app.privacy import StopCells, Tally, Thresholds, is_protected, live_is_exact
 
 RULE = Thresholds(min_exporters=3, min_stops=10)
 CELL = ("checkpoint", 20_000)

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -198,3 +198,38 @@ def expected_stop_rows(session: Session, shipment_id: uuid.UUID) -> dict[str, li
 
 def _row_order(row: dict[str, Any]) -> str:
     return repr(sorted(row.items()))
+
+
+def insert_closed_stops(
+    engine: Engine,
+    holder: dict[str, Any],
+    checkpoint_id: str,
+    dwells: list[float],
+    closed_at: datetime,
+) -> None:
+    """Completed stops at a checkpoint, written straight to the stops table (as the event
+    writer's rows), on `holder`'s shipment; each closed at `closed_at`."""
+    with Session(engine) as session, session.begin():
+        first = len(session.query(Stop).filter(Stop.shipment_id == uuid.UUID(holder["id"])).all())
+        session.execute(
+            insert(Stop),
+            [
+                {
+                    "id": uuid.uuid4(),
+                    "shipment_id": uuid.UUID(holder["id"]),
+                    "organization_id": uuid.UUID(holder["organization_id"]),
+                    "checkpoint_id": uuid.UUID(checkpoint_id),
+                    "seq": first + i,
+                    "arrived_at": closed_at - timedelta(minutes=dwell),
+                    "closed_at": closed_at,
+                    "last_event_at": closed_at,
+                    "outcome": "released",
+                    "dwell_minutes": dwell,
+                    "hold_count": 0,
+                    "held_minutes": 0.0,
+                    "is_current": False,
+                    "anomalies": [],
+                }
+                for i, dwell in enumerate(dwells)
+            ],
+        )

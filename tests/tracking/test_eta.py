@@ -4,6 +4,7 @@ and its properties; its inputs read from a real database (eta_inputs.py); GET /s
 import math
 import statistics
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,18 +12,20 @@ import pytest
 from fastapi.testclient import TestClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import insert, update
+from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from app.geography import PROVINCE_CAPITALS, Province, great_circle_km
+from app.privacy import Thresholds
 from app.shipments.models import Shipment, ShipmentStatus
 from app.tracking import eta, eta_inputs
-from app.tracking.models import Stop
 from tests.factories import API, admin, make_checkpoint, make_exporter, make_shipment
-from tests.tracking.helpers import driver_headers, post_event
+from tests.tracking.helpers import driver_headers, insert_closed_stops, post_event
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+# As the app makes them by default (REPORT_MIN_EXPORTERS, REPORT_MIN_STOPS).
+THRESHOLDS = Thresholds(min_exporters=3, min_stops=10)
 
 
 # --- the pure sum -----------------------------------------------------------------------
@@ -178,41 +181,6 @@ def test_time_spent_at_a_checkpoint_never_shortens_the_whole_stay(
 # --- the inputs, from a real database ---------------------------------------------------
 
 
-def _history(
-    engine: Engine,
-    holder: dict[str, Any],
-    checkpoint_id: str,
-    dwells: list[float],
-    closed_at: datetime,
-) -> None:
-    """Completed stops at a checkpoint, written straight to the stops table (as the event
-    writer's rows), on `holder`'s shipment; each closed at `closed_at`."""
-    with Session(engine) as session, session.begin():
-        first = len(session.query(Stop).filter(Stop.shipment_id == uuid.UUID(holder["id"])).all())
-        session.execute(
-            insert(Stop),
-            [
-                {
-                    "id": uuid.uuid4(),
-                    "shipment_id": uuid.UUID(holder["id"]),
-                    "organization_id": uuid.UUID(holder["organization_id"]),
-                    "checkpoint_id": uuid.UUID(checkpoint_id),
-                    "seq": first + i,
-                    "arrived_at": closed_at - timedelta(minutes=dwell),
-                    "closed_at": closed_at,
-                    "last_event_at": closed_at,
-                    "outcome": "released",
-                    "dwell_minutes": dwell,
-                    "hold_count": 0,
-                    "held_minutes": 0.0,
-                    "is_current": False,
-                    "anomalies": [],
-                }
-                for i, dwell in enumerate(dwells)
-            ],
-        )
-
-
 def _delivered(
     engine: Engine, shipment: dict[str, Any], departed: datetime, transit: float, dwell: float
 ) -> None:
@@ -230,13 +198,15 @@ def _delivered(
             )
         )
     checkpoint_id = shipment["route"][0]
-    _history(engine, shipment, checkpoint_id, [dwell], departed + timedelta(minutes=transit / 2))
+    insert_closed_stops(
+        engine, shipment, checkpoint_id, [dwell], departed + timedelta(minutes=transit / 2)
+    )
 
 
 def _eta(engine: Engine, shipment_id: str, now: datetime) -> Any:
     with Session(engine) as session:
         shipment = session.get_one(Shipment, uuid.UUID(shipment_id))
-        return eta_inputs.shipment_eta(session, shipment, now)
+        return eta_inputs.shipment_eta(session, shipment, now, THRESHOLDS)
 
 
 def _now() -> datetime:
@@ -263,9 +233,11 @@ def world(client: TestClient, engine: Engine) -> dict[str, Any]:
     exporter = make_exporter(client, boss)
     holder = make_shipment(client, exporter, reference="history")
     now = _now()
-    _history(engine, holder, a["id"], [float(m) for m in range(30, 55)], now - timedelta(days=2))
-    _history(engine, holder, a["id"], [900.0] * 40, now - timedelta(days=31))  # too old
-    _history(engine, holder, b["id"], [5.0, 6.0, 7.0], now - timedelta(hours=3))
+    insert_closed_stops(
+        engine, holder, a["id"], [float(m) for m in range(30, 55)], now - timedelta(days=2)
+    )
+    insert_closed_stops(engine, holder, a["id"], [900.0] * 40, now - timedelta(days=31))  # too old
+    insert_closed_stops(engine, holder, b["id"], [5.0, 6.0, 7.0], now - timedelta(hours=3))
     trip = make_shipment(client, exporter, route=[a["id"], b["id"], c["id"]], distance_km=300)
     return {"a": a, "b": b, "c": c, "exporter": exporter, "trip": trip, "now": now}
 
@@ -368,8 +340,9 @@ def test_the_corridors_speeds_are_its_trips_km_over_their_time_on_the_road(
     speeds = [300 * share / 1.5, *[200 * share / 1.5] * 4]
     assert found.basis.speed_kmh == round(200 * share / 1.5, 1)
     with Session(engine) as session:
-        trip = eta_inputs.Trip("sulaymaniyah", "baghdad", 300, now, [], [])
-        alone = eta_inputs.trip_eta(session, trip, now)
+        exporter = uuid.UUID(world["trip"]["organization_id"])
+        trip = eta_inputs.Trip("sulaymaniyah", "baghdad", 300, now, [], [], exporter)
+        alone = eta_inputs.trip_eta(session, trip, now, THRESHOLDS)
     assert alone is not None
     # No route: one leg of 300 km at those speeds, the last leg's 150 minutes (its km counted
     # twice), and the corridor's one stop a trip with the network's dwell.
@@ -428,7 +401,7 @@ def test_the_samples_are_read_once_per_five_minutes(
     )
     first = _eta(engine, trip["id"], slot)
     holder = make_shipment(client, world["exporter"])
-    _history(engine, holder, world["a"]["id"], [500.0] * 30, slot - timedelta(hours=1))
+    insert_closed_stops(engine, holder, world["a"]["id"], [500.0] * 30, slot - timedelta(hours=1))
     same_slot = _eta(engine, trip["id"], slot + timedelta(seconds=eta_inputs.CACHE_SECONDS - 1))
     assert same_slot.basis.checkpoints_ahead[0].samples == 25
     next_slot = _eta(engine, trip["id"], slot + timedelta(seconds=eta_inputs.CACHE_SECONDS))
@@ -481,3 +454,166 @@ def test_get_shipment_has_an_eta_on_the_road_and_null_when_planned_or_delivered(
     post_event(client, trip["id"], _event("released", _at(now, -10)), driver)
     post_event(client, trip["id"], _event("delivered", _at(now, -1)), driver)
     assert client.get(url, headers=exporter.headers).json()["eta"] is None
+
+
+# --- privacy: what other exporters' stops and trips an ETA may show (app/privacy.py) --------
+
+
+@pytest.fixture
+def road(client: TestClient) -> dict[str, Any]:
+    """Checkpoint X, the only one of its province (Duhok) and of the network; exporter A's
+    trip over it, on the road; and four other exporters, each with a shipment to hold stops."""
+    boss = admin(client)
+    x = make_checkpoint(client, boss, province="duhok")
+    a = make_exporter(client, boss)
+    trip = make_shipment(client, a, route=[x["id"]], distance_km=200)
+    now = _now()
+    assert post_event(client, trip["id"], _event("departed", _at(now, -60)), a.headers).status_code
+    others: dict[str, Any] = {}
+    for name in "BCDE":
+        exporter = make_exporter(client, boss)
+        others[name] = make_shipment(client, exporter, reference=f"history {name}")
+        others[f"{name}_actor"] = exporter
+    own = make_shipment(client, a, reference="history A")
+    return {"x": x, "a": a, "trip": trip, "own": own, "now": now, **others}
+
+
+def _yesterday(now: datetime) -> datetime:
+    return datetime.combine(now.date(), datetime.min.time(), UTC) - timedelta(hours=12)
+
+
+def _x(found: Any) -> tuple[str, int] | None:
+    """The source and samples of the ETA's dwell at X, None without an ETA."""
+    if found is None:
+        return None
+    (x,) = found.basis.checkpoints_ahead
+    return x.source, x.samples
+
+
+def test_one_other_exporters_waits_never_show_in_an_eta(
+    client: TestClient, engine: Engine, road: dict[str, Any]
+) -> None:
+    """B alone stopped at X 30 times yesterday, and is the whole province and network: A's
+    ETA has nothing it may be built from (null), in GET /shipments/{id} too. A's own stops
+    need no cover: with 25 of them, the ETA is built from those, and from none of B's."""
+    now, x = road["now"], road["x"]["id"]
+    insert_closed_stops(engine, road["B"], x, [600.0] * 30, _yesterday(now))
+    assert _eta(engine, road["trip"]["id"], now) is None
+    got = client.get(f"{API}/shipments/{road['trip']['id']}", headers=road["a"].headers)
+    assert got.status_code == 200
+    assert got.json()["eta"] is None
+
+    own = [float(m) for m in range(30, 55)]
+    insert_closed_stops(engine, road["own"], x, own, _yesterday(now))
+    later = now + timedelta(seconds=eta_inputs.CACHE_SECONDS)
+    found = _eta(engine, road["trip"]["id"], later)
+    assert _x(found) == ("checkpoint", 25)
+    expected = eta.estimate(later, [eta.Ahead(own)], found.basis.remaining_km, [50])
+    assert (found.p50, found.p90) == (expected.p50, expected.p90)
+
+
+def test_a_days_cell_shows_only_when_its_other_exporters_stops_pass(
+    client: TestClient, engine: Engine, road: dict[str, Any]
+) -> None:
+    """Yesterday at X: B 4 stops, C 3, D 3 (10 from three others: it passes); the day before,
+    B alone 12 (it fails, and is left out whole). A has 20 of its own two days ago."""
+    now, x = road["now"], road["x"]["id"]
+    yesterday = _yesterday(now)
+    for name, count in (("B", 4), ("C", 3), ("D", 3)):
+        insert_closed_stops(engine, road[name], x, [100.0] * count, yesterday)
+    insert_closed_stops(engine, road["B"], x, [900.0] * 12, yesterday - timedelta(days=1))
+    insert_closed_stops(engine, road["own"], x, [20.0] * 20, yesterday - timedelta(days=2))
+    found = _eta(engine, road["trip"]["id"], now)
+    assert _x(found) == ("checkpoint", 30)
+    expected = eta.estimate(
+        now, [eta.Ahead([20.0] * 20 + [100.0] * 10)], found.basis.remaining_km, [50]
+    )
+    assert (found.p50, found.p90) == (expected.p50, expected.p90)
+
+
+def test_an_exporters_own_stops_are_no_cover_for_the_others_in_its_cell(
+    client: TestClient, engine: Engine, road: dict[str, Any]
+) -> None:
+    """Yesterday at X: A 10 stops, B 5, C 5. To A, the others are two exporters (B and C):
+    it could take its own 10 away and read theirs, so the cell is not shown to A. To E, a
+    third party, the three exporters' 20 stops pass."""
+    now, x = road["now"], road["x"]["id"]
+    yesterday = _yesterday(now)
+    insert_closed_stops(engine, road["own"], x, [10.0] * 10, yesterday)
+    insert_closed_stops(engine, road["B"], x, [200.0] * 5, yesterday)
+    insert_closed_stops(engine, road["C"], x, [300.0] * 5, yesterday)
+    with Session(engine) as session:
+        a, e = (uuid.UUID(road[k]["organization_id"]) for k in ("trip", "E"))
+        trip = eta_inputs.Trip("erbil", "baghdad", 200, now, [uuid.UUID(x)], [], a)
+        to_a = eta_inputs.trip_eta(session, trip, now, THRESHOLDS)
+        to_e = eta_inputs.trip_eta(session, replace(trip, exporter=e), now, THRESHOLDS)
+    assert _x(to_e) == ("checkpoint", 20)
+    # A's 10 only: too few for X, for Duhok, and for the network alike.
+    assert _x(to_a) == ("network", 10)
+
+
+def test_one_truck_that_stopped_today_never_moves_the_eta_today_or_after(
+    client: TestClient, engine: Engine, road: dict[str, Any]
+) -> None:
+    """Yesterday's cell passes (B, C, D: 12 stops). E's one stop today, of 5,000 minutes,
+    changes nothing: not in the next five minutes (today is not a cell until it is over),
+    nor tomorrow (its day, one stop of one exporter, fails). Two ETAs never differ by it."""
+    now, x = road["now"], road["x"]["id"]
+    if (now + timedelta(minutes=10)).date() != now.date():
+        now -= timedelta(minutes=15)  # the first two ETAs on one UTC day
+    for name in "BCD":
+        insert_closed_stops(engine, road[name], x, [100.0, 110.0, 120.0, 130.0], _yesterday(now))
+    insert_closed_stops(engine, road["own"], x, [60.0] * 10, _yesterday(now))
+    shown = [60.0] * 10 + [100.0, 110.0, 120.0, 130.0] * 3
+    insert_closed_stops(engine, road["E"], x, [5000.0], now)
+    for later in (now, now + timedelta(minutes=5), now + timedelta(days=1)):
+        found = _eta(engine, road["trip"]["id"], later)
+        assert _x(found) == ("checkpoint", 22), later
+        # The same waits: only the road left (driven since) differs.
+        expected = eta.estimate(later, [eta.Ahead(shown)], found.basis.remaining_km, [50])
+        assert (found.p50, found.p90) == (expected.p50, expected.p90), later
+
+
+def test_the_corridors_speeds_come_only_from_cells_of_enough_other_exporters(
+    client: TestClient, engine: Engine, road: dict[str, Any]
+) -> None:
+    """B alone delivered 10 trips on A's corridor yesterday: A's ETA drives at the default
+    speed, not B's. Once C and D have delivered 5 each yesterday too, the corridor's 20
+    trips (three exporters) give its speed."""
+    now, x = road["now"], road["x"]["id"]
+
+    def deliver(name: str, count: int) -> None:
+        for _ in range(count):
+            done = make_shipment(client, road[f"{name}_actor"], route=[x], distance_km=200)
+            _delivered(engine, done, _yesterday(now) - timedelta(minutes=300), 300, 60)
+
+    insert_closed_stops(engine, road["own"], x, [30.0] * 20, _yesterday(now))  # waits A may see
+    deliver("B", 10)
+    found = _eta(engine, road["trip"]["id"], now)
+    assert found.basis.speed_source == "default"
+    deliver("C", 5)
+    deliver("D", 5)
+    later = now + timedelta(seconds=eta_inputs.CACHE_SECONDS)
+    found = _eta(engine, road["trip"]["id"], later)
+    assert (found.basis.speed_source, found.basis.speed_trips) == ("corridor", 20)
+
+
+def test_a_read_cut_short_never_shows_a_part_of_a_day(
+    client: TestClient, engine: Engine, road: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reads stop at MAX_SAMPLES (here 30) rows. At X, B, C and D stopped 4 times each
+    yesterday, and 8 times each the day before (B's the shortest, D's the longest): 36 stops.
+    X's read (latest arrivals first) gets yesterday's 12 and 18 of the day before (B's 8, C's
+    8, D's 2: enough to pass, were they a whole day). It cannot tell which days it read whole,
+    so it shows none of the others'. The network's read (latest closed first) got yesterday
+    whole: its 12 are shown, no part of the day before."""
+    monkeypatch.setattr(eta_inputs, "MAX_SAMPLES", 30)
+    now, x = road["now"], road["x"]["id"]
+    yesterday = _yesterday(now)
+    for name, minutes in (("B", 40.0), ("C", 50.0), ("D", 60.0)):
+        insert_closed_stops(engine, road[name], x, [10.0] * 4, yesterday)
+        insert_closed_stops(engine, road[name], x, [minutes] * 8, yesterday - timedelta(days=1))
+    found = _eta(engine, road["trip"]["id"], now)
+    assert _x(found) == ("network", 12)
+    expected = eta.estimate(now, [eta.Ahead([10.0] * 12)], found.basis.remaining_km, [50])
+    assert (found.p50, found.p90) == (expected.p50, expected.p90)

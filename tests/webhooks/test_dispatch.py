@@ -7,15 +7,24 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
+from app.tracking import eta_inputs
 from app.webhooks.dispatcher import BACKOFF, JITTER, MAX_ATTEMPTS, next_delay
 from app.webhooks.models import DeliveryStatus
-from tests.tracking.helpers import FEE, driver_day, event, from_now, post_event
+from tests.factories import admin, make_exporter, make_shipment
+from tests.tracking.helpers import (
+    FEE,
+    driver_day,
+    event,
+    from_now,
+    insert_closed_stops,
+    post_event,
+)
 from tests.webhooks.receiver import Delivery, Receiver, raw_server, running
 from tests.webhooks.world import Clock, World, webhook_world
 
@@ -474,3 +483,41 @@ def test_a_message_of_a_truck_on_the_road_carries_its_eta(world: World) -> None:
     shown = world.client.get(f"/api/v1/shipments/{trip.id}", headers=trip.exporter.headers)
     later = datetime.fromisoformat(shown.json()["eta"]["p90"])
     assert abs(later - datetime.fromisoformat(eta["p90"])) < timedelta(seconds=30)
+
+
+def test_a_messages_eta_shows_no_other_exporters_waits_alone(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another exporter alone stopped at B 30 times yesterday, and at no other checkpoint:
+    the departure's message carries no ETA, as GET /shipments/{id} shows none (app/privacy.py,
+    as for reports). Once two more exporters' stops there make yesterday's cell pass, the
+    next message's ETA is built from them."""
+    monkeypatch.setattr(eta_inputs, "CACHE_SECONDS", 0.001)  # each message reads afresh
+    engine, trip = world.app.state.engine, world.trip
+    boss = admin(world.client)
+    holders = [make_shipment(world.client, make_exporter(world.client, boss)) for _ in range(3)]
+    yesterday = datetime.combine(datetime.now(UTC).date(), datetime.min.time(), UTC) - timedelta(
+        hours=12
+    )
+    insert_closed_stops(engine, holders[0], trip.b, [300.0] * 30, yesterday)
+    endpoint_id, secret = world.endpoint("", types=["shipment.departed", "shipment.arrived"])
+    with running(Receiver(secret)) as receiver:
+        _set_url(world, endpoint_id, receiver.url)
+        post_all(world, [{**event("departed", 0), "occurred_at": from_now(-60)}])
+        deliver_until_done(world, Clock())
+        shown = world.client.get(f"/api/v1/shipments/{trip.id}", headers=trip.exporter.headers)
+        assert shown.json()["eta"] is None
+        for holder in holders[1:]:
+            insert_closed_stops(engine, holder, trip.b, [200.0] * 5, yesterday)
+        post_all(
+            world, [{**event("arrived", 0, checkpoint_id=trip.a), "occurred_at": from_now(-5)}]
+        )
+        deliver_until_done(world, Clock())
+    departed, arrived = receiver.processed
+    assert departed.body["type"] == "shipment.departed"
+    assert departed.body["data"]["eta"] is None
+    basis = arrived.body["data"]["eta"]["basis"]
+    assert [(c["source"], c["samples"]) for c in basis["checkpoints_ahead"]] == [
+        ("province", 40),  # A: none of its own; A and B are both in Kirkuk
+        ("checkpoint", 40),
+    ]

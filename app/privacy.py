@@ -1,5 +1,6 @@
-"""Who may see which figures: the one home of the rules that every report, export and the
-live status follow (the threat model is in the README, "Report privacy").
+"""Who may see which figures: the one home of the rules that every report, export, the live
+status, the public board and the ETA follow (the threat model is in the README, "Report
+privacy"). Below the features, so that tracking's ETA follows it too.
 
 Scoping. An exporter counts its own organisation's rows only, exactly. An admin counts every
 row, exactly. A driver reads no report. An advocate counts every exporter's rows, but only
@@ -23,12 +24,15 @@ through *protected cells*:
 
 Only what passes here reaches `figures.py`, which computes the same exact figures over the
 cells that are left.
+
+An exporter's own figures built from others' rows (its shipment's ETA): see
+`cells_beside_own`.
 """
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Select, and_, func
 from sqlalchemy.orm import Session
@@ -41,6 +45,7 @@ Cell = tuple[Any, ...]  # (checkpoint_id, arrival_day), or (origin, destination,
 # One condition that cuts a cell: ("hs", "25") the stops carrying chapter 25, ("to", "basra")
 # those bound for Basra, ("gps", "confirmed") those whose position confirmed them.
 Condition = tuple[str, str]
+_Key = TypeVar("_Key", bound=Hashable)
 
 
 # --- who sees what -------------------------------------------------------------------------
@@ -327,6 +332,26 @@ def complement_passes(
 def must_suppress(principal: Principal, organizations: int, min_exporters: int) -> bool:
     """A whole group too small for an advocate (kept for groups that no cell can cut)."""
     return is_protected(principal) and organizations < min_exporters
+
+
+def cells_beside_own(
+    thresholds: Thresholds, cells: Mapping[_Key, Mapping[Any, int]], own: Any
+) -> set[_Key]:
+    """The cells a figure about one exporter's own shipment (its ETA: the waits at the
+    checkpoints ahead, the corridor's speeds, app/tracking/eta_inputs.py) may take other
+    exporters' rows from. `cells`: per cell, completed rows (stops, delivered trips) per
+    exporter. A cell is shown when its rows of exporters other than `own` pass the thresholds
+    on their own: the exporter knows its own rows, so they are no cover (it could take them
+    away). Each cell is a whole UTC day that has ended (a checkpoint's, a province's, a
+    corridor's): the rows it holds are final, so two such figures differ only by whole cells
+    that passed, never by one truck that stopped in between."""
+    shown = set()
+    for cell, rows in cells.items():
+        others = {exporter: n for exporter, n in rows.items() if exporter != own and n > 0}
+        total = sum(others.values())
+        if thresholds.passes(Tally(total, total, set(others))):
+            shown.add(cell)
+    return shown
 
 
 def thresholds_of(settings: Any) -> Thresholds:
