@@ -13,6 +13,7 @@ from alembic import command
 from sqlalchemy import create_engine, func, select, text
 
 from app.cli import alembic_config
+from app.privacy import Thresholds
 from app.tracking.models import Stop
 from bench import (
     cpu_budget,
@@ -100,7 +101,6 @@ def test_forecast_backtest_counts_the_next_weeks_stops_under_the_forecast(
     from app.auth.passwords import Passwords
     from app.db import make_session_factory
     from app.demo import generator
-    from app.privacy import Thresholds
     from tests.conftest import make_settings
 
     url = f"sqlite:///{tmp_path / 'demo.db'}"
@@ -136,8 +136,11 @@ def test_eta_backtest_sets_each_eta_against_the_delivery(tmp_path: Path) -> None
         generator.seed(
             session, passwords=Passwords(make_settings(url)), shipments=400, seed=5, days=60
         )
-        result = eta_backtest.backtest(session, days=20, settle=2, limit=40, arrivals=True)
-        cost = eta_backtest.request_cost(session, shipments=5)
+        thresholds = Thresholds(3, 10)  # the defaults, as GET /shipments/{id} makes the ETA
+        result = eta_backtest.backtest(
+            session, days=20, settle=2, limit=40, arrivals=True, thresholds=thresholds
+        )
+        cost = eta_backtest.request_cost(session, thresholds, shipments=5)
     engine.dispose()
     assert 0 < result["trips"] <= 40
     assert result["no_eta"] == 0

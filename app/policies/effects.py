@@ -41,7 +41,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.stats import mannwhitneyu
 
 SEED = 20261201
 RESAMPLES = 10_000
@@ -91,6 +90,9 @@ def compare(before: ArrayLike, after: ArrayLike) -> Comparison:
     b = np.asarray(before, dtype=np.float64)
     a = np.asarray(after, dtype=np.float64)
     change = float(np.median(a) - np.median(b))
+    # Imported here: scipy.stats is ~60 MB of every worker's memory, for one rare question.
+    from scipy.stats import mannwhitneyu
+
     p = float(mannwhitneyu(a, b, alternative="two-sided").pvalue)
     return Comparison(change, bootstrap_median_change(b, a), p if math.isfinite(p) else None)
 

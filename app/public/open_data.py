@@ -24,8 +24,6 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, BeforeValidator, Field
 from sqlalchemy import or_, select
@@ -234,24 +232,22 @@ def daily_csv(rows: list[dict[str, Any]]) -> bytes:
 
 
 def daily_parquet(rows: list[dict[str, Any]]) -> bytes:
+    # Imported here: pyarrow is ~30 MB of every worker's memory, for one download.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     columns = _columns(rows)
     columns["day"] = [date.fromisoformat(day) for day in columns["day"]]
-    schema = pa.schema([pa.field(name, _parquet_type(name)) for name in columns])
+    types = {
+        "day": pa.date32(),
+        "insufficient_data": pa.bool_(),
+        **{name: pa.int64() for name in INTEGERS},
+        **{name: pa.float64() for name in columns if name in NUMBERS or name.startswith("fees_")},
+    }
+    schema = pa.schema([pa.field(name, types.get(name, pa.string())) for name in columns])
     out = io.BytesIO()
     pq.write_table(pa.table(columns, schema=schema), out)
     return out.getvalue()
-
-
-def _parquet_type(name: str) -> pa.DataType:
-    if name == "day":
-        return pa.date32()
-    if name == "insufficient_data":
-        return pa.bool_()
-    if name in INTEGERS:
-        return pa.int64()
-    if name in NUMBERS or name.startswith("fees_"):
-        return pa.float64()
-    return pa.string()
 
 
 # --- the routes -----------------------------------------------------------------------------
