@@ -342,9 +342,11 @@ def cells_beside_own(
     exporters' rows from. `cells`: per cell, completed rows (stops, delivered trips) per
     exporter. A cell is shown when its rows of exporters other than `own` pass the thresholds
     on their own: the exporter knows its own rows, so they are no cover (it could take them
-    away). Each cell is a whole UTC day that has ended (a checkpoint's, a province's, a
-    corridor's): the rows it holds are final, so two such figures differ only by whole cells
-    that passed, never by one truck that stopped in between."""
+    away). Each cell is one checkpoint's (one corridor's) UTC day, settled (ended two days
+    ago: late events have come in by then), so its rows are final; a coarser figure (a
+    province's, the network's) is a union of such cells. Two such figures then differ only by
+    whole cells that passed, never by one truck that stopped in between, nor by a checkpoint's
+    day that failed inside a province's."""
     shown = set()
     for cell, rows in cells.items():
         others = {exporter: n for exporter, n in rows.items() if exporter != own and n > 0}

@@ -29,11 +29,12 @@
   never more than the leg it is on). Without a distance, the legs' own length times the road
   detour factor (app/geography.py); without coordinates, the legs count as equal.
 
-Whose rows: the exporter's own of the WINDOW up to `now`, and other exporters' only by
-whole cells, a UTC day that has ended (of the checkpoint, province, network; of the
-corridor's or every corridor's deliveries), where the other exporters' rows alone pass the
-report thresholds (app/privacy.py, `cells_beside_own`; Audience). One other exporter's waits
-never show, and two ETAs never differ by one truck that stopped in between.
+Whose rows: the exporter's own of the window up to `now`, and other exporters' only by
+whole cells, one checkpoint's (corridor's) settled UTC day, where the other exporters' rows
+alone pass the report thresholds (app/privacy.py, `cells_beside_own`; Audience). A
+province's or the network's pool is a union of its checkpoints' cells. One other exporter's
+waits never show, and two ETAs never differ by one truck that stopped in between. The
+window: the WINDOW (30 days) of days that ended SETTLE (2 days) before today began.
 
 The samples are cached per process for CACHE_SECONDS, keyed by database, checkpoint (or
 province, network, corridor) and the CACHE_SECONDS-long slot that `now` falls in: the
@@ -67,6 +68,8 @@ WINDOW = timedelta(days=30)
 # Stops are found by arrival (ix_stops_checkpoint_arrived): one that arrived this long
 # before the window and closed inside it is left out.
 LONGEST_DWELL = timedelta(days=7)
+# As long as a phone's events may come late without being flagged backdated (timeline.py).
+SETTLE = timedelta(days=2)
 # Trips are found by departure: a longer one is left out (see _trip_speeds).
 LONGEST_TRIP = timedelta(days=7)
 MIN_STOPS = 20
@@ -347,49 +350,67 @@ class Audience:
     thresholds: privacy.Thresholds
 
 
+# A cell: the rows of one checkpoint (for trips, one corridor: origin, destination) and one
+# UTC day. A province's and the network's pools are unions of their checkpoints' cells, so
+# that two pools (an ETA over X, one falling back to X's province) differ by whole cells that
+# passed, never by a checkpoint-day that failed.
+Cell = tuple[Any, date]
+
+
 @dataclass(frozen=True, slots=True)
 class _Pool(Generic[_V]):
     """One key's closed rows (a checkpoint's, a province's, the network's stops; a corridor's
-    trips) of the window, each with its exporter and its cell: the UTC day it closed on, None
-    for today (not over yet) and for a day the read may have cut short. `counts`: the rows
-    per cell and exporter, for app/privacy.py."""
+    or every corridor's trips) of the window, each with its exporter and its cell; None for
+    a day not settled yet (see SETTLE) and for a day the read may have cut short. `counts`:
+    the rows per cell and exporter, for app/privacy.py."""
 
-    rows: tuple[tuple[date | None, uuid.UUID, _V], ...]
-    counts: dict[date, dict[uuid.UUID, int]]
+    rows: tuple[tuple[Cell | None, uuid.UUID, _V], ...]
+    counts: dict[Cell, dict[uuid.UUID, int]]
 
     def visible(self, audience: Audience) -> list[_V]:
         """The exporter's own rows, and the others' of the cells whose others' rows pass the
         thresholds (privacy.cells_beside_own): one other exporter's waits never show in an
-        ETA, nor one truck that stopped since the last one, as a whole day's cell is final."""
+        ETA, nor one truck that stopped since the last one, as a settled day's cell is
+        final."""
         shown = privacy.cells_beside_own(audience.thresholds, self.counts, audience.exporter)
-        return [v for day, e, v in self.rows if e == audience.exporter or day in shown]
+        return [v for cell, e, v in self.rows if e == audience.exporter or cell in shown]
 
 
 def _pool(
-    rows: Sequence[tuple[datetime, uuid.UUID, _V]], now: datetime, complete_after: datetime | None
+    rows: Sequence[tuple[datetime, uuid.UUID, Any, _V]],
+    now: datetime,
+    complete_after: datetime | None,
 ) -> _Pool[_V]:
-    """`rows` (closed at, exporter, value) as a pool; cells start after `complete_after` (the
-    reads LIMITed and cut short: the days it may have left partly unread)."""
-    today = _day_start(now)
-    cells: list[tuple[date | None, uuid.UUID, _V]] = []
-    counts: dict[date, dict[uuid.UUID, int]] = defaultdict(lambda: defaultdict(int))
-    for closed_at, exporter, value in rows:
+    """`rows` (closed at, exporter, checkpoint or corridor, value) as a pool; cells are the
+    settled days, after `complete_after` (a LIMITed read cut short: the days it may have left
+    partly unread)."""
+    settled = _settled_before(now)
+    cells: list[tuple[Cell | None, uuid.UUID, _V]] = []
+    counts: dict[Cell, dict[uuid.UUID, int]] = defaultdict(lambda: defaultdict(int))
+    for closed_at, exporter, part, value in rows:
         start = _day_start(closed_at)
-        whole = start < today and (complete_after is None or start > complete_after)
-        day = start.date() if whole else None
-        if day is not None:
-            counts[day][exporter] += 1
-        cells.append((day, exporter, value))
-    return _Pool(tuple(cells), {day: dict(by) for day, by in counts.items()})
+        whole = start < settled and (complete_after is None or start > complete_after)
+        cell = (part, start.date()) if whole else None
+        if cell is not None:
+            counts[cell][exporter] += 1
+        cells.append((cell, exporter, value))
+    return _Pool(tuple(cells), {cell: dict(by) for cell, by in counts.items()})
 
 
 def _day_start(at: datetime) -> datetime:
     return datetime.combine(at.astimezone(UTC).date(), time(), UTC)
 
 
+def _settled_before(now: datetime) -> datetime:
+    """Other exporters' rows count by the days that ended SETTLE before today began: a phone
+    that synced its queue late has changed them by then (events received later still can,
+    and are flagged `backdated`: the README's known limit)."""
+    return _day_start(now) - SETTLE
+
+
 def _window_start(now: datetime) -> datetime:
-    """The first moment of the window: the start of the UTC day WINDOW before today's."""
-    return _day_start(now) - WINDOW
+    """The first moment of the window: WINDOW before the settled days end."""
+    return _settled_before(now) - WINDOW
 
 
 def _dwell(
@@ -425,7 +446,9 @@ def _samples(
     ATOMS quantiles, and a read that does not grow with the traffic), sorted, with their
     exporters and cells. A stay longer than LONGEST_DWELL is left out, so that a day's cell
     is the same whenever it is read (stops are found by arrival)."""
-    query = select(Stop.closed_at, Stop.organization_id, Stop.dwell_minutes).where(
+    query = select(
+        Stop.closed_at, Stop.organization_id, Stop.checkpoint_id, Stop.dwell_minutes
+    ).where(
         Stop.closed_at >= _window_start(now),
         Stop.closed_at <= now,
         Stop.dwell_minutes.is_not(None),
@@ -440,7 +463,7 @@ def _samples(
     else:
         query = query.add_columns(Stop.arrived_at).where(
             Stop.checkpoint_id.in_(checkpoint_ids),
-            Stop.arrived_at > _window_start(now) - LONGEST_DWELL,
+            Stop.arrived_at >= _window_start(now) - LONGEST_DWELL,
             Stop.arrived_at <= now,
         )
         found = session.execute(
@@ -450,8 +473,8 @@ def _samples(
         # Cut short at an arrival: a day is whole only if all its stops arrived after it.
         cut = found[-1].arrived_at + LONGEST_DWELL if len(found) == MAX_SAMPLES else None
     rows = sorted(
-        ((r.closed_at, r.organization_id, float(r.dwell_minutes)) for r in found),
-        key=lambda row: row[2],
+        ((r.closed_at, r.organization_id, r.checkpoint_id, float(r.dwell_minutes)) for r in found),
+        key=lambda row: row[3],
     )
     return _pool(rows, now, cut)
 
@@ -522,7 +545,7 @@ def _trip_speeds(
         Shipment.destination_province,
     ).where(
         # Found by departure (ix_shipments_departed, or the corridor's index).
-        Shipment.departed_at > _window_start(now) - LONGEST_TRIP,
+        Shipment.departed_at >= _window_start(now) - LONGEST_TRIP,
         Shipment.delivered_at >= _window_start(now),
         Shipment.delivered_at <= now,
         Shipment.status == ShipmentStatus.delivered,
@@ -543,6 +566,7 @@ def _trip_speeds(
             (
                 row.delivered_at,
                 row.organization_id,
+                (row.origin_province, row.destination_province),
                 _trip_row(row, dwell, count, last_closed, routes.get(row.id)),
             )
         )

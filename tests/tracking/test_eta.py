@@ -4,7 +4,6 @@ and its properties; its inputs read from a real database (eta_inputs.py); GET /s
 import math
 import statistics
 import uuid
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -236,7 +235,7 @@ def world(client: TestClient, engine: Engine) -> dict[str, Any]:
     insert_closed_stops(
         engine, holder, a["id"], [float(m) for m in range(30, 55)], now - timedelta(days=2)
     )
-    insert_closed_stops(engine, holder, a["id"], [900.0] * 40, now - timedelta(days=31))  # too old
+    insert_closed_stops(engine, holder, a["id"], [900.0] * 40, now - timedelta(days=34))  # too old
     insert_closed_stops(engine, holder, b["id"], [5.0, 6.0, 7.0], now - timedelta(hours=3))
     trip = make_shipment(client, exporter, route=[a["id"], b["id"], c["id"]], distance_km=300)
     return {"a": a, "b": b, "c": c, "exporter": exporter, "trip": trip, "now": now}
@@ -475,36 +474,57 @@ def road(client: TestClient) -> dict[str, Any]:
         others[name] = make_shipment(client, exporter, reference=f"history {name}")
         others[f"{name}_actor"] = exporter
     own = make_shipment(client, a, reference="history A")
-    return {"x": x, "a": a, "trip": trip, "own": own, "now": now, **others}
+    return {"x": x, "a": a, "boss": boss, "trip": trip, "own": own, "now": now, **others}
 
 
-def _yesterday(now: datetime) -> datetime:
-    return datetime.combine(now.date(), datetime.min.time(), UTC) - timedelta(hours=12)
+def _settled(now: datetime, days_before: int = 0) -> datetime:
+    """Noon of the latest day whose stops others may count (it ended two days before today
+    began: eta_inputs.SETTLE), or of a day `days_before` that."""
+    today = datetime.combine(now.date(), datetime.min.time(), UTC)
+    return today - eta_inputs.SETTLE - timedelta(days=1 + days_before, hours=-12)
 
 
 def _x(found: Any) -> tuple[str, int] | None:
-    """The source and samples of the ETA's dwell at X, None without an ETA."""
+    """The source and samples of the ETA's dwell at its one checkpoint, None without one."""
     if found is None:
         return None
     (x,) = found.basis.checkpoints_ahead
     return x.source, x.samples
 
 
+def _trip_over(road: dict[str, Any], checkpoint_id: str, exporter: str = "trip") -> Any:
+    """A trip of `exporter`'s organisation (A's by default) over one checkpoint, just left."""
+    return eta_inputs.Trip(
+        "erbil",
+        "baghdad",
+        200,
+        road["now"],
+        [uuid.UUID(checkpoint_id)],
+        [],
+        uuid.UUID(road[exporter]["organization_id"]),
+    )
+
+
+def _eta_of(engine: Engine, trip: Any, now: datetime) -> Any:
+    with Session(engine) as session:
+        return eta_inputs.trip_eta(session, trip, now, THRESHOLDS)
+
+
 def test_one_other_exporters_waits_never_show_in_an_eta(
     client: TestClient, engine: Engine, road: dict[str, Any]
 ) -> None:
-    """B alone stopped at X 30 times yesterday, and is the whole province and network: A's
-    ETA has nothing it may be built from (null), in GET /shipments/{id} too. A's own stops
+    """B alone stopped at X 30 times on a settled day, and is the whole province and network:
+    A's ETA has nothing it may be built from (null), in GET /shipments/{id} too. A's own stops
     need no cover: with 25 of them, the ETA is built from those, and from none of B's."""
     now, x = road["now"], road["x"]["id"]
-    insert_closed_stops(engine, road["B"], x, [600.0] * 30, _yesterday(now))
+    insert_closed_stops(engine, road["B"], x, [600.0] * 30, _settled(now))
     assert _eta(engine, road["trip"]["id"], now) is None
     got = client.get(f"{API}/shipments/{road['trip']['id']}", headers=road["a"].headers)
     assert got.status_code == 200
     assert got.json()["eta"] is None
 
     own = [float(m) for m in range(30, 55)]
-    insert_closed_stops(engine, road["own"], x, own, _yesterday(now))
+    insert_closed_stops(engine, road["own"], x, own, _settled(now))
     later = now + timedelta(seconds=eta_inputs.CACHE_SECONDS)
     found = _eta(engine, road["trip"]["id"], later)
     assert _x(found) == ("checkpoint", 25)
@@ -515,14 +535,13 @@ def test_one_other_exporters_waits_never_show_in_an_eta(
 def test_a_days_cell_shows_only_when_its_other_exporters_stops_pass(
     client: TestClient, engine: Engine, road: dict[str, Any]
 ) -> None:
-    """Yesterday at X: B 4 stops, C 3, D 3 (10 from three others: it passes); the day before,
-    B alone 12 (it fails, and is left out whole). A has 20 of its own two days ago."""
+    """At X on a settled day: B 4 stops, C 3, D 3 (10 from three others: it passes); the day
+    before, B alone 12 (it fails, and is left out whole). A has 20 of its own."""
     now, x = road["now"], road["x"]["id"]
-    yesterday = _yesterday(now)
     for name, count in (("B", 4), ("C", 3), ("D", 3)):
-        insert_closed_stops(engine, road[name], x, [100.0] * count, yesterday)
-    insert_closed_stops(engine, road["B"], x, [900.0] * 12, yesterday - timedelta(days=1))
-    insert_closed_stops(engine, road["own"], x, [20.0] * 20, yesterday - timedelta(days=2))
+        insert_closed_stops(engine, road[name], x, [100.0] * count, _settled(now))
+    insert_closed_stops(engine, road["B"], x, [900.0] * 12, _settled(now, 1))
+    insert_closed_stops(engine, road["own"], x, [20.0] * 20, _settled(now, 2))
     found = _eta(engine, road["trip"]["id"], now)
     assert _x(found) == ("checkpoint", 30)
     expected = eta.estimate(
@@ -534,19 +553,15 @@ def test_a_days_cell_shows_only_when_its_other_exporters_stops_pass(
 def test_an_exporters_own_stops_are_no_cover_for_the_others_in_its_cell(
     client: TestClient, engine: Engine, road: dict[str, Any]
 ) -> None:
-    """Yesterday at X: A 10 stops, B 5, C 5. To A, the others are two exporters (B and C):
-    it could take its own 10 away and read theirs, so the cell is not shown to A. To E, a
+    """At X on a settled day: A 10 stops, B 5, C 5. To A, the others are two exporters (B and
+    C): it could take its own 10 away and read theirs, so the cell is not shown to A. To E, a
     third party, the three exporters' 20 stops pass."""
     now, x = road["now"], road["x"]["id"]
-    yesterday = _yesterday(now)
-    insert_closed_stops(engine, road["own"], x, [10.0] * 10, yesterday)
-    insert_closed_stops(engine, road["B"], x, [200.0] * 5, yesterday)
-    insert_closed_stops(engine, road["C"], x, [300.0] * 5, yesterday)
-    with Session(engine) as session:
-        a, e = (uuid.UUID(road[k]["organization_id"]) for k in ("trip", "E"))
-        trip = eta_inputs.Trip("erbil", "baghdad", 200, now, [uuid.UUID(x)], [], a)
-        to_a = eta_inputs.trip_eta(session, trip, now, THRESHOLDS)
-        to_e = eta_inputs.trip_eta(session, replace(trip, exporter=e), now, THRESHOLDS)
+    insert_closed_stops(engine, road["own"], x, [10.0] * 10, _settled(now))
+    insert_closed_stops(engine, road["B"], x, [200.0] * 5, _settled(now))
+    insert_closed_stops(engine, road["C"], x, [300.0] * 5, _settled(now))
+    to_a = _eta_of(engine, _trip_over(road, x), now)
+    to_e = _eta_of(engine, _trip_over(road, x, "E"), now)
     assert _x(to_e) == ("checkpoint", 20)
     # A's 10 only: too few for X, for Duhok, and for the network alike.
     assert _x(to_a) == ("network", 10)
@@ -555,18 +570,19 @@ def test_an_exporters_own_stops_are_no_cover_for_the_others_in_its_cell(
 def test_one_truck_that_stopped_today_never_moves_the_eta_today_or_after(
     client: TestClient, engine: Engine, road: dict[str, Any]
 ) -> None:
-    """Yesterday's cell passes (B, C, D: 12 stops). E's one stop today, of 5,000 minutes,
-    changes nothing: not in the next five minutes (today is not a cell until it is over),
-    nor tomorrow (its day, one stop of one exporter, fails). Two ETAs never differ by it."""
+    """A settled day's cell passes (B, C, D: 12 stops). E's one stop today, of 5,000 minutes,
+    changes nothing: not in the next five minutes (today is not a cell until it is over and
+    settled), nor days later (its day, one stop of one exporter, fails). Two ETAs never
+    differ by it."""
     now, x = road["now"], road["x"]["id"]
     if (now + timedelta(minutes=10)).date() != now.date():
         now -= timedelta(minutes=15)  # the first two ETAs on one UTC day
     for name in "BCD":
-        insert_closed_stops(engine, road[name], x, [100.0, 110.0, 120.0, 130.0], _yesterday(now))
-    insert_closed_stops(engine, road["own"], x, [60.0] * 10, _yesterday(now))
+        insert_closed_stops(engine, road[name], x, [100.0, 110.0, 120.0, 130.0], _settled(now))
+    insert_closed_stops(engine, road["own"], x, [60.0] * 10, _settled(now))
     shown = [60.0] * 10 + [100.0, 110.0, 120.0, 130.0] * 3
     insert_closed_stops(engine, road["E"], x, [5000.0], now)
-    for later in (now, now + timedelta(minutes=5), now + timedelta(days=1)):
+    for later in (now, now + timedelta(minutes=5), now + timedelta(days=4)):
         found = _eta(engine, road["trip"]["id"], later)
         assert _x(found) == ("checkpoint", 22), later
         # The same waits: only the road left (driven since) differs.
@@ -574,20 +590,60 @@ def test_one_truck_that_stopped_today_never_moves_the_eta_today_or_after(
         assert (found.p50, found.p90) == (expected.p50, expected.p90), later
 
 
+def test_a_days_stops_count_for_others_only_once_the_day_has_settled(
+    client: TestClient, engine: Engine, road: dict[str, Any]
+) -> None:
+    """Today at X: C, D and E 4 stops each (a cell that passes). A phone may still sync a
+    stop of today for two days after it (events later than that are flagged backdated), so
+    the cell is not shown today, nor two days on; on the third, settled, it is."""
+    now, x = road["now"], road["x"]["id"]
+    insert_closed_stops(engine, road["own"], x, [60.0] * 20, now - timedelta(hours=1))
+    for name in "CDE":
+        insert_closed_stops(engine, road[name], x, [200.0] * 4, now - timedelta(minutes=30))
+    trip = _trip_over(road, x)
+    today = datetime.combine(now.date(), datetime.min.time(), UTC)
+    for at, samples in (
+        (now, 20),
+        (today + timedelta(days=2, hours=23), 20),
+        (today + timedelta(days=3), 32),
+    ):
+        assert _x(_eta_of(engine, trip, at)) == ("checkpoint", samples), at
+
+
+def test_a_province_falls_back_only_to_its_checkpoints_cells_that_pass(
+    client: TestClient, engine: Engine, road: dict[str, Any]
+) -> None:
+    """In Duhok on a settled day: at X, B 4, C 3, D 3 stops and A's 10; at Y, E alone 1 of
+    5,000 minutes. An ETA over Z (no stops: its province's) must not be X's pool plus E's
+    stop, or the two ETAs would differ by exactly that one stop: Y's cell fails on its own,
+    whatever the province's day holds."""
+    now, x = road["now"], road["x"]["id"]
+    y = make_checkpoint(client, road["boss"], province="duhok")["id"]
+    z = make_checkpoint(client, road["boss"], province="duhok")["id"]
+    for name, count in (("B", 4), ("C", 3), ("D", 3)):
+        insert_closed_stops(engine, road[name], x, [100.0] * count, _settled(now))
+    insert_closed_stops(engine, road["own"], x, [20.0] * 10, _settled(now))
+    insert_closed_stops(engine, road["E"], y, [5000.0], _settled(now))
+    assert _x(_eta_of(engine, _trip_over(road, x), now)) == ("checkpoint", 20)
+    assert _x(_eta_of(engine, _trip_over(road, z), now)) == ("province", 20)
+
+
 def test_the_corridors_speeds_come_only_from_cells_of_enough_other_exporters(
     client: TestClient, engine: Engine, road: dict[str, Any]
 ) -> None:
-    """B alone delivered 10 trips on A's corridor yesterday: A's ETA drives at the default
-    speed, not B's. Once C and D have delivered 5 each yesterday too, the corridor's 20
-    trips (three exporters) give its speed."""
+    """B alone delivered 10 trips on A's corridor on a settled day: A's ETA drives at the
+    default speed, not B's. Once C and D have delivered 5 each that day too, the corridor's
+    20 trips (three exporters) give its speed."""
     now, x = road["now"], road["x"]["id"]
 
-    def deliver(name: str, count: int) -> None:
+    def deliver(name: str, count: int, **corridor: str) -> None:
         for _ in range(count):
-            done = make_shipment(client, road[f"{name}_actor"], route=[x], distance_km=200)
-            _delivered(engine, done, _yesterday(now) - timedelta(minutes=300), 300, 60)
+            done = make_shipment(
+                client, road[f"{name}_actor"], route=[x], distance_km=200, **corridor
+            )
+            _delivered(engine, done, _settled(now) - timedelta(minutes=300), 300, 60)
 
-    insert_closed_stops(engine, road["own"], x, [30.0] * 20, _yesterday(now))  # waits A may see
+    insert_closed_stops(engine, road["own"], x, [30.0] * 20, _settled(now))  # waits A may see
     deliver("B", 10)
     found = _eta(engine, road["trip"]["id"], now)
     assert found.basis.speed_source == "default"
@@ -598,22 +654,70 @@ def test_the_corridors_speeds_come_only_from_cells_of_enough_other_exporters(
     assert (found.basis.speed_source, found.basis.speed_trips) == ("corridor", 20)
 
 
+def test_every_corridors_speeds_are_a_union_of_corridor_cells_that_pass(
+    client: TestClient, engine: Engine, road: dict[str, Any]
+) -> None:
+    """A's corridor (Erbil → Baghdad) has no trips. On a settled day B, C and D delivered 4
+    each from Sulaymaniyah to Baghdad (12: a cell that passes), and E alone 1 from Duhok to
+    Basra: the network's speeds are the 12, never 13 (E's trip would be the difference
+    between this ETA and one on the busy corridor)."""
+    now, x = road["now"], road["x"]["id"]
+    insert_closed_stops(engine, road["own"], x, [30.0] * 20, _settled(now))
+
+    def deliver(name: str, count: int, origin: str, destination: str) -> None:
+        for _ in range(count):
+            done = make_shipment(
+                client,
+                road[f"{name}_actor"],
+                route=[x],
+                distance_km=200,
+                origin_province=origin,
+                destination_province=destination,
+            )
+            _delivered(engine, done, _settled(now) - timedelta(minutes=300), 300, 60)
+
+    for name in "BCD":
+        deliver(name, 4, "sulaymaniyah", "baghdad")
+    deliver("E", 1, "duhok", "basra")
+    found = _eta_of(engine, _trip_over(road, x), now)
+    assert (found.basis.speed_source, found.basis.speed_trips) == ("network", 12)
+
+
 def test_a_read_cut_short_never_shows_a_part_of_a_day(
     client: TestClient, engine: Engine, road: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Reads stop at MAX_SAMPLES (here 30) rows. At X, B, C and D stopped 4 times each
-    yesterday, and 8 times each the day before (B's the shortest, D's the longest): 36 stops.
-    X's read (latest arrivals first) gets yesterday's 12 and 18 of the day before (B's 8, C's
-    8, D's 2: enough to pass, were they a whole day). It cannot tell which days it read whole,
-    so it shows none of the others'. The network's read (latest closed first) got yesterday
-    whole: its 12 are shown, no part of the day before."""
+    """Reads stop at MAX_SAMPLES (here 30) rows. At X, B, C and D stopped 4 times each on a
+    settled day, and 8 times each the day before (B's the shortest, D's the longest): 36
+    stops. X's read (latest arrivals first) gets the day's 12 and 18 of the day before (B's
+    8, C's 8, D's 2: enough to pass, were they a whole day). It cannot tell which days it
+    read whole, so it shows none of the others'. The network's read (latest closed first)
+    got the later day whole: its 12 are shown, no part of the day before."""
     monkeypatch.setattr(eta_inputs, "MAX_SAMPLES", 30)
     now, x = road["now"], road["x"]["id"]
-    yesterday = _yesterday(now)
     for name, minutes in (("B", 40.0), ("C", 50.0), ("D", 60.0)):
-        insert_closed_stops(engine, road[name], x, [10.0] * 4, yesterday)
-        insert_closed_stops(engine, road[name], x, [minutes] * 8, yesterday - timedelta(days=1))
+        insert_closed_stops(engine, road[name], x, [10.0] * 4, _settled(now))
+        insert_closed_stops(engine, road[name], x, [minutes] * 8, _settled(now, 1))
     found = _eta(engine, road["trip"]["id"], now)
     assert _x(found) == ("network", 12)
     expected = eta.estimate(now, [eta.Ahead([10.0] * 12)], found.basis.remaining_km, [50])
     assert (found.p50, found.p90) == (expected.p50, expected.p90)
+
+
+def test_a_long_stay_cut_from_a_read_keeps_its_day_from_being_shown(
+    client: TestClient, engine: Engine, road: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reads stop at 22 rows. On a settled day at X: B, C and D 4 short stops each, and C one
+    of three days; three days before, A 10 of its own. X's read, latest arrivals first, gets
+    the 12 short ones, the long one and 9 of A's: the oldest arrival it read is three days
+    before that day, and a stop may stay up to LONGEST_DWELL (7 days), so a stop of that day
+    that arrived earlier still may be unread: X shows A's 9 only (too few). The network's
+    read, latest closed first, gets that day whole (13) and 9 of A's: 22, every other
+    exporter's stop of a whole day."""
+    monkeypatch.setattr(eta_inputs, "MAX_SAMPLES", 22)
+    now, x = road["now"], road["x"]["id"]
+    insert_closed_stops(engine, road["own"], x, [5.0] * 10, _settled(now, 3))
+    for name in "BCD":
+        insert_closed_stops(engine, road[name], x, [30.0] * 4, _settled(now))
+    insert_closed_stops(engine, road["C"], x, [3 * 24 * 60.0], _settled(now))
+    found = _eta(engine, road["trip"]["id"], now)
+    assert _x(found) == ("network", 22)

@@ -488,18 +488,18 @@ def test_a_message_of_a_truck_on_the_road_carries_its_eta(world: World) -> None:
 def test_a_messages_eta_shows_no_other_exporters_waits_alone(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Another exporter alone stopped at B 30 times yesterday, and at no other checkpoint:
+    """Another exporter alone stopped at B 30 times on a settled day, and nowhere else:
     the departure's message carries no ETA, as GET /shipments/{id} shows none (app/privacy.py,
-    as for reports). Once two more exporters' stops there make yesterday's cell pass, the
+    as for reports). Once two more exporters' stops there make that day's cell pass, the
     next message's ETA is built from them."""
     monkeypatch.setattr(eta_inputs, "CACHE_SECONDS", 0.001)  # each message reads afresh
     engine, trip = world.app.state.engine, world.trip
     boss = admin(world.client)
     holders = [make_shipment(world.client, make_exporter(world.client, boss)) for _ in range(3)]
-    yesterday = datetime.combine(datetime.now(UTC).date(), datetime.min.time(), UTC) - timedelta(
-        hours=12
-    )
-    insert_closed_stops(engine, holders[0], trip.b, [300.0] * 30, yesterday)
+    # A day others' stops count by: settled (it ended eta_inputs.SETTLE before today began).
+    today = datetime.combine(datetime.now(UTC).date(), datetime.min.time(), UTC)
+    settled = today - eta_inputs.SETTLE - timedelta(hours=12)
+    insert_closed_stops(engine, holders[0], trip.b, [300.0] * 30, settled)
     endpoint_id, secret = world.endpoint("", types=["shipment.departed", "shipment.arrived"])
     with running(Receiver(secret)) as receiver:
         _set_url(world, endpoint_id, receiver.url)
@@ -508,7 +508,7 @@ def test_a_messages_eta_shows_no_other_exporters_waits_alone(
         shown = world.client.get(f"/api/v1/shipments/{trip.id}", headers=trip.exporter.headers)
         assert shown.json()["eta"] is None
         for holder in holders[1:]:
-            insert_closed_stops(engine, holder, trip.b, [200.0] * 5, yesterday)
+            insert_closed_stops(engine, holder, trip.b, [200.0] * 5, settled)
         post_all(
             world, [{**event("arrived", 0, checkpoint_id=trip.a), "occurred_at": from_now(-5)}]
         )
