@@ -106,7 +106,10 @@ class Thresholds:
     min_stops: int
 
     def passes(self, tally: Tally) -> bool:
-        return len(tally.exporters) >= self.min_exporters and tally.completed >= self.min_stops
+        return self.passes_counts(tally.completed, len(tally.exporters))
+
+    def passes_counts(self, completed: int, exporters: int) -> bool:
+        return exporters >= self.min_exporters and completed >= self.min_stops
 
     def passes_in_sql(
         self, completed: ColumnElement[Any], exporters: ColumnElement[Any]
@@ -339,19 +342,19 @@ def cells_beside_own(
 ) -> set[_Key]:
     """The cells a figure about one exporter's own shipment (its ETA: the waits at the
     checkpoints ahead, the corridor's speeds, app/tracking/eta_inputs.py) may take other
-    exporters' rows from. `cells`: per cell, completed rows (stops, delivered trips) per
-    exporter. A cell is shown when its rows of exporters other than `own` pass the thresholds
-    on their own: the exporter knows its own rows, so they are no cover (it could take them
-    away). Each cell is one checkpoint's (one corridor's) UTC day, settled (ended two days
-    ago: late events have come in by then), so its rows are final; a coarser figure (a
-    province's, the network's) is a union of such cells. Two such figures then differ only by
-    whole cells that passed, never by one truck that stopped in between, nor by a checkpoint's
-    day that failed inside a province's."""
+    exporters' rows from. `cells`: per cell, completed rows (stops, delivered trips) of each
+    exporter that has any. A cell is shown when its rows of exporters other than `own` pass
+    the thresholds on their own: the exporter knows its own rows, so they are no cover (it
+    could take them away). Each cell is one checkpoint's (one corridor's) UTC day, settled
+    (ended two days ago: late events have come in by then), so its rows are final; a coarser
+    figure (a province's, the network's) is a union of such cells. Two such figures then
+    differ only by whole cells that passed, never by one truck that stopped in between, nor
+    by a checkpoint's day that failed inside a province's."""
     shown = set()
     for cell, rows in cells.items():
-        others = {exporter: n for exporter, n in rows.items() if exporter != own and n > 0}
-        total = sum(others.values())
-        if thresholds.passes(Tally(total, total, set(others))):
+        mine = rows.get(own, 0)
+        others = len(rows) - (own in rows)  # `rows` holds exporters with rows only
+        if thresholds.passes_counts(sum(rows.values()) - mine, others):
             shown.add(cell)
     return shown
 

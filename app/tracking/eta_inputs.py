@@ -364,8 +364,10 @@ class _Pool(Generic[_V]):
     a day not settled yet (see SETTLE) and for a day the read may have cut short. `counts`:
     the rows per cell and exporter, for app/privacy.py."""
 
-    rows: tuple[tuple[Cell | None, uuid.UUID, _V], ...]
-    counts: dict[Cell, dict[uuid.UUID, int]]
+    # Each row's cell as its number in `counts` (-1: none): a set of small ints is what a
+    # request filters 5,000 rows by, not of (UUID, date) tuples hashed again and again.
+    rows: tuple[tuple[int, uuid.UUID, _V], ...]
+    counts: dict[int, dict[uuid.UUID, int]]
 
     def visible(self, audience: Audience) -> list[_V]:
         """The exporter's own rows, and the others' of the cells whose others' rows pass the
@@ -385,16 +387,17 @@ def _pool(
     settled days, after `complete_after` (a LIMITed read cut short: the days it may have left
     partly unread)."""
     settled = _settled_before(now)
-    cells: list[tuple[Cell | None, uuid.UUID, _V]] = []
-    counts: dict[Cell, dict[uuid.UUID, int]] = defaultdict(lambda: defaultdict(int))
+    numbers: dict[Cell, int] = {}
+    cells: list[tuple[int, uuid.UUID, _V]] = []
+    counts: dict[int, dict[uuid.UUID, int]] = defaultdict(lambda: defaultdict(int))
     for closed_at, exporter, part, value in rows:
         start = _day_start(closed_at)
-        whole = start < settled and (complete_after is None or start > complete_after)
-        cell = (part, start.date()) if whole else None
-        if cell is not None:
-            counts[cell][exporter] += 1
-        cells.append((cell, exporter, value))
-    return _Pool(tuple(cells), {cell: dict(by) for cell, by in counts.items()})
+        number = -1
+        if start < settled and (complete_after is None or start > complete_after):
+            number = numbers.setdefault((part, start.date()), len(numbers))
+            counts[number][exporter] += 1
+        cells.append((number, exporter, value))
+    return _Pool(tuple(cells), {number: dict(by) for number, by in counts.items()})
 
 
 def _day_start(at: datetime) -> datetime:
