@@ -598,10 +598,12 @@ def test_a_days_stops_count_for_others_only_once_the_day_has_settled(
     the cell is not shown today, nor two days on; on the third, settled, it is."""
     now, x = road["now"], road["x"]["id"]
     insert_closed_stops(engine, road["own"], x, [60.0] * 20, now - timedelta(hours=1))
+    stopped = now - timedelta(minutes=30)
     for name in "CDE":
-        insert_closed_stops(engine, road[name], x, [200.0] * 4, now - timedelta(minutes=30))
+        insert_closed_stops(engine, road[name], x, [200.0] * 4, stopped)
     trip = _trip_over(road, x)
-    today = datetime.combine(now.date(), datetime.min.time(), UTC)
+    # The stops' own UTC day: just after midnight, that is yesterday.
+    today = datetime.combine(stopped.date(), datetime.min.time(), UTC)
     for at, samples in (
         (now, 20),
         (today + timedelta(days=2, hours=23), 20),
