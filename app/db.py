@@ -15,7 +15,7 @@ SQLite: the file opened with `mode=ro`), so a stray write fails loudly instead o
 where no backup or migration looks.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -158,6 +158,31 @@ def _binary_results(cursor: Any, statement: str, parameters: Any, context: Any) 
         return False
     cursor.execute(statement, parameters, binary=True)
     return True
+
+
+STREAMED_CHUNK = 1_000  # rows a server-side cursor sends at a time
+
+
+def streamed_rows(session: Session, stmt: Any) -> Iterator[Sequence[Any]]:
+    """The rows of a large read (cells with their packed values), in binary on PostgreSQL and
+    a chunk at a time: psycopg otherwise receives the whole result into libpq's memory and
+    holds it beside the Python values made from it, twice a report's megabytes at its peak.
+    On PostgreSQL the chunks come from a server-side cursor, read through SQLAlchemy's result
+    (whose buffered strategy pre-fetches rows from that cursor: reading the DB-API cursor
+    beside it would lose them); on SQLite sqlite3 steps through the rows anyway, read raw."""
+    if session.get_bind().dialect.name != "postgresql":
+        result = session.connection().execute(stmt)
+        try:
+            while chunk := result.cursor.fetchmany(STREAMED_CHUNK):
+                yield from chunk
+        finally:
+            result.close()
+        return
+    options = {BINARY_RESULTS: True, "stream_results": True, "max_row_buffer": STREAMED_CHUNK}
+    streamed = session.connection().execute(stmt.execution_options(**options))
+    with streamed:
+        for part in streamed.partitions(STREAMED_CHUNK):
+            yield from part
 
 
 def _read_only_sqlite_url(url: URL) -> URL:

@@ -26,7 +26,7 @@ the same `compute()`, so it is as fresh as the trips are.
 import dataclasses
 import math
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -57,7 +57,7 @@ from sqlalchemy.orm import Session
 # there, so a process that imports only this module must import them too (else an exporter
 # id reads back as text on SQLite).
 from app.checkpoints.models import Checkpoint  # noqa: F401
-from app.db import BINARY_RESULTS
+from app.db import streamed_rows
 from app.organizations.models import Organization  # noqa: F401
 from app.reports import figures as fig
 from app.reports.filters import ReportFilters
@@ -427,7 +427,7 @@ def _marked(session: Session, where: ColumnElement[bool]) -> set[Key]:
 def stored(session: Session, where: Callable[[Any], ColumnElement[bool]]) -> dict[Key, TripCell]:
     table = CorridorCell
     keys = [table.origin_province, table.destination_province, table.departure_day]
-    rows = _fetched(session, select(*keys, *_columns(summed=False)).where(where(table)))
+    rows = streamed_rows(session, select(*keys, *_columns(summed=False)).where(where(table)))
     return {(o, d, day): _trip_cell(values) for o, d, day, *values in rows}
 
 
@@ -441,7 +441,7 @@ def summed(
     table = CorridorCell
     keys = [table.origin_province, table.destination_province]
     stmt = select(*keys, *_columns(summed=True)).where(where(table)).group_by(*keys)
-    return {(o, d): _trip_cell(values) for o, d, *values in _fetched(session, stmt)}
+    return {(o, d): _trip_cell(values) for o, d, *values in streamed_rows(session, stmt)}
 
 
 def _columns(*, summed: bool) -> list[Any]:
@@ -463,14 +463,6 @@ def _columns(*, summed: bool) -> list[Any]:
         *(add(getattr(table, name)) for name in TIMED_COLUMNS[:-1]),
         join(table.timed_fees),
     ]
-
-
-def _fetched(session: Session, stmt: Any) -> Sequence[Any]:
-    """The rows raw off the cursor, in binary format on PostgreSQL (the records are bytea)."""
-    result = session.connection().execute(stmt.execution_options(**{BINARY_RESULTS: True}))
-    rows = result.cursor.fetchall()
-    result.close()
-    return rows
 
 
 def _trip_cell(values: list[Any]) -> TripCell:

@@ -57,7 +57,7 @@ from app import privacy
 # The tables stops' foreign keys point at: their columns' types (UUIDs) come from there, so
 # a process that imports only this module (the CLI) must import them too.
 from app.checkpoints.models import Checkpoint  # noqa: F401
-from app.db import BINARY_RESULTS, write_transaction
+from app.db import BINARY_RESULTS, streamed_rows, write_transaction
 from app.organizations.models import Organization  # noqa: F401
 from app.reports import corridor_cells, value_index
 from app.reports import figures as fig
@@ -508,13 +508,10 @@ def stored_procedures(
         _values_or_index(table, table.timed_runs) if indexed else table.minute_values,
         *([table.exporters] if exporters else []),
     ]
-    stmt = select(*columns).where(where(table)).execution_options(**{BINARY_RESULTS: True})
-    result = session.connection().execute(stmt)
-    rows = result.cursor.fetchall()
-    result.close()
+    stmt = select(*columns).where(where(table))
     checkpoint_of = _CheckpointIds()
     cells: dict[Cell, ProcedureCell] = {}
-    for raw, day, procedure, first, timed, minutes, untimed, *rest in rows:
+    for raw, day, procedure, first, timed, minutes, untimed, *rest in streamed_rows(session, stmt):
         cp = checkpoint_of(raw)
         evidence, (values, *ids) = rest[:5], rest[5:]
         found = cells[(cp, day, procedure)] = ProcedureCell(
@@ -933,13 +930,10 @@ def stored(
         *([table.holds, table.fees] if values else []),
         *([table.exporters] if exporters else []),
     ]
-    stmt = select(*columns).where(where(table)).execution_options(**{BINARY_RESULTS: True})
-    result = session.connection().execute(stmt)
-    rows = result.cursor.fetchall()
-    result.close()
+    stmt = select(*columns).where(where(table))
     checkpoint_of = _CheckpointIds()
     cells: dict[Cell, CellFigures] = {}
-    for row in rows:
+    for row in streamed_rows(session, stmt):
         cp = checkpoint_of(row[0])
         found = CellFigures(*row[width : width + 6])
         found.evidence = EvidenceCounts.of(row[width + 6 : width + 11])
@@ -1179,15 +1173,11 @@ def _add_procedure_rows(
         )
         .where(where(table))
         .group_by(*keys)
-        .execution_options(**{BINARY_RESULTS: True})
     )
-    result = session.connection().execute(stmt)
-    rows = result.cursor.fetchall()
-    result.close()
     checkpoint_of = _CheckpointIds()
     width = len(keys)
     indexed = False
-    for row in rows:
+    for row in streamed_rows(session, stmt):
         key = (row[0], checkpoint_of(row[1])) if by_checkpoint else (row[0],)
         first, timed, minutes, untimed, *counts = row[width : width + 4 + len(EVIDENCE_COLUMNS)]
         found = ProcedureCell(first, timed, float(minutes), float(untimed))

@@ -21,6 +21,7 @@ from app.reports.schemas import (
     Report,
     TrendReport,
 )
+from app.reports.slots import report_slot
 
 router = APIRouter(tags=["reports"])
 
@@ -65,7 +66,9 @@ def checkpoints(
     """One row per checkpoint with stops: how many, how long (p50, p90, mean, the slowest 10%),
     the share cleared within the service standard, holds and why, turn-backs, fees and the
     share paid without receipt. Worst first (most delay hours) unless `sort` says otherwise."""
-    return render(service.checkpoint_report(scope, sort=sort), fmt)
+    with report_slot(scope.settings.report_concurrency):
+        report = service.checkpoint_report(scope, sort=sort)
+    return render(report, fmt)
 
 
 @router.get("/reports/corridors", response_model=Report[CorridorRow], responses=DOCS)
@@ -75,7 +78,9 @@ def corridor_report(
 ) -> Any:
     """Origin province → destination province, per trip and per 100 km. `from`/`to` select
     trips by departure; `province`/`checkpoint_id` select trips that stopped there."""
-    return render(corridors.corridor_report(scope), fmt)
+    with report_slot(scope.settings.report_concurrency):
+        report = corridors.corridor_report(scope)
+    return render(report, fmt)
 
 
 @router.get("/reports/agencies", response_model=Report[AgencyRow], responses=DOCS)
@@ -84,7 +89,9 @@ def agencies(
     fmt: FormatQuery = "json",
 ) -> Any:
     """The checkpoint figures by the authority that runs the checkpoint and its jurisdiction."""
-    return render(service.agency_report(scope), fmt)
+    with report_slot(scope.settings.report_concurrency):
+        report = service.agency_report(scope)
+    return render(report, fmt)
 
 
 @router.get("/reports/commodities", response_model=Report[CommodityRow], responses=DOCS)
@@ -94,7 +101,9 @@ def commodities(
 ) -> Any:
     """The delay figures by HS chapter of the goods carried (a stop counts for each chapter
     its shipment carries)."""
-    return render(service.commodity_report(scope), fmt)
+    with report_slot(scope.settings.report_concurrency):
+        report = service.commodity_report(scope)
+    return render(report, fmt)
 
 
 @router.get("/reports/procedures", response_model=Report[ProcedureRow], responses=DOCS)
@@ -105,7 +114,9 @@ def procedures(
 ) -> Any:
     """The WCO Time Release Study view: per procedure, how many stops needed it, its median
     and p90 duration, and its share of all stop time (per checkpoint with `by=checkpoint`)."""
-    return render(service.procedure_report(scope, by_checkpoint=by == "checkpoint"), fmt)
+    with report_slot(scope.settings.report_concurrency):
+        report = service.procedure_report(scope, by_checkpoint=by == "checkpoint")
+    return render(report, fmt)
 
 
 def trend_markers(request: Request) -> service.MarkerSource | None:
@@ -125,9 +136,10 @@ def trends(
     """Per week (from Monday, UTC) or month: stops, p50/p90 dwell, hold rate, and the change
     against the previous period. Is it getting better? `policy_changes`: the changes in its
     window, for the chart's markers."""
-    report = service.trend_report(
-        scope, interval=interval, by_checkpoint=by == "checkpoint", markers=markers
-    )
+    with report_slot(scope.settings.report_concurrency):
+        report = service.trend_report(
+            scope, interval=interval, by_checkpoint=by == "checkpoint", markers=markers
+        )
     return render(report, fmt)
 
 
