@@ -71,7 +71,7 @@ class Settings(BaseSettings):
     report_rollups: bool = True
     # Reports one worker computes at once (reports/slots.py): each holds its cells' values
     # while it computes; more wait their turn. 0: no limit.
-    report_concurrency: int = Field(default=2, ge=0)
+    report_concurrency: int = Field(default=1, ge=0)
     # How often each worker recomputes the cells writes have marked (0: never, e.g. tests
     # that refresh by hand). Reports stay exact whatever the lag: marked cells are read
     # from the stops.

@@ -163,25 +163,27 @@ def _binary_results(cursor: Any, statement: str, parameters: Any, context: Any) 
 STREAMED_CHUNK = 1_000  # rows a server-side cursor sends at a time
 
 
-def streamed_rows(session: Session, stmt: Any) -> Iterator[Sequence[Any]]:
+def streamed_rows(session: Session, stmt: Any, chunk: int | None = None) -> Iterator[Sequence[Any]]:
     """The rows of a large read (cells with their packed values), in binary on PostgreSQL and
     a chunk at a time: psycopg otherwise receives the whole result into libpq's memory and
     holds it beside the Python values made from it, twice a report's megabytes at its peak.
     On PostgreSQL the chunks come from a server-side cursor, read through SQLAlchemy's result
     (whose buffered strategy pre-fetches rows from that cursor: reading the DB-API cursor
-    beside it would lose them); on SQLite sqlite3 steps through the rows anyway, read raw."""
+    beside it would lose them); on SQLite sqlite3 steps through the rows anyway, read raw.
+    `chunk`: rows at a time, fewer for rows of megabytes each."""
+    chunk = chunk or STREAMED_CHUNK
     if session.get_bind().dialect.name != "postgresql":
         result = session.connection().execute(stmt)
         try:
-            while chunk := result.cursor.fetchmany(STREAMED_CHUNK):
-                yield from chunk
+            while rows := result.cursor.fetchmany(chunk):
+                yield from rows
         finally:
             result.close()
         return
-    options = {BINARY_RESULTS: True, "stream_results": True, "max_row_buffer": STREAMED_CHUNK}
+    options = {BINARY_RESULTS: True, "stream_results": True, "max_row_buffer": chunk}
     streamed = session.connection().execute(stmt.execution_options(**options))
     with streamed:
-        for part in streamed.partitions(STREAMED_CHUNK):
+        for part in streamed.partitions(chunk):
             yield from part
 
 
