@@ -701,26 +701,43 @@ def _procedures_from_cells(scope: Scope, by_checkpoint: bool) -> Report[Procedur
             rollups.tallies(cells), privacy.thresholds_of(scope.settings), frozenset()
         )
         totals, runs = _procedure_cells_shown(scope, by_checkpoint)
+        stats = _procedure_percentiles(scope, runs)
     else:
-        runs = rollups.procedure_groups_in_scope(
-            scope.session, scope.filters, by_checkpoint=by_checkpoint
-        )
-        totals = {key: _ProcedureTotals() for key in runs}
-        for key, found in runs.items():
-            totals[key].add_runs(found)
+        totals, stats = _procedures_summed(scope, by_checkpoint)
     context: dict[fig.Key, tuple[int, float]] = defaultdict(lambda: (0, 0.0))
     for cell, figures in cells.items():
         where: fig.Key = cell[:2] if scope.protected else ((cell[0],) if by_checkpoint else ())
         stops, dwell = context[where]
         context[where] = (stops + figures.stops, dwell + figures.total_dwell_minutes)
-    stats = {
+    # In key order, as the stops' path meets them: rows the final sort ties keep that order.
+    ordered = dict(sorted(totals.items(), key=lambda item: item[0]))
+    return _procedure_rows(scope, ordered, stats, context, by_checkpoint)
+
+
+def _procedures_summed(
+    scope: Scope, by_checkpoint: bool
+) -> tuple[dict[fig.Key, _ProcedureTotals], dict[fig.Key, order_stats.Stats]]:
+    """An admin's rows, summed by the database, one procedure at a time (see
+    `rollups.procedure_groups_in_scope`)."""
+    totals: dict[fig.Key, _ProcedureTotals] = {}
+    stats: dict[fig.Key, order_stats.Stats] = {}
+    for runs in rollups.procedure_groups_in_scope(
+        scope.session, scope.filters, by_checkpoint=by_checkpoint
+    ):
+        for key, found in runs.items():
+            totals.setdefault(key, _ProcedureTotals()).add_runs(found)
+        stats |= _procedure_percentiles(scope, runs)
+    return totals, stats
+
+
+def _procedure_percentiles(
+    scope: Scope, runs: dict[fig.Key, rollups.ProcedureGroup]
+) -> dict[fig.Key, order_stats.Stats]:
+    return {
         key: order_stats.Stats({0.5: found.p50, 0.9: found.p90})
         for key, found in rollups.procedure_statistics(scope.session, runs).items()
         if found.p50 is not None and found.p90 is not None
     }
-    # In key order, as the stops' path meets them: rows the final sort ties keep that order.
-    ordered = dict(sorted(totals.items(), key=lambda item: item[0]))
-    return _procedure_rows(scope, ordered, stats, context, by_checkpoint)
 
 
 def _procedure_cells_shown(
