@@ -13,17 +13,15 @@ COPY app ./app
 RUN /opt/clearance/bin/pip install --no-cache-dir --no-deps --no-build-isolation .
 
 FROM python:3.11-slim
-# One malloc arena, and blocks of 64 KiB or more mapped on their own (returned when freed):
-# the report threads' short-lived arrays otherwise leave each thread's arena holding freed
-# memory; at 10M stops a worker's peak RSS drawing the dashboard went from 1,590 to 1,139 MB
-# with two arenas (session 8), and with one, the fixed threshold and one report at a time
-# (REPORT_CONCURRENCY) from 579 to 335 MB, no slower (bench/RESULTS.md, session 13).
+# One malloc arena: the report threads' short-lived arrays otherwise leave each thread's
+# arena holding freed memory; at 10M stops a worker's peak RSS drawing the dashboard went
+# from 1,590 to 1,139 MB with two arenas (session 8), and with one and one report at a time
+# (REPORT_CONCURRENCY) to about 300 MB (bench/RESULTS.md, session 13).
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PATH=/opt/clearance/bin:$PATH \
     ENVIRONMENT=production \
-    MALLOC_ARENA_MAX=1 \
-    MALLOC_MMAP_THRESHOLD_=65536
+    MALLOC_ARENA_MAX=1
 # The bulletins' PDFs (WeasyPrint): pango and harfbuzz lay text out in Debian's Noto fonts,
 # Latin and Arabic script; the same packages as scripts/_env.sh's SYSTEM_PACKAGES.
 RUN apt-get update \

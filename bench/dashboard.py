@@ -63,7 +63,6 @@ def app_env(url: str) -> dict[str, str]:
         "ROLLUP_REFRESH_SECONDS": "0",  # nothing writes
         "LOG_LEVEL": "WARNING",
         "MALLOC_ARENA_MAX": "1",  # as the Dockerfile and scripts/run serve
-        "MALLOC_MMAP_THRESHOLD_": "65536",
         **{name: os.environ[name] for name in TUNABLE if name in os.environ},
     }
 

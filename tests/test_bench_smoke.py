@@ -24,6 +24,7 @@ from bench import (
     forecast_backtest,
     ingest,
     public_feed,
+    report_memory,
     reports,
     seed,
     synthetic_stops,
@@ -192,6 +193,34 @@ def test_loader_makes_the_same_rows_in_parallel_and_in_one_process(
             assert triggers == migrated_triggers
         engine.dispose()
     assert stored[0] == stored[1]
+
+
+def test_report_memory_bench_measures_each_report_and_the_six_together(
+    tmp_path: Path, own_databases: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """bench/report_memory.py on bench/reports.py's database of 500 stops, in a process of its
+    own (its measurements are processes of their own)."""
+    env = {**os.environ, "BENCH_OUT": str(tmp_path), "BENCH_PG_PREFIX": own_databases}
+    db = "sqlite"
+    if os.environ.get("TEST_POSTGRES_URL"):
+        db = "postgres"
+        env["BENCH_POSTGRES_URL"] = os.environ["TEST_POSTGRES_URL"]
+        monkeypatch.setattr(databases, "PG_ADMIN", os.environ["TEST_POSTGRES_URL"])
+    reports.prepare(db, 500, reuse=False)
+    script = Path(report_memory.__file__)
+    argv = ["--stops", "500", "--db", db, "--concurrency", "1", "0"]
+    found = subprocess.run(
+        [sys.executable, str(script), *argv],
+        env=env,
+        check=True,
+        timeout=300,
+        capture_output=True,
+        text=True,
+    ).stdout
+    for name in reports.REPORTS:
+        assert f"  {name:<14} alone: +" in found
+    assert "1 at a time: peak" in found
+    assert "no limit at a time: peak" in found
 
 
 def test_dashboard_bench_draws_every_panel_in_chromium(tmp_path: Path, own_databases: str) -> None:
