@@ -1140,10 +1140,12 @@ def procedure_groups_in_scope(
     them one by one (8,000 cells at 1M stops) spent most of the report converting rows in
     Python; cells computed from the rows are added here.
 
-    The whole months, one procedure's groups at a time: its minutes need be in memory only
-    until its percentiles are taken (at 10M stops ~8 MB a procedure; all at once peaked at
-    ~150 MB). The rest (days outside whole months, rows not in the rollups: few values) is
-    read once, for all procedures: a statement per procedure would scan the day cells as
+    The whole months, one procedure's groups at a time when they hold more than
+    ONE_READ_MINUTES: a procedure's minutes need be in memory only until its percentiles
+    are taken (at 10M stops ~8 MB a procedure; all at once peaked at ~150 MB), and fewer
+    are read in one statement (a statement per procedure cost half again the report's time
+    at 1M stops). The rest (days outside whole months, rows not in the rollups: few values)
+    is read once, for all procedures: a statement per procedure would scan the day cells as
     many times."""
     reading = _reading(session, filters, MONTH)
     rest: dict[fig.Key, ProcedureGroup] = defaultdict(ProcedureGroup)
@@ -1152,13 +1154,30 @@ def procedure_groups_in_scope(
     for where in reading.rows:
         for cell, part in compute_procedures(session, where).items():
             rest[(cell[2], cell[0]) if by_checkpoint else (cell[2],)].add(part, cell)
-    for procedure in Procedure:
-        groups = defaultdict(ProcedureGroup, {k: g for k, g in rest.items() if k[0] == procedure})
+    many = _timed_runs(session, reading.periods) > ONE_READ_MINUTES
+    for procedure in Procedure if many else [None]:
+        groups = defaultdict(ProcedureGroup, {k: g for k, g in rest.items() if _of(k, procedure)})
         for where in reading.periods:
-            only = _all_of(where, _of_procedure(procedure))
+            only = where if procedure is None else _all_of(where, _of_procedure(procedure))
             _add_procedure_rows(session, MonthCellProcedure, only, by_checkpoint, groups)
         if groups:
             yield dict(groups)
+
+
+ONE_READ_MINUTES = 2_000_000  # 16 MB of minutes: read in one statement below this
+
+
+def _timed_runs(session: Session, parts: list[Where]) -> int:
+    """The timed runs of the month cells meeting any of `parts`: how many minutes they hold."""
+    table = MonthCellProcedure
+    return sum(
+        session.scalar(select(func.coalesce(func.sum(table.timed_runs), 0)).where(part(table))) or 0
+        for part in parts
+    )
+
+
+def _of(key: fig.Key, procedure: Procedure | None) -> bool:
+    return procedure is None or key[0] == procedure
 
 
 def _of_procedure(procedure: Procedure) -> Where:
