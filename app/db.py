@@ -179,21 +179,28 @@ STREAM_INTO = "clearance_stream_into"
 _stream_names = itertools.count()
 
 
-def streamed_rows(session: Session, stmt: Any, chunk: int | None = None) -> Iterator[Sequence[Any]]:
+@contextmanager
+def streamed_rows(
+    session: Session, stmt: Any, chunk: int | None = None
+) -> Iterator[Iterator[Sequence[Any]]]:
     """The rows of a large read (cells with their packed values), as plain tuples, in binary
     on PostgreSQL and a chunk at a time: psycopg otherwise receives the whole result into
     libpq's memory and holds it beside the Python values made from it, twice a report's
     megabytes at its peak. On PostgreSQL the chunks come from a server-side cursor, read raw
     (SQLAlchemy's own streaming wraps every row, a third more time for a report of 40,000
     cells, and pre-fetches rows a raw read beside it would lose); on SQLite sqlite3 steps
-    through the rows anyway. `chunk`: rows at a time, fewer for rows of megabytes each."""
-    chunk = chunk or STREAMED_CHUNK
+    through the rows anyway. `chunk`: rows at a time, fewer for rows of megabytes each.
+
+    A context manager, so that the cursor is closed when the block ends, however it ends,
+    while the session still holds its connection: a generator left half read (kept alive by
+    an exception's traceback) would close it later, maybe on a connection the pool has
+    given to another request, whose transaction the failed CLOSE would abort."""
+    size = chunk or STREAMED_CHUNK
     connection = session.connection()
     if connection.dialect.name != "postgresql":
         result = connection.execute(stmt)
         try:
-            while rows := result.cursor.fetchmany(chunk):
-                yield from rows
+            yield _chunked(result.cursor, size)
         finally:
             result.close()
         return
@@ -201,10 +208,14 @@ def streamed_rows(session: Session, stmt: Any, chunk: int | None = None) -> Iter
     connection.execute(stmt.execution_options(**{STREAM_INTO: into})).close()
     (named,) = into
     try:
-        while rows := named.fetchmany(chunk):
-            yield from rows
+        yield _chunked(named, size)
     finally:
         named.close()
+
+
+def _chunked(cursor: Any, size: int) -> Iterator[Sequence[Any]]:
+    while rows := cursor.fetchmany(size):
+        yield from rows
 
 
 def _read_only_sqlite_url(url: URL) -> URL:

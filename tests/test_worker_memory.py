@@ -1,6 +1,7 @@
 """A worker's memory at start-up: the libraries of rare questions are imported when first
-asked (scipy.stats for a policy's effect, pyarrow for the Parquet download), not by every
-worker at start — together ~90 MB of the 300 MB a worker may use at 10M stops (issue 14)."""
+asked (scipy.stats for a policy's effect, pyarrow for the Parquet download, WeasyPrint for a
+bulletin's PDF), not by every worker at start — together ~110 MB of the 300 MB a worker may
+use at 10M stops (issue 14)."""
 
 import json
 import subprocess
@@ -16,12 +17,21 @@ from app.config import Settings
 from app.main import create_app
 from app.policies.effects import compare
 from app.public.open_data import daily_parquet
+from app.bulletins.render import pdf
+from PIL import ImageFile
 
 create_app(Settings(database_url=sys.argv[1]))
-at_start = [m for m in ("scipy.stats", "pyarrow") if m in sys.modules]
+at_start = [m for m in ("scipy.stats", "pyarrow", "weasyprint") if m in sys.modules]
 effect = compare([1.0, 2.0, 3.0, 4.0], [5.0, 6.0, 7.0, 8.0])
 parquet = daily_parquet([])
-print(json.dumps({"at_start": at_start, "p": effect.mann_whitney_p, "magic": parquet[:4].decode()}))
+printed = pdf("<p>bulletin</p>")
+print(json.dumps({
+    "at_start": at_start,
+    "p": effect.mann_whitney_p,
+    "magic": parquet[:4].decode(),
+    "pdf": printed[:5].decode(),
+    "truncated_images": ImageFile.LOAD_TRUNCATED_IMAGES,
+}))
 """
 
 
@@ -40,3 +50,6 @@ def test_a_started_worker_imports_the_rare_questions_libraries_only_when_asked(
     assert found["p"] is not None
     assert 0 < found["p"] < 0.05
     assert found["magic"] == "PAR1"
+    # and a PDF, after which Pillow still refuses truncated photos (app/imaging.py)
+    assert found["pdf"] == "%PDF-"
+    assert found["truncated_images"] is False

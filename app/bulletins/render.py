@@ -17,8 +17,7 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
-from PIL import ImageFile
-
+from app import imaging
 from app.bulletins import charts
 from app.bulletins.service import Bulletin, CaseLine, Change, Month, PolicyEffect, Ranked
 from app.bulletins.words import MONTHS, TEXT
@@ -27,18 +26,6 @@ from app.checkpoints.models import Checkpoint
 from app.errors import AppError
 from app.geography import PROVINCE_NAMES, Province
 from app.languages import RIGHT_TO_LEFT, Language, Words
-
-try:
-    from weasyprint import HTML
-    from weasyprint.urls import URLFetcher
-except OSError as missing:  # pango not installed: the service runs, and a PDF says why not
-    HTML = URLFetcher = None
-    _MISSING = str(missing)
-# Importing WeasyPrint turns Pillow's LOAD_TRUNCATED_IMAGES on for the whole process, and
-# the evidence uploads refuse to run so (app/evidence/images.py: half a JPEG must never pass
-# for a whole one). A bulletin has no image, so it is turned off again here, once, at import
-# time: before any request, rather than at a first PDF while a photo is being checked.
-ImageFile.LOAD_TRUNCATED_IMAGES = False
 
 
 class PrintingUnavailable(AppError):
@@ -357,11 +344,15 @@ def content_security_policy(document: str) -> str:
 
 
 def pdf(document: str) -> bytes:
-    """The document printed by WeasyPrint, which fetches nothing (no URL is allowed)."""
-    if HTML is None:
+    """The document printed by WeasyPrint (imported at a first PDF: app/imaging.py), which
+    fetches nothing (no URL is allowed)."""
+    try:
+        printer = imaging.weasyprint()
+    except OSError as missing:  # pango not installed: the service runs, and a PDF says why not
         raise PrintingUnavailable(
             'This server cannot print PDFs: it lacks pango or its fonts (README, "Two '
-            f'commands"; {_MISSING}). format=html gives the same bulletin.'
-        )
-    result: Any = HTML(string=document, url_fetcher=URLFetcher(allowed_protocols=[])).write_pdf()
+            f'commands"; {missing}). format=html gives the same bulletin.'
+        ) from missing
+    fetcher = printer.urls.URLFetcher(allowed_protocols=[])
+    result: Any = printer.HTML(string=document, url_fetcher=fetcher).write_pdf()
     return bytes(result)

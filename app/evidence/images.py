@@ -24,10 +24,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from app.errors import InvalidInput
 from app.evidence.models import MediaType
+from app.imaging import strictly_decoded
 
 MAX_PIXELS = 40_000_000
 # Iraq keeps +03:00 all year: a DateTimeOriginal without OffsetTimeOriginal is read as
@@ -43,8 +44,8 @@ GPS_LAT_REF, GPS_LAT, GPS_LON_REF, GPS_LON = 1, 2, 3, 4
 # A full decode of a 40-megapixel photo holds ~160 MB: at most this many at once per process.
 _decoding = threading.BoundedSemaphore(2)
 
-# Half a JPEG must never be accepted as a whole one (the module docstring).
-ImageFile.LOAD_TRUNCATED_IMAGES = False
+# Half a JPEG must never be accepted as a whole one (the module docstring; app/imaging.py
+# keeps Pillow's LOAD_TRUNCATED_IMAGES off, and says why a decode may be run twice).
 
 
 @dataclass(frozen=True)
@@ -76,8 +77,10 @@ def prepare(content_type: MediaType, data: bytes) -> Prepared:
 
 
 def _prepare_image(content_type: MediaType, data: bytes) -> Prepared:
-    if ImageFile.LOAD_TRUNCATED_IMAGES:  # flipped by someone at run time: refuse to guess
-        raise RuntimeError("PIL.ImageFile.LOAD_TRUNCATED_IMAGES must stay False")
+    return strictly_decoded(lambda: _decoded(content_type, data))
+
+
+def _decoded(content_type: MediaType, data: bytes) -> Prepared:
     expected = FORMATS[content_type]
     with _decoding:
         try:

@@ -427,8 +427,9 @@ def _marked(session: Session, where: ColumnElement[bool]) -> set[Key]:
 def stored(session: Session, where: Callable[[Any], ColumnElement[bool]]) -> dict[Key, TripCell]:
     table = CorridorCell
     keys = [table.origin_province, table.destination_province, table.departure_day]
-    rows = streamed_rows(session, select(*keys, *_columns(summed=False)).where(where(table)))
-    return {(o, d, day): _trip_cell(values) for o, d, day, *values in rows}
+    stmt = select(*keys, *_columns(summed=False)).where(where(table))
+    with streamed_rows(session, stmt) as rows:
+        return {(o, d, day): _trip_cell(values) for o, d, day, *values in rows}
 
 
 def summed(
@@ -441,7 +442,8 @@ def summed(
     table = CorridorCell
     keys = [table.origin_province, table.destination_province]
     stmt = select(*keys, *_columns(summed=True)).where(where(table)).group_by(*keys)
-    return {(o, d): _trip_cell(values) for o, d, *values in streamed_rows(session, stmt)}
+    with streamed_rows(session, stmt) as rows:
+        return {(o, d): _trip_cell(values) for o, d, *values in rows}
 
 
 def _columns(*, summed: bool) -> list[Any]:

@@ -511,15 +511,16 @@ def stored_procedures(
     stmt = select(*columns).where(where(table))
     checkpoint_of = _CheckpointIds()
     cells: dict[Cell, ProcedureCell] = {}
-    for raw, day, procedure, first, timed, minutes, untimed, *rest in streamed_rows(session, stmt):
-        cp = checkpoint_of(raw)
-        evidence, (values, *ids) = rest[:5], rest[5:]
-        found = cells[(cp, day, procedure)] = ProcedureCell(
-            first, timed, minutes, untimed, bytes(values), bytes(ids[0]) if ids else b""
-        )
-        found.evidence = EvidenceCounts.of(evidence)
-        if indexed and timed >= value_index.INDEXED_FROM:
-            found.index, found.minute_values, found.source = found.minute_values, b"", table
+    with streamed_rows(session, stmt) as rows:
+        for raw, day, procedure, first, timed, minutes, untimed, *rest in rows:
+            cp = checkpoint_of(raw)
+            evidence, (values, *ids) = rest[:5], rest[5:]
+            found = cells[(cp, day, procedure)] = ProcedureCell(
+                first, timed, minutes, untimed, bytes(values), bytes(ids[0]) if ids else b""
+            )
+            found.evidence = EvidenceCounts.of(evidence)
+            if indexed and timed >= value_index.INDEXED_FROM:
+                found.index, found.minute_values, found.source = found.minute_values, b"", table
     return cells
 
 
@@ -933,18 +934,19 @@ def stored(
     stmt = select(*columns).where(where(table))
     checkpoint_of = _CheckpointIds()
     cells: dict[Cell, CellFigures] = {}
-    for row in streamed_rows(session, stmt):
-        cp = checkpoint_of(row[0])
-        found = CellFigures(*row[width : width + 6])
-        found.evidence = EvidenceCounts.of(row[width + 6 : width + 11])
-        blobs = [bytes(b) for b in row[width + 11 :]]  # psycopg reads memoryviews
-        if values:
-            found.dwell, found.holds, found.fees = blobs[:3]
-        if values and indexed and found.timed_stops >= value_index.INDEXED_FROM:
-            found.index, found.dwell, found.source = found.dwell, b"", table
-        if exporters:
-            found.exporters = blobs[-1]
-        cells[(cp, *row[1:width])] = found
+    with streamed_rows(session, stmt) as rows:
+        for row in rows:
+            cp = checkpoint_of(row[0])
+            found = CellFigures(*row[width : width + 6])
+            found.evidence = EvidenceCounts.of(row[width + 6 : width + 11])
+            blobs = [bytes(b) for b in row[width + 11 :]]  # psycopg reads memoryviews
+            if values:
+                found.dwell, found.holds, found.fees = blobs[:3]
+            if values and indexed and found.timed_stops >= value_index.INDEXED_FROM:
+                found.index, found.dwell, found.source = found.dwell, b"", table
+            if exporters:
+                found.exporters = blobs[-1]
+            cells[(cp, *row[1:width])] = found
     return cells
 
 
@@ -1156,12 +1158,22 @@ def procedure_groups_in_scope(
             rest[(cell[2], cell[0]) if by_checkpoint else (cell[2],)].add(part, cell)
     many = _timed_runs(session, reading.periods) > ONE_READ_MINUTES
     for procedure in Procedure if many else [None]:
-        groups = defaultdict(ProcedureGroup, {k: g for k, g in rest.items() if _of(k, procedure)})
+        # Taken out of `rest`, not shared with it: a batch's minutes are freed with the batch.
+        mine = [key for key in rest if procedure is None or key[0] == procedure]
+        groups = defaultdict(ProcedureGroup, {key: rest.pop(key) for key in mine})
         for where in reading.periods:
             only = where if procedure is None else _all_of(where, _of_procedure(procedure))
             _add_procedure_rows(session, MonthCellProcedure, only, by_checkpoint, groups)
         if groups:
             yield dict(groups)
+        del groups
+    if many:  # a procedure no longer in the vocabulary (rows of an older release)
+        others = defaultdict(ProcedureGroup, rest)
+        for where in reading.periods:
+            only = _all_of(where, lambda table: table.procedure.not_in(list(Procedure)))
+            _add_procedure_rows(session, MonthCellProcedure, only, by_checkpoint, others)
+        if others:
+            yield dict(others)
 
 
 ONE_READ_MINUTES = 2_000_000  # 16 MB of minutes: read in one statement below this
@@ -1174,10 +1186,6 @@ def _timed_runs(session: Session, parts: list[Where]) -> int:
         session.scalar(select(func.coalesce(func.sum(table.timed_runs), 0)).where(part(table))) or 0
         for part in parts
     )
-
-
-def _of(key: fig.Key, procedure: Procedure | None) -> bool:
-    return procedure is None or key[0] == procedure
 
 
 def _of_procedure(procedure: Procedure) -> Where:
@@ -1212,14 +1220,15 @@ def _add_procedure_rows(
     width = len(keys)
     indexed = False
     # A row per procedure (per checkpoint): at 10M stops ~8 MB of minutes each, so one a fetch.
-    for row in streamed_rows(session, stmt, chunk=1):
-        key = (row[0], checkpoint_of(row[1])) if by_checkpoint else (row[0],)
-        first, timed, minutes, untimed, *counts = row[width : width + 4 + len(EVIDENCE_COLUMNS)]
-        found = ProcedureCell(first, timed, float(minutes), float(untimed))
-        found.minute_values = bytes(row[-1] or b"")
-        found.evidence = EvidenceCounts.of(counts)
-        groups[key].add(found)
-        indexed = indexed or row[-2] > 0
+    with streamed_rows(session, stmt, chunk=1) as rows:
+        for row in rows:
+            key = (row[0], checkpoint_of(row[1])) if by_checkpoint else (row[0],)
+            first, timed, minutes, untimed, *counts = row[width : width + 4 + len(EVIDENCE_COLUMNS)]
+            found = ProcedureCell(first, timed, float(minutes), float(untimed))
+            found.minute_values = bytes(row[-1] or b"")
+            found.evidence = EvidenceCounts.of(counts)
+            groups[key].add(found)
+            indexed = indexed or row[-2] > 0
     if indexed:
         many = _all_of(where, lambda rows: rows.timed_runs >= value_index.INDEXED_FROM)
         found_cells = stored_procedures(session, many, exporters=False, table=table, indexed=True)

@@ -2,7 +2,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from app.auth.dependencies import SettingsDep, require_roles
+from app.auth.dependencies import SessionDep, SettingsDep, require_roles
 from app.auth.models import Role
 from app.auth.principal import Principal
 from app.errors import problem_responses
@@ -41,10 +41,17 @@ DOCS = {
 
 
 def report_scope(
-    principal: ReaderDep, session: ReportsSessionDep, settings: SettingsDep, filters: FiltersDep
+    principal: ReaderDep,
+    primary: SessionDep,
+    session: ReportsSessionDep,
+    settings: SettingsDep,
+    filters: FiltersDep,
 ) -> service.Scope:
     """Who asks, with which filters: what every report starts from (read from the replica
-    when there is one; the principal from the primary)."""
+    when there is one; the principal from the primary). The primary's connection goes back
+    to the pool once the principal is known: a report may wait its turn (reports/slots.py),
+    and requests waiting with a connection each could leave none for the one computing."""
+    primary.close()
     return service.Scope(session, principal, filters, settings)
 
 

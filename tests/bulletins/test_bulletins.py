@@ -16,6 +16,7 @@ import httpx
 import pytest
 from PIL import ImageFile
 
+from app import imaging
 from app.bulletins import render
 from app.bulletins.service import Month
 from tests.bulletins.world import NAMES, THIN_DWELL, XSS_TITLE, World
@@ -280,7 +281,9 @@ def test_months_turn_over_the_year() -> None:
 def test_a_server_without_pango_says_so_and_still_serves_the_html(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(render, "HTML", None)
-    monkeypatch.setattr(render, "_MISSING", "cannot load library 'libpango-1.0-0'", raising=False)
+    def without_pango() -> None:
+        raise OSError("cannot load library 'libpango-1.0-0'")
+
+    monkeypatch.setattr(imaging, "weasyprint", without_pango)
     assert "pango" in assert_problem(get(world), 503)["detail"]
     assert get(world, format="html").status_code == 200

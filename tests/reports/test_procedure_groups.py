@@ -9,7 +9,9 @@ made wrong shows in an admin's report until one of its days is marked. Then the 
 that make it cheap: the bytes aggregate (concat_bytes) and PostgreSQL's binary results.
 """
 
+import gc
 import math
+import weakref
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any
@@ -274,3 +276,23 @@ def test_binary_results_are_the_same_rows(factory: sessionmaker[Session]) -> Non
     assert [tuple(bytes(v) if isinstance(v, memoryview) else v for v in row) for row in got] == [
         tuple(bytes(v) if isinstance(v, memoryview) else v for v in row) for row in want
     ]
+
+
+@pytest.mark.parametrize("question", ["months", "partial days"])
+def test_a_procedures_batch_is_freed_before_the_next_is_read(
+    factory: sessionmaker[Session], question: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One procedure at a time: once the next batch is read, nothing the reading keeps
+    refers to the last one's groups (their minutes), days outside whole months included."""
+    monkeypatch.setattr(rollups, "ONE_READ_MINUTES", 0)
+    with factory() as session:
+        batches = rollups.procedure_groups_in_scope(
+            session, QUESTIONS[question], by_checkpoint=True
+        )
+        held: list[weakref.ref[rollups.ProcedureGroup]] = []
+        for batch in batches:
+            gc.collect()
+            assert [ref for ref in held if ref() is not None] == []
+            held = [weakref.ref(group) for group in batch.values()]
+            del batch
+        assert held  # there were batches to free

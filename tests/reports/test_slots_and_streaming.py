@@ -26,9 +26,35 @@ def test_a_streamed_read_returns_every_row_once_in_order(
     rows of a server-side cursor, which a read of the DB-API cursor beside it would lose."""
     monkeypatch.setattr(db, "STREAMED_CHUNK", chunk)
     with Session(engine) as session:
-        rows = [tuple(row) for row in db.streamed_rows(session, NUMBERS)]
-        assert session.execute(text("SELECT 1")).scalar() == 1  # the connection is free again
+        with db.streamed_rows(session, NUMBERS) as streamed:
+            rows = [tuple(row) for row in streamed]
+        assert open_cursors(session) == 0
     assert rows == [(i, i * 2) for i in range(1, 2501)]
+
+
+def open_cursors(session: Session) -> int:
+    """The server-side cursors open in the session's transaction (none on SQLite)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return 0
+    return int(session.execute(text("SELECT count(*) FROM pg_cursors")).scalar_one())
+
+
+def test_a_read_left_half_way_closes_its_cursor_in_its_own_transaction(engine: Engine) -> None:
+    """A report that fails mid-read (its exception kept, as a traceback keeps it): the cursor
+    is closed as the block ends, while the session still holds the connection, not later on
+    a connection the pool may have given to another request."""
+    with Session(engine) as session:
+        kept: list[BaseException] = []
+        try:
+            with db.streamed_rows(session, NUMBERS) as streamed:
+                for row in streamed:
+                    if row[0] == 1500:
+                        raise ValueError("a report failed")
+        except ValueError as failed:
+            kept.append(failed)
+        assert kept
+        assert open_cursors(session) == 0
+        assert session.execute(text("SELECT 2")).scalar() == 2
 
 
 def _inside_at_once(concurrency: int, threads: int = 4) -> int:
