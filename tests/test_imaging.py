@@ -34,12 +34,14 @@ def test_a_decode_waits_for_an_import_in_progress(monkeypatch: pytest.MonkeyPatc
     ImageFile.LOAD_TRUNCATED_IMAGES = True
     done: list[str] = []
     worker = threading.Thread(target=lambda: done.append(imaging.strictly_decoded(lambda: "ok")))
-    worker.start()
-    worker.join(timeout=0.3)
-    assert done == []  # still waiting
-    ImageFile.LOAD_TRUNCATED_IMAGES = False
-    imaging._flips = 2
-    imaging._importing.release()
+    try:
+        worker.start()
+        worker.join(timeout=0.3)
+        assert done == []  # still waiting
+    finally:  # the import ends, whatever the assertion found: no later test inherits it
+        ImageFile.LOAD_TRUNCATED_IMAGES = False
+        imaging._flips = 2
+        imaging._importing.release()
     worker.join(timeout=5)
     assert done == ["ok"]
 

@@ -1,3 +1,4 @@
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -58,6 +59,14 @@ def report_scope(
 ScopeDep = Annotated[service.Scope, Depends(report_scope)]
 
 
+def answered(scope: service.Scope, build: Callable[[], Any], fmt: Format) -> Any:
+    """The report `build` computes, in its turn among this worker's (reports/slots.py), then
+    rendered as asked (rendering needs no turn: it holds no cell values)."""
+    with report_slot(scope.settings.report_concurrency):
+        report = build()
+    return render(report, fmt)
+
+
 @router.get("/reports/checkpoints", response_model=Report[CheckpointRow], responses=DOCS)
 def checkpoints(
     scope: ScopeDep,
@@ -73,9 +82,7 @@ def checkpoints(
     """One row per checkpoint with stops: how many, how long (p50, p90, mean, the slowest 10%),
     the share cleared within the service standard, holds and why, turn-backs, fees and the
     share paid without receipt. Worst first (most delay hours) unless `sort` says otherwise."""
-    with report_slot(scope.settings.report_concurrency):
-        report = service.checkpoint_report(scope, sort=sort)
-    return render(report, fmt)
+    return answered(scope, lambda: service.checkpoint_report(scope, sort=sort), fmt)
 
 
 @router.get("/reports/corridors", response_model=Report[CorridorRow], responses=DOCS)
@@ -85,9 +92,7 @@ def corridor_report(
 ) -> Any:
     """Origin province → destination province, per trip and per 100 km. `from`/`to` select
     trips by departure; `province`/`checkpoint_id` select trips that stopped there."""
-    with report_slot(scope.settings.report_concurrency):
-        report = corridors.corridor_report(scope)
-    return render(report, fmt)
+    return answered(scope, lambda: corridors.corridor_report(scope), fmt)
 
 
 @router.get("/reports/agencies", response_model=Report[AgencyRow], responses=DOCS)
@@ -96,9 +101,7 @@ def agencies(
     fmt: FormatQuery = "json",
 ) -> Any:
     """The checkpoint figures by the authority that runs the checkpoint and its jurisdiction."""
-    with report_slot(scope.settings.report_concurrency):
-        report = service.agency_report(scope)
-    return render(report, fmt)
+    return answered(scope, lambda: service.agency_report(scope), fmt)
 
 
 @router.get("/reports/commodities", response_model=Report[CommodityRow], responses=DOCS)
@@ -108,9 +111,7 @@ def commodities(
 ) -> Any:
     """The delay figures by HS chapter of the goods carried (a stop counts for each chapter
     its shipment carries)."""
-    with report_slot(scope.settings.report_concurrency):
-        report = service.commodity_report(scope)
-    return render(report, fmt)
+    return answered(scope, lambda: service.commodity_report(scope), fmt)
 
 
 @router.get("/reports/procedures", response_model=Report[ProcedureRow], responses=DOCS)
@@ -121,9 +122,9 @@ def procedures(
 ) -> Any:
     """The WCO Time Release Study view: per procedure, how many stops needed it, its median
     and p90 duration, and its share of all stop time (per checkpoint with `by=checkpoint`)."""
-    with report_slot(scope.settings.report_concurrency):
-        report = service.procedure_report(scope, by_checkpoint=by == "checkpoint")
-    return render(report, fmt)
+    return answered(
+        scope, lambda: service.procedure_report(scope, by_checkpoint=by == "checkpoint"), fmt
+    )
 
 
 def trend_markers(request: Request) -> service.MarkerSource | None:
@@ -143,11 +144,13 @@ def trends(
     """Per week (from Monday, UTC) or month: stops, p50/p90 dwell, hold rate, and the change
     against the previous period. Is it getting better? `policy_changes`: the changes in its
     window, for the chart's markers."""
-    with report_slot(scope.settings.report_concurrency):
-        report = service.trend_report(
+    return answered(
+        scope,
+        lambda: service.trend_report(
             scope, interval=interval, by_checkpoint=by == "checkpoint", markers=markers
-        )
-    return render(report, fmt)
+        ),
+        fmt,
+    )
 
 
 @router.get(

@@ -3,9 +3,10 @@
 A report over ten million stops holds its cells' values while it computes (tens of megabytes
 of sorted dwell times for the commodity, procedure and trend reports), and the dashboard asks
 for six reports at the same moment: computed all at once, one worker peaked at 792 MB. They
-share the worker's one interpreter lock all the same, so taking turns costs little of the
-dashboard's time (only the overlap of one report's Python with another's database work), and
-keeps a worker's memory at its start plus a report or two. A thread that asks for a place
+share the worker's one interpreter lock all the same, so taking turns costs only the overlap
+of one report's Python with another's database work (at 10M stops the dashboard drew in
+~3.9 s one at a time against ~3.0 s with no limit, bench/RESULTS.md, session 13), and keeps
+a worker's memory at its start plus a report or two. A thread that asks for a place
 while it holds one (a report built from others) keeps the one it has rather than wait for
 itself."""
 
