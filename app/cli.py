@@ -167,7 +167,8 @@ def _rollups(args: argparse.Namespace) -> None:
     sessions = make_session_factory(engine)
     try:
         if args.command == "rebuild-rollups":
-            print(f"{rollups.rebuild(sessions):,} day cells rebuilt from the stops")
+            rebuilt = rollups.rebuild(sessions, parallel=max(1, args.parallel))
+            print(f"{rebuilt:,} day cells rebuilt from the stops")
             return
         refreshed = rollups.refresh_all(sessions)  # marked cells are not wrong, only pending
         problems = rollups.verify(sessions)
@@ -253,9 +254,17 @@ def main(argv: list[str] | None = None) -> None:
     demo.add_argument("--if-empty", action="store_true", help="do nothing if data exists")
     demo.set_defaults(func=_seed_demo)
 
-    sub.add_parser(
+    rebuild = sub.add_parser(
         "rebuild-rollups", help="recompute the reports' day cells from the stops"
-    ).set_defaults(func=_rollups)
+    )
+    rebuild.add_argument(
+        "--parallel",
+        type=int,
+        default=1,
+        help="rounds of days computed at once on PostgreSQL (each takes a server core); "
+        "SQLite always computes one at a time",
+    )
+    rebuild.set_defaults(func=_rollups)
     sub.add_parser(
         "verify-rollups",
         help="refresh marked day cells, then compare each with its stops (exit 1 if any differ)",

@@ -76,6 +76,16 @@ class _Index(dict[Any, int]):
         found = self[key] = len(self)
         return found
 
+    def numbers(self, values: list[Any]) -> np.ndarray:
+        """The numbers of `values` (distinct, in order of first sight), as int32. Into an
+        empty index (a round's stop ids, each seen once) they go in one step."""
+        if not self:
+            self.update(zip(values, range(len(values)), strict=True))
+            if len(self) == len(values):
+                return np.arange(len(values), dtype=np.int32)
+            self.clear()  # not distinct after all: one by one below
+        return np.fromiter(map(self.__getitem__, values), np.int32, len(values))
+
 
 class _Driver:
     """The session's DB-API connection, in its write transaction, and the dialect's words."""
@@ -104,8 +114,10 @@ class _Driver:
         numbers of the column's values, made a chunk of rows at a time: a round's rows as
         Python tuples would take about 400 bytes each. PostgreSQL's come through a cursor
         on the server, a chunk at a time too."""
+        if self.postgres:
+            return self._columns_by_text(sql, params, kinds)
         parts: list[list[np.ndarray]] = [[] for _ in kinds]
-        cursor = self.raw.cursor(name="rollup_build") if self.postgres else self.raw.cursor()
+        cursor = self.raw.cursor()
         try:
             cursor.execute(sql.replace("?", self.param), params)
             while chunk := cursor.fetchmany(CHUNK_ROWS):
@@ -123,6 +135,56 @@ class _Driver:
             else np.empty(0, np.int32 if isinstance(kind, _Index) else kind)
             for part, kind in zip(parts, kinds, strict=True)
         ]
+
+    def _columns_by_text(
+        self, sql: str, params: tuple[Any, ...], kinds: tuple[Any, ...]
+    ) -> list[Any]:
+        """columns() on PostgreSQL: the rows joined by the server into one text, a tab
+        between values and a line a row, parsed by pyarrow's CSV reader (C++, off the
+        interpreter lock), each text column's distinct values numbered through its _Index
+        once. Row by row through a cursor (or COPY, a message a row), the Python work per
+        value took two thirds of a rebuild's time at 10M stops, and two rounds at once could
+        not overlap it. A round's text is held whole: ~150 bytes a row."""
+        import pyarrow as pa
+        import pyarrow.csv as pa_csv
+
+        names = [f"c{i}" for i in range(len(kinds))]
+        # NULL is an empty value (concat_ws would leave it out); the ids, chapter sets and
+        # procedures have no tab or line break in them.
+        line = ", ".join(f"COALESCE({name}::text, '')" for name in names)
+        joined = (
+            f"SELECT string_agg(concat_ws(E'\\t', {line}), E'\\n')"
+            f" FROM ({sql.replace('?', self.param)}) AS q({', '.join(names)})"
+        )
+        with self.raw.cursor() as cursor:
+            text = cursor.execute(joined, params).fetchone()[0]
+        if text is None:  # no rows
+            return [np.empty(0, np.int32 if isinstance(k, _Index) else k) for k in kinds]
+        data = pa.py_buffer(text.encode())
+        del text
+        table = pa_csv.read_csv(
+            data,
+            read_options=pa_csv.ReadOptions(column_names=names),
+            parse_options=pa_csv.ParseOptions(delimiter="\t", quote_char=False),
+            convert_options=pa_csv.ConvertOptions(
+                column_types={
+                    name: pa.string() if isinstance(kind, _Index) else pa.from_numpy_dtype(kind)
+                    for name, kind in zip(names, kinds, strict=True)
+                },
+                null_values=[""],  # a NULL number; an empty text stays ""
+            ),
+        )
+        del data
+        columns: list[Any] = []
+        for name, kind in zip(names, kinds, strict=True):
+            column = table.column(name).combine_chunks()
+            if isinstance(kind, _Index):
+                encoded = column.dictionary_encode()  # values numbered in order of first sight
+                numbers = kind.numbers(encoded.dictionary.to_pylist())
+                columns.append(numbers[encoded.indices.to_numpy()])
+            else:  # a NULL float is NaN, as np.array() makes None
+                columns.append(column.to_numpy(zero_copy_only=False).astype(kind, copy=False))
+        return columns
 
     def insert(self, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
         if not rows:

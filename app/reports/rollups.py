@@ -28,10 +28,12 @@ import math
 import threading
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -611,35 +613,74 @@ def store(
         session.execute(insert(table), chunk)
 
 
-def rebuild(sessions: sessionmaker[Session], *, days_per_round: int = 7) -> int:
+def rebuild(sessions: sessionmaker[Session], *, days_per_round: int = 7, parallel: int = 1) -> int:
     """Recomputes every cell from the stops (after a bulk load that bypassed the triggers,
     or to repair), a few days at a time, in bulk (rollup_build.py: the rows compute() and
-    store() would write); returns how many cells it stored."""
+    store() would write); returns how many cells it stored. `parallel` rounds at once on
+    PostgreSQL (each a transaction of its own, on its own connection): a round is mostly the
+    server's work, so two of them keep two of its cores busy. SQLite has one writer: there
+    the rounds always run one after the other."""
     from app.reports import rollup_build  # it reads this module's packing
 
     with sessions() as session:
         first, last = session.execute(
             select(func.min(Stop.arrival_day), func.max(Stop.arrival_day))
         ).one()
-    stored = 0
+        postgres = session.get_bind().dialect.name == "postgresql"
     with sessions() as session, write_transaction(session):
         for table in (*FAMILIES, DayCellProcedure, RollupDirty):
             session.execute(delete(table))
-    with sessions() as session, write_transaction(session):
-        corridor_cells.rebuild(session)  # one pass over the trips (a tenth of the stops)
+
+    def corridors() -> int:
+        with sessions() as session, write_transaction(session):
+            corridor_cells.rebuild(session)  # one pass over the trips (a tenth of the stops)
+        return 0
+
+    def day_round(start: int) -> int:
+        with sessions() as session, write_transaction(session):
+            return rollup_build.build(session, start, start + days_per_round)
+
+    days = [] if first is None else list(range(first, (last or first) + 1, days_per_round))
+    # The corridor cells are independent of the day cells: they go in the same pool.
+    tasks: list[Callable[[], int]] = [corridors, *(partial(day_round, start) for start in days)]
+    stored = sum(_run_all(tasks, parallel if postgres else 1))
     if first is None:
         return 0
-    for start in range(first, (last or first) + 1, days_per_round):
-        with sessions() as session, write_transaction(session):
-            stored += rollup_build.build(session, start, start + days_per_round)
     for period in PERIODS:
         with sessions() as session, write_transaction(session):
             for table in period.tables():
                 session.execute(delete(table))
-        for start, end in period.rounds(first, last or first):
+
+        def period_round(bounds: tuple[int, int], period: Period = period) -> int:
             with sessions() as session, write_transaction(session):
-                build_periods(session, period, start, end)
+                build_periods(session, period, *bounds)
+            return 0
+
+        rounds: list[Callable[[], int]] = [
+            partial(period_round, bounds) for bounds in period.rounds(first, last or first)
+        ]
+        _run_all(rounds, parallel if postgres else 1)
     return stored
+
+
+def _run_all(tasks: Sequence[Callable[[], int]], parallel: int) -> list[int]:
+    """Each task's answer, in order; `parallel` at a time on threads of their own. A failure
+    is raised once the tasks already started have ended; no task starts after it."""
+    if parallel <= 1 or len(tasks) <= 1:
+        return [task() for task in tasks]
+    failed = threading.Event()
+
+    def run(task: Callable[[], int]) -> int:
+        if failed.is_set():
+            return 0  # the rebuild is given up: its failure is raised below
+        try:
+            return task()
+        except BaseException:
+            failed.set()
+            raise
+
+    with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="rebuild") as pool:
+        return list(pool.map(run, tasks))
 
 
 def _days(start: int, end: int) -> Where:

@@ -12,6 +12,7 @@ and not. Then each table is compared: every column equal, the float sums to 1e-9
 """
 
 import math
+import threading
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -181,10 +182,15 @@ def _assert_same_rows(got: dict[str, list[dict[str, Any]]], want: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    ("days_per_round", "batch"), [(1, None), (3, None), (7, 5), (1000, None), (1000, 7)]
+    ("days_per_round", "batch", "parallel"),
+    [(1, None, 1), (3, None, 1), (7, 5, 1), (1000, None, 1), (1000, 7, 1), (1, None, 2), (2, 5, 3)],
 )
 def test_the_bulk_rebuild_stores_what_compute_and_store_store(
-    sessions: Any, days_per_round: int, batch: int | None, monkeypatch: pytest.MonkeyPatch
+    sessions: Any,
+    days_per_round: int,
+    batch: int | None,
+    parallel: int,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     if batch is not None:  # rows read and written a few at a time, as a large round's are
         monkeypatch.setattr(rollup_build, "CHUNK_ROWS", batch)
@@ -204,11 +210,50 @@ def test_the_bulk_rebuild_stores_what_compute_and_store_store(
     with sessions() as session, write_transaction(session):
         for model in TABLES:
             session.execute(delete(model))
-    stored = rollups.rebuild(sessions, days_per_round=days_per_round)
+    threads: set[str] = set()
+    build = rollup_build.build
+
+    def noting_the_thread(*args: Any) -> int:
+        threads.add(threading.current_thread().name)
+        return build(*args)
+
+    monkeypatch.setattr(rollup_build, "build", noting_the_thread)
+    stored = rollups.rebuild(sessions, days_per_round=days_per_round, parallel=parallel)
     with sessions() as session:
         got = _rows(session)
+        postgres = session.get_bind().dialect.name == "postgresql"
+    # PostgreSQL computes `parallel` rounds at once, on the pool's threads; SQLite (one
+    # writer) always in the caller's thread.
+    on_pool = {name.startswith("rebuild") for name in threads}
+    assert on_pool == {parallel > 1 and postgres}, threads
     assert stored == len(want["day_cells"])
     _assert_same_rows(got, want)
+    assert rollups.verify(sessions) == []
+
+
+@pytest.mark.parametrize("parallel", [1, 2])
+def test_a_failing_round_ends_the_rebuild_with_its_error(
+    sessions: Any, parallel: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    build, started = rollup_build.build, []
+
+    def failing_the_second(session: Session, start: int, end: int) -> int:
+        started.append(start)
+        if len(started) == 2:
+            raise RuntimeError("the second round failed")
+        return build(session, start, end)
+
+    monkeypatch.setattr(rollup_build, "build", failing_the_second)
+    with pytest.raises(RuntimeError, match="the second round failed"):
+        rollups.rebuild(sessions, days_per_round=1, parallel=parallel)
+    with sessions() as session:
+        days = session.execute(select(func.min(Stop.arrival_day), func.max(Stop.arrival_day)))
+        first, last = days.one()
+    assert last - first + 1 > 4  # rounds enough that giving up shows
+    # No round starts after the failure: at most the one running beside it had begun.
+    assert len(started) <= 2 + (parallel - 1)
+    monkeypatch.undo()
+    rollups.rebuild(sessions, parallel=parallel)  # and a rebuild afterwards mends it all
     assert rollups.verify(sessions) == []
 
 
