@@ -167,7 +167,7 @@ def _rollups(args: argparse.Namespace) -> None:
     sessions = make_session_factory(engine)
     try:
         if args.command == "rebuild-rollups":
-            rebuilt = rollups.rebuild(sessions, parallel=max(1, args.parallel))
+            rebuilt = rollups.rebuild(sessions, parallel=args.parallel)
             print(f"{rebuilt:,} day cells rebuilt from the stops")
             return
         refreshed = rollups.refresh_all(sessions)  # marked cells are not wrong, only pending
@@ -260,6 +260,8 @@ def main(argv: list[str] | None = None) -> None:
     rebuild.add_argument(
         "--parallel",
         type=int,
+        choices=range(1, 9),  # within the connection pool (10), with room for the server
+        metavar="N (1-8)",
         default=1,
         help="rounds of days computed at once on PostgreSQL (each takes a server core); "
         "SQLite always computes one at a time",

@@ -335,7 +335,8 @@ def load(
 def _days_per_round(stops: int) -> int:
     # About 500,000 stops a round, and at most 60 days: each round reads the whole of
     # stop_procedures once (it has no index by day), and the bulk rebuild holds a round's
-    # stops (~100 bytes each) and its cells' holds and fees (~1 KB a cell) in memory.
+    # stops (~100 bytes each; on PostgreSQL ~150 bytes of text, two or three copies for a
+    # moment) and its cells' holds and fees (~1 KB a cell) in memory.
     per_day = max(1, stops // DAYS)
     return max(7, min(60, 500_000 // per_day))
 

@@ -7,10 +7,12 @@ stops took 16 minutes through `compute()`, most of it per-row Python (a `uuid.UU
 every stop's checkpoint and exporter, Decimals, dataclasses), and every round scanned all of
 `stop_procedures` (it has no index by day). Here:
 
-- each table is read once a round through the DB-API cursor, ids as the driver gives them
-  (SQLite's hex text; PostgreSQL's uuid cast to text), each id turned into its 16 bytes once
-  per round, not once per row, and the rows into numpy columns a chunk at a time (memory
-  stays a few dozen bytes a stop of the round);
+- each table is read once a round, ids as text (SQLite's hex; PostgreSQL's uuid cast to
+  text), each id turned into its 16 bytes once per round, not once per row: on SQLite
+  through the DB-API cursor into numpy columns a chunk at a time (memory stays a few dozen
+  bytes a stop of the round); on PostgreSQL as one text the server joins and pyarrow parses
+  (no Python per value; the round's text is held whole, ~150 bytes a row, two or three
+  copies of it for a moment);
 - the stops' counts, sums, sorted dwell times and exporters are grouped by numpy, for the
   cells and the cargo cells from the same arrays; holds and fees are grouped by the database
   (per cargo cell, whose sums the day cells add up, in cents); the procedures' runs by one
@@ -111,9 +113,9 @@ class _Driver:
 
     def columns(self, sql: str, params: tuple[Any, ...], kinds: tuple[Any, ...]) -> list[Any]:
         """The rows of `sql` as one array a column, of a numpy type or (an _Index) the
-        numbers of the column's values, made a chunk of rows at a time: a round's rows as
-        Python tuples would take about 400 bytes each. PostgreSQL's come through a cursor
-        on the server, a chunk at a time too."""
+        numbers of the column's values. SQLite's are made a chunk of rows at a time: a
+        round's rows as Python tuples would take about 400 bytes each. PostgreSQL's come as
+        one text (_columns_by_text)."""
         if self.postgres:
             return self._columns_by_text(sql, params, kinds)
         parts: list[list[np.ndarray]] = [[] for _ in kinds]
@@ -144,7 +146,9 @@ class _Driver:
         interpreter lock), each text column's distinct values numbered through its _Index
         once. Row by row through a cursor (or COPY, a message a row), the Python work per
         value took two thirds of a rebuild's time at 10M stops, and two rounds at once could
-        not overlap it. A round's text is held whole: ~150 bytes a row."""
+        not overlap it. A round's text is held whole: ~150 bytes a row. PostgreSQL caps a
+        value at 1 GB, about 7M rows: a round of 7 days (the CLI's) reaches it at a million
+        stops a day, a hundred times today's national traffic."""
         import pyarrow as pa
         import pyarrow.csv as pa_csv
 
@@ -182,6 +186,9 @@ class _Driver:
                 encoded = column.dictionary_encode()  # values numbered in order of first sight
                 numbers = kind.numbers(encoded.dictionary.to_pylist())
                 columns.append(numbers[encoded.indices.to_numpy()])
+            elif column.null_count and np.dtype(kind).kind != "f":
+                # NaN would become a number in an integer array (np.array() raises on None)
+                raise ValueError(f"NULL in an integer column of {sql!r}")
             else:  # a NULL float is NaN, as np.array() makes None
                 columns.append(column.to_numpy(zero_copy_only=False).astype(kind, copy=False))
         return columns

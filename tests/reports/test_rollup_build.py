@@ -11,6 +11,7 @@ and not. Then each table is compared: every column equal, the float sums to 1e-9
 (they are added in another order).
 """
 
+import itertools
 import math
 import threading
 import uuid
@@ -212,16 +213,24 @@ def test_the_bulk_rebuild_stores_what_compute_and_store_store(
             session.execute(delete(model))
     threads: set[str] = set()
     build = rollup_build.build
+    with sessions() as session:
+        postgres = session.get_bind().dialect.name == "postgresql"
+    # Two rounds at once really: the first two wait for each other (a pool of one thread
+    # would break the barrier). (`batch` changes SQLite's reading only: PostgreSQL reads a
+    # round as one text.)
+    together = threading.Barrier(2, timeout=30) if parallel > 1 and postgres else None
+    calls = itertools.count()
 
     def noting_the_thread(*args: Any) -> int:
         threads.add(threading.current_thread().name)
+        if together is not None and next(calls) < 2:
+            together.wait()
         return build(*args)
 
     monkeypatch.setattr(rollup_build, "build", noting_the_thread)
     stored = rollups.rebuild(sessions, days_per_round=days_per_round, parallel=parallel)
     with sessions() as session:
         got = _rows(session)
-        postgres = session.get_bind().dialect.name == "postgresql"
     # PostgreSQL computes `parallel` rounds at once, on the pool's threads; SQLite (one
     # writer) always in the caller's thread.
     on_pool = {name.startswith("rebuild") for name in threads}
@@ -235,11 +244,13 @@ def test_the_bulk_rebuild_stores_what_compute_and_store_store(
 def test_a_failing_round_ends_the_rebuild_with_its_error(
     sessions: Any, parallel: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    build, started = rollup_build.build, []
+    build, started, lock = rollup_build.build, [], threading.Lock()
 
     def failing_the_second(session: Session, start: int, end: int) -> int:
-        started.append(start)
-        if len(started) == 2:
+        with lock:
+            started.append(start)
+            second = len(started) == 2
+        if second:
             raise RuntimeError("the second round failed")
         return build(session, start, end)
 
