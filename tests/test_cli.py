@@ -185,7 +185,8 @@ def test_verify_rollups_finds_a_wrong_day_cell_and_rebuild_mends_it(tmp_path: Pa
     assert "month_cells: checkpoint " in bad.stdout
     assert "week_cells: checkpoint " in bad.stdout
     refused = _clearance(env, "rebuild-rollups", "--parallel", "40")  # past the pool
-    assert refused.returncode == 2 and "--parallel" in refused.stderr
+    assert refused.returncode == 2
+    assert "--parallel" in refused.stderr
     # --parallel is taken on SQLite too, where the rounds still go one after the other.
     rebuilt = _clearance(env, "rebuild-rollups", "--parallel", "2")
     assert rebuilt.returncode == 0, rebuilt.stderr
