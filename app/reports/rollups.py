@@ -1533,33 +1533,20 @@ def _value_slices(
         by_table[table] += [(cell, first, end) for first, end in spans]
     connection = session.connection()
     postgres = connection.dialect.name == "postgresql"
-    mark = "%s" if postgres else "?"
     found: dict[value_index.Slice, np.ndarray] = {}
     for table, slices in by_table.items():
         extra = _KEY_BEYOND_DAY.get(table)
         keys = ["checkpoint_id", "arrival_day", *([extra] if extra else [])]
-        casts = ["::int", "::uuid", "::int", *(["::text"] if extra else []), "::int", "::int"]
-        row = "(" + ", ".join(mark + (cast if postgres else "") for cast in casts) + ")"
         column = VALUE_COLUMNS[table][0]
-        if postgres:
-            found.update(_value_slices_postgres(connection, table, keys, column, slices))
-            continue
-        for chunk in _chunks(slices, SLICES_PER_STATEMENT):
+        for rows, params, chunk in _wanted_slices(postgres, keys, slices):
             sql = (
-                f"WITH wanted (n, {', '.join(keys)}, byte, bytes) AS"
-                f" (VALUES {', '.join([row] * len(chunk))})"
+                f"WITH wanted (n, {', '.join(keys)}, byte, bytes) AS ({rows})"
                 f" SELECT wanted.n, substr(t.{column}, wanted.byte, wanted.bytes)"
                 f" FROM wanted JOIN {table.__tablename__} t ON "
                 + " AND ".join(f"t.{key} = wanted.{key}" for key in keys)
             )
-            params: list[Any] = []
-            for n, (cell, first, end) in enumerate(chunk):
-                cp = cell[0] if postgres else cell[0].hex
-                params += [n, cp, *cell[1:], first * 8 + 1, (end - first) * 8]
             options = {BINARY_RESULTS: True}
-            cursor = connection.exec_driver_sql(
-                sql, tuple(params), execution_options=options
-            ).cursor
+            cursor = connection.exec_driver_sql(sql, params, execution_options=options).cursor
             assert cursor is not None
             for n, packed in cursor.fetchall():
                 cell, first, end = chunk[n]
@@ -1568,33 +1555,28 @@ def _value_slices(
     return found
 
 
-def _value_slices_postgres(
-    connection: Any, table: Any, keys: list[str], column: str, slices: list[tuple[Cell, int, int]]
-) -> dict[value_index.Slice, np.ndarray]:
-    """_value_slices on PostgreSQL: the wanted slices as a few arrays (`unnest`), one
-    statement whatever their number. A VALUES list of thousands of rows of placeholders cost
-    psycopg ~10 ms a statement to take apart in Python, and the server as much to parse."""
-    casts = ["int", "uuid", "int", *(["text"] if len(keys) > 2 else []), "int", "int"]
-    arrays = ", ".join(f"%s::{cast}[]" for cast in casts)
-    sql = (
-        f"WITH wanted (n, {', '.join(keys)}, byte, bytes) AS (SELECT * FROM unnest({arrays}))"
-        f" SELECT wanted.n, substr(t.{column}, wanted.byte, wanted.bytes)"
-        f" FROM wanted JOIN {table.__tablename__} t ON "
-        + " AND ".join(f"t.{key} = wanted.{key}" for key in keys)
-    )
-    columns: list[list[Any]] = [list(range(len(slices)))]
-    columns += [list(part) for part in zip(*(cell for cell, _, _ in slices), strict=True)]
-    columns += [[first * 8 + 1 for _, first, _ in slices], [(e - f) * 8 for _, f, e in slices]]
-    cursor = connection.exec_driver_sql(
-        sql, tuple(columns), execution_options={BINARY_RESULTS: True}
-    ).cursor
-    assert cursor is not None
-    found: dict[value_index.Slice, np.ndarray] = {}
-    for n, packed in cursor.fetchall():
-        cell, first, end = slices[n]
-        found[((table, cell), first, end)] = np.frombuffer(bytes(packed), FLOAT64)
-    cursor.close()
-    return found
+def _wanted_slices(
+    postgres: bool, keys: list[str], slices: list[tuple[Cell, int, int]]
+) -> Iterator[tuple[str, tuple[Any, ...], list[tuple[Cell, int, int]]]]:
+    """The wanted slices as rows (n, the cell's keys, first byte, bytes) in SQL, with their
+    parameters and the slices they number, a statement's worth at a time. PostgreSQL: a few
+    arrays (`unnest`), one statement whatever their number — a VALUES list of thousands of
+    rows of placeholders cost psycopg ~10 ms a statement to take apart in Python, and the
+    server as much to parse. SQLite: a VALUES list, under its 32,766 variables a statement."""
+    if postgres:
+        casts = ["int", "uuid", "int", *(["text"] if len(keys) > 2 else []), "int", "int"]
+        columns: list[list[Any]] = [list(range(len(slices)))]
+        columns += [list(part) for part in zip(*(cell for cell, _, _ in slices), strict=True)]
+        columns += [[f * 8 + 1 for _, f, _ in slices], [(e - f) * 8 for _, f, e in slices]]
+        arrays = ", ".join(f"%s::{cast}[]" for cast in casts)
+        yield f"SELECT * FROM unnest({arrays})", tuple(columns), slices
+        return
+    row = "(" + ", ".join("?" * (len(keys) + 3)) + ")"
+    for chunk in _chunks(slices, SLICES_PER_STATEMENT):
+        params: list[Any] = []
+        for n, (cell, first, end) in enumerate(chunk):
+            params += [n, cell[0].hex, *cell[1:], first * 8 + 1, (end - first) * 8]
+        yield f"VALUES {', '.join([row] * len(chunk))}", tuple(params), chunk
 
 
 # The tables whose sorted values have an index: (values column, index column), and what
