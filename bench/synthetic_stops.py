@@ -14,9 +14,8 @@ How the rows go in (bench/RESULTS.md, session 6, has what each step costs):
   INSERT, or PostgreSQL's `COPY … FROM STDIN (FREEZE)` in text format. Ids sort by trip,
   so every primary key and unique index grows at its end.
 - Two writer processes at once, one core each (GROUPS): the stops and holds, and all the
-  rest. On
-  PostgreSQL two connections, each in one transaction that empties its tables first (so
-  COPY may FREEZE: no VACUUM needed for index-only scans). On SQLite two files, the second
+  rest. On PostgreSQL two connections, each in one transaction that empties its tables
+  first (so COPY may FREEZE: no VACUUM needed for index-only scans). On SQLite two files, the second
   a copy of the migrated database, whose tables are then moved into the first by SQLite's
   transfer optimisation (records and index entries copied in order, nothing decoded or
   sorted). A load under PARALLEL_FROM stops runs in this process.
@@ -658,11 +657,9 @@ def _stored(value: Any, pg: bool) -> Any:
 
 # --- writing ------------------------------------------------------------------------------
 
-# The tables split between two writers running at once (one core each): the stops and their
-# eleven indexes, and everything else (about as much work).
-# The two writers' tables, of about equal work at 10M stops (PostgreSQL, session 14: the stops
-# 311 s with their indexes against 381 for the rest; the holds, ~9% of the rest's rows and
-# bytes, moved over).
+# The tables split between two writers running at once (one core each), of about equal work
+# at 10M stops: the stops with their eleven indexes, and the holds (~9% of the rest's rows and
+# bytes; on PostgreSQL the stops alone took 311 s against 381 for the rest, session 14).
 GROUPS = (("stops", "stop_holds"), ("shipments", "cargo_lines", "stop_procedures", "stop_fees"))
 
 

@@ -20,6 +20,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 import pytest
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -289,3 +290,23 @@ def test_a_rebuild_clears_the_marks_and_a_later_write_marks_again(sessions: Any)
         assert session.scalar(select(func.count()).select_from(RollupDirty))
     rollups.refresh_all(sessions)
     assert rollups.verify(sessions) == []
+
+
+def test_a_null_number_is_nan_and_a_null_integer_is_refused(sessions: Any) -> None:
+    """columns() as both databases read it (PostgreSQL: one text parsed by pyarrow): a NULL
+    float is NaN, an empty text stays "", and a NULL integer never becomes a number."""
+    with sessions() as session:
+        db = rollup_build._Driver(session)
+        chapters = rollup_build._Index()
+        values, texts = db.columns(
+            "SELECT CAST(NULL AS DOUBLE PRECISION), '' WHERE 1 = ?"
+            " UNION ALL SELECT 2.5, '25,72' WHERE 1 = ? ORDER BY 2",
+            (1, 1),
+            (np.float64, chapters),
+        )
+        assert np.isnan(values[0])
+        assert values[1] == 2.5
+        assert list(chapters) == ["", "25,72"]
+        assert texts.tolist() == [0, 1]
+        with pytest.raises((ValueError, TypeError)):
+            db.columns("SELECT CAST(NULL AS BIGINT) WHERE 1 = ?", (1,), (np.int64,))
