@@ -3,6 +3,7 @@
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -11,6 +12,7 @@ from sqlalchemy import create_engine, inspect, text
 
 from app.cli import alembic_config
 from app.db import Base
+from app.reports import value_index
 from tests.conftest import PG_URL, DatabaseUnderTest, create_pg_database, drop_pg_database
 
 
@@ -97,6 +99,64 @@ def test_migrations_fill_new_columns_of_existing_rows(empty_db_url: str) -> None
                 False,
             )
     engine.dispose()
+
+
+def test_the_network_rows_are_filled_from_the_month_rows_there_are(empty_db_url: str) -> None:
+    """Month rows stored before the network's rows existed: each month's procedure gets its
+    row, every checkpoint's runs added up and their minutes merged in order."""
+    config = alembic_config(empty_db_url)
+    command.upgrade(config, "e7f9a1b3c5d6")
+    month = 20_454  # 2026-01-01, days since 1970
+    cells = [  # (checkpoint, month, procedure, runs, minutes)
+        (2, month, "document_check", 2, [5.0, 9.5]),
+        (3, month, "document_check", 3, [1.25, 7.0, 30.0]),
+        (3, month, "inspection", 1, [12.0]),
+        (2, month + 31, "document_check", 1, [4.0]),
+    ]
+    engine = create_engine(empty_db_url)
+    with engine.begin() as connection:
+        for checkpoint, day, procedure, runs, minutes in cells:
+            connection.execute(
+                text(
+                    "INSERT INTO month_cell_procedures (checkpoint_id, arrival_day, procedure,"
+                    " first_runs, timed_runs, minutes, untimed_minutes, minute_values,"
+                    " minute_index, exporters, fee_events) VALUES (:cp, :day, :procedure,"
+                    " :runs, :runs, :total, 0.5, :values, :index, :exporters, 1)"
+                ),
+                {
+                    "cp": f"{checkpoint:032x}",
+                    "day": day,
+                    "procedure": procedure,
+                    "runs": runs,
+                    "total": sum(minutes),
+                    "values": np.array(minutes, "<f8").tobytes(),
+                    "index": b"",
+                    "exporters": bytes(16),
+                },
+            )
+    engine.dispose()
+
+    command.upgrade(config, "head")
+
+    engine = create_engine(empty_db_url)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text(
+                "SELECT checkpoint_id, arrival_day, procedure, first_runs, timed_runs, minutes,"
+                " untimed_minutes, fee_events, minute_values, minute_index, exporters"
+                " FROM month_network_procedures ORDER BY arrival_day, procedure"
+            )
+        ).all()
+    engine.dispose()
+    merged = np.array([1.25, 5.0, 7.0, 9.5, 30.0], "<f8").tobytes()
+    assert [(str(r[0]).replace("-", ""), *r[1:8]) for r in rows] == [
+        ("0" * 32, month, "document_check", 5, 5, 52.75, 1.0, 2),
+        ("0" * 32, month, "inspection", 1, 1, 12.0, 0.5, 1),
+        ("0" * 32, month + 31, "document_check", 1, 1, 4.0, 0.5, 1),
+    ]
+    assert bytes(rows[0][8]) == merged
+    assert bytes(rows[0][9]) == value_index.index_of(merged)
+    assert bytes(rows[0][10]) == b""
 
 
 TRACKING_REVISION = "6c09b6e7f173"

@@ -59,18 +59,20 @@ from app import privacy
 # The tables stops' foreign keys point at: their columns' types (UUIDs) come from there, so
 # a process that imports only this module (the CLI) must import them too.
 from app.checkpoints.models import Checkpoint  # noqa: F401
-from app.db import BINARY_RESULTS, streamed_rows, write_transaction
+from app.db import BINARY_RESULTS, streamed_rows, utcnow, write_transaction
 from app.organizations.models import Organization  # noqa: F401
 from app.reports import corridor_cells, value_index
 from app.reports import figures as fig
 from app.reports.filters import ReportFilters, narrow
 from app.reports.models import (
+    NETWORK,
     DayCell,
     DayCellCargo,
     DayCellProcedure,
     MonthCell,
     MonthCellCargo,
     MonthCellProcedure,
+    MonthNetworkProcedure,
     RollupDirty,
     WeekCell,
 )
@@ -560,6 +562,8 @@ def refresh(sessions: sessionmaker[Session], *, batch: int = REFRESH_BATCH) -> i
             store_procedures(session, list(cells), compute_procedures(session, of_cells(cells)))
             for period in PERIODS:
                 refresh_periods(session, period, {(cp, period.start(day)) for cp, day in cells})
+                if period.network is not None:
+                    pool_ended(session, period)
             for chunk in _chunks(ids, CELLS_PER_STATEMENT):
                 session.execute(delete(RollupDirty).where(RollupDirty.id.in_(chunk)))
         return len(cells) + corridor_cells.refresh_marked(session, batch=batch)
@@ -749,12 +753,22 @@ class Period:
     procedures: Any  # the period's procedure table, or None
     start: Callable[[int], int]
     span: int
+    network: Any = None  # its procedure cells merged over every checkpoint, or None
 
     def end(self, start: int) -> int:
         return self.start(start + self.span)
 
     def tables(self) -> list[Any]:
-        return [t for _, t in self.merged] + ([self.procedures] if self.procedures else [])
+        own = [t for _, t in self.merged] + ([self.procedures] if self.procedures else [])
+        return own + ([self.network] if self.network else [])
+
+    def starts(self, start: int, end: int) -> list[int]:
+        """The starts of the periods from the one starting `start` to before `end`."""
+        found = []
+        while start < end:
+            found.append(start)
+            start = self.end(start)
+        return found
 
     def of(self, day_table: Any) -> Any:
         return dict(self.merged)[day_table]
@@ -774,6 +788,7 @@ MONTH = Period(
     MonthCellProcedure,
     month_start,
     31,
+    MonthNetworkProcedure,
 )
 # Week cells answer weekly trends (weeks cross months); nothing else asks by week.
 WEEK = Period("week", ((DayCell, WeekCell),), None, week_start, 7)
@@ -885,6 +900,8 @@ def refresh_periods(session: Session, period: Period, starts: set[tuple[Any, int
     for chunk in _chunks(sorted(starts, key=str), 100):
         for table, cells in _periods_from_days(session, period, _days_of(period, chunk)):
             _store_any(session, table, chunk, cells)
+    if period.network is not None:
+        pool_periods(session, period, sorted({start for _, start in starts}))
 
 
 def build_periods(session: Session, period: Period, start: int, end: int) -> None:
@@ -892,6 +909,64 @@ def build_periods(session: Session, period: Period, start: int, end: int) -> Non
     period tables emptied beforehand (rebuild)."""
     for table, cells in _periods_from_days(session, period, _days(start, end)):
         _store_any(session, table, [], cells)
+    if period.network is not None:
+        pool_periods(session, period, period.starts(start, end))
+
+
+POOLED_PER_READ = 3  # periods whose procedure cells are read at once (~12 MB at 10M stops)
+
+
+def pool_periods(session: Session, period: Period, starts: list[int]) -> None:
+    """Rewrites the network rows of these periods from their procedure cells (just stored,
+    in the same transaction): per procedure, every checkpoint's cell merged. Only periods
+    that ended SETTLED_DAYS ago have network rows: the current one changes with every stop,
+    and its rows (every checkpoint's runs, ~4 MB at national traffic) would be written anew
+    at every refresh, each second; it is read from its checkpoints' cells instead."""
+    for chunk in _chunks(starts, POOLED_PER_READ):
+        store_procedures(
+            session,
+            [(NETWORK, start) for start in chunk],
+            _pooled(session, period, chunk),
+            period.network,
+        )
+
+
+# Days after its end before a period has network rows: its last day's stops still open at
+# midnight (trucks waiting at a checkpoint) change it for hours after; later corrections are
+# rare, and each rewrites the period's network rows.
+SETTLED_DAYS = 2
+
+
+def pool_ended(session: Session, period: Period) -> None:
+    """The network rows of the periods settled since they were last written (the month
+    just past, at the first refresh SETTLED_DAYS after its end)."""
+    cells, network = period.procedures, period.network
+    missing = session.scalars(
+        select(cells.arrival_day)
+        .where(cells.arrival_day < period.start(_today() - SETTLED_DAYS))
+        .except_(select(network.arrival_day))
+    )
+    pool_periods(session, period, sorted(missing))
+
+
+def _today() -> int:
+    return utcnow().date().toordinal() - EPOCH
+
+
+def _pooled(session: Session, period: Period, starts: list[int]) -> dict[Cell, ProcedureCell]:
+    """The network cells of these periods that have settled (SETTLED_DAYS past their end),
+    merged from their procedure cells."""
+    starts = [start for start in starts if period.end(start) + SETTLED_DAYS <= _today()]
+    runs = stored_procedures(
+        session,
+        lambda table: table.arrival_day.in_(starts),
+        exporters=False,
+        table=period.procedures,
+    )
+    parts: dict[Cell, list[ProcedureCell]] = defaultdict(list)
+    for (_, start, procedure), found in runs.items():
+        parts[(NETWORK, start, procedure)].append(found)
+    return {cell: merge_procedures(found) for cell, found in parts.items()}
 
 
 def _verify_periods(
@@ -910,7 +985,29 @@ def _verify_periods(
                 f"{cell[1]}{f' {cell[2]!r}' if len(cell) > 2 else ''}: differs from its days"
             )
         problems += _wrong_indexes(session, _days(start, end), table, stale)
+    if period.network is not None:
+        problems += _verify_network(session, period, period.starts(start, end), stale)
     return problems
+
+
+def _verify_network(
+    session: Session, period: Period, starts: list[int], stale: set[tuple[Any, int]]
+) -> list[str]:
+    """The network rows of these periods against their procedure cells merged anew (a
+    period with a marked day is skipped: the reports read it from its checkpoints' cells)."""
+    skipped = {(NETWORK, start) for _, start in stale}
+    table = period.network
+    where = _days(starts[0], period.end(starts[-1])) if starts else lambda t: false()
+    have = stored_procedures(session, where, table=table)
+    # A period without network rows is read from its checkpoints' cells: only the rows
+    # there are must be right (and a period ended only now may have none yet).
+    want = _pooled(session, period, sorted({cell[1] for cell in have}))
+    problems = [
+        f"{table.__tablename__}: {period.name} starting day {cell[1]} {cell[2]!r}: "
+        f"differs from its checkpoints' {period.name} cells"
+        for cell in _differing(want, have, skipped)
+    ]
+    return problems + _wrong_indexes(session, where, table, skipped)
 
 
 def _wrong_indexes(session: Session, where: Where, table: Any, skipped: set[Any]) -> list[str]:
@@ -1197,35 +1294,65 @@ def procedure_groups_in_scope(
     for where in reading.rows:
         for cell, part in compute_procedures(session, where).items():
             rest[(cell[2], cell[0]) if by_checkpoint else (cell[2],)].add(part, cell)
-    many = _timed_runs(session, reading.periods) > ONE_READ_MINUTES
+    months = [] if by_checkpoint else _network_months(session, filters, reading)
+    parts = _month_parts(reading, months)
+    many = _timed_runs(session, parts) > ONE_READ_MINUTES
     for procedure in Procedure if many else [None]:
         # Taken out of `rest`, not shared with it: a batch's minutes are freed with the batch.
         mine = [key for key in rest if procedure is None or key[0] == procedure]
         groups = defaultdict(ProcedureGroup, {key: rest.pop(key) for key in mine})
-        for where in reading.periods:
+        for table, where in parts:
             only = where if procedure is None else _all_of(where, _of_procedure(procedure))
-            _add_procedure_rows(session, MonthCellProcedure, only, by_checkpoint, groups)
+            _add_procedure_rows(session, table, only, by_checkpoint, groups)
         if groups:
             yield dict(groups)
         del groups
     if many:  # a procedure no longer in the vocabulary (rows of an older release)
         others = defaultdict(ProcedureGroup, rest)
-        for where in reading.periods:
+        for table, where in parts:
             only = _all_of(where, lambda table: table.procedure.not_in(list(Procedure)))
-            _add_procedure_rows(session, MonthCellProcedure, only, by_checkpoint, others)
+            _add_procedure_rows(session, table, only, by_checkpoint, others)
         if others:
             yield dict(others)
+
+
+def _network_months(session: Session, filters: ReportFilters, reading: "_Reading") -> list[int]:
+    """The whole months of a question over every checkpoint that their network rows
+    answer: those stored, but the months with a marked day (read from their checkpoints'
+    cells and the rows, as `_reading` says). None for a question narrowed to some
+    checkpoints or stops: the network rows hold them all."""
+    everywhere = filters.model_copy(update={"from_": None, "to": None}) == ReportFilters()
+    if reading.span is None or not everywhere:
+        return []
+    table = MonthNetworkProcedure
+    stored = session.scalars(
+        select(table.arrival_day).where(reading.span.of_periods(table)).distinct()
+    )
+    return sorted(set(stored) - reading.stale)
+
+
+def _month_parts(reading: "_Reading", months: list[int]) -> list[tuple[Any, Where]]:
+    """(table, condition) for the whole months: `months` from their network rows, the
+    others from their checkpoints' month cells."""
+    if not months:
+        return [(MonthCellProcedure, where) for where in reading.periods]
+
+    network: Where = lambda table: table.arrival_day.in_(months)  # noqa: E731
+    elsewhere: Where = lambda table: table.arrival_day.not_in(months)  # noqa: E731
+    return [(MonthNetworkProcedure, network)] + [
+        (MonthCellProcedure, _all_of(where, elsewhere)) for where in reading.periods
+    ]
 
 
 ONE_READ_MINUTES = 2_000_000  # 16 MB of minutes: read in one statement below this
 
 
-def _timed_runs(session: Session, parts: list[Where]) -> int:
-    """The timed runs of the month cells meeting any of `parts`: how many minutes they hold."""
-    table = MonthCellProcedure
+def _timed_runs(session: Session, parts: list[tuple[Any, Where]]) -> int:
+    """The timed runs of the rows meeting `parts` ((table, condition)): how many minutes
+    they hold."""
     return sum(
         session.scalar(select(func.coalesce(func.sum(table.timed_runs), 0)).where(part(table))) or 0
-        for part in parts
+        for table, part in parts
     )
 
 
@@ -1306,6 +1433,8 @@ class _Reading:
     periods: list[Where]
     days: list[Where]
     rows: list[Where]
+    span: "PeriodSpan | None" = None  # the whole periods read from period cells
+    stale: frozenset[int] = frozenset()  # the starts of the periods with a marked day
 
 
 def _reading(session: Session, filters: ReportFilters, period: Period | None) -> _Reading:
@@ -1330,6 +1459,7 @@ def _reading(session: Session, filters: ReportFilters, period: Period | None) ->
     span = window.periods(period) if period else None
     periods: list[Where] = []
     by_day: list[Where] = [lambda table: true()]
+    stale: set[tuple[Any, int]] = set()
     if span is not None and period is not None:
         # Whole periods from their cells but those with a marked day (their row may be
         # older than a stop), read by their days; the days outside whole periods by day.
@@ -1351,7 +1481,8 @@ def _reading(session: Session, filters: ReportFilters, period: Period | None) ->
         )
     if filters.from_ is None and filters.to is None:
         live.append(lambda table: table.arrival_day.is_(None))
-    return _Reading(periods, days, [_all_of(in_place, part) for part in live])
+    rows = [_all_of(in_place, part) for part in live]
+    return _Reading(periods, days, rows, span, frozenset(start for _, start in stale))
 
 
 def _none_of(cells: set[Cell]) -> Where:
@@ -1588,12 +1719,14 @@ VALUE_COLUMNS: dict[Any, tuple[str, str]] = {
     },
     DayCellProcedure: ("minute_values", "minute_index"),
     MonthCellProcedure: ("minute_values", "minute_index"),
+    MonthNetworkProcedure: ("minute_values", "minute_index"),
 }
 _KEY_BEYOND_DAY: dict[Any, str] = {
     DayCellCargo: "hs_chapters",
     MonthCellCargo: "hs_chapters",
     DayCellProcedure: "procedure",
     MonthCellProcedure: "procedure",
+    MonthNetworkProcedure: "procedure",
 }
 
 

@@ -12,6 +12,7 @@ that make it cheap: the bytes aggregate (concat_bytes) and PostgreSQL's binary r
 import gc
 import math
 import weakref
+from collections import defaultdict
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any
@@ -19,13 +20,20 @@ from typing import Any
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import LargeBinary, literal, null, select, union_all, update
+from sqlalchemy import LargeBinary, func, literal, null, select, true, union_all, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.checkpoints.models import Checkpoint
 from app.db import BINARY_RESULTS
 from app.reports import rollups, value_index
 from app.reports.filters import ReportFilters
-from app.reports.models import DayCellProcedure, MonthCellProcedure, RollupDirty
+from app.reports.models import (
+    NETWORK,
+    DayCellProcedure,
+    MonthCellProcedure,
+    MonthNetworkProcedure,
+    RollupDirty,
+)
 from app.reports.sql import concat_bytes
 from app.types import EPOCH
 from tests.reports.builders import World, report
@@ -192,49 +200,62 @@ def test_marked_cells_are_read_from_their_stops_and_left_out_of_the_sums(
             assert_groups_are_their_cells(session, QUESTIONS[question], by_checkpoint)
 
 
+@pytest.mark.parametrize(
+    ("table", "by"),
+    [(MonthNetworkProcedure, "overall"), (MonthCellProcedure, "checkpoint")],
+    ids=["network rows", "month rows"],
+)
 def test_an_admins_report_reads_month_rows_and_an_advocates_day_rows(
-    reader: TestClient, factory: sessionmaker[Session], world: World
+    reader: TestClient, factory: sessionmaker[Session], world: World, table: Any, by: str
 ) -> None:
     """A month row made wrong: an admin's procedure report adds it up (the database sums the
-    month rows), an advocate's does not (day cells); a marked day in that month puts the
-    admin's right again."""
-    before = {
-        who: report(reader, "procedures", headers)["items"]
-        for who, headers in (("admin", world.admin.headers), ("advocate", world.advocate.headers))
-    }
+    network's month rows, or per checkpoint its month rows), an advocate's does not (day
+    cells); a marked day in that month puts the admin's right again."""
+
+    def items(headers: dict[str, str]) -> list[dict[str, Any]]:
+        return report(reader, "procedures", headers, by=by)["items"]  # type: ignore[no-any-return]
+
+    before = {who: items(getattr(world, who).headers) for who in ("admin", "advocate")}
     with factory() as session:
         cp, month, procedure = session.execute(
-            select(
-                MonthCellProcedure.checkpoint_id,
-                MonthCellProcedure.arrival_day,
-                MonthCellProcedure.procedure,
-            ).limit(1)
+            select(table.checkpoint_id, table.arrival_day, table.procedure).limit(1)
         ).one()
         session.execute(
-            update(MonthCellProcedure)
+            update(table)
             .where(
-                MonthCellProcedure.checkpoint_id == cp,
-                MonthCellProcedure.arrival_day == month,
-                MonthCellProcedure.procedure == procedure,
+                table.checkpoint_id == cp,
+                table.arrival_day == month,
+                table.procedure == procedure,
             )
-            .values(first_runs=MonthCellProcedure.first_runs + 1000)
+            .values(first_runs=table.first_runs + 1000)
+        )
+        day_cp = session.scalar(
+            select(DayCellProcedure.checkpoint_id).where(
+                DayCellProcedure.arrival_day >= month,
+                DayCellProcedure.arrival_day < rollups.MONTH.end(month),
+            )
         )
         session.commit()
 
-    def stops_of(items: list[dict[str, Any]]) -> dict[str, int]:
-        return {row["procedure"]: row["stops_requiring"] or 0 for row in items}
+    def stops_of(items: list[dict[str, Any]]) -> dict[tuple[str, str | None], int]:
+        return {
+            (row["procedure"], row.get("checkpoint_id") if cp != NETWORK else None): row[
+                "stops_requiring"
+            ]
+            or 0
+            for row in items
+        }
 
-    admin = stops_of(report(reader, "procedures", world.admin.headers)["items"])
-    assert admin == {
-        **stops_of(before["admin"]),
-        procedure: 1000 + stops_of(before["admin"])[procedure],
-    }
-    advocate = report(reader, "procedures", world.advocate.headers)["items"]
-    assert advocate == before["advocate"]
+    wrong = (procedure, None if cp == NETWORK else str(cp))
+    admin = stops_of(items(world.admin.headers))
+    assert admin == {**stops_of(before["admin"]), wrong: 1000 + stops_of(before["admin"])[wrong]}
+    assert items(world.advocate.headers) == before["advocate"]
     with factory() as session:
-        session.add(RollupDirty(checkpoint_id=cp, arrival_day=month + 3))
+        session.add(
+            RollupDirty(checkpoint_id=day_cp if cp == NETWORK else cp, arrival_day=month + 3)
+        )
         session.commit()
-    assert report(reader, "procedures", world.admin.headers)["items"] == before["admin"]
+    assert items(world.admin.headers) == before["admin"]
 
 
 def test_concat_bytes_joins_blobs_byte_for_byte(factory: sessionmaker[Session]) -> None:
@@ -296,3 +317,133 @@ def test_a_procedures_batch_is_freed_before_the_next_is_read(
             held = [weakref.ref(group) for group in batch.values()]
             del batch
         assert held  # there were batches to free
+
+
+def test_the_network_rows_are_every_checkpoints_month_rows_merged(
+    factory: sessionmaker[Session],
+) -> None:
+    """Per procedure and month, one network row: its month rows' sums added and their
+    minutes merged, sorted. A network row made wrong is found by verify; a refresh of a day
+    of its month writes it anew."""
+    with factory() as session:
+        network = rollups.stored_procedures(
+            session, lambda table: true(), table=MonthNetworkProcedure
+        )
+        months = rollups.stored_procedures(
+            session, lambda table: true(), table=MonthCellProcedure, exporters=False
+        )
+    merged: dict[Any, list[rollups.ProcedureCell]] = defaultdict(list)
+    for (_, month, procedure), cell in months.items():
+        merged[(NETWORK, month, procedure)].append(cell)
+    assert network.keys() == merged.keys()
+    assert any(len(parts) > 1 for parts in merged.values())  # checkpoints merged
+    for key, parts in merged.items():
+        got = network[key]
+        assert (got.first_runs, got.timed_runs) == (
+            sum(p.first_runs for p in parts),
+            sum(p.timed_runs for p in parts),
+        )
+        assert got.evidence == rollups.EvidenceCounts.total(p.evidence for p in parts)
+        assert math.isclose(got.minutes, sum(p.minutes for p in parts), rel_tol=1e-12)
+        values = np.sort(np.frombuffer(b"".join(p.minute_values for p in parts), FLOAT64))
+        assert got.minute_values == values.tobytes()
+        assert got.exporters == b""  # an admin's rows: no thresholds to apply
+
+    month, procedure = next(iter(network))[1:]
+    wrong = (MonthNetworkProcedure.arrival_day == month) & (
+        MonthNetworkProcedure.procedure == procedure
+    )
+    with factory() as session:
+        session.execute(
+            update(MonthNetworkProcedure)
+            .where(wrong)
+            .values(timed_runs=MonthNetworkProcedure.timed_runs + 1)
+        )
+        day_cp, day = session.execute(
+            select(DayCellProcedure.checkpoint_id, DayCellProcedure.arrival_day).where(
+                DayCellProcedure.arrival_day >= month,
+                DayCellProcedure.arrival_day < rollups.MONTH.end(month),
+            )
+        ).first() or pytest.fail("no day row in the month")
+        session.commit()
+    problems = rollups.verify(factory)
+    assert len(problems) == 1
+    assert problems[0].startswith("month_network_procedures: month starting day")
+    with factory() as session:
+        session.add(RollupDirty(checkpoint_id=day_cp, arrival_day=day))
+        session.commit()
+    assert rollups.verify(factory) == []  # a month with a marked day is not read whole
+    assert rollups.refresh_all(factory) >= 1
+    assert rollups.verify(factory) == []
+    with factory() as session:
+        assert session.scalar(select(MonthNetworkProcedure.timed_runs).where(wrong)) == sum(
+            p.timed_runs for p in merged[(NETWORK, month, procedure)]
+        )
+
+
+@pytest.mark.parametrize("narrowed", ["province", "checkpoint_id"])
+def test_a_question_narrowed_to_some_checkpoints_never_reads_the_network_rows(
+    factory: sessionmaker[Session], narrowed: str
+) -> None:
+    """Every network row made wrong: a question over the network shows it (the rows are
+    read), one narrowed to a province or a checkpoint adds up its checkpoints' month rows."""
+    with factory() as session:
+        session.execute(
+            update(MonthNetworkProcedure).values(first_runs=MonthNetworkProcedure.first_runs + 1)
+        )
+        checkpoint_id, province = session.execute(
+            select(Checkpoint.id, Checkpoint.province).where(
+                Checkpoint.id.in_(select(MonthCellProcedure.checkpoint_id))
+            )
+        ).first() or pytest.fail("no checkpoint with month rows")
+        session.commit()
+    value = {"province": province, "checkpoint_id": checkpoint_id}[narrowed]
+    with factory() as session:
+        with pytest.raises(AssertionError):  # over the network: the wrong rows are read
+            assert_groups_are_their_cells(session, MONTHS, by_checkpoint=False)
+        narrow = MONTHS.model_copy(update={narrowed: value})
+        assert_groups_are_their_cells(session, narrow, by_checkpoint=False)
+
+
+def test_only_months_that_have_ended_have_network_rows(
+    factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The world's last month as if it were the current one: its runs change at every stop,
+    so it has no network row and its questions add up its checkpoints' month rows. The
+    first refresh SETTLED_DAYS after its end writes its rows."""
+    with factory() as session:
+        last = session.scalar(select(func.max(MonthCellProcedure.arrival_day)))
+        assert last is not None
+    monkeypatch.setattr(rollups, "_today", lambda: last + 3)
+    rollups.rebuild(factory)
+
+    def network_months() -> set[int]:
+        with factory() as session:
+            return set(session.scalars(select(MonthNetworkProcedure.arrival_day).distinct()))
+
+    assert network_months()  # the months before it
+    assert last not in network_months()
+    with factory() as session:
+        assert_groups_are_their_cells(session, ReportFilters(), by_checkpoint=False)
+    assert rollups.verify(factory) == []
+
+    with factory() as session:
+        cp, day = session.execute(
+            select(DayCellProcedure.checkpoint_id, DayCellProcedure.arrival_day)
+        ).first() or pytest.fail("no day rows")
+
+    def refreshed_on(today: int) -> set[int]:
+        """A stop written somewhere (its cell marked) and the refresh come round `today`."""
+        monkeypatch.setattr(rollups, "_today", lambda: today)
+        with factory() as session:
+            session.add(RollupDirty(checkpoint_id=cp, arrival_day=day))
+            session.commit()
+        assert rollups.refresh_all(factory) >= 1
+        return network_months()
+
+    # A day after its end its last stops may be open yet; two days after, it has settled.
+    assert last not in refreshed_on(rollups.MONTH.end(last) + 1)
+    assert last in refreshed_on(rollups.MONTH.end(last) + rollups.SETTLED_DAYS)
+    assert rollups.verify(factory) == []
+    with factory() as session:
+        assert_groups_are_their_cells(session, ReportFilters(), by_checkpoint=False)
