@@ -128,14 +128,25 @@ class MonthCellProcedure(_ProcedureFigures, Base):
     __tablename__ = "month_cell_procedures"
 
 
-# The network's months: a procedure's month cells at every checkpoint merged into one row
-# (checkpoint_id: NETWORK, the nil UUID; no exporters), so that an admin's procedure report
-# over the whole network reads one indexed row a procedure and month (~50,000 runs at 10M
-# stops) where it read the minutes of every checkpoint's month (~1,250 runs each, too few
-# for their index to pay). Rewritten with the month cells of their month, in the same
-# transaction (rollups.pool_months), so a month's network rows always match its month rows.
+# The network's periods: a period's cells at every checkpoint merged into one row
+# (checkpoint_id: NETWORK, the nil UUID; no exporters), so that an admin's question over the
+# whole network reads one indexed row a period (a procedure's month: ~50,000 runs at 10M
+# stops; a week: ~115,000 stops) where it read every checkpoint's values (~1,250 runs and
+# ~2,900 stops each, too few for their index to pay). Rewritten with the period's cells, in
+# the same transaction, once the period has ended (rollups.pool_periods), so a period's
+# network rows always match its checkpoints' rows.
 
 NETWORK = uuid.UUID(int=0)
+
+
+class MonthNetworkCargo(_CellFigures, Base):
+    """A UTC month's stops at every checkpoint cut by the set of HS chapters carried
+    (checkpoint_id is NETWORK): its month cargo cells merged, for an admin's commodity
+    report over the whole network."""
+
+    __tablename__ = "month_network_cargo"
+
+    hs_chapters: Mapped[str] = mapped_column(String(300), primary_key=True)
 
 
 class MonthNetworkProcedure(_ProcedureFigures, Base):
@@ -149,6 +160,13 @@ class WeekCell(_CellFigures, Base):
     day cells merged, as month cells are, for weekly trends (weeks cross months)."""
 
     __tablename__ = "week_cells"
+
+
+class WeekNetworkCell(_CellFigures, Base):
+    """A UTC week at every checkpoint (checkpoint_id is NETWORK, no exporters): its week
+    cells merged, for an admin's weekly trend over the whole network."""
+
+    __tablename__ = "week_network_cells"
 
 
 class CorridorDirty(Base):

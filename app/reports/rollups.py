@@ -72,9 +72,11 @@ from app.reports.models import (
     MonthCell,
     MonthCellCargo,
     MonthCellProcedure,
+    MonthNetworkCargo,
     MonthNetworkProcedure,
     RollupDirty,
     WeekCell,
+    WeekNetworkCell,
 )
 from app.reports.percentiles import positions, tail_size
 from app.reports.sql import concat_bytes
@@ -562,8 +564,7 @@ def refresh(sessions: sessionmaker[Session], *, batch: int = REFRESH_BATCH) -> i
             store_procedures(session, list(cells), compute_procedures(session, of_cells(cells)))
             for period in PERIODS:
                 refresh_periods(session, period, {(cp, period.start(day)) for cp, day in cells})
-                if period.network is not None:
-                    pool_ended(session, period)
+                pool_ended(session, period)
             for chunk in _chunks(ids, CELLS_PER_STATEMENT):
                 session.execute(delete(RollupDirty).where(RollupDirty.id.in_(chunk)))
         return len(cells) + corridor_cells.refresh_marked(session, batch=batch)
@@ -753,14 +754,15 @@ class Period:
     procedures: Any  # the period's procedure table, or None
     start: Callable[[int], int]
     span: int
-    network: Any = None  # its procedure cells merged over every checkpoint, or None
+    # (period table, its cells merged over every checkpoint): the network's periods
+    networks: tuple[tuple[Any, Any], ...] = ()
 
     def end(self, start: int) -> int:
         return self.start(start + self.span)
 
     def tables(self) -> list[Any]:
         own = [t for _, t in self.merged] + ([self.procedures] if self.procedures else [])
-        return own + ([self.network] if self.network else [])
+        return own + [network for _, network in self.networks]
 
     def starts(self, start: int, end: int) -> list[int]:
         """The starts of the periods from the one starting `start` to before `end`."""
@@ -788,15 +790,15 @@ MONTH = Period(
     MonthCellProcedure,
     month_start,
     31,
-    MonthNetworkProcedure,
+    ((MonthCellProcedure, MonthNetworkProcedure), (MonthCellCargo, MonthNetworkCargo)),
 )
 # Week cells answer weekly trends (weeks cross months); nothing else asks by week.
-WEEK = Period("week", ((DayCell, WeekCell),), None, week_start, 7)
+WEEK = Period("week", ((DayCell, WeekCell),), None, week_start, 7, ((WeekCell, WeekNetworkCell),))
 PERIODS = (MONTH, WEEK)
 
 
 def _is_cargo(table: Any) -> bool:
-    return table in (DayCellCargo, MonthCellCargo)
+    return table in (DayCellCargo, MonthCellCargo, MonthNetworkCargo)
 
 
 def _days_of(period: Period, starts: Iterable[tuple[Any, int]]) -> Where:
@@ -888,10 +890,14 @@ def _periods_from_days(
 
 
 def _store_any(session: Session, table: Any, cells: list[Cell], figures: dict[Cell, Any]) -> None:
-    if table in (DayCellProcedure, MonthCellProcedure):
+    if _is_procedures(table):
         store_procedures(session, cells, figures, table)
     else:
         store(session, table, cells, figures)
+
+
+def _is_procedures(table: Any) -> bool:
+    return table in (DayCellProcedure, MonthCellProcedure, MonthNetworkProcedure)
 
 
 def refresh_periods(session: Session, period: Period, starts: set[tuple[Any, int]]) -> None:
@@ -900,8 +906,7 @@ def refresh_periods(session: Session, period: Period, starts: set[tuple[Any, int
     for chunk in _chunks(sorted(starts, key=str), 100):
         for table, cells in _periods_from_days(session, period, _days_of(period, chunk)):
             _store_any(session, table, chunk, cells)
-    if period.network is not None:
-        pool_periods(session, period, sorted({start for _, start in starts}))
+    pool_periods(session, period, sorted({start for _, start in starts}))
 
 
 def build_periods(session: Session, period: Period, start: int, end: int) -> None:
@@ -909,8 +914,7 @@ def build_periods(session: Session, period: Period, start: int, end: int) -> Non
     period tables emptied beforehand (rebuild)."""
     for table, cells in _periods_from_days(session, period, _days(start, end)):
         _store_any(session, table, [], cells)
-    if period.network is not None:
-        pool_periods(session, period, period.starts(start, end))
+    pool_periods(session, period, period.starts(start, end))
 
 
 POOLED_PER_READ = 3  # periods whose procedure cells are read at once (~12 MB at 10M stops)
@@ -922,13 +926,10 @@ def pool_periods(session: Session, period: Period, starts: list[int]) -> None:
     that ended SETTLED_DAYS ago have network rows: the current one changes with every stop,
     and its rows (every checkpoint's runs, ~4 MB at national traffic) would be written anew
     at every refresh, each second; it is read from its checkpoints' cells instead."""
-    for chunk in _chunks(starts, POOLED_PER_READ):
-        store_procedures(
-            session,
-            [(NETWORK, start) for start in chunk],
-            _pooled(session, period, chunk),
-            period.network,
-        )
+    for table, network in period.networks:
+        for chunk in _chunks(starts, POOLED_PER_READ):
+            cells = [(NETWORK, start) for start in chunk]
+            _store_any(session, network, cells, _pooled(session, period, table, chunk))
 
 
 # Days after its end before a period has network rows: its last day's stops still open at
@@ -937,36 +938,45 @@ def pool_periods(session: Session, period: Period, starts: list[int]) -> None:
 SETTLED_DAYS = 2
 
 
+POOLED_PER_REFRESH = 3  # settled periods without network rows written by one refresh
+
+
 def pool_ended(session: Session, period: Period) -> None:
-    """The network rows of the periods settled since they were last written (the month
-    just past, at the first refresh SETTLED_DAYS after its end)."""
-    cells, network = period.procedures, period.network
-    missing = session.scalars(
-        select(cells.arrival_day)
-        .where(cells.arrival_day < period.start(_today() - SETTLED_DAYS))
-        .except_(select(network.arrival_day))
-    )
-    pool_periods(session, period, sorted(missing))
+    """The network rows of the periods settled since they were last written (the month or
+    week just past, at the first refresh SETTLED_DAYS after its end), the latest first and
+    a few a refresh (after the migration that made a table: every period there is)."""
+    for table, network in period.networks:
+        missing = session.scalars(
+            select(table.arrival_day)
+            .where(table.arrival_day < period.start(_today() - SETTLED_DAYS))
+            .except_(select(network.arrival_day))
+        )
+        latest = sorted(missing)[-POOLED_PER_REFRESH:]
+        for chunk in _chunks(latest, POOLED_PER_READ):
+            cells = [(NETWORK, start) for start in chunk]
+            _store_any(session, network, cells, _pooled(session, period, table, chunk))
 
 
 def _today() -> int:
     return utcnow().date().toordinal() - EPOCH
 
 
-def _pooled(session: Session, period: Period, starts: list[int]) -> dict[Cell, ProcedureCell]:
+def _pooled(session: Session, period: Period, table: Any, starts: list[int]) -> dict[Cell, Any]:
     """The network cells of these periods that have settled (SETTLED_DAYS past their end),
-    merged from their procedure cells."""
+    merged from their cells in `table`."""
     starts = [start for start in starts if period.end(start) + SETTLED_DAYS <= _today()]
-    runs = stored_procedures(
-        session,
-        lambda table: table.arrival_day.in_(starts),
-        exporters=False,
-        table=period.procedures,
+    where: Where = lambda rows: rows.arrival_day.in_(starts)  # noqa: E731
+    procedures = _is_procedures(table)
+    found = (
+        stored_procedures(session, where, exporters=False, table=table)
+        if procedures
+        else stored(session, where, table, exporters=False)
     )
-    parts: dict[Cell, list[ProcedureCell]] = defaultdict(list)
-    for (_, start, procedure), found in runs.items():
-        parts[(NETWORK, start, procedure)].append(found)
-    return {cell: merge_procedures(found) for cell, found in parts.items()}
+    parts: dict[Cell, list[Any]] = defaultdict(list)
+    for cell, figures in found.items():
+        parts[(NETWORK, *cell[1:])].append(figures)
+    merge: Callable[[list[Any]], Any] = merge_procedures if procedures else merge_cells
+    return {cell: merge(figures) for cell, figures in parts.items()}
 
 
 def _verify_periods(
@@ -985,29 +995,39 @@ def _verify_periods(
                 f"{cell[1]}{f' {cell[2]!r}' if len(cell) > 2 else ''}: differs from its days"
             )
         problems += _wrong_indexes(session, _days(start, end), table, stale)
-    if period.network is not None:
-        problems += _verify_network(session, period, period.starts(start, end), stale)
+    for table, network in period.networks:
+        starts = period.starts(start, end)
+        problems += _verify_network(session, period, (table, network), starts, stale)
     return problems
 
 
 def _verify_network(
-    session: Session, period: Period, starts: list[int], stale: set[tuple[Any, int]]
+    session: Session,
+    period: Period,
+    tables: tuple[Any, Any],
+    starts: list[int],
+    stale: set[tuple[Any, int]],
 ) -> list[str]:
-    """The network rows of these periods against their procedure cells merged anew (a
-    period with a marked day is skipped: the reports read it from its checkpoints' cells)."""
+    """The network rows of these periods against their cells merged anew (a period with a
+    marked day is skipped: the reports read it from its checkpoints' cells)."""
+    table, network = tables
     skipped = {(NETWORK, start) for _, start in stale}
-    table = period.network
     where = _days(starts[0], period.end(starts[-1])) if starts else lambda t: false()
-    have = stored_procedures(session, where, table=table)
+    have: dict[Cell, Any] = (
+        stored_procedures(session, where, table=network)
+        if _is_procedures(network)
+        else stored(session, where, network)
+    )
     # A period without network rows is read from its checkpoints' cells: only the rows
     # there are must be right (and a period ended only now may have none yet).
-    want = _pooled(session, period, sorted({cell[1] for cell in have}))
+    want = _pooled(session, period, table, sorted({cell[1] for cell in have}))
     problems = [
-        f"{table.__tablename__}: {period.name} starting day {cell[1]} {cell[2]!r}: "
+        f"{network.__tablename__}: {period.name} starting day {cell[1]}"
+        f"{f' {cell[2]!r}' if len(cell) > 2 else ''}: "
         f"differs from its checkpoints' {period.name} cells"
         for cell in _differing(want, have, skipped)
     ]
-    return problems + _wrong_indexes(session, where, table, skipped)
+    return problems + _wrong_indexes(session, where, network, skipped)
 
 
 def _wrong_indexes(session: Session, where: Where, table: Any, skipped: set[Any]) -> list[str]:
@@ -1200,6 +1220,7 @@ def cells_in_scope(
     values: bool = True,
     period: Period | None = None,
     indexed: bool = False,
+    network: bool = False,
 ) -> dict[Cell, CellFigures]:
     """Every cell of the question with its figures: whole days from the rollups unless
     marked, marked cells and partial days from the stops. The checkpoint and province
@@ -1208,7 +1229,9 @@ def cells_in_scope(
     whole periods of the window as their cells (their day: the period's first), for
     questions whose groups need no finer day and whose cells need no protection (an
     admin's); WEEK has no cargo cells. `indexed`: stored cells bring their dwell index
-    rather than their dwell times (see `stored`)."""
+    rather than their dwell times (see `stored`). `network`: the question's groups are over
+    every checkpoint (their cells' checkpoints do not matter): the whole periods that have
+    network rows are read as those (a cell each, its checkpoint NETWORK)."""
     table = DayCellCargo if cargo else DayCell
     if period is not None and table not in dict(period.merged):
         period = None
@@ -1223,7 +1246,8 @@ def cells_in_scope(
         filters,
         from_table(table),
         lambda where: compute(session, where, cargo=cargo),
-        (period, from_table(period.of(table))) if period else None,
+        (period, period.of(table), from_table) if period else None,
+        network,
     )
 
 
@@ -1294,8 +1318,9 @@ def procedure_groups_in_scope(
     for where in reading.rows:
         for cell, part in compute_procedures(session, where).items():
             rest[(cell[2], cell[0]) if by_checkpoint else (cell[2],)].add(part, cell)
-    months = [] if by_checkpoint else _network_months(session, filters, reading)
-    parts = _month_parts(reading, months)
+    network = MonthNetworkProcedure
+    months = [] if by_checkpoint else _network_periods(session, filters, reading, network)
+    parts = _period_parts(reading, months, MonthCellProcedure, network)
     many = _timed_runs(session, parts) > ONE_READ_MINUTES
     for procedure in Procedure if many else [None]:
         # Taken out of `rest`, not shared with it: a batch's minutes are freed with the batch.
@@ -1316,42 +1341,48 @@ def procedure_groups_in_scope(
             yield dict(others)
 
 
-def _network_months(session: Session, filters: ReportFilters, reading: "_Reading") -> list[int]:
-    """The whole months of a question over every checkpoint that their network rows
-    answer: those stored, but the months with a marked day (read from their checkpoints'
-    cells and the rows, as `_reading` says). None for a question narrowed to some
-    checkpoints or stops: the network rows hold them all."""
+def _network_periods(
+    session: Session, filters: ReportFilters, reading: "_Reading", table: Any
+) -> list[int]:
+    """The whole periods of a question over every checkpoint that their network rows (in
+    `table`) answer: those stored, but the periods with a marked day (read from their
+    checkpoints' cells and the rows, as `_reading` says). None for a question narrowed to
+    some checkpoints or stops: the network rows hold them all."""
     everywhere = filters.model_copy(update={"from_": None, "to": None}) == ReportFilters()
     if reading.span is None or not everywhere:
         return []
-    table = MonthNetworkProcedure
     stored = session.scalars(
         select(table.arrival_day).where(reading.span.of_periods(table)).distinct()
     )
     return sorted(set(stored) - reading.stale)
 
 
-def _month_parts(reading: "_Reading", months: list[int]) -> list[tuple[Any, Where]]:
-    """(table, condition) for the whole months: `months` from their network rows, the
-    others from their checkpoints' month cells."""
-    if not months:
-        return [(MonthCellProcedure, where) for where in reading.periods]
+def _period_parts(
+    reading: "_Reading", starts: list[int], table: Any, network: Any
+) -> list[tuple[Any, Where]]:
+    """(table, condition) for the whole periods: those starting at `starts` from their
+    network rows, the others from their checkpoints' cells in `table`."""
+    if not starts:
+        return [(table, where) for where in reading.periods]
 
-    network: Where = lambda table: table.arrival_day.in_(months)  # noqa: E731
-    elsewhere: Where = lambda table: table.arrival_day.not_in(months)  # noqa: E731
-    return [(MonthNetworkProcedure, network)] + [
-        (MonthCellProcedure, _all_of(where, elsewhere)) for where in reading.periods
-    ]
+    ours: Where = lambda rows: rows.arrival_day.in_(starts)  # noqa: E731
+    elsewhere: Where = lambda rows: rows.arrival_day.not_in(starts)  # noqa: E731
+    return [(network, ours)] + [(table, _all_of(where, elsewhere)) for where in reading.periods]
 
 
 ONE_READ_MINUTES = 2_000_000  # 16 MB of minutes: read in one statement below this
 
 
 def _timed_runs(session: Session, parts: list[tuple[Any, Where]]) -> int:
-    """The timed runs of the rows meeting `parts` ((table, condition)): how many minutes
-    they hold."""
+    """The timed runs of the rows meeting `parts` ((table, condition)) that are read whole:
+    how many minutes a reading holds (a row with an index is read by a few slices)."""
     return sum(
-        session.scalar(select(func.coalesce(func.sum(table.timed_runs), 0)).where(part(table))) or 0
+        session.scalar(
+            select(func.coalesce(func.sum(table.timed_runs), 0)).where(
+                part(table), table.timed_runs < value_index.INDEXED_FROM
+            )
+        )
+        or 0
         for table, part in parts
     )
 
@@ -1410,13 +1441,19 @@ def _in_scope(
     filters: ReportFilters,
     from_rollups: Callable[[Where], dict[Cell, Any]],
     from_rows: Callable[[Where], dict[Cell, Any]],
-    periods: tuple[Period, Callable[[Where], dict[Cell, Any]]] | None = None,
+    periods: tuple[Period, Any, Callable[[Any], Callable[[Where], dict[Cell, Any]]]] | None = None,
+    network: bool = False,
 ) -> dict[Cell, Any]:
+    """The cells of a question: `periods` (the period, its table, a table's reader) for
+    whole periods, with their network rows where `network` allows and there are some."""
     reading = _reading(session, filters, periods[0] if periods else None)
     cells: dict[Cell, Any] = {}
     if periods is not None:
-        for where in reading.periods:
-            cells.update(periods[1](where))
+        period, table, reader = periods
+        pooled = dict(period.networks).get(table) if network else None
+        starts = _network_periods(session, filters, reading, pooled) if pooled else []
+        for part, where in _period_parts(reading, starts, table, pooled):
+            cells.update(reader(part)(where))
     for where in reading.days:
         cells.update(from_rollups(where))
     for where in reading.rows:
@@ -1715,7 +1752,15 @@ def _wanted_slices(
 VALUE_COLUMNS: dict[Any, tuple[str, str]] = {
     **{
         t: ("dwell_values", "dwell_index")
-        for t in (DayCell, DayCellCargo, MonthCell, MonthCellCargo, WeekCell)
+        for t in (
+            DayCell,
+            DayCellCargo,
+            MonthCell,
+            MonthCellCargo,
+            MonthNetworkCargo,
+            WeekCell,
+            WeekNetworkCell,
+        )
     },
     DayCellProcedure: ("minute_values", "minute_index"),
     MonthCellProcedure: ("minute_values", "minute_index"),
@@ -1724,6 +1769,7 @@ VALUE_COLUMNS: dict[Any, tuple[str, str]] = {
 _KEY_BEYOND_DAY: dict[Any, str] = {
     DayCellCargo: "hs_chapters",
     MonthCellCargo: "hs_chapters",
+    MonthNetworkCargo: "hs_chapters",
     DayCellProcedure: "procedure",
     MonthCellProcedure: "procedure",
     MonthNetworkProcedure: "procedure",

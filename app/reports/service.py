@@ -150,23 +150,28 @@ class Scope:
         conditions: Callable[[fig.Key], Iterable[privacy.Condition]] = lambda key: (),
         *,
         period: rollups.Period = rollups.MONTH,
+        network: bool = False,
     ) -> dict[fig.Key, fig.Figures]:
         """The delay figures per group from day cells: `to_groups(cell)` names the groups a
         cell counts in. For an advocate only the cells privacy.py allows are added up; a
         group with none left is an empty (suppressed) one, as in `figures()`;
         `conditions(group)` as in `figures()`. A question cut by chapter reads cargo cells
         (checkpoint, day, chapters). An admin's whole periods (months; weeks for weekly
-        groups) are read as their cells (the cell's day: the period's first)."""
+        groups) are read as their cells (the cell's day: the period's first); `network`:
+        the groups are over every checkpoint, so the periods' network rows may answer —
+        unless a checkpoint has a target of its own (its stops are counted against it)."""
         chapter = self.filters.hs_chapter
         whole = None if self.protected else period
+        cargo = self.by_chapter or chapter is not None
         cells = rollups.cells_in_scope(
             self.session,
             self.filters.model_copy(update={"hs_chapter": None}),
             exporters=self.protected,
-            cargo=self.by_chapter or chapter is not None,
+            cargo=cargo,
             period=whole,
             # Period cells are large: their percentiles read slices of their dwell times.
             indexed=whole is not None,
+            network=network and whole is not None and not self.targets.minutes,
         )
         if self.protected:
             # The atoms of the whole cells: a filtered cell's complement is part of the rule.
@@ -437,6 +442,7 @@ def commodity_report(scope: Scope) -> Report[CommodityRow]:
         groups = scope.cell_figures(
             lambda cell: [(chapter,) for chapter in cell[2].split(",") if chapter],
             conditions=lambda group: [("hs", group[0])],
+            network=True,  # its groups are chapters, over every checkpoint
         )
     else:
         groups = scope.figures(
@@ -497,7 +503,9 @@ def _trend_figures(
 
         # Month periods take month cells whole, week periods week cells.
         return scope.cell_figures(
-            periods, period=rollups.WEEK if interval == "week" else rollups.MONTH
+            periods,
+            period=rollups.WEEK if interval == "week" else rollups.MONTH,
+            network=not by_checkpoint,
         )
     if by_checkpoint and scope.protected:
         # An advocate's cells are already per checkpoint and day: rolled up to periods.

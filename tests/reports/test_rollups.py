@@ -229,8 +229,9 @@ def test_admins_read_month_cells_and_verify_finds_a_wrong_one(
 def test_admins_read_week_cells_and_advocates_never_do(
     stop_reader: TestClient, cell_reader: TestClient, world: World
 ) -> None:
-    """A week row made wrong shows in an admin's weekly trends, never in an advocate's
-    (their protected answers are sums of day cells only)."""
+    """A week row made wrong shows in an admin's weekly trends per checkpoint, never in an
+    advocate's (their protected answers are sums of day cells only). (An admin's trend over
+    the whole network reads the network's weeks: test_network_cells.py.)"""
     factory = sessions(cell_reader)
     rollups.refresh_all(factory)
     with factory() as session:
@@ -243,8 +244,12 @@ def test_admins_read_week_cells_and_advocates_never_do(
         session.commit()
     try:
         for who, more in ((world.admin, 1000), (world.advocate, 0)):
-            from_cells = report(cell_reader, "trends", who.headers, interval="week")
-            from_stops = report(stop_reader, "trends", who.headers, interval="week")
+            from_cells = report(
+                cell_reader, "trends", who.headers, interval="week", by="checkpoint"
+            )
+            from_stops = report(
+                stop_reader, "trends", who.headers, interval="week", by="checkpoint"
+            )
             assert sum(r["stops"] or 0 for r in from_cells["items"]) == more + sum(
                 r["stops"] or 0 for r in from_stops["items"]
             )
