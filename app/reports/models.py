@@ -132,9 +132,9 @@ class MonthCellProcedure(_ProcedureFigures, Base):
 # (checkpoint_id: NETWORK, the nil UUID; no exporters), so that an admin's question over the
 # whole network reads one indexed row a period (a procedure's month: ~50,000 runs at 10M
 # stops; a week: ~115,000 stops) where it read every checkpoint's values (~1,250 runs and
-# ~2,900 stops each, too few for their index to pay). Rewritten with the period's cells, in
-# the same transaction, once the period has ended (rollups.pool_periods), so a period's
-# network rows always match its checkpoints' rows.
+# ~2,900 stops each, too few for their index to pay). Written in the transaction that
+# writes the period's cells, once the period has settled (rollups.pool_periods,
+# rollups.pool_ended), so a period's network rows always match its checkpoints' rows.
 
 NETWORK = uuid.UUID(int=0)
 

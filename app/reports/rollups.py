@@ -649,12 +649,12 @@ def rebuild(sessions: sessionmaker[Session], *, days_per_round: int = 7, paralle
     # The corridor cells are independent of the day cells: they go in the same pool.
     tasks: list[Callable[[], int]] = [corridors, *(partial(day_round, start) for start in days)]
     stored = sum(_run_all(tasks, parallel if postgres else 1))
-    if first is None:
-        return 0
     for period in PERIODS:
         with sessions() as session, write_transaction(session):
             for table in period.tables():
                 session.execute(delete(table))
+        if first is None:
+            continue  # no stops: no periods (their rows, emptied, are right)
 
         def period_round(bounds: tuple[int, int], period: Period = period) -> int:
             with sessions() as session, write_transaction(session):
@@ -921,8 +921,9 @@ POOLED_PER_READ = 3  # periods whose procedure cells are read at once (~12 MB at
 
 
 def pool_periods(session: Session, period: Period, starts: list[int]) -> None:
-    """Rewrites the network rows of these periods from their procedure cells (just stored,
-    in the same transaction): per procedure, every checkpoint's cell merged. Only periods
+    """Rewrites the network rows of these periods from their checkpoints' cells (just
+    stored, in the same transaction): per procedure, chapter set or none, every
+    checkpoint's cell merged. Only periods
     that ended SETTLED_DAYS ago have network rows: the current one changes with every stop,
     and its rows (every checkpoint's runs, ~4 MB at national traffic) would be written anew
     at every refresh, each second; it is read from its checkpoints' cells instead."""

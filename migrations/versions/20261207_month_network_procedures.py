@@ -1,6 +1,6 @@
 """The network's months: per procedure and UTC month, every checkpoint's month cell merged
 into one row (checkpoint_id: the nil UUID), for an admin's procedure report over the whole
-network (rollups.py, MONTH.network). Filled here from the month cells of the months that have
+network (rollups.py, MONTH.networks). Filled here from the month cells of the months that have
 ended; from now on rewritten with the month cells of their month, once it has ended.
 
 Revision ID: b4d6f8a0c2e3

@@ -271,3 +271,19 @@ def test_an_admins_commodity_report_over_the_network_reads_its_cargo_rows(
         session.add(RollupDirty(checkpoint_id=cp, arrival_day=day))
         session.commit()
     assert stops() == before
+
+
+def test_a_rebuild_without_stops_empties_the_period_and_network_rows(client: TestClient) -> None:
+    """Rows left from stops since deleted (by hand): a rebuild over no stops leaves none."""
+    factory: sessionmaker[Session] = client.app.state.session_factory  # type: ignore[attr-defined]
+    with factory() as session:
+        for table in (WeekCell, WeekNetworkCell, MonthCellCargo, MonthNetworkCargo):
+            cell = {"checkpoint_id": NETWORK, "arrival_day": 20_454}
+            cell |= {"hs_chapters": "72"} if table in (MonthCellCargo, MonthNetworkCargo) else {}
+            figures = rollups.CellFigures(stops=1)
+            rollups.store(session, table, [], {tuple(cell.values()): figures})
+        session.commit()
+    assert rollups.rebuild(factory) == 0
+    with factory() as session:
+        for table in (WeekCell, WeekNetworkCell, MonthCellCargo, MonthNetworkCargo):
+            assert session.scalar(select(func.count()).select_from(table)) == 0, table

@@ -39,6 +39,7 @@ CASES: list[tuple[str, Params]] = [
     ("trends", {"interval": "month"}),
     ("trends", {"interval": "week", "by": "checkpoint"}),
     ("trends", {"interval": "month", "by": "checkpoint", "hs_chapter": "72"}),
+    ("trends", {"interval": "month", "hs_chapter": "72"}),  # the network's cargo months
     ("trends", {"destination_province": "kirkuk", "from": "2026-10-12T00:00:00Z"}),
 ]
 
