@@ -179,8 +179,8 @@ def _rollups(args: argparse.Namespace) -> None:
     if problems:
         sys.exit(f"clearance: {len(problems)} rollup rows differ from what they sum")
     print(
-        "every day, week, month and corridor cell equals its stops and trips "
-        f"({refreshed:,} marked cells refreshed first)"
+        "every day, week, month and corridor cell equals its stops and trips, and every "
+        f"network row its checkpoints' cells ({refreshed:,} marked cells refreshed first)"
     )
 
 

@@ -172,6 +172,7 @@ def test_verify_rollups_finds_a_wrong_day_cell_and_rebuild_mends_it(tmp_path: Pa
     good = _clearance(env, "verify-rollups")
     assert good.returncode == 0, good.stdout + good.stderr
     assert "every day, week, month and corridor cell equals its stops and trips" in good.stdout
+    assert "every network row its checkpoints' cells" in good.stdout
     with sqlite3.connect(tmp_path / "cli.db") as db:
         db.execute(
             "UPDATE day_cells SET stops = stops + 1 "
