@@ -47,8 +47,6 @@ def upgrade() -> None:
             sa.Column("total_dwell_minutes", sa.Float(), nullable=False),
             sa.Column("held_stops", sa.Integer(), nullable=False),
             sa.Column("turned_back_stops", sa.Integer(), nullable=False),
-            sa.Column("dwell_values", sa.LargeBinary(), nullable=False),
-            sa.Column("dwell_index", sa.LargeBinary(), nullable=False),
             sa.Column("holds", sa.LargeBinary(), nullable=False),
             sa.Column("fees", sa.LargeBinary(), nullable=False),
             sa.Column("exporters", sa.LargeBinary(), nullable=False),
@@ -56,6 +54,10 @@ def upgrade() -> None:
                 sa.Column(name, sa.Integer(), server_default="0", nullable=False)
                 for name in EVIDENCE
             ),
+            # The values last: SQLite keeps a row's columns in order, and reaches a column
+            # after a large value only through its overflow pages (~1 MB a week at 10M).
+            sa.Column("dwell_index", sa.LargeBinary(), nullable=False),
+            sa.Column("dwell_values", sa.LargeBinary(), nullable=False),
             sa.PrimaryKeyConstraint(
                 "checkpoint_id",
                 "arrival_day",
