@@ -923,14 +923,12 @@ POOLED_PER_READ = 3  # periods whose procedure cells are read at once (~12 MB at
 def pool_periods(session: Session, period: Period, starts: list[int]) -> None:
     """Rewrites the network rows of these periods from their checkpoints' cells (just
     stored, in the same transaction): per procedure, chapter set or none, every
-    checkpoint's cell merged. Only periods
-    that ended SETTLED_DAYS ago have network rows: the current one changes with every stop,
-    and its rows (every checkpoint's runs, ~4 MB at national traffic) would be written anew
-    at every refresh, each second; it is read from its checkpoints' cells instead."""
+    checkpoint's cell merged. Only periods that ended SETTLED_DAYS ago have network rows:
+    the current one changes with every stop, and its rows (every checkpoint's runs, ~4 MB
+    at national traffic) would be written anew at every refresh, each second; it is read
+    from its checkpoints' cells instead."""
     for table, network in period.networks:
-        for chunk in _chunks(starts, POOLED_PER_READ):
-            cells = [(NETWORK, start) for start in chunk]
-            _store_any(session, network, cells, _pooled(session, period, table, chunk))
+        _pool(session, period, (table, network), starts)
 
 
 # Days after its end before a period has network rows: its last day's stops still open at
@@ -952,10 +950,16 @@ def pool_ended(session: Session, period: Period) -> None:
             .where(table.arrival_day < period.start(_today() - SETTLED_DAYS))
             .except_(select(network.arrival_day))
         )
-        latest = sorted(missing)[-POOLED_PER_REFRESH:]
-        for chunk in _chunks(latest, POOLED_PER_READ):
-            cells = [(NETWORK, start) for start in chunk]
-            _store_any(session, network, cells, _pooled(session, period, table, chunk))
+        _pool(session, period, (table, network), sorted(missing)[-POOLED_PER_REFRESH:])
+
+
+def _pool(session: Session, period: Period, tables: tuple[Any, Any], starts: list[int]) -> None:
+    """The network rows of these periods in `tables` (cells, network) written anew, a few
+    periods' cells read at a time."""
+    table, network = tables
+    for chunk in _chunks(starts, POOLED_PER_READ):
+        cells = [(NETWORK, start) for start in chunk]
+        _store_any(session, network, cells, _pooled(session, period, table, chunk))
 
 
 def _today() -> int:
