@@ -190,3 +190,78 @@ OLD_ROWS = [
     f"INSERT INTO stop_fees (stop_id, amount, currency, receipt, paid_at, event_id) "
     f"VALUES ('{STOP}', 5000, 'IQD', false, '2026-01-01 07:05:00', '{7:032x}')",
 ]
+
+
+def test_sqlite_cell_tables_keep_their_values_last_and_their_rows(empty_db_url: str) -> None:
+    """The cell tables are rewritten with their values last (SQLite reaches a column after
+    a large value only through that value's overflow pages); every row stays as it was."""
+    config = alembic_config(empty_db_url)
+    command.upgrade(config, "c5e7a9b1d3f4")
+    values = np.arange(5_000, dtype="<f8").tobytes()  # past a page: stored in overflow pages
+    month_cell = {
+        "checkpoint_id": f"{7:032x}",
+        "arrival_day": 20_454,
+        "stops": 5_000,
+        "completed_stops": 4_990,
+        "timed_stops": 5_000,
+        "total_dwell_minutes": 12_497_500.0,
+        "held_stops": 12,
+        "turned_back_stops": 1,
+        "dwell_values": values,
+        "dwell_index": value_index.index_of(values),
+        "holds": b"holds",
+        "fees": b"fees",
+        "exporters": bytes(32),
+        "confirmed_stops": 3,
+        "fee_events": 2,
+    }
+    cargo_cell = {**month_cell, "hs_chapters": "07,08"}
+    procedure_cell = {
+        "checkpoint_id": f"{7:032x}",
+        "arrival_day": 20_454,
+        "procedure": "inspection",
+        "first_runs": 4,
+        "timed_runs": 3,
+        "minutes": 61.5,
+        "untimed_minutes": 2.0,
+        "minute_values": values[:24],
+        "minute_index": b"",
+        "exporters": bytes(16),
+        "anomalous_stops": 1,
+    }
+    rows = {
+        "month_cells": month_cell,
+        "day_cells": month_cell,
+        "week_cells": month_cell,
+        "month_cell_cargo": cargo_cell,
+        "day_cell_cargo": cargo_cell,
+        "month_cell_procedures": procedure_cell,
+        "day_cell_procedures": procedure_cell,
+    }
+    engine = create_engine(empty_db_url)
+    with engine.begin() as connection:
+        for table, row in rows.items():
+            names = ", ".join(row)
+            connection.execute(
+                text(f"INSERT INTO {table} ({names}) VALUES ({', '.join(':' + n for n in row)})"),
+                row,
+            )
+    engine.dispose()
+
+    command.upgrade(config, "head")
+
+    engine = create_engine(empty_db_url)
+    try:
+        with engine.connect() as connection:
+            for table, row in rows.items():
+                found = connection.execute(text(f"SELECT {', '.join(row)} FROM {table}")).one()
+                stored = [bytes(v) if isinstance(v, memoryview | bytes) else v for v in found]
+                if connection.dialect.name == "postgresql":
+                    stored[0] = stored[0].hex
+                assert stored == list(row.values()), table
+                columns = [column["name"] for column in inspect(connection).get_columns(table)]
+                if connection.dialect.name == "sqlite":
+                    values_column = "minute_values" if "procedure" in row else "dwell_values"
+                    assert columns[-1] == values_column, table
+    finally:
+        engine.dispose()

@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import (
     ColumnElement,
+    Connection,
     and_,
     case,
     delete,
@@ -1709,6 +1710,8 @@ def _value_slices(
     for (table, cell), spans in wanted.items():
         by_table[table] += [(cell, first, end) for first, end in spans]
     connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        return _sqlite_value_slices(connection, by_table)
     postgres = connection.dialect.name == "postgresql"
     found: dict[value_index.Slice, np.ndarray] = {}
     for table, slices in by_table.items():
@@ -1730,6 +1733,48 @@ def _value_slices(
                 found[((table, cell), first, end)] = np.frombuffer(bytes(packed), FLOAT64)
             cursor.close()
     return found
+
+
+def _sqlite_value_slices(
+    connection: Connection, by_table: dict[Any, list[tuple[Cell, int, int]]]
+) -> dict[value_index.Slice, np.ndarray]:
+    """SQLite: each cell's values opened once as a blob, and only its slices' bytes read.
+    Not `substr`: SQLite loads the whole value for every slice taken from it (a month cell's
+    ~170 KB at 10M stops, a few times a cell), through its overflow pages. The blob is read
+    in the session's read transaction, the same row as the index read before it."""
+    raw = connection.connection.driver_connection
+    assert raw is not None
+    found: dict[value_index.Slice, np.ndarray] = {}
+    for table, slices in by_table.items():
+        spans: dict[Cell, list[tuple[int, int]]] = defaultdict(list)
+        for cell, first, end in slices:
+            spans[cell].append((first, end))
+        column = VALUE_COLUMNS[table][0]
+        for cell, rowid in _rowids(connection, table, list(spans)):
+            with raw.blobopen(table.__tablename__, column, rowid, readonly=True) as blob:
+                for first, end in spans[cell]:
+                    found[((table, cell), first, end)] = np.frombuffer(
+                        blob[first * 8 : end * 8], FLOAT64
+                    )
+    return found
+
+
+def _rowids(connection: Connection, table: Any, cells: list[Cell]) -> Iterator[tuple[Cell, int]]:
+    """SQLite: the rowid of each of `cells` in `table`, by a VALUES list of their keys."""
+    extra = _KEY_BEYOND_DAY.get(table)
+    keys = ["checkpoint_id", "arrival_day", *([extra] if extra else [])]
+    row = "(" + ", ".join("?" * (len(keys) + 1)) + ")"
+    for chunk in _chunks(cells, SLICES_PER_STATEMENT):
+        params: list[Any] = []
+        for n, cell in enumerate(chunk):
+            params += [n, cell[0].hex, *cell[1:]]
+        sql = (
+            f"WITH wanted (n, {', '.join(keys)}) AS (VALUES {', '.join([row] * len(chunk))})"
+            f" SELECT wanted.n, t.rowid FROM wanted JOIN {table.__tablename__} t ON "
+            + " AND ".join(f"t.{key} = wanted.{key}" for key in keys)
+        )
+        for n, rowid in connection.exec_driver_sql(sql, tuple(params)).fetchall():
+            yield chunk[n], rowid
 
 
 def _wanted_slices(
