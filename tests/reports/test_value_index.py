@@ -2,13 +2,16 @@
 slices they name, against the same statistics of every value (rollups.order_statistics)."""
 
 import random
+import uuid
 
 import numpy as np
 import pytest
+from sqlalchemy import create_engine
 
 from app.reports import value_index
-from app.reports.rollups import order_statistics
+from app.reports.rollups import _array_literal, order_statistics
 from app.reports.value_index import FLOAT64, Group, Run, index_of, statistics
+from tests.conftest import PG_URL
 
 
 class Store:
@@ -110,3 +113,24 @@ def test_the_index_layout() -> None:
     assert list(packed[:samples]) == [0.0, 64.0, 128.0]
     assert list(packed[samples:]) == [0.0, sum(range(64)), sum(range(128)), sum(range(130))]
     assert np.frombuffer(index_of(b""), FLOAT64).tolist() == [0.0]
+
+
+@pytest.mark.skipif(not PG_URL, reason="PostgreSQL's array parser (TEST_POSTGRES_URL unset)")
+def test_array_literals_read_back_as_the_items_they_were_made_of() -> None:
+    """The slices wanted go to PostgreSQL as array text (rollups._array_literal): what the
+    server parses is every item as it was, whatever quotes or backslashes a string holds."""
+    items = {
+        "text": ["07,08", "", 'a"b', "back\\slash", "NULL", "{braces}", "Ω"],
+        "int": [0, -3, 2_147_483_647],
+        "uuid": [uuid.UUID(int=0), uuid.uuid4()],
+    }
+    engine = create_engine(PG_URL)  # type: ignore[arg-type]
+    try:
+        with engine.connect() as connection:
+            for cast, values in items.items():
+                read = connection.exec_driver_sql(
+                    f"SELECT %s::text::{cast}[]", (_array_literal(values),)
+                ).scalar_one()
+                assert read == values, cast
+    finally:
+        engine.dispose()
