@@ -201,7 +201,8 @@ def test_sqlite_cell_tables_keep_their_values_last_and_their_rows(empty_db_url: 
     month_cell = {
         "checkpoint_id": f"{7:032x}",
         "arrival_day": 20_454,
-        "stops": 5_000,
+        # Every column its own value: a column moved into another's place shows.
+        "stops": 5_003,
         "completed_stops": 4_990,
         "timed_stops": 5_000,
         "total_dwell_minutes": 12_497_500.0,
@@ -211,9 +212,12 @@ def test_sqlite_cell_tables_keep_their_values_last_and_their_rows(empty_db_url: 
         "dwell_index": value_index.index_of(values),
         "holds": b"holds",
         "fees": b"fees",
-        "exporters": bytes(32),
+        "exporters": bytes(range(32)),
         "confirmed_stops": 3,
+        "contradicted_stops": 4,
+        "anomalous_stops": 5,
         "fee_events": 2,
+        "photographed_fees": 6,
     }
     cargo_cell = {**month_cell, "hs_chapters": "07,08"}
     procedure_cell = {
@@ -226,8 +230,12 @@ def test_sqlite_cell_tables_keep_their_values_last_and_their_rows(empty_db_url: 
         "untimed_minutes": 2.0,
         "minute_values": values[:24],
         "minute_index": b"",
-        "exporters": bytes(16),
+        "exporters": bytes(range(16)),
+        "confirmed_stops": 8,
+        "contradicted_stops": 9,
         "anomalous_stops": 1,
+        "fee_events": 10,
+        "photographed_fees": 11,
     }
     rows = {
         "month_cells": month_cell,

@@ -1740,7 +1740,7 @@ def _sqlite_value_slices(
 ) -> dict[value_index.Slice, np.ndarray]:
     """SQLite: each cell's values opened once as a blob, and only its slices' bytes read.
     Not `substr`: SQLite loads the whole value for every slice taken from it (a month cell's
-    ~170 KB at 10M stops, a few times a cell), through its overflow pages. The blob is read
+    ~100 KB at 10M stops, a few times a cell), through its overflow pages. The blob is read
     in the session's read transaction, the same row as the index read before it."""
     raw = connection.connection.driver_connection
     assert raw is not None
@@ -1862,7 +1862,15 @@ def value_groups_statistics(
 
     def fetch(wanted: dict[Any, list[tuple[int, int]]]) -> dict[value_index.Slice, np.ndarray]:
         found = _value_slices(session, {keys[n]: spans for n, spans in wanted.items()})
-        return {(numbered[key], first, end): values for (key, first, end), values in found.items()}
+        slices: dict[value_index.Slice, np.ndarray] = {
+            (numbered[key], first, end): part for (key, first, end), part in found.items()
+        }
+        for n, spans in wanted.items():
+            for first, end in spans:
+                if (n, first, end) not in slices:
+                    # Name the cell, not its number: the number means nothing outside this call.
+                    raise LookupError(f"values [{first}, {end}) of {keys[n]} are not stored")
+        return slices
 
     return value_index.statistics(by_number, standard_minutes, fetch)
 

@@ -7,9 +7,12 @@ import uuid
 import numpy as np
 import pytest
 from sqlalchemy import create_engine
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from app.reports import value_index
-from app.reports.rollups import _array_literal, order_statistics
+from app.reports.models import MonthCell
+from app.reports.rollups import _array_literal, order_statistics, value_groups_statistics
 from app.reports.value_index import FLOAT64, Group, Run, index_of, statistics
 from tests.conftest import PG_URL
 
@@ -134,3 +137,16 @@ def test_array_literals_read_back_as_the_items_they_were_made_of() -> None:
                 assert read == values, cast
     finally:
         engine.dispose()
+
+
+def test_a_cell_missing_from_its_table_is_named(engine: Engine) -> None:
+    """A run whose stored row is gone (a refresh between the index read and the slices' read
+    cannot do this, but a damaged table could) fails by naming its cell, not a bare number."""
+    values = np.sort(np.random.default_rng(3).lognormal(3, 1, 5_000)).astype(FLOAT64)
+    checkpoint = uuid.UUID(int=7)
+    key = (MonthCell, (checkpoint, 20_454))
+    group = Group([Run.of(key, len(values), index_of(values.tobytes()))], np.zeros(0))
+    with Session(engine) as session, pytest.raises(LookupError) as raised:
+        value_groups_statistics(session, {"all": group}, 45.0)
+    assert "MonthCell" in str(raised.value)
+    assert str(checkpoint) in str(raised.value)
