@@ -1696,7 +1696,7 @@ def _additive(parts: list[CellFigures]) -> fig.Figures:
     return found
 
 
-SLICES_PER_STATEMENT = 2_000  # 6 values each: under SQLite's 32,766 variables
+CELLS_PER_ROWID_LOOKUP = 2_000  # 3-4 values each: under SQLite's 32,766 variables
 
 
 def _value_slices(
@@ -1713,26 +1713,25 @@ def _value_slices(
     connection = session.connection()
     if connection.dialect.name == "sqlite":
         return _sqlite_value_slices(connection, by_table)
-    postgres = connection.dialect.name == "postgresql"
     found: dict[value_index.Slice, np.ndarray] = {}
     for table, slices in by_table.items():
         extra = _KEY_BEYOND_DAY.get(table)
         keys = ["checkpoint_id", "arrival_day", *([extra] if extra else [])]
         column = VALUE_COLUMNS[table][0]
-        for rows, params, chunk in _wanted_slices(postgres, keys, slices):
-            sql = (
-                f"WITH wanted (n, {', '.join(keys)}, byte, bytes) AS ({rows})"
-                f" SELECT wanted.n, substr(t.{column}, wanted.byte, wanted.bytes)"
-                f" FROM wanted JOIN {table.__tablename__} t ON "
-                + " AND ".join(f"t.{key} = wanted.{key}" for key in keys)
-            )
-            options = {BINARY_RESULTS: True}
-            cursor = connection.exec_driver_sql(sql, params, execution_options=options).cursor
-            assert cursor is not None
-            for n, packed in cursor.fetchall():
-                cell, first, end = chunk[n]
-                found[((table, cell), first, end)] = np.frombuffer(bytes(packed), FLOAT64)
-            cursor.close()
+        rows, params = _wanted_slices(keys, slices)
+        sql = (
+            f"WITH wanted (n, {', '.join(keys)}, byte, bytes) AS ({rows})"
+            f" SELECT wanted.n, substr(t.{column}, wanted.byte, wanted.bytes)"
+            f" FROM wanted JOIN {table.__tablename__} t ON "
+            + " AND ".join(f"t.{key} = wanted.{key}" for key in keys)
+        )
+        options = {BINARY_RESULTS: True}
+        cursor = connection.exec_driver_sql(sql, params, execution_options=options).cursor
+        assert cursor is not None
+        for n, packed in cursor.fetchall():
+            cell, first, end = slices[n]
+            found[((table, cell), first, end)] = np.frombuffer(bytes(packed), FLOAT64)
+        cursor.close()
     return found
 
 
@@ -1765,7 +1764,7 @@ def _rowids(connection: Connection, table: Any, cells: list[Cell]) -> Iterator[t
     extra = _KEY_BEYOND_DAY.get(table)
     keys = ["checkpoint_id", "arrival_day", *([extra] if extra else [])]
     row = "(" + ", ".join("?" * (len(keys) + 1)) + ")"
-    for chunk in _chunks(cells, SLICES_PER_STATEMENT):
+    for chunk in _chunks(cells, CELLS_PER_ROWID_LOOKUP):
         params: list[Any] = []
         for n, cell in enumerate(chunk):
             params += [n, cell[0].hex, *cell[1:]]
@@ -1779,33 +1778,24 @@ def _rowids(connection: Connection, table: Any, cells: list[Cell]) -> Iterator[t
 
 
 def _wanted_slices(
-    postgres: bool, keys: list[str], slices: list[tuple[Cell, int, int]]
-) -> Iterator[tuple[str, tuple[Any, ...], list[tuple[Cell, int, int]]]]:
-    """The wanted slices as rows (n, the cell's keys, first byte, bytes) in SQL, with their
-    parameters and the slices they number, a statement's worth at a time. PostgreSQL: a few
-    arrays (`unnest`), one statement whatever their number — a VALUES list of thousands of
-    rows of placeholders cost psycopg ~10 ms a statement to take apart in Python, and the
-    server as much to parse. SQLite: a VALUES list, under its 32,766 variables a statement."""
-    if postgres:
-        casts = ["int", "uuid", "int", *(["text"] if len(keys) > 2 else []), "int", "int"]
-        columns: list[list[Any]] = [list(range(len(slices)))]
-        columns += [list(part) for part in zip(*(cell for cell, _, _ in slices), strict=True)]
-        columns += [[f * 8 + 1 for _, f, _ in slices], [(e - f) * 8 for _, f, e in slices]]
-        arrays = ", ".join(f"%s::text::{cast}[]" for cast in casts)
-        yield f"SELECT * FROM unnest({arrays})", tuple(map(_array_literal, columns)), slices
-        return
-    row = "(" + ", ".join("?" * (len(keys) + 3)) + ")"
-    for chunk in _chunks(slices, SLICES_PER_STATEMENT):
-        params: list[Any] = []
-        for n, (cell, first, end) in enumerate(chunk):
-            params += [n, cell[0].hex, *cell[1:], first * 8 + 1, (end - first) * 8]
-        yield f"VALUES {', '.join([row] * len(chunk))}", tuple(params), chunk
+    keys: list[str], slices: list[tuple[Cell, int, int]]
+) -> tuple[str, tuple[str, ...]]:
+    """PostgreSQL: the wanted slices as rows (n, the cell's keys, first byte, bytes) in SQL,
+    with its parameters: a few arrays (`unnest`), one statement whatever their number — a
+    VALUES list of thousands of rows of placeholders cost psycopg ~10 ms a statement to
+    take apart in Python, and the server as much to parse."""
+    casts = ["int", "uuid", "int", *(["text"] if len(keys) > 2 else []), "int", "int"]
+    columns: list[list[Any]] = [list(range(len(slices)))]
+    columns += [list(part) for part in zip(*(cell for cell, _, _ in slices), strict=True)]
+    columns += [[f * 8 + 1 for _, f, _ in slices], [(e - f) * 8 for _, f, e in slices]]
+    arrays = ", ".join(f"%s::text::{cast}[]" for cast in casts)
+    return f"SELECT * FROM unnest({arrays})", tuple(map(_array_literal, columns))
 
 
 def _array_literal(items: list[Any]) -> str:
     """A PostgreSQL array's text, `{a,b,…}`, of ints, UUIDs or strings (HS chapter sets,
     quoted): psycopg's list dumper looks at every element (and its text format runs a regex
-    over each), a fifth of the checkpoint report's time at 10M stops."""
+    over each), ~5 ms of the checkpoint report's ~85 at 10M stops."""
     if items and isinstance(items[0], str):
         quoted = (item.replace("\\", "\\\\").replace('"', '\\"') for item in items)
         return "{" + ",".join(f'"{item}"' for item in quoted) + "}"
