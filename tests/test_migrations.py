@@ -8,7 +8,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import Connection, create_engine, inspect, text
 
 from app.cli import alembic_config
 from app.db import Base
@@ -273,3 +273,69 @@ def test_sqlite_cell_tables_keep_their_values_last_and_their_rows(empty_db_url: 
                     assert columns[-1] == values_column, table
     finally:
         engine.dispose()
+
+
+@pytest.mark.skipif(not PG_URL, reason="PostgreSQL's TOAST rules (TEST_POSTGRES_URL unset)")
+def test_postgres_keeps_a_wide_corridor_cell_in_its_row_uncompressed() -> None:
+    """A corridor cell of 10M stops (~3 KB) stays in its row, uncompressed, so that the
+    admin's report does not read it back through pglz and the TOAST index; one stored before
+    the migration is rewritten by it."""
+    url = create_pg_database("clearance_corridor_toast")
+    try:
+        config = alembic_config(url)
+        command.upgrade(config, "d7f9b1c3e5a6")
+        transit = np.sort(np.random.default_rng(1).lognormal(7, 0.5, 140)).astype("<f8")
+        cell = {
+            "origin_province": "erbil",
+            "destination_province": "baghdad",
+            "departure_day": 20_454,
+            "trips": 150,
+            "delivered": 140,
+            "with_distance": 140,
+            "km": 52_000.0,
+            "transit": transit.tobytes(),
+            "stops": bytes(range(256)) * 5,
+            "fees": b"IQD" * 40,
+            "exporters": bytes(range(240)) * 2,
+            "timed_fees": b"IQD" * 8,
+        }
+        engine = create_engine(url)
+        names = ", ".join(cell)
+        insert = text(
+            f"INSERT INTO corridor_cells ({names}) VALUES ({', '.join(':' + n for n in cell)})"
+        )
+        with engine.begin() as connection:
+            connection.execute(insert, cell)
+            assert _corridor_toast(connection)["compressed"] > 0  # as stored before
+
+        command.upgrade(config, "head")
+
+        with engine.begin() as connection:
+            assert _corridor_toast(connection) == {"compressed": 0, "toasted": 0}
+            connection.execute(text("DELETE FROM corridor_cells"))
+            connection.execute(insert, cell)
+            assert _corridor_toast(connection) == {"compressed": 0, "toasted": 0}
+            stored = connection.execute(text(f"SELECT {names} FROM corridor_cells")).one()
+            assert [bytes(v) if isinstance(v, memoryview) else v for v in stored] == list(
+                cell.values()
+            )
+        engine.dispose()
+    finally:
+        drop_pg_database(url)
+
+
+def _corridor_toast(connection: Connection) -> dict[str, int]:
+    """How many of the corridor cells' values are compressed, and rows in their TOAST
+    table."""
+    run = connection.execute
+    compressed = run(
+        text(
+            "SELECT count(pg_column_compression(transit)) + count(pg_column_compression(stops))"
+            " + count(pg_column_compression(exporters)) FROM corridor_cells"
+        )
+    ).scalar_one()
+    toast = run(
+        text("SELECT reltoastrelid::regclass::text FROM pg_class WHERE relname = 'corridor_cells'")
+    ).scalar_one()
+    toasted = run(text(f"SELECT count(*) FROM {toast}")).scalar_one()
+    return {"compressed": int(compressed), "toasted": int(toasted)}

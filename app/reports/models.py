@@ -191,7 +191,12 @@ class CorridorCell(_Evidence, Base):
     """The trips that left on one UTC day along one corridor: counts and kilometres, the
     transit times of the delivered ones (sorted, little-endian float64), their stops per
     checkpoint and known distance and their fees per currency and known distance (packed
-    records, corridor_cells.STOPS and FEES), and their exporters (16-byte ids)."""
+    records, corridor_cells.STOPS and FEES), and their exporters (16-byte ids).
+
+    On PostgreSQL its packed values stay in the row uncompressed up to a page's worth
+    (migration 20261207_corridor_cells_inline: `toast_tuple_target`, STORAGE EXTERNAL): the
+    admin's report adds up every cell of its window, and past 2 KB a row's values came back
+    through pglz and the TOAST index."""
 
     __tablename__ = "corridor_cells"
     __table_args__ = (Index("ix_corridor_cells_by_day", "departure_day"),)
