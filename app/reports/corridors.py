@@ -492,7 +492,10 @@ def _protected_groups(scope: Scope) -> dict[Corridor, _Trips]:
             *_receipt_counts(),
             *_timed_paid(corridor_cells.timed()),
         )
-        .join(StopFee, StopFee.shipment_id == Shipment.id)
+        # Through the stops: stop_fees has no index by trip, and joined by its trip column a
+        # filtered question read every fee (see corridor_cells._fees_of_trips).
+        .join(Stop, Stop.shipment_id == Shipment.id)
+        .join(StopFee, StopFee.stop_id == Stop.id)
         .group_by(*fee_keys)
     ):
         if _cell(row) in allowed:
