@@ -37,7 +37,6 @@ from sqlalchemy import (
     ColumnElement,
     Date,
     Integer,
-    Select,
     and_,
     case,
     cast,
@@ -215,11 +214,9 @@ def of_days(start: int, end: int) -> Where:
 # --- computing cells from the trips --------------------------------------------------------
 
 
-def compute(session: Session, where: Where, *, few: bool = True) -> dict[Key, TripCell]:
+def compute(session: Session, where: Where) -> dict[Key, TripCell]:
     """The figures of every cell with trips meeting `where`, from the trips, their stops and
-    their fees: the one definition of a corridor cell's figures. `few`: the trips are a few
-    cells' or days' (a refresh, a report's live parts), not every trip (a rebuild, a check),
-    which decides how their fees are found (`_fees_of_trips`)."""
+    their fees: the one definition of a corridor cell's figures."""
     day = departure_day(session)
     key = [Shipment.origin_province, Shipment.destination_province, day]
     trips = select(
@@ -274,17 +271,17 @@ def compute(session: Session, where: Where, *, few: bool = True) -> dict[Key, Tr
     unreceipted = case((StopFee.receipt == false(), StopFee.amount), else_=0)
     photographed = func.sum(case((fig.receipt_attached(), 1), else_=0))
     timed_fees: dict[Key, dict[bytes, int]] = defaultdict(lambda: defaultdict(int))
-    fee_sums = select(
-        *fee_keys,
-        func.sum(StopFee.amount),
-        func.sum(unreceipted),
-        func.count(),
-        photographed,
-        func.count(case((timed(), 1))),
-        func.sum(case((timed(), StopFee.amount), else_=0)),
-    )
     for row in session.execute(
-        _fees_of_trips(fee_sums.select_from(StopFee), few)
+        select(
+            *fee_keys,
+            func.sum(StopFee.amount),
+            func.sum(unreceipted),
+            func.count(),
+            photographed,
+            func.count(case((timed(), 1))),
+            func.sum(case((timed(), StopFee.amount), else_=0)),
+        )
+        .join(Shipment, Shipment.id == StopFee.shipment_id)
         .where(is_trip(), where())
         .group_by(*fee_keys)
     ):
@@ -308,20 +305,6 @@ def compute(session: Session, where: Where, *, few: bool = True) -> dict[Key, Tr
     for cell, ids in exporters.items():
         cells.setdefault(cell, TripCell()).exporters = b"".join(sorted(ids))
     return cells
-
-
-def _fees_of_trips(fees: Select[Any], few: bool) -> Select[Any]:
-    """`fees` joined to their trips. A few trips' through their stops:
-    stop_fees has no index by trip, so joined by its trip column PostgreSQL scanned every
-    fee for them (a hash join; with parallel workers and JIT at 10M stops, 70-130 ms of the
-    admin's corridor report for its trips with no departure time, of which there were
-    none), a refresh of a few marked cells the same. Every trip's directly: one pass over
-    the fees, where going through ten million stops would be most of a rebuild's join."""
-    if few:
-        return fees.join(Stop, Stop.id == StopFee.stop_id).join(
-            Shipment, Shipment.id == Stop.shipment_id
-        )
-    return fees.join(Shipment, Shipment.id == StopFee.shipment_id)
 
 
 def _key(row: Any) -> Key:
@@ -404,7 +387,7 @@ def rebuild(session: Session) -> int:
     repair), in the caller's transaction; returns how many cells it stored."""
     session.execute(delete(CorridorCell))
     session.execute(delete(CorridorDirty))
-    cells = compute(session, lambda: Shipment.departed_at.is_not(None), few=False)
+    cells = compute(session, lambda: Shipment.departed_at.is_not(None))
     store(session, [], cells)
     return len(cells)
 
@@ -412,7 +395,7 @@ def rebuild(session: Session) -> int:
 def verify(session: Session) -> list[str]:
     """Every unmarked cell's row against a recomputation from its trips; what differs."""
     marked = _marked(session, true())
-    want = compute(session, lambda: Shipment.departed_at.is_not(None), few=False)
+    want = compute(session, lambda: Shipment.departed_at.is_not(None))
     have = stored(session, lambda table: true())
     return [
         f"corridor_cells: {key[0]} → {key[1]} day {key[2]}: differs from its trips"
@@ -530,7 +513,7 @@ def in_scope(session: Session, filters: ReportFilters) -> dict[Key, TripCell]:
     whole, live = _reading(session, filters)
     cells = {} if whole is None else stored(session, whole)
     for part in live:
-        cells.update(compute(session, part, few=whole is not None))
+        cells.update(compute(session, part))
     return cells
 
 
@@ -545,7 +528,7 @@ def summed_in_scope(
         for corridor, cell in summed(session, whole).items():
             parts[corridor].append(cell)
     for part in live:
-        for key, cell in compute(session, part, few=whole is not None).items():
+        for key, cell in compute(session, part).items():
             parts[key[:2]].append(cell)
     return dict(parts)
 

@@ -15,7 +15,6 @@ from sqlalchemy import (
     ColumnElement,
     Integer,
     Select,
-    and_,
     case,
     cast,
     false,
@@ -404,13 +403,20 @@ def _allowed_cells(scope: Scope, day: ColumnElement[Any]) -> set[privacy.Cell]:
             }
         ),
     )
-    cut = [Shipment.id.in_(trips(scope, Shipment.id))] if whole.filters != scope.filters else []
+    cut = whole.filters != scope.filters
     inside: dict[privacy.Cell, privacy.Tally] = defaultdict(privacy.Tally)
     outside: dict[privacy.Cell, privacy.Tally] = defaultdict(privacy.Tally)
-    # Uncut, every trip is inside (and PostgreSQL refuses a constant in a GROUP BY).
-    matched = [case((and_(*cut), True), else_=False)] if cut else []
+    # Uncut, every trip is inside (and PostgreSQL refuses a constant in a GROUP BY). Cut, a
+    # trip is inside when the outer join to the question's trips finds it: as `id IN (…)` in
+    # the select list PostgreSQL ran a subplan per trip once the question's ids outgrew
+    # work_mem (a busy checkpoint at 10M stops: over 18 minutes, its parallel workers busy).
+    in_question = trips(scope, Shipment.id.label("id")).subquery("in_question")
+    matched = [case((in_question.c.id.is_not(None), True), else_=False)] if cut else []
     keys = [*KEYS, day, Shipment.organization_id, *matched]
-    for row in scope.session.execute(trips(whole, *keys, func.count()).group_by(*keys)):
+    tallies = trips(whole, *keys, func.count())
+    if cut:
+        tallies = tallies.outerjoin(in_question, in_question.c.id == Shipment.id)
+    for row in scope.session.execute(tallies.group_by(*keys)):
         side = inside if not cut or row[4] else outside
         side[_cell(row)].add(privacy.Tally(int(row[-1]), int(row[-1]), {row[3]}))
     thresholds = privacy.thresholds_of(scope.settings)
@@ -492,10 +498,7 @@ def _protected_groups(scope: Scope) -> dict[Corridor, _Trips]:
             *_receipt_counts(),
             *_timed_paid(corridor_cells.timed()),
         )
-        # Through the stops: stop_fees has no index by trip, and joined by its trip column a
-        # filtered question read every fee (see corridor_cells._fees_of_trips).
-        .join(Stop, Stop.shipment_id == Shipment.id)
-        .join(StopFee, StopFee.stop_id == Stop.id)
+        .join(StopFee, StopFee.shipment_id == Shipment.id)
         .group_by(*fee_keys)
     ):
         if _cell(row) in allowed:

@@ -284,6 +284,9 @@ class StopFee(_OnATrip, _OfAStop, Base):
             "amount",
             "shipment_id",
         ),
+        # A few trips' fees (a refresh of marked corridor cells, a report's live parts, an
+        # advocate's filtered corridors): without it each such join read every fee.
+        Index("ix_stop_fees_shipment", "shipment_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
