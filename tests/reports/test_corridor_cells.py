@@ -290,6 +290,20 @@ def test_stop_records_of_ids_alike_in_their_first_half_stay_apart() -> None:
     assert group.stops == 15
 
 
+def test_distinct_keys_are_numpys_even_for_a_key_the_sample_misses() -> None:
+    """corridors._distinct finds the distinct keys from a sample, then adds those the
+    sample missed: the answer is np.unique's, with a key seen once among thousands."""
+    rng = np.random.default_rng(5)
+    common = rng.integers(0, 2**64, 40, dtype=np.uint64)
+    keys = rng.choice(common, 30_000)
+    keys[12_345] = np.uint64(2**63 + 7)  # once, off the sample's stride
+    for case_keys in (keys, keys[:1], keys[:0], np.repeat(common[:1], 5_000)):
+        found, where = corridors._distinct(case_keys)
+        want_found, want_where = np.unique(case_keys, return_inverse=True)
+        assert found.tolist() == want_found.tolist()
+        assert where.tolist() == want_where.tolist()
+
+
 def test_the_module_alone_reads_exporter_ids_as_ids() -> None:
     """A process that imports only corridor_cells (a script, a CLI command) must know the
     type of the trips' exporter column, which comes from the table it points at: without
