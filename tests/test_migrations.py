@@ -281,6 +281,7 @@ def test_postgres_keeps_a_wide_corridor_cell_in_its_row_uncompressed() -> None:
     admin's report does not read it back through pglz and the TOAST index; one stored before
     the migration is rewritten by it."""
     url = create_pg_database("clearance_corridor_toast")
+    engine = create_engine(url)
     try:
         config = alembic_config(url)
         command.upgrade(config, "d7f9b1c3e5a6")
@@ -299,7 +300,6 @@ def test_postgres_keeps_a_wide_corridor_cell_in_its_row_uncompressed() -> None:
             "exporters": bytes(range(240)) * 2,
             "timed_fees": b"IQD" * 8,
         }
-        engine = create_engine(url)
         names = ", ".join(cell)
         insert = text(
             f"INSERT INTO corridor_cells ({names}) VALUES ({', '.join(':' + n for n in cell)})"
@@ -319,8 +319,8 @@ def test_postgres_keeps_a_wide_corridor_cell_in_its_row_uncompressed() -> None:
             assert [bytes(v) if isinstance(v, memoryview) else v for v in stored] == list(
                 cell.values()
             )
-        engine.dispose()
     finally:
+        engine.dispose()
         drop_pg_database(url)
 
 

@@ -430,15 +430,17 @@ def _allowed_cells(scope: Scope, day: ColumnElement[Any]) -> set[privacy.Cell]:
     # trip is inside when the outer join to the question's trips finds it: as `id IN (…)` in
     # the select list PostgreSQL ran a subplan per trip once the question's ids outgrew
     # work_mem (a busy checkpoint at 10M stops: over 18 minutes, its parallel workers busy).
-    in_question = trips(scope, Shipment.id.label("id")).subquery("in_question")
-    matched = [case((in_question.c.id.is_not(None), True), else_=False)] if cut else []
     # The exporter as text: only how many there are counts here, and a UUID made for each
     # (cell, exporter) row was a fifth of the report.
-    exporter = cast(Shipment.organization_id, String)
-    keys = [*KEYS, day, exporter, *matched]
-    tallies = trips(whole, *keys, func.count())
-    if cut:
-        tallies = tallies.outerjoin(in_question, in_question.c.id == Shipment.id)
+    keys = [*KEYS, day, cast(Shipment.organization_id, String)]
+    if not cut:
+        tallies = trips(whole, *keys, func.count())
+    else:
+        in_question = trips(scope, Shipment.id.label("id")).subquery("in_question")
+        keys.append(case((in_question.c.id.is_not(None), True), else_=False))
+        tallies = trips(whole, *keys, func.count()).outerjoin(
+            in_question, in_question.c.id == Shipment.id
+        )
     for row in scope.session.execute(tallies.group_by(*keys)):
         side = inside if not cut or row[4] else outside
         side[_cell(row)].add(privacy.Tally(int(row[-1]), int(row[-1]), {row[3]}))

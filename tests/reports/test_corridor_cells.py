@@ -369,8 +369,8 @@ def test_a_marked_cell_is_left_out_of_an_admins_sums_and_read_from_its_trips(
 def test_a_few_cells_computed_from_their_trips_are_those_of_every_trip(
     reader: TestClient,
 ) -> None:
-    """compute() of a few cells (a refresh of marked cells, a report's live parts: their
-    fees found through the index by trip) gives them as compute() of every trip does."""
+    """compute() of a few cells (as a refresh of marked cells or a report's live parts asks
+    for them), fees included, gives them as compute() of every trip does."""
     with sessions(reader)() as session:
         every = corridor_cells.compute(session, lambda: Shipment.departed_at.is_not(None))
         assert sum(cell.fee_events for cell in every.values()) > 0
