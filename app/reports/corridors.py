@@ -6,6 +6,7 @@ a trip, over the trips delivered over a known distance ("timed", corridor_cells.
 import dataclasses
 import uuid
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import (
     ColumnElement,
+    Connection,
     Integer,
     Select,
     String,
@@ -22,6 +24,7 @@ from sqlalchemy import (
     func,
     not_,
     select,
+    type_coerce,
 )
 from sqlalchemy.sql.expression import UnaryExpression
 from sqlalchemy.sql.operators import custom_op
@@ -38,6 +41,11 @@ from app.types import CENT
 
 Corridor = tuple[str, str]
 KEYS = (Shipment.origin_province, Shipment.destination_province)
+# The same columns read as the text they are stored as: an advocate's cut question groups
+# hundreds of thousands of rows by cell (a busy checkpoint's trips at 10M stops), and making
+# each row's provinces Province members cost SQLAlchemy's Enum processing ~2 s of it. Only
+# their text is used (_key, _cell).
+TEXT_KEYS = tuple(type_coerce(column, String) for column in KEYS)
 ZERO = Decimal(0)
 
 
@@ -432,7 +440,7 @@ def _allowed_cells(scope: Scope, day: ColumnElement[Any]) -> set[privacy.Cell]:
     # work_mem (a busy checkpoint at 10M stops: over 18 minutes, its parallel workers busy).
     # The exporter as text: only how many there are counts here, and a UUID made for each
     # (cell, exporter) row was a fifth of the report.
-    keys = [*KEYS, day, cast(Shipment.organization_id, String)]
+    keys = [*TEXT_KEYS, day, cast(Shipment.organization_id, String)]
     if not cut:
         tallies = trips(whole, *keys, func.count())
     else:
@@ -441,7 +449,7 @@ def _allowed_cells(scope: Scope, day: ColumnElement[Any]) -> set[privacy.Cell]:
         tallies = trips(whole, *keys, func.count()).outerjoin(
             in_question, in_question.c.id == Shipment.id
         )
-    for row in scope.session.execute(tallies.group_by(*keys)):
+    for row in _rows(scope.session.connection(), tallies.group_by(*keys)):
         side = inside if not cut or row[4] else outside
         side[_cell(row)].add(privacy.Tally(int(row[-1]), int(row[-1]), {row[3]}))
     thresholds = privacy.thresholds_of(scope.settings)
@@ -469,13 +477,14 @@ def _trip_counts(scope: Scope, keys: list[Any]) -> Select[Any]:
 def _protected_groups(scope: Scope) -> dict[Corridor, _Trips]:
     """Per corridor, the trips of the cells an advocate may see: each figure grouped per cell
     in SQL and summed here over the allowed cells (the median merged from their runs)."""
-    session = scope.session
+    # Core rows, not the ORM's: the cut questions read hundreds of thousands of them.
+    session = scope.session.connection()
     day = departure_day(scope)
     allowed = _allowed_cells(scope, day)
-    cell_keys = [*KEYS, day]
+    cell_keys = [*TEXT_KEYS, day]
     groups: dict[Corridor, _Trips] = defaultdict(_Trips)
     delivered: list[tuple[privacy.Cell, int]] = []
-    for row in session.execute(_trip_counts(scope, cell_keys)):
+    for row in _rows(session, _trip_counts(scope, cell_keys)):
         cell = _cell(row)
         delivered.append((tuple(row[:3]), int(row[4])))
         group = groups[cell[:2]]
@@ -487,14 +496,17 @@ def _protected_groups(scope: Scope) -> dict[Corridor, _Trips]:
         group.km += float(row[6])
         group.timed.add_trips(row[7:])
     exporters: dict[Corridor, set[Any]] = defaultdict(set)
-    for row in session.execute(trips(scope, *cell_keys, Shipment.organization_id).distinct()):
+    for row in _rows(session, trips(scope, *cell_keys, Shipment.organization_id).distinct()):
         if _cell(row) in allowed:
             exporters[_key(row)].add(row[3])
     for corridor, found in exporters.items():
         groups[corridor].organizations = len(found)
     has_distance = Shipment.distance_km.is_not(None)
-    stop_keys = [*cell_keys, Stop.checkpoint_id, has_distance]
-    for row in session.execute(
+    # The checkpoint as text too (a UUID made and hashed for each of ~500,000 rows at 10M
+    # stops), made a UUID once per corridor below.
+    stop_keys = [*cell_keys, cast(Stop.checkpoint_id, String), has_distance]
+    for row in _rows(
+        session,
         trips(
             scope,
             *stop_keys,
@@ -504,7 +516,7 @@ def _protected_groups(scope: Scope) -> dict[Corridor, _Trips]:
             _timed_dwell(corridor_cells.timed()),
         )
         .join(Stop, Stop.shipment_id == Shipment.id)
-        .group_by(*stop_keys)
+        .group_by(*stop_keys),
     ):
         if _cell(row) not in allowed:
             scope.excluded_stops += int(row[5])
@@ -512,9 +524,15 @@ def _protected_groups(scope: Scope) -> dict[Corridor, _Trips]:
         _add_stops(groups[_key(row)], row[3], bool(row[4]), int(row[5]), float(row[6] or 0.0))
         _add_evidence(groups[_key(row)], row[7:10])
         groups[_key(row)].timed.checkpoint_minutes += float(row[10] or 0.0)
+    for group in groups.values():
+        group.delay_by_checkpoint = {
+            uuid.UUID(checkpoint): minutes
+            for checkpoint, minutes in group.delay_by_checkpoint.items()
+        }
     unreceipted = case((StopFee.receipt == false(), StopFee.amount), else_=0)
     fee_keys = [*cell_keys, StopFee.currency, has_distance]
-    for row in session.execute(
+    for row in _rows(
+        session,
         trips(
             scope,
             *fee_keys,
@@ -524,14 +542,14 @@ def _protected_groups(scope: Scope) -> dict[Corridor, _Trips]:
             *_timed_paid(corridor_cells.timed()),
         )
         .join(StopFee, StopFee.shipment_id == Shipment.id)
-        .group_by(*fee_keys)
+        .group_by(*fee_keys),
     ):
         if _cell(row) in allowed:
             _add_fees(groups[_key(row)], row[3], bool(row[4]), row[5], row[6])
             _add_receipts(groups[_key(row)], row[7:9])
             _add_timed_fees(groups[_key(row)].timed, row[3], row[9:])
     runs = order_stats.sorted_runs(
-        session, lambda *c: trips(scope, *c), cell_keys, Shipment.transit_minutes, delivered
+        scope.session, lambda *c: trips(scope, *c), cell_keys, Shipment.transit_minutes, delivered
     )
     members: dict[Corridor, list[privacy.Cell]] = defaultdict(list)
     for cell, _ in delivered:
@@ -542,6 +560,14 @@ def _protected_groups(scope: Scope) -> dict[Corridor, _Trips]:
         if found_stats is not None:
             groups[corridor].median_transit_minutes = found_stats.percentiles[0.5]
     return groups
+
+
+def _rows(connection: Connection, stmt: Select[Any]) -> Iterator[Any]:
+    """The rows of `stmt`, fetched a chunk at a time (iterating a result fetches one by one:
+    a third of the Python time of a cut question at 10M stops)."""
+    result = connection.execute(stmt)
+    for chunk in result.partitions(order_stats.CHUNK):
+        yield from chunk
 
 
 def _cell(row: Any) -> CorridorCell:
