@@ -42,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import duckdb  # noqa: E402
 from alembic import command  # noqa: E402
 from sqlalchemy import create_engine  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
 
 from app.auth.models import Role  # noqa: E402
 from app.auth.principal import Principal  # noqa: E402
@@ -88,14 +89,52 @@ def prepare(db: str, stops: int, reuse: bool) -> tuple[str, dict[str, Any] | Non
     }
 
 
-def timed(fn: Callable[[], Any], repeat: int) -> float:
+def timed(
+    fn: Callable[[], Any],
+    repeat: int,
+    cpu: list[float] | None = None,
+    clock: Callable[[], float] = time.process_time,
+) -> float:
+    """The median wall time of `repeat` runs after a warm-up; `cpu` gets their mean CPU time
+    by `clock` (this process's threads, and the database server's: cpu_clock()). On this
+    shared machine a report's wall time moves by half from one run to the next; its CPU
+    time by a few per cent (bench/RESULTS.md, session 18)."""
     fn()  # warm-up: caches, statistics, page cache
     runs = []
+    spent = clock()
     for _ in range(repeat):
         started = time.perf_counter()
         fn()
         runs.append(time.perf_counter() - started)
+    if cpu is not None:
+        cpu.append((clock() - spent) / repeat)
     return statistics.median(runs)
+
+
+def cpu_clock(url: str) -> Callable[[], float]:
+    """CPU seconds used so far by this process and, for a PostgreSQL server on this machine,
+    by the server: its report's work (a backend and the parallel workers it starts) is done
+    there. SQLite's work is this process's."""
+    host = make_url(url).host
+    if not url.startswith("postgresql") or host not in ("127.0.0.1", "localhost", None):
+        return time.process_time
+    return lambda: time.process_time() + server_cpu_seconds()
+
+
+def server_cpu_seconds() -> float:
+    """Every postgres process's user and system CPU, with what each has reaped of its exited
+    children (the postmaster's: the parallel workers and backends that have ended), from
+    /proc. Other databases' work on the same server counts too: measure on a quiet one."""
+    ticks = 0
+    for comm in Path("/proc").glob("[0-9]*/comm"):
+        try:
+            if comm.read_text().strip() != "postgres":
+                continue
+            fields = (comm.parent / "stat").read_text().rpartition(")")[2].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        ticks += sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def settings_for(url: str, rollups: bool = True) -> Settings:
@@ -128,11 +167,15 @@ def time_reports(
     rollups: bool = True,
     answers: dict[str, Any] | None = None,
     peaks: dict[str, float] | None = None,
+    cpu: dict[str, float] | None = None,
 ) -> dict[str, float]:
     """Each report's median time through the service (and the checkpoint report's over
     HTTP), in seconds; `answers` gets each report's items (JSON) from its last run, `peaks`
-    this process's peak RSS (MB) after each report (in the order they run)."""
+    this process's peak RSS (MB) after each report (in the order they run), `cpu` each
+    report's mean CPU seconds (timed())."""
     settings = settings_for(url, rollups)
+    clock = cpu_clock(url)
+    spent: dict[str, list[float]] = defaultdict(list)
     engine = create_db_engine(settings)
     sessions = make_session_factory(engine)
 
@@ -152,12 +195,15 @@ def time_reports(
 
     results = {}
     for name, build in report_builds().items():
-        results[name] = timed(run(name, build), repeat)
+        results[name] = timed(run(name, build), repeat, spent[name], clock)
         if peaks is not None:
             peaks[name] = peak_rss_mb()
-    results["checkpoints/status"] = timed(live_status, repeat)
+    results["checkpoints/status"] = timed(live_status, repeat, spent["checkpoints/status"], clock)
     engine.dispose()
-    results["checkpoints over HTTP"] = timed(_http_checkpoint_report(settings), repeat)
+    http = "checkpoints over HTTP"
+    results[http] = timed(_http_checkpoint_report(settings), repeat, spent[http], clock)
+    if cpu is not None:
+        cpu.update({name: seconds for name, [seconds] in spent.items()})
     return results
 
 
@@ -244,9 +290,16 @@ def _serve_reports(url: str, repeat: int, rollups: bool) -> dict[str, Any]:
     """In a process of its own: the timings, the answers and this process's peak RSS."""
     answers: dict[str, Any] = {}
     peaks = {"start": peak_rss_mb()}
-    timings = time_reports(url, repeat, rollups=rollups, answers=answers, peaks=peaks)
+    cpu: dict[str, float] = {}
+    timings = time_reports(url, repeat, rollups=rollups, answers=answers, peaks=peaks, cpu=cpu)
     peaks["checkpoints over HTTP"] = peak_rss_mb()
-    return {"timings": timings, "answers": answers, "peak_rss_mb": peak_rss_mb(), "peaks": peaks}
+    return {
+        "timings": timings,
+        "cpu": cpu,
+        "answers": answers,
+        "peak_rss_mb": peak_rss_mb(),
+        "peaks": peaks,
+    }
 
 
 def serve_reports(url: str, repeat: int, rollups: bool = True) -> dict[str, Any]:
@@ -593,13 +646,20 @@ def _uuid(value: Any) -> uuid.UUID:
 
 
 def time_duckdb(
-    con: duckdb.DuckDBPyConnection, repeat: int, standard: int = 60
+    con: duckdb.DuckDBPyConnection,
+    repeat: int,
+    standard: int = 60,
+    cpu: dict[str, float] | None = None,
 ) -> tuple[dict[str, float], dict[str, Any]]:
-    """Each report's figures in DuckDB: the median time, and the figures."""
+    """Each report's figures in DuckDB: the median time, and the figures; `cpu` gets each
+    one's mean CPU seconds (all of DuckDB's threads: they are this process's)."""
     timings, figures = {}, {}
     for name, compute in DUCKDB.items():
-        timings[name] = timed(lambda compute=compute: compute(con, standard), repeat)
+        spent: list[float] = []
+        timings[name] = timed(lambda compute=compute: compute(con, standard), repeat, spent)
         figures[name] = compute(con, standard)
+        if cpu is not None:
+            cpu[name] = spent[0]
     return timings, figures
 
 
@@ -704,7 +764,8 @@ def run_one(db: str, stops: int, args: argparse.Namespace) -> dict[str, Any]:
         old = serve_reports(url, args.repeat, rollups=False)["timings"]
     con = export_to_duckdb(url)
     con.execute(f"SET threads = {os.cpu_count()}")
-    duck, figures = time_duckdb(con, args.repeat)
+    duck_cpu: dict[str, float] = {}
+    duck, figures = time_duckdb(con, args.repeat, cpu=duck_cpu)
     con.close()
     loads.append(load_average())
     differences = {name: compare(name, served["answers"][name], figures[name]) for name in DUCKDB}
@@ -715,8 +776,10 @@ def run_one(db: str, stops: int, args: argparse.Namespace) -> dict[str, Any]:
         "load_average": loads,
         "load": loaded,
         "reports": served["timings"],
+        "reports_cpu": served["cpu"],
         "old_path": old,
         "duckdb": duck,
+        "duckdb_cpu": duck_cpu,
         "peak_rss_mb": served["peak_rss_mb"],
         "peak_rss_mb_after": served["peaks"],
         "differences": differences,
@@ -738,12 +801,16 @@ def print_one(result: dict[str, Any]) -> None:
     )
     print(
         f"  {'report':<24} {'ours ms':>9} {'DuckDB ms':>10} {'ratio':>6}"
+        f" {'ours CPU ms':>12} {'DuckDB CPU ms':>14} {'ratio':>6}"
         + (f" {'no rollups ms':>14}" if old else "")
     )
     for name, seconds in result["reports"].items():
         duck = result["duckdb"].get(name)
         line = f"  {name:<24} {seconds * 1000:9.1f}"
         line += f" {duck * 1000:10.1f} {seconds / duck:6.1f}" if duck else " " * 18
+        cpu, duck_cpu = result["reports_cpu"][name], result["duckdb_cpu"].get(name)
+        line += f" {cpu * 1000:12.1f}"
+        line += f" {duck_cpu * 1000:14.1f} {cpu / duck_cpu:6.1f}" if duck_cpu else " " * 22
         if old:
             line += f" {old[name] * 1000:14.1f}"
         print(line)
@@ -794,13 +861,16 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
                 summary = {"machine": machine(), "args": vars(args), "results": results}
                 args.json.write_text(json.dumps(summary, indent=2, default=str))
     for db in args.db:
-        mine = {r["stops"]: r["reports"] for r in results if r["db"] == db}
-        if len(mine) > 1:
-            small, large = min(mine), max(mine)
-            growth = ", ".join(
-                f"{name} ×{mine[large][name] / mine[small][name]:.1f}" for name in mine[small]
-            )
-            print(f"\n{db}, {large:,} against {small:,} stops: {growth}")
+        for measure, key in (("wall", "reports"), ("CPU", "reports_cpu")):
+            mine = {r["stops"]: r[key] for r in results if r["db"] == db}
+            if len(mine) > 1:
+                small, large = min(mine), max(mine)
+                growth = ", ".join(
+                    f"{name} ×{mine[large][name] / mine[small][name]:.1f}"
+                    for name in mine[small]
+                    if mine[small][name] > 0
+                )
+                print(f"\n{db}, {large:,} against {small:,} stops ({measure}): {growth}")
     print("\nmachine:", json.dumps(machine()))
     return results
 

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +12,8 @@ from pathlib import Path
 import pytest
 from alembic import command
 from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 from app.cli import alembic_config
 from app.privacy import Thresholds
@@ -71,9 +74,32 @@ def test_report_bench_times_every_report_beside_duckdb_with_the_same_figures(
         assert all(seconds > 0 for seconds in result["reports"].values())
         assert set(result["old_path"]) == set(result["reports"])
         assert set(result["duckdb"]) == set(reports.DUCKDB)
+        assert set(result["reports_cpu"]) == set(result["reports"])
+        assert all(seconds > 0 for seconds in result["reports_cpu"].values())
+        assert set(result["duckdb_cpu"]) == set(reports.DUCKDB)
         assert result["differences"] == {name: [] for name in reports.DUCKDB}
         assert result["load"]["rows"] > 500
         assert 0 < result["peak_rss_mb"] < 1000
+
+
+def test_report_bench_counts_the_postgres_servers_cpu() -> None:
+    """On PostgreSQL a report's work is mostly the server's: the benchmark's CPU clock counts
+    it (its backend and the parallel workers the postmaster reaps), not this process's alone."""
+    url = os.environ.get("TEST_POSTGRES_URL")
+    if not url or make_url(url).host not in ("127.0.0.1", "localhost"):
+        pytest.skip("needs a PostgreSQL server on this machine (TEST_POSTGRES_URL)")
+    clock = reports.cpu_clock(url)
+    assert reports.cpu_clock("sqlite:///x.db") is time.process_time
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+            before, own_before = clock(), time.process_time()
+            connection.execute(text("SELECT count(*) FROM generate_series(1, 3000000)"))
+            server = (clock() - before) - (time.process_time() - own_before)
+    finally:
+        engine.dispose()
+    assert server > 0.05  # a few hundred ms of the server's CPU, ours a few µs
 
 
 def test_public_feed_bench_times_the_feed_beside_duckdb(monkeypatch: pytest.MonkeyPatch) -> None:
