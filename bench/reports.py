@@ -95,19 +95,21 @@ def timed(
     cpu: list[float] | None = None,
     clock: Callable[[], float] = time.process_time,
 ) -> float:
-    """The median wall time of `repeat` runs after a warm-up; `cpu` gets their mean CPU time
-    by `clock` (this process's threads, and the database server's: cpu_clock()). On this
-    shared machine a report's wall time moves by half from one run to the next; its CPU
-    time by a few per cent (bench/RESULTS.md, session 18)."""
+    """The median wall time of `repeat` runs after a warm-up; `cpu` gets the median of their
+    CPU times by `clock` (this process's threads, and the database server's: cpu_clock()).
+    On this shared machine a report's wall time moves by half between runs where its CPU
+    time does not; a run that takes one of Python's full collections does, in both (+70 ms
+    at 10M, bench/RESULTS.md session 18): medians, not means."""
     fn()  # warm-up: caches, statistics, page cache
-    runs = []
-    spent = clock()
+    runs, spent = [], []
     for _ in range(repeat):
+        began = clock()
         started = time.perf_counter()
         fn()
         runs.append(time.perf_counter() - started)
+        spent.append(clock() - began)
     if cpu is not None:
-        cpu.append((clock() - spent) / repeat)
+        cpu.append(statistics.median(spent))
     return statistics.median(runs)
 
 
@@ -118,7 +120,17 @@ def cpu_clock(url: str) -> Callable[[], float]:
     host = make_url(url).host
     if not url.startswith("postgresql") or host not in ("127.0.0.1", "localhost", None):
         return time.process_time
-    return lambda: time.process_time() + server_cpu_seconds()
+    scanning = 0.0  # the CPU of reading /proc (~2 ms a time): left out
+
+    def clock() -> float:
+        nonlocal scanning
+        began = time.process_time()
+        server = server_cpu_seconds()
+        ended = time.process_time()
+        scanning += ended - began
+        return ended - scanning + server
+
+    return clock
 
 
 def server_cpu_seconds() -> float:

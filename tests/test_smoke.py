@@ -1,5 +1,9 @@
+import gc
+from typing import Any
+
 from fastapi.testclient import TestClient
 
+from app.main import COLLECTOR_THRESHOLDS, create_app
 from tests.factories import API, admin, make_checkpoint, make_exporter, make_shipment
 
 
@@ -13,3 +17,15 @@ def test_exporter_creates_and_lists_a_shipment(client: TestClient) -> None:
     listed = client.get(f"{API}/shipments", headers=exporter.headers).json()
     assert [s["id"] for s in listed["items"]] == [created["id"]]
     assert listed["items"][0]["route"] == [checkpoint["id"]]
+
+
+def test_a_worker_spaces_out_pythons_full_collections(settings: Any) -> None:
+    """create_app (each worker's start) sets the collector's thresholds that keep its full
+    collections, which walk the whole heap, out of most reports and group writes."""
+    gc.set_threshold(700, 10, 10)  # Python's default, as a fresh worker process has it
+    try:
+        create_app(settings)
+        assert gc.get_threshold() == COLLECTOR_THRESHOLDS
+        assert COLLECTOR_THRESHOLDS[0] >= 10_000
+    finally:
+        gc.set_threshold(*COLLECTOR_THRESHOLDS)
