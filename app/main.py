@@ -1,6 +1,5 @@
 """create_app(): routers, middleware, error handlers — nothing else."""
 
-import gc
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,7 +15,7 @@ from fastapi.openapi.docs import (
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
-from app import compression, health, metrics
+from app import collector, compression, health, metrics
 from app.auth.passwords import Passwords
 from app.auth.router import router as auth_router
 from app.auth.throttle import build_login_throttle
@@ -52,18 +51,10 @@ API_PREFIX = "/api/v1"
 DOCS_ASSETS = "/static/docs"
 
 
-# Python's cyclic collector, spaced out: by default a young collection every 700 new
-# container objects, and every hundredth is a full one that walks the whole heap (the app,
-# SQLAlchemy's and Pydantic's models, the projection cache). A report at 10M stops allocates
-# enough to take one every third run (+70 ms on ~80); SQLite's event writer spends less CPU
-# (bench/RESULTS.md, session 18). Kept meanwhile: cyclic garbage only, a few MB at most.
-COLLECTOR_THRESHOLDS = (50_000, 20, 20)
-
-
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_json)
-    gc.set_threshold(*COLLECTOR_THRESHOLDS)
+    collector.space_out_collections()  # app/collector.py says why
     engine = create_db_engine(settings)
     reports_engine = create_reports_engine(settings)  # None: the reports read the primary
 

@@ -3,7 +3,8 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from app.main import COLLECTOR_THRESHOLDS, create_app
+from app.collector import THRESHOLDS
+from app.main import create_app
 from tests.factories import API, admin, make_checkpoint, make_exporter, make_shipment
 
 
@@ -25,7 +26,7 @@ def test_a_worker_spaces_out_pythons_full_collections(settings: Any) -> None:
     gc.set_threshold(700, 10, 10)  # Python's default, as a fresh worker process has it
     try:
         create_app(settings)
-        assert gc.get_threshold() == COLLECTOR_THRESHOLDS
-        assert COLLECTOR_THRESHOLDS[0] >= 10_000
+        assert gc.get_threshold() == THRESHOLDS
+        assert THRESHOLDS[0] >= 10_000
     finally:
-        gc.set_threshold(*COLLECTOR_THRESHOLDS)
+        gc.set_threshold(*THRESHOLDS)
