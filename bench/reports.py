@@ -185,7 +185,7 @@ def time_reports(
     """Each report's median time through the service (and the checkpoint report's over
     HTTP), in seconds; `answers` gets each report's items (JSON) from its last run, `peaks`
     this process's peak RSS (MB) after each report (in the order they run), `cpu` each
-    report's mean CPU seconds (timed())."""
+    report's median CPU seconds (timed())."""
     settings = settings_for(url, rollups)
     space_out_collections()  # as a worker (create_app) runs them
     clock = cpu_clock(url)
@@ -666,7 +666,7 @@ def time_duckdb(
     cpu: dict[str, float] | None = None,
 ) -> tuple[dict[str, float], dict[str, Any]]:
     """Each report's figures in DuckDB: the median time, and the figures; `cpu` gets each
-    one's mean CPU seconds (all of DuckDB's threads: they are this process's)."""
+    one's median CPU seconds (all of DuckDB's threads: they are this process's)."""
     timings, figures = {}, {}
     for name, compute in DUCKDB.items():
         spent: list[float] = []
