@@ -563,8 +563,12 @@ def _protected_groups(scope: Scope) -> dict[Corridor, _Trips]:
 
 
 def _rows(connection: Connection, stmt: Select[Any]) -> Iterator[Any]:
-    """The rows of `stmt`, fetched a chunk at a time (iterating a result fetches one by one:
-    a third of the Python time of a cut question at 10M stops)."""
+    """The rows of `stmt`, taken from the driver a chunk at a time (iterating a result takes
+    them one by one: a third of the Python time of a cut question at 10M stops). Not
+    db.streamed_rows: PostgreSQL plans a server-side cursor for its first rows and without
+    parallel workers, and these whole-table groupings then took 87–114 s instead of 26–29
+    (bench/RESULTS.md, session 18). The result is the driver's client-side buffer, as
+    `session.execute` had it, so a generator left half read holds no server cursor."""
     result = connection.execute(stmt)
     for chunk in result.partitions(order_stats.CHUNK):
         yield from chunk
